@@ -1,0 +1,64 @@
+"""Shared fixtures: a fresh store on SQLite and (when configured) PostgreSQL, a fake clock,
+and the whole app behind aiohttp's test client."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from tests.helpers import make_config
+from trademail.app import build_app
+from trademail.config import Config
+from trademail.testing import FakeClock
+
+PG_DSN = os.environ.get("TRADEMAIL_TEST_POSTGRES_DSN", "")
+REQUIRE_PG = os.environ.get("TRADEMAIL_TEST_REQUIRE_POSTGRES") == "1"
+BACKENDS = ["sqlite", "postgres"]
+
+
+def _with_search_path(dsn: str, schema: str) -> str:
+    parts = urlsplit(dsn)
+    query = "&".join(q for q in (parts.query, urlencode({"search_path": schema})) if q)
+    return urlunsplit(parts._replace(query=query))
+
+
+@pytest.fixture(params=BACKENDS)
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database: an SQLite file, or a fresh schema in the test PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'trademail.sqlite3'}"
+        return
+    if not PG_DSN:
+        if REQUIRE_PG:
+            pytest.fail("TRADEMAIL_TEST_POSTGRES_DSN must be set when PostgreSQL is required")
+        pytest.skip("set TRADEMAIL_TEST_POSTGRES_DSN to run against PostgreSQL")
+    schema = f"test_{secrets.token_hex(6)}"
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        await conn.execute(f"CREATE SCHEMA {schema}")
+        yield _with_search_path(PG_DSN, schema)
+    finally:
+        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        await conn.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def config(tmp_path: Path, store_url: str) -> Config:
+    return make_config(tmp_path, store_url)
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, config: Config, clock: FakeClock) -> Any:
+    return await aiohttp_client(await build_app(config, clock))

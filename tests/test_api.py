@@ -1,0 +1,399 @@
+"""The message API end to end through aiohttp's client, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import FormData
+
+from tests.helpers import PASSWORD, register, register_all, send
+from trademail.testing import FakeClock
+
+
+async def problem(resp: Any, status: int) -> dict[str, Any]:
+    assert resp.status == status, await resp.text()
+    assert resp.content_type == "application/problem+json"
+    body = await resp.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    return body
+
+
+async def inbox(client: Any, member: Any, **params: str) -> dict[str, Any]:
+    resp = await client.get("/api/v1/messages", headers=member.auth, params=params)
+    assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
+# ---------------------------------------------------------------- members and tokens
+
+
+async def test_register_shows_alias_never_email(client: Any) -> None:
+    resp = await client.post("/api/v1/members", json={
+        "username": "Amina.K", "password": PASSWORD, "email": "Amina@Real-Mail.example",
+        "company": "Amina Cashews", "country": "Tanzania"})
+    text = await resp.text()
+    assert resp.status == 201, text
+    body = await resp.json()
+    assert body["username"] == "amina.k"
+    (alias,) = body["aliases"]
+    assert alias["enabled"] and alias["address"].endswith("@relay.localhost")
+    assert "amina@real-mail.example" not in text.lower()
+    assert body["email_masked"] == "A•••@real-mail.example"
+
+
+async def test_register_rejects_bad_fields_by_name(client: Any) -> None:
+    resp = await client.post("/api/v1/members", json={
+        "username": "x", "password": "short", "email": "not-an-address", "company": "",
+        "country": "K"})
+    body = await problem(resp, 422)
+    assert {e["field"] for e in body["errors"]} == {
+        "username", "password", "email", "company", "country"}
+
+
+async def test_register_refuses_common_and_guessable_passwords(client: Any) -> None:
+    for weak in ("1234567890123456", "passwordpassword", "aaaaaaaaaaaaaaaa"):
+        resp = await client.post("/api/v1/members", json={
+            "username": "bob", "password": weak, "email": "bob@real.example",
+            "company": "Bob Co", "country": "Peru"})
+        body = await problem(resp, 422)
+        assert [e["field"] for e in body["errors"]] == ["password"]
+
+
+async def test_register_refuses_taken_username_and_email(client: Any) -> None:
+    await register(client, "carla", email="carla@real.example")
+    resp = await client.post("/api/v1/members", json={
+        "username": "CARLA", "password": PASSWORD, "email": "other@real.example",
+        "company": "C", "country": "Chile"})
+    assert (await problem(resp, 409))["errors"][0]["field"] == "username"
+    resp = await client.post("/api/v1/members", json={
+        "username": "carla2", "password": PASSWORD, "email": "Carla@REAL.example",
+        "company": "C", "country": "Chile"})
+    body = await problem(resp, 409)
+    assert body["errors"][0]["field"] == "email"
+    assert "carla@" not in (await resp.text()).lower()
+
+
+async def test_wrong_password_and_unknown_user_look_the_same(client: Any) -> None:
+    await register(client, "dara")
+    wrong = await client.post("/api/v1/tokens", json={"username": "dara", "password": "x" * 20})
+    unknown = await client.post("/api/v1/tokens", json={"username": "nobody", "password": "x"})
+    assert (await problem(wrong, 401))["detail"] == (await problem(unknown, 401))["detail"]
+
+
+async def test_sign_in_is_throttled_then_recovers(client: Any, clock: FakeClock) -> None:
+    await register(client, "eli")
+    for _ in range(5):
+        resp = await client.post("/api/v1/tokens", json={"username": "eli", "password": "no"})
+        await problem(resp, 401)
+    resp = await client.post("/api/v1/tokens", json={"username": "eli", "password": PASSWORD})
+    await problem(resp, 429)
+    assert int(resp.headers["Retry-After"]) >= 1
+    clock.advance(int(resp.headers["Retry-After"]))
+    resp = await client.post("/api/v1/tokens", json={"username": "eli", "password": PASSWORD})
+    assert resp.status == 201
+
+
+async def test_an_account_locks_after_100_consecutive_failures(client: Any,
+                                                               clock: FakeClock) -> None:
+    await register(client, "fern")
+    failures = 0
+    while failures < 100:
+        resp = await client.post("/api/v1/tokens", json={"username": "fern", "password": "no"},
+                                 headers={"X-Test": str(failures)})
+        if resp.status == 429:
+            clock.advance(int(resp.headers["Retry-After"]))
+            continue
+        await problem(resp, 401)
+        failures += 1
+    clock.advance(900)
+    resp = await client.post("/api/v1/tokens", json={"username": "fern", "password": PASSWORD})
+    await problem(resp, 429)  # even the right password waits out the lockout
+    clock.advance(86400)
+    resp = await client.post("/api/v1/tokens", json={"username": "fern", "password": PASSWORD})
+    assert resp.status == 201
+
+
+async def test_tokens_list_revoke_expire_and_scope(client: Any, clock: FakeClock) -> None:
+    gus = await register(client, "gus")
+    resp = await client.post("/api/v1/tokens", json={
+        "username": "gus", "password": PASSWORD, "name": "reader", "scopes": ["messages:read"],
+        "expires_in": 3600})
+    assert resp.status == 201
+    reader = await resp.json()
+    assert reader["token"].startswith("tm_") and reader["scopes"] == ["messages:read"]
+
+    resp = await client.get("/api/v1/tokens", headers=gus.auth)
+    listed = (await resp.json())["tokens"]
+    assert {t["name"] for t in listed} == {"tests", "reader"}
+    assert all("token" not in t for t in listed)
+
+    read_only = {"Authorization": f"Bearer {reader['token']}"}
+    resp = await client.post("/api/v1/messages", headers=read_only,
+                             json={"to": ["gus"], "subject": "s", "body": "b"})
+    await problem(resp, 403)
+    assert (await client.get("/api/v1/me", headers=read_only)).status == 200
+
+    clock.advance(3600)
+    await problem(await client.get("/api/v1/me", headers=read_only), 401)
+
+    resp = await client.delete(f"/api/v1/tokens/{listed[0]['id']}", headers=gus.auth)
+    assert resp.status == 204
+    revoked = gus.auth if listed[0]["name"] == "tests" else read_only
+    await problem(await client.get("/api/v1/me", headers=revoked), 401)
+
+
+async def test_requests_without_a_valid_token_are_refused(client: Any) -> None:
+    for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer tm_nope"},
+                    {"Authorization": "Bearer " + "x" * 500}):
+        resp = await client.get("/api/v1/messages", headers=headers)
+        await problem(resp, 401)
+        assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_me_shows_profile_and_aliases(client: Any) -> None:
+    hana = await register(client, "hana")
+    resp = await client.get("/api/v1/me", headers=hana.auth)
+    body = await resp.json()
+    assert body["username"] == "hana" and body["aliases"][0]["address"] == hana.alias
+    assert hana.email not in await resp.text()
+    assert resp.headers["Cache-Control"] == "no-store"
+
+
+# ---------------------------------------------------------------- messages
+
+
+async def test_send_read_and_only_parties_see_it(client: Any) -> None:
+    ivy, jon, kai = await register_all(client, "ivy", "jon", "kai")
+    sent = await send(client, ivy, [jon.alias], "Sesame seeds", "40 tonnes, CIF Mombasa")
+
+    page = await inbox(client, jon)
+    (item,) = page["messages"]
+    assert item["id"] == sent["id"] and item["unread"] and item["subject"] == "Sesame seeds"
+    assert item["from"] == {"username": "ivy", "company": "Ivy Trading Ltd",
+                            "country": "Kenya", "alias": ivy.alias}
+
+    resp = await client.get(f"/api/v1/messages/{sent['id']}", headers=jon.auth)
+    message = await resp.json()
+    assert message["body"] == "40 tonnes, CIF Mombasa" and message["thread_id"] == sent["id"]
+    assert not (await inbox(client, jon))["messages"][0]["unread"]
+
+    assert [m["id"] for m in (await inbox(client, ivy, folder="sent"))["messages"]] == [
+        sent["id"]]
+    assert (await inbox(client, kai))["messages"] == []
+    stranger = await client.get(f"/api/v1/messages/{sent['id']}", headers=kai.auth)
+    missing = await client.get(f"/api/v1/messages/{'0' * 32}", headers=kai.auth)
+    assert await problem(stranger, 404) == await problem(missing, 404)
+    for method in ("patch", "delete"):
+        resp = await getattr(client, method)(f"/api/v1/messages/{sent['id']}", headers=kai.auth,
+                                             json={"folder": "archive"})
+        await problem(resp, 404)
+    await problem(await client.get(f"/api/v1/threads/{sent['thread_id']}", headers=kai.auth),
+                  404)
+    for member in (ivy, jon):
+        assert member.email not in await resp.text()
+
+
+async def test_unknown_recipient_is_named_and_nothing_is_sent(client: Any) -> None:
+    lea, max_ = await register(client, "lea"), await register(client, "max")
+    resp = await client.post("/api/v1/messages", headers=lea.auth, json={
+        "to": ["max", "ghost-xyz@relay.localhost"], "subject": "Hi", "body": "there"})
+    body = await problem(resp, 422)
+    assert body["errors"] == [{"field": "to",
+                               "message": "no member or alias 'ghost-xyz@relay.localhost'"}]
+    assert (await inbox(client, max_))["messages"] == []
+    assert (await inbox(client, lea, folder="sent"))["messages"] == []
+
+
+async def test_a_retried_send_with_the_same_idempotency_key_stores_one_message(
+        client: Any) -> None:
+    nia, oto = await register(client, "nia"), await register(client, "oto")
+    payload = {"to": ["oto"], "subject": "Invoice 42", "body": "Attached soon"}
+    headers = nia.auth | {"Idempotency-Key": "retry-1"}
+    first = await client.post("/api/v1/messages", headers=headers, json=payload)
+    again = await client.post("/api/v1/messages", headers=headers, json=payload)
+    assert first.status == again.status == 201
+    assert await first.json() == await again.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len((await inbox(client, oto))["messages"]) == 1
+
+    other = await client.post("/api/v1/messages", headers=headers,
+                              json=payload | {"body": "different"})
+    assert (await problem(other, 422))["errors"][0]["field"] == "Idempotency-Key"
+    assert len((await inbox(client, oto))["messages"]) == 1
+
+
+async def test_replies_join_the_thread(client: Any) -> None:
+    pia, quin = await register(client, "pia"), await register(client, "quin")
+    first = await send(client, pia, ["quin"], "Coffee beans", "Grade AA?")
+    resp = await client.post("/api/v1/messages", headers=quin.auth, json={
+        "subject": "Re: Coffee beans", "body": "Price follows", "in_reply_to": first["id"]})
+    assert resp.status == 201
+    answer = await resp.json()
+    assert answer["thread_id"] == first["id"]
+
+    resp = await client.get(f"/api/v1/threads/{first['id']}", headers=pia.auth)
+    thread = await resp.json()
+    assert [m["body"] for m in thread["messages"]][0] == "Grade AA?"
+    assert thread["messages"][-1]["in_reply_to"] == first["id"]
+    assert {m["from"]["username"] for m in thread["messages"]} == {"pia", "quin"}
+
+
+async def test_pages_are_newest_first_with_cursors(client: Any, clock: FakeClock) -> None:
+    ray, sol = await register(client, "ray"), await register(client, "sol")
+    ids = []
+    for n in range(7):
+        clock.advance(1)
+        ids.append((await send(client, ray, ["sol"], f"Offer {n}", "details"))["id"])
+    seen, cursor = [], None
+    while True:
+        page = await inbox(client, sol, limit="3", **({"cursor": cursor} if cursor else {}))
+        seen += [m["id"] for m in page["messages"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ids[::-1]
+
+    for bad in ("nonsense", "AAAA", "%%%", "a" * 300):
+        await problem(await client.get("/api/v1/messages", headers=sol.auth,
+                                       params={"cursor": bad}), 422)
+    for bad in ({"limit": "0"}, {"limit": "-1"}, {"limit": "x"}, {"folder": "spam"},
+                {"unread": "maybe"}):
+        await problem(await client.get("/api/v1/messages", headers=sol.auth, params=bad), 422)
+
+
+async def test_unread_filter_and_filing(client: Any) -> None:
+    tao, uma = await register(client, "tao"), await register(client, "uma")
+    one = await send(client, tao, ["uma"], "One")
+    two = await send(client, tao, ["uma"], "Two")
+    await client.get(f"/api/v1/messages/{one['id']}", headers=uma.auth)
+    assert [m["id"] for m in (await inbox(client, uma, unread="true"))["messages"]] == [
+        two["id"]]
+
+    resp = await client.patch(f"/api/v1/messages/{two['id']}", headers=uma.auth,
+                              json={"folder": "archive", "unread": False})
+    assert resp.status == 200 and (await resp.json())["folder"] == "archive"
+    assert [m["id"] for m in (await inbox(client, uma))["messages"]] == [one["id"]]
+    assert [m["id"] for m in (await inbox(client, uma, folder="archive"))["messages"]] == [
+        two["id"]]
+    resp = await client.patch(f"/api/v1/messages/{one['id']}", headers=uma.auth,
+                              json={"folder": "sent"})
+    await problem(resp, 422)
+    resp = await client.patch(f"/api/v1/messages/{one['id']}", headers=uma.auth,
+                              json={"unread": "yes"})
+    await problem(resp, 422)
+
+
+async def test_delete_removes_only_the_callers_copy(client: Any) -> None:
+    vic, wes = await register(client, "vic"), await register(client, "wes")
+    sent = await send(client, vic, ["wes"], "Delete me", "only mine")
+    assert (await client.delete(f"/api/v1/messages/{sent['id']}", headers=wes.auth)).status == 204
+    await problem(await client.get(f"/api/v1/messages/{sent['id']}", headers=wes.auth), 404)
+    resp = await client.get(f"/api/v1/messages/{sent['id']}", headers=vic.auth)
+    assert (await resp.json())["body"] == "only mine"
+    await problem(await client.delete(f"/api/v1/messages/{sent['id']}", headers=wes.auth), 404)
+
+
+async def test_search_finds_own_mail_by_word(client: Any) -> None:
+    xia, yan, zed = await register_all(client, "xia", "yan", "zed")
+    await send(client, xia, ["yan"], "Frozen shrimp", "Vannamei 21/25, FOB Guayaquil")
+    await send(client, xia, ["yan"], "Cocoa", "Ivory Coast origin")
+    await send(client, xia, ["zed"], "Shrimp for Zed", "vannamei too")
+
+    found = (await inbox(client, yan, q="VANNAMEI guayaquil"))["messages"]
+    assert [m["subject"] for m in found] == ["Frozen shrimp"]
+    assert [m["subject"] for m in (await inbox(client, yan, q="shrimp"))["messages"]] == [
+        "Frozen shrimp"]
+    sent = (await inbox(client, xia, q="vannamei"))["messages"]
+    assert {m["subject"] for m in sent} == {"Frozen shrimp", "Shrimp for Zed"}
+    assert (await inbox(client, yan, q="xia"))["messages"][0]["from"]["username"] == "xia"
+    await problem(await client.get("/api/v1/messages", headers=yan.auth, params={"q": "!"}),
+                  422)
+
+
+async def test_attachments_round_trip_encrypted(client: Any) -> None:
+    ada, bo = await register(client, "ada"), await register(client, "bo1")
+    form = FormData(quote_fields=False)  # as browsers send it: the filename in raw UTF-8
+    form.add_field("to", "bo1")
+    form.add_field("subject", "Certificate")
+    form.add_field("body", "Phytosanitary certificate attached")
+    pdf = b"%PDF-1.7 secret certificate bytes " * 100
+    form.add_field("attachments", pdf, filename="certificat d’origine.pdf",
+                   content_type="application/pdf")
+    resp = await client.post("/api/v1/messages", headers=ada.auth, data=form)
+    assert resp.status == 201, await resp.text()
+    sent = await resp.json()
+    message = await (await client.get(f"/api/v1/messages/{sent['id']}", headers=bo.auth)).json()
+    (att,) = message["attachments"]
+    assert att["filename"] == "certificat d’origine.pdf" and att["size"] == len(pdf)
+    resp = await client.get(att["url"], headers=bo.auth)
+    assert resp.status == 200 and await resp.read() == pdf
+    assert resp.headers["Content-Disposition"].startswith("attachment;")
+    assert resp.headers["Content-Type"] == "application/pdf"
+    await problem(await client.get(att["url"].replace("/1", "/2"), headers=bo.auth), 404)
+
+
+async def test_attachment_limits(aiohttp_client: Any, tmp_path: Any, store_url: str,
+                                 clock: FakeClock) -> None:
+    from tests.helpers import make_config
+    from trademail.app import build_app
+
+    config = make_config(tmp_path, store_url, TRADEMAIL_MESSAGES_MAX_ATTACHMENTS="1",
+                         TRADEMAIL_MESSAGES_MAX_ATTACHMENT_BYTES="1000")
+    client = await aiohttp_client(await build_app(config, clock))
+    cy, di = await register(client, "cy1"), await register(client, "di1")
+
+    def form(*sizes: int) -> FormData:
+        data = FormData()
+        data.add_field("to", "di1")
+        data.add_field("body", "b")
+        for n, size in enumerate(sizes):
+            data.add_field("attachments", b"x" * size, filename=f"f{n}.bin")
+        return data
+
+    body = await problem(await client.post("/api/v1/messages", headers=cy.auth,
+                                           data=form(1001)), 413)
+    assert body["errors"][0]["field"] == "attachments[1]"
+    await problem(await client.post("/api/v1/messages", headers=cy.auth, data=form(10, 10)), 422)
+    assert (await inbox(client, di))["messages"] == []
+
+
+# ---------------------------------------------------------------- bad input
+
+
+async def test_bad_requests_get_problems_never_500(client: Any) -> None:
+    eve, _ = await register(client, "eve"), await register(client, "fay")
+    post = "/api/v1/messages"
+    cases: list[tuple[dict[str, Any], int]] = [
+        ({"data": b"{not json", "headers": {"Content-Type": "application/json"}}, 400),
+        ({"data": b"\xff\xfe{}", "headers": {"Content-Type": "application/json"}}, 400),
+        ({"data": b"[1, 2]", "headers": {"Content-Type": "application/json"}}, 400),
+        ({"data": b"to=fay", "headers": {"Content-Type": "text/plain"}}, 415),
+        ({"json": {"to": 5, "subject": "s", "body": "b"}}, 422),
+        ({"json": {"to": [], "subject": "s", "body": "b"}}, 422),
+        ({"json": {"to": ["fay"], "subject": ["s"], "body": "b"}}, 422),
+        ({"json": {"to": ["fay"], "subject": "s" * 256, "body": "b"}}, 422),
+        ({"json": {"to": ["fay"], "subject": "line\nbreak", "body": "b"}}, 422),
+        ({"json": {"to": ["fay"], "subject": "s", "body": None}}, 422),
+        ({"json": {"to": ["fay"], "subject": "s", "body": "\ud800"}}, 422),
+        ({"json": {"to": ["fay"], "subject": "s", "body": "x" * (256 * 1024 + 1)}}, 413),
+        ({"json": {"to": ["fay"] * 21, "subject": "s", "body": "b"}}, 422),
+        ({"json": {"to": ["eve"], "subject": "s", "body": "b"}}, 422),
+        ({"json": {"to": ["fay"], "body": "b", "in_reply_to": "nope"}}, 422),
+        ({"json": {"to": ["fay"], "body": "b", "in_reply_to": "0" * 32}}, 422),
+    ]
+    for kwargs, status in cases:
+        resp = await client.post(post, headers=eve.auth | kwargs.pop("headers", {}), **kwargs)
+        await problem(resp, status)
+    huge = b'{"to": ["fay"], "body": "' + b"x" * (3 * 1024 * 1024) + b'"}'
+    resp = await client.post(post, data=huge, headers=eve.auth | {
+        "Content-Type": "application/json"})
+    await problem(resp, 413)
+    await problem(await client.get("/api/v1/nowhere", headers=eve.auth), 404)
+    await problem(await client.put("/api/v1/messages", headers=eve.auth), 405)
+    await problem(await client.get("/api/v1/messages/%00", headers=eve.auth), 404)
+    await problem(await client.get(f"/api/v1/threads/{'z' * 32}", headers=eve.auth), 404)
+
+
+async def test_healthz_answers_when_the_store_answers(client: Any) -> None:
+    resp = await client.get("/healthz")
+    assert resp.status == 200 and (await resp.json()) == {"status": "ok"}

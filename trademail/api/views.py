@@ -1,0 +1,286 @@
+"""The JSON message API, /api/v1: thin handlers that parse, call one service, render."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import BodyPartReader, web
+
+from trademail.api.problems import Problem
+from trademail.appkeys import CONFIG, MAILBOX, MEMBERS, STORE, TOKENS
+from trademail.errors import AuthenticationFailed
+from trademail.services.mailbox import Message, Summary, Upload
+from trademail.services.members import Party, Profile
+from trademail.services.tokens import Caller
+from trademail.store import TokenRow
+
+routes = web.RouteTableDef()
+JSON_LIMIT = 64 * 1024
+
+
+# ---------------------------------------------------------------- parsing and rendering
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds") \
+        .replace("+00:00", "Z")
+
+
+async def read_json(request: web.Request, limit: int = JSON_LIMIT) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise Problem(415, "send the request body as application/json")
+    if request.content_length is not None and request.content_length > limit:
+        raise Problem(413, f"the request body is larger than {limit} bytes")
+    raw = await request.read()
+    if len(raw) > limit:
+        raise Problem(413, f"the request body is larger than {limit} bytes")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise Problem(400, "the request body is not valid UTF-8") from None
+    except (json.JSONDecodeError, RecursionError):
+        raise Problem(400, "the request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise Problem(400, "the request body must be a JSON object")
+    return data
+
+
+async def caller(request: web.Request, scope: str | None = None) -> Caller:
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise AuthenticationFailed("send Authorization: Bearer tm_… with an API token")
+    who = await request.app[TOKENS].authenticate(secret.strip())
+    if scope:
+        who.require(scope)
+    return who
+
+
+def party_json(party: Party) -> dict[str, str]:
+    return {"username": party.username, "company": party.company, "country": party.country,
+            "alias": party.alias}
+
+
+def profile_json(profile: Profile) -> dict[str, Any]:
+    return {
+        "id": profile.id, "username": profile.username, "company": profile.company,
+        "country": profile.country, "email_masked": profile.email_masked,
+        "notify": profile.notify, "created_at": _iso(profile.created_at),
+        "aliases": [{"address": a.address, "enabled": a.enabled} for a in profile.aliases],
+    }
+
+
+def token_json(token: TokenRow) -> dict[str, Any]:
+    return {"id": token.id, "name": token.name, "scopes": list(token.scopes),
+            "created_at": _iso(token.created_at), "expires_at": _iso(token.expires_at),
+            "last_used_at": _iso(token.last_used_at)}
+
+
+def summary_json(m: Summary) -> dict[str, Any]:
+    return {
+        "id": m.id, "thread_id": m.thread_id, "in_reply_to": m.in_reply_to,
+        "folder": m.folder, "unread": m.unread, "from": party_json(m.sender),
+        "to": [party_json(p) for p in m.recipients], "subject": m.subject,
+        "snippet": m.snippet, "created_at": _iso(m.created_at),
+        "attachment_count": m.attachment_count,
+    }
+
+
+def message_json(m: Message) -> dict[str, Any]:
+    return summary_json(m) | {
+        "body": m.body,
+        "attachments": [{"n": a.n, "filename": a.filename, "content_type": a.content_type,
+                         "size": a.size,
+                         "url": f"/api/v1/messages/{m.id}/attachments/{a.n}"}
+                        for a in m.attachments],
+    }
+
+
+def _bool_param(request: web.Request, name: str) -> bool:
+    value = request.query.get(name, "false").lower()
+    if value not in ("true", "false", "1", "0"):
+        raise Problem(422, "must be true or false", field=name)
+    return value in ("true", "1")
+
+
+def _int_param(request: web.Request, name: str) -> int | None:
+    value = request.query.get(name)
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 6:
+        raise Problem(422, "must be a whole number", field=name)
+    return int(value)
+
+
+# ---------------------------------------------------------------- members and tokens
+
+
+@routes.post("/api/v1/members")
+async def register(request: web.Request) -> web.Response:
+    data = await read_json(request)
+    profile = await request.app[MEMBERS].register(
+        username=data.get("username"), password=data.get("password"), email=data.get("email"),
+        company=data.get("company"), country=data.get("country"))
+    return web.json_response(profile_json(profile), status=201,
+                             headers={"Location": "/api/v1/me"})
+
+
+@routes.post("/api/v1/tokens")
+async def create_token(request: web.Request) -> web.Response:
+    data = await read_json(request)
+    member = await request.app[MEMBERS].sign_in(
+        data.get("username"), data.get("password"), request.remote or "unknown")
+    token, secret = await request.app[TOKENS].issue(
+        member.id, name=data.get("name"), scopes=data.get("scopes"),
+        expires_in=data.get("expires_in"))
+    return web.json_response(token_json(token) | {"token": secret}, status=201)
+
+
+@routes.get("/api/v1/tokens")
+async def list_tokens(request: web.Request) -> web.Response:
+    who = await caller(request)
+    tokens = await request.app[TOKENS].list(who.member_id)
+    return web.json_response({"tokens": [token_json(t) for t in tokens]})
+
+
+@routes.delete("/api/v1/tokens/{id}")
+async def revoke_token(request: web.Request) -> web.Response:
+    who = await caller(request)
+    await request.app[TOKENS].revoke(who.member_id, request.match_info["id"])
+    return web.Response(status=204)
+
+
+@routes.get("/api/v1/me")
+async def me(request: web.Request) -> web.Response:
+    who = await caller(request)
+    return web.json_response(profile_json(await request.app[MEMBERS].profile(who.member_id)))
+
+
+# ---------------------------------------------------------------- messages
+
+
+async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[Upload]]:
+    """Form fields (`to` may repeat) and file parts of a multipart/form-data send."""
+    limits = request.app[CONFIG].messages
+    fields: dict[str, Any] = {}
+    uploads: list[Upload] = []
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise Problem(400, "nested multipart bodies are not accepted")
+        if part.filename is not None:
+            if len(uploads) >= limits.max_attachments:
+                raise Problem(422, f"at most {limits.max_attachments} allowed",
+                              field="attachments")
+            data = bytearray()
+            while chunk := await part.read_chunk(64 * 1024):
+                data += chunk
+                if len(data) > limits.max_attachment_bytes:
+                    raise Problem(413, f"larger than {limits.max_attachment_bytes} bytes",
+                                  field=f"attachments[{len(uploads) + 1}]")
+            content_type = part.headers.get("Content-Type", "application/octet-stream")
+            uploads.append(Upload(part.filename, content_type, bytes(data)))
+            continue
+        raw = await part.read(decode=True)
+        if len(raw) > limits.max_body_bytes:
+            raise Problem(413, f"larger than {limits.max_body_bytes} bytes", field=part.name)
+        try:
+            value = raw.decode(part.get_charset("utf-8"))
+        except (UnicodeDecodeError, LookupError):
+            raise Problem(400, "is not valid text", field=part.name) from None
+        if part.name == "to":
+            fields.setdefault("to", []).append(value)
+        elif part.name:
+            fields[part.name] = value
+    return fields, uploads
+
+
+@routes.post("/api/v1/messages")
+async def send(request: web.Request) -> web.Response:
+    who = await caller(request, "messages:send")
+    if request.content_type == "multipart/form-data":
+        data, uploads = await _read_multipart(request)
+    else:
+        data = await read_json(request, limit=6 * request.app[CONFIG].messages.max_body_bytes
+                               + JSON_LIMIT)
+        uploads = []
+    sent = await request.app[MAILBOX].send(
+        who.member_id, to=data.get("to"), subject=data.get("subject", ""),
+        body=data.get("body"), in_reply_to=data.get("in_reply_to") or None,
+        attachments=uploads, idempotency_key=request.headers.get("Idempotency-Key"))
+    headers = {"Location": f"/api/v1/messages/{sent.id}"}
+    if sent.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return web.json_response({"id": sent.id, "thread_id": sent.thread_id}, status=201,
+                             headers=headers)
+
+
+@routes.get("/api/v1/messages")
+async def list_messages(request: web.Request) -> web.Response:
+    who = await caller(request, "messages:read")
+    query = request.query
+    page = await request.app[MAILBOX].page(
+        who.member_id, folder=query.get("folder") or (None if "q" in query else "inbox"),
+        unread_only=_bool_param(request, "unread"), query=query.get("q"),
+        cursor=query.get("cursor") or None, limit=_int_param(request, "limit"))
+    return web.json_response({"messages": [summary_json(m) for m in page.items],
+                              "next_cursor": page.next_cursor})
+
+
+@routes.get("/api/v1/messages/{id}")
+async def read_message(request: web.Request) -> web.Response:
+    who = await caller(request, "messages:read")
+    message = await request.app[MAILBOX].read(who.member_id, request.match_info["id"])
+    return web.json_response(message_json(message))
+
+
+@routes.patch("/api/v1/messages/{id}")
+async def file_message(request: web.Request) -> web.Response:
+    who = await caller(request, "messages:read")
+    data = await read_json(request)
+    message = await request.app[MAILBOX].file(
+        who.member_id, request.match_info["id"], folder=data.get("folder"),
+        unread=data.get("unread"))
+    return web.json_response(message_json(message))
+
+
+@routes.delete("/api/v1/messages/{id}")
+async def delete_message(request: web.Request) -> web.Response:
+    who = await caller(request, "messages:read")
+    await request.app[MAILBOX].delete(who.member_id, request.match_info["id"])
+    return web.Response(status=204)
+
+
+@routes.get("/api/v1/messages/{id}/attachments/{n:[0-9]{1,3}}")
+async def attachment(request: web.Request) -> web.Response:
+    who = await caller(request, "messages:read")
+    info, data = await request.app[MAILBOX].attachment(
+        who.member_id, request.match_info["id"], int(request.match_info["n"]))
+    return web.Response(body=data, headers={
+        "Content-Type": info.content_type if "/" in info.content_type
+        else "application/octet-stream",
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(info.filename, safe='')}",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+    })
+
+
+@routes.get("/api/v1/threads/{id}")
+async def thread(request: web.Request) -> web.Response:
+    who = await caller(request, "messages:read")
+    messages = await request.app[MAILBOX].thread(who.member_id, request.match_info["id"])
+    return web.json_response({"thread_id": request.match_info["id"],
+                              "messages": [message_json(m) for m in messages]})
+
+
+# ---------------------------------------------------------------- service
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    await request.app[STORE].ping()
+    return web.json_response({"status": "ok"})

@@ -1,0 +1,102 @@
+"""The composition root: builds store, keys, clock and services from config, and the app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from trademail.api import setup_api
+from trademail.api.problems import problems_middleware
+from trademail.appkeys import CONFIG, MAILBOX, MEMBERS, STORE, TOKENS
+from trademail.clock import Clock, SystemClock
+from trademail.config import Config
+from trademail.crypto import Keyring, PasswordHasher, load_master_keys
+from trademail.services.mailbox import Mailbox
+from trademail.services.members import Members
+from trademail.services.tokens import Tokens
+from trademail.store import Store, open_store
+
+
+@dataclass
+class Core:
+    """Everything `serve` runs on; closed together."""
+
+    store: Store
+    keyring: Keyring
+    hasher: PasswordHasher
+    members: Members
+    tokens: Tokens
+    mailbox: Mailbox
+
+    async def close(self) -> None:
+        self.hasher.close()
+        await self.store.close()
+
+
+async def open_keyring(config: Config, store: Store) -> Keyring:
+    """Load the master key and unwrap the system keys; a wrong key fails before any write."""
+    wrapped = await store.system_keys()
+    masters = load_master_keys(config.crypto.master_key.reveal(), config.master_key_path,
+                               config.crypto.retired_key_files, allow_create=not wrapped)
+    if wrapped:
+        return Keyring.open(masters, wrapped)
+    keyring, fresh = Keyring.create(masters)
+    stored = await store.init_system_keys(fresh)
+    return keyring if stored == fresh else Keyring.open(masters, stored)
+
+
+async def open_core(config: Config, clock: Clock | None = None) -> Core:
+    clock = clock or SystemClock()
+    store = await open_store(config.store_url, pool_size=config.store.pool_size)
+    try:
+        keyring = await open_keyring(config, store)
+    except BaseException:
+        await store.close()
+        raise
+    auth = config.auth
+    hasher = PasswordHasher(time_cost=auth.argon2_time_cost, memory_kib=auth.argon2_memory_kib,
+                            parallelism=auth.argon2_parallelism, workers=auth.hash_workers)
+    members = Members(store, keyring, hasher, clock, auth, config.smtp.relay_domain)
+    return Core(store=store, keyring=keyring, hasher=hasher, members=members,
+                tokens=Tokens(store, clock),
+                mailbox=Mailbox(store, keyring, members, clock, config.messages))
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if request.path.startswith("/api/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def create_app(config: Config, core: Core) -> web.Application:
+    limits = config.messages
+    app = web.Application(
+        client_max_size=limits.max_attachments * limits.max_attachment_bytes
+        + 8 * limits.max_body_bytes + 1024 * 1024,
+        middlewares=[security_headers, problems_middleware])
+    app[CONFIG] = config
+    app[STORE] = core.store
+    app[MEMBERS] = core.members
+    app[TOKENS] = core.tokens
+    app[MAILBOX] = core.mailbox
+    setup_api(app)
+    return app
+
+
+async def build_app(config: Config, clock: Clock | None = None) -> web.Application:
+    """The whole server as one aiohttp application; its services close with it."""
+    core = await open_core(config, clock)
+    app = create_app(config, core)
+
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await core.close()
+
+    app.cleanup_ctx.append(lifetime)
+    return app

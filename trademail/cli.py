@@ -1,0 +1,100 @@
+"""The `trademail` command: serve, migrate, config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+
+import structlog
+from aiohttp import web
+
+from trademail.config import Config, load_config, render_config
+from trademail.errors import ConfigError, TradeMailError
+
+log = structlog.get_logger("trademail")
+
+
+async def _serve(config: Config) -> None:
+    from trademail.app import build_app
+
+    app = await build_app(config)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, config.http.host, config.http.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise TradeMailError(f"cannot listen on {config.http.host}:{config.http.port}: "
+                                 f"{exc.strerror or exc}") from None
+        log.info("TradeMail is serving", url=config.public_url,
+                 store=config.store_url.split(":", 1)[0])
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("TradeMail is stopping")
+    finally:
+        await runner.cleanup()
+
+
+async def _migrate(config: Config) -> None:
+    from trademail.app import open_keyring
+    from trademail.store import open_store
+
+    store = await open_store(config.store_url, pool_size=1)
+    try:
+        await open_keyring(config, store)  # a wrong master key is refused here too
+    finally:
+        await store.close()
+    print(f"the {store.dialect} database is up to date")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trademail", description=__doc__)
+    parser.add_argument("--config", metavar="FILE",
+                        help="TOML config file (default: $TRADEMAIL_CONFIG, else built-in "
+                             "defaults); TRADEMAIL_<SECTION>_<KEY> variables override it")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (("serve", "run the web inbox and API"),
+                            ("migrate", "bring the database schema up to date"),
+                            ("config", "print the effective config, secrets masked")):
+        sub.add_parser(name, help=help_text).add_argument(
+            "--config", metavar="FILE", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    environ = os.environ if environ is None else environ
+    try:
+        config = load_config(args.config, environ)
+    except ConfigError as exc:
+        print(f"trademail: config error: {exc}", file=sys.stderr)
+        return 2
+    from trademail.logs import configure_logging
+
+    configure_logging(config.log.level, config.log.format)
+    if args.command == "config":
+        sys.stdout.write(render_config(config))
+        return 0
+    try:
+        asyncio.run(_serve(config) if args.command == "serve" else _migrate(config))
+    except ConfigError as exc:
+        print(f"trademail: config error: {exc}", file=sys.stderr)
+        return 2
+    except TradeMailError as exc:
+        print(f"trademail: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,358 @@
+"""Configuration: read once from a TOML file and the environment, handed down frozen."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from trademail.errors import ConfigError
+
+
+class Secret:
+    """A string that never shows itself in a repr, a log line or `trademail config`."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def _key(doc: str, check: Callable[[Any], str | None] | None = None, **kw: Any) -> Any:
+    """A config key: its documentation and an optional check returning a problem or None."""
+    return field(metadata={"doc": doc, "check": check}, **kw)
+
+
+def _between(low: int, high: int) -> Callable[[int], str | None]:
+    def check(value: int) -> str | None:
+        if not low <= value <= high:
+            return f"must be between {low} and {high}"
+        return None
+
+    return check
+
+
+def _one_of(*choices: str) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(choices)}"
+
+    return check
+
+
+def _store_url(value: str) -> str | None:
+    if value and urlsplit(value).scheme not in ("sqlite", "postgresql", "postgres"):
+        return "must be empty, sqlite:///PATH or postgresql://…"
+    return None
+
+
+def _http_url(value: str) -> str | None:
+    if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc):
+        return "must be an absolute http:// or https:// URL"
+    return None
+
+
+def _domain(value: str) -> str | None:
+    labels = value.split(".")
+    if not value or any(not label or not label.replace("-", "").isalnum() for label in labels):
+        return "must be a domain name such as relay.example.com"
+    return None
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    url: str = _key(
+        "Where messages live. Empty: an SQLite file in data_dir. "
+        "postgresql://user@host/db selects PostgreSQL.",
+        _store_url,
+        default="",
+    )
+    pool_size: int = _key("PostgreSQL connections per server process.", _between(1, 200),
+                          default=10)
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    host: str = _key("Address the web inbox and API listen on.", default="127.0.0.1")
+    port: int = _key("Port the web inbox and API listen on (0 picks a free one).",
+                     _between(0, 65535), default=8080)
+    public_url: str = _key(
+        "The URL members use to reach this server. Empty: http://host:port. "
+        "An https URL turns on Secure cookies and HSTS.",
+        _http_url,
+        default="",
+    )
+
+
+@dataclass(frozen=True)
+class CryptoConfig:
+    master_key_file: str = _key(
+        "File holding the base64 master key (KEK). Empty: master.key in data_dir, "
+        "created on first start. Back it up: without it no message can be read.",
+        default="",
+    )
+    master_key: Secret = _key(
+        "The base64 master key itself; usually given as TRADEMAIL_CRYPTO_MASTER_KEY. "
+        "Takes precedence over master_key_file.",
+        default=Secret(""),
+    )
+    retired_key_files: tuple[str, ...] = _key(
+        "Earlier master key files still needed to unwrap keys while a rotation runs.",
+        default=(),
+    )
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    idle_timeout_seconds: int = _key("A session ends after this long without a request.",
+                                     _between(10, 30 * 86400), default=1800)
+    absolute_timeout_seconds: int = _key("A session ends this long after sign-in in any case.",
+                                         _between(60, 365 * 86400), default=43200)
+    min_password_length: int = _key(
+        "Shortest password accepted (NIST SP 800-63B-4: 15 for a single-factor password).",
+        _between(8, 256), default=15)
+    argon2_time_cost: int = _key("Argon2id iterations.", _between(1, 100), default=3)
+    argon2_memory_kib: int = _key("Argon2id memory per hash, in KiB.",
+                                  _between(8, 4 * 1024 * 1024), default=65536)
+    argon2_parallelism: int = _key("Argon2id lanes.", _between(1, 64), default=4)
+    hash_workers: int = _key(
+        "Password hashes computed at once (each holds argon2_memory_kib); more wait.",
+        _between(1, 64), default=2)
+    account_free_failures: int = _key(
+        "Failed sign-ins on one account before each further try must wait.",
+        _between(1, 100), default=5)
+    account_max_failures: int = _key(
+        "Consecutive failed sign-ins after which an account refuses password sign-in "
+        "for lockout_seconds (NIST: at most 100).",
+        _between(1, 100), default=100)
+    lockout_seconds: int = _key("How long an account stays locked after account_max_failures.",
+                                _between(1, 30 * 86400), default=86400)
+    client_free_failures: int = _key(
+        "Failed sign-ins from one client address before it must wait.",
+        _between(1, 10000), default=30)
+    max_backoff_seconds: int = _key("Longest wait imposed between failed sign-ins.",
+                                    _between(1, 86400), default=900)
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    relay_domain: str = _key("Domain of relay aliases and reply addresses.", _domain,
+                             default="relay.localhost")
+
+
+@dataclass(frozen=True)
+class MessagesConfig:
+    max_recipients: int = _key("Recipients one message may have.", _between(1, 1000), default=20)
+    max_body_bytes: int = _key("Largest message body, in UTF-8 bytes.",
+                               _between(1024, 64 * 1024 * 1024), default=256 * 1024)
+    max_attachments: int = _key("Attachments one message may carry.", _between(0, 100), default=10)
+    max_attachment_bytes: int = _key("Largest single attachment, in bytes.",
+                                     _between(1, 1024 * 1024 * 1024), default=10 * 1024 * 1024)
+    page_size: int = _key("Messages on one page unless the client asks for another number.",
+                          _between(1, 200), default=50)
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str = _key("Lowest level logged.", _one_of("debug", "info", "warning", "error"),
+                      default="info")
+    format: str = _key("console for people, json for log collectors.", _one_of("console", "json"),
+                       default="console")
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: str = _key("Directory for the SQLite file and the generated master key.",
+                         default="./var")
+    store: StoreConfig = field(default_factory=StoreConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    crypto: CryptoConfig = field(default_factory=CryptoConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    messages: MessagesConfig = field(default_factory=MessagesConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+    # Derived values: every door reads these rather than re-deriving them.
+    @property
+    def store_url(self) -> str:
+        return self.store.url or f"sqlite:///{Path(self.data_dir) / 'trademail.sqlite3'}"
+
+    @property
+    def master_key_path(self) -> Path:
+        return Path(self.crypto.master_key_file or Path(self.data_dir) / "master.key")
+
+    @property
+    def public_url(self) -> str:
+        return (self.http.public_url or f"http://{self.http.host}:{self.http.port}").rstrip("/")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    def replace(self, **sections: Any) -> Config:
+        """A copy with some sections' keys changed: `cfg.replace(auth={"hash_workers": 1})`."""
+        changes = {
+            name: dataclasses.replace(getattr(self, name), **value) if isinstance(value, dict)
+            else value
+            for name, value in sections.items()
+        }
+        return dataclasses.replace(self, **changes)
+
+
+SECTIONS = [f for f in fields(Config) if dataclasses.is_dataclass(f.default_factory)]  # type: ignore[arg-type]
+TOP_LEVEL = [f for f in fields(Config) if f not in SECTIONS]
+
+
+def documented_keys() -> list[tuple[str | None, str]]:
+    """Every (section, key) the product knows, top-level keys with section None."""
+    keys: list[tuple[str | None, str]] = [(None, f.name) for f in TOP_LEVEL]
+    for section in SECTIONS:
+        keys += [(section.name, f.name) for f in fields(section.default_factory)]  # type: ignore[arg-type]
+    return keys
+
+
+def env_name(section: str | None, key: str) -> str:
+    return f"TRADEMAIL_{section.upper()}_{key.upper()}" if section else f"TRADEMAIL_{key.upper()}"
+
+
+def _label(section: str | None, key: str) -> str:
+    return f"[{section}] {key}" if section else key
+
+
+def _coerce(section: str | None, f: dataclasses.Field[Any], raw: Any, from_env: bool) -> Any:
+    """Turn a raw TOML or environment value into the field's type, or raise ConfigError."""
+    label = _label(section, f.name)
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind == "int":
+            if isinstance(raw, bool) or not isinstance(raw, int | str):
+                raise ValueError
+            value: Any = int(raw) if isinstance(raw, int) else int(raw.strip(), 10)
+        elif kind == "str":
+            if not isinstance(raw, str):
+                raise ValueError
+            value = raw
+        elif kind == "Secret":
+            if not isinstance(raw, str):
+                raise ValueError
+            value = Secret(raw)
+        elif kind.startswith("tuple"):
+            if from_env and isinstance(raw, str):
+                raw = [part.strip() for part in raw.split(",") if part.strip()]
+            if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+                raise ValueError
+            value = tuple(raw)
+        else:  # pragma: no cover - a new field type must be taught here
+            raise AssertionError(f"unknown config type {kind}")
+    except ValueError:
+        expected = {"int": "a whole number", "str": "a string", "Secret": "a string"}.get(
+            kind, "a list of strings")
+        raise ConfigError(f"{label}: expected {expected}, got {raw!r}"[:300]) from None
+    check = f.metadata.get("check")
+    problem = check(value) if check else None
+    if problem:
+        shown = "********" if kind == "Secret" else repr(raw)
+        raise ConfigError(f"{label}: {problem}, got {shown}"[:300])
+    return value
+
+
+def _build(section: str | None, cls: Any, table: Mapping[str, Any], environ: Mapping[str, str],
+           skip: set[str] = frozenset()) -> dict[str, Any]:
+    known = {f.name for f in fields(cls)} | skip
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{_label(section, unknown[0])}: unknown key")
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name in skip:
+            continue
+        name = env_name(section, f.name)
+        if name in environ:
+            values[f.name] = _coerce(section, f, environ[name], from_env=True)
+        elif f.name in table:
+            values[f.name] = _coerce(section, f, table[f.name], from_env=False)
+    return values
+
+
+def load_config(path: str | Path | None, environ: Mapping[str, str]) -> Config:
+    """Read the TOML file (if any), apply TRADEMAIL_* overrides, check every value."""
+    path = path or environ.get("TRADEMAIL_CONFIG") or None
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path}: not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path}: cannot be read ({exc.__class__.__name__})") \
+                from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: not valid TOML ({exc})") from None
+    section_names = {s.name for s in SECTIONS}
+    top = {k: v for k, v in data.items() if k not in section_names}
+    values = _build(None, Config, top, environ, skip=section_names)
+    for section in SECTIONS:
+        table = data.get(section.name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"[{section.name}]: must be a table")
+        cls = section.default_factory
+        values[section.name] = cls(**_build(section.name, cls, table, environ))  # type: ignore[operator]
+    config = Config(**values)
+    if config.auth.absolute_timeout_seconds < config.auth.idle_timeout_seconds:
+        raise ConfigError("[auth] absolute_timeout_seconds: must not be shorter than "
+                          "idle_timeout_seconds")
+    return config
+
+
+def _mask_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username}:********@{parts.hostname}"
+        if parts.port:
+            netloc += f":{parts.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, Secret):
+        return '"********"' if value else '""'
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return str(value)
+
+
+def render_config(config: Config) -> str:
+    """The effective configuration as TOML, secrets and URL passwords masked."""
+    lines = [f"{f.name} = {_toml_value(getattr(config, f.name))}" for f in TOP_LEVEL]
+    for section in SECTIONS:
+        lines += ["", f"[{section.name}]"]
+        obj = getattr(config, section.name)
+        for f in fields(obj):
+            value = getattr(obj, f.name)
+            if section.name == "store" and f.name == "url":
+                value = _mask_url(value)
+            lines.append(f"{f.name} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"

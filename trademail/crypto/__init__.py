@@ -1,0 +1,19 @@
+"""Every key and every cryptographic primitive of TradeMail; nothing outside imports them."""
+
+from trademail.crypto.aead import DecryptionFailed, Key
+from trademail.crypto.keyring import ContentKey, Keyring, MemberKey, load_master_keys
+from trademail.crypto.passwords import PasswordHasher
+from trademail.crypto.tokens import new_token, random_word_suffix, token_digest
+
+__all__ = [
+    "ContentKey",
+    "DecryptionFailed",
+    "Key",
+    "Keyring",
+    "MemberKey",
+    "PasswordHasher",
+    "load_master_keys",
+    "new_token",
+    "random_word_suffix",
+    "token_digest",
+]

@@ -1,0 +1,82 @@
+"""The one exception tree of TradeMail; each door maps these to its own protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class TradeMailError(Exception):
+    """Base of every error TradeMail raises on purpose."""
+
+
+class ConfigError(TradeMailError):
+    """A configuration value is missing or wrong; the message names the key."""
+
+
+class MasterKeyError(TradeMailError):
+    """The master key is missing, malformed or does not open this database."""
+
+
+class StoreError(TradeMailError):
+    """The store cannot be reached or is in a state this version cannot use."""
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    field: str
+    message: str
+
+
+class InvalidInput(TradeMailError):
+    """One or more fields of a request are wrong; nothing was changed."""
+
+    def __init__(self, *problems: FieldProblem) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
+
+    @classmethod
+    def one(cls, field: str, message: str) -> InvalidInput:
+        return cls(FieldProblem(field, message))
+
+
+class UnknownRecipients(InvalidInput):
+    """Some recipients do not exist or do not take mail; nothing was sent to anyone."""
+
+    def __init__(self, field: str, names: list[str]) -> None:
+        self.names = names
+        super().__init__(*(FieldProblem(field, f"no member or alias {n!r}") for n in names))
+
+
+class TooLarge(InvalidInput):
+    """A body or attachment is over its configured size."""
+
+
+class Conflict(TradeMailError):
+    """The request clashes with existing state (a taken username, a reused key)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class NotFound(TradeMailError):
+    """Nothing the caller may see answers to that id. Never says which of the two."""
+
+
+class AuthenticationFailed(TradeMailError):
+    """Credentials are wrong, unknown, expired or revoked; the message is always generic."""
+
+    def __init__(self, message: str = "username or password is incorrect") -> None:
+        super().__init__(message)
+
+
+class Throttled(TradeMailError):
+    """Too many failed attempts; try again after `retry_after` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(f"too many failed attempts; try again in {self.retry_after} seconds")
+
+
+class Forbidden(TradeMailError):
+    """Authenticated, but this credential may not do this (a missing scope)."""

@@ -1,0 +1,1 @@
+"""The rules of the domain. Services never import aiohttp or aiosmtpd."""

@@ -1,0 +1,184 @@
+"""Members: registration, profiles, public identities and password sign-in."""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from trademail.clock import Clock
+from trademail.config import AuthConfig
+from trademail.crypto import Keyring, PasswordHasher, random_word_suffix
+from trademail.errors import AuthenticationFailed, Conflict, InvalidInput, Throttled
+from trademail.ids import new_id
+from trademail.services import validation
+from trademail.store import MemberRow, Store
+
+# The first half of every public alias: plain trade words, easy to read aloud.
+ALIAS_WORDS = (
+    "anchor", "bale", "barge", "berth", "cargo", "cask", "crate", "depot", "dock", "freight",
+    "galley", "harbor", "haven", "hull", "keel", "ledger", "manifest", "market", "mast",
+    "pallet", "parcel", "pier", "port", "quay", "route", "sail", "tide", "trade", "wharf",
+)
+
+
+@dataclass(frozen=True)
+class Alias:
+    address: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class Party:
+    """How one member appears to another: never their real address."""
+
+    id: str
+    username: str
+    company: str
+    country: str
+    alias: str
+
+
+@dataclass(frozen=True)
+class Profile:
+    id: str
+    username: str
+    company: str
+    country: str
+    email_masked: str
+    notify: str
+    aliases: tuple[Alias, ...]
+    created_at: float
+
+
+class Members:
+    def __init__(self, store: Store, keyring: Keyring, hasher: PasswordHasher, clock: Clock,
+                 auth: AuthConfig, relay_domain: str) -> None:
+        self._store = store
+        self._keyring = keyring
+        self._hasher = hasher
+        self._clock = clock
+        self._auth = auth
+        self._relay_domain = relay_domain
+
+    async def register(self, *, username: object, password: object, email: object,
+                       company: object, country: object) -> Profile:
+        problems = []
+        values: dict[str, str] = {}
+        checks = {
+            "username": lambda: validation.username(username),
+            "email": lambda: validation.email(email),
+            "company": lambda: validation.line(company, "company", max_length=200),
+            "country": lambda: validation.line(country, "country", max_length=64, min_length=2),
+        }
+        for name, check in checks.items():
+            try:
+                values[name] = check()
+            except InvalidInput as exc:
+                problems += exc.problems
+        try:
+            context = (values.get("username", ""), values.get("email", "").partition("@")[0])
+            values["password"] = validation.password(
+                password, min_length=self._auth.min_password_length, context=context)
+        except InvalidInput as exc:
+            problems += exc.problems
+        if problems:
+            raise InvalidInput(*problems)
+
+        now = self._clock.now()
+        member_id = new_id(now)
+        _, wrapped_key = self._keyring.new_member_key(member_id)
+        member = MemberRow(
+            id=member_id, username=values["username"],
+            email_ct=self._keyring.seal_field(member_id, "email", values["email"]),
+            email_index=self._email_index(values["email"]),
+            company=values["company"], country=values["country"],
+            password_hash=await self._hasher.hash(values["password"]),
+            member_key=wrapped_key, notify="summary", created_at=now)
+        for _ in range(5):
+            try:
+                await self._store.create_member(member, self._new_alias())
+                break
+            except Conflict as exc:
+                if exc.field != "alias":
+                    raise
+        return await self.profile(member_id)
+
+    def _new_alias(self) -> str:
+        return f"{secrets.choice(ALIAS_WORDS)}-{random_word_suffix()}@{self._relay_domain}"
+
+    def _email_index(self, address: str) -> bytes:
+        return self._keyring.blind_index("email", validation.email_lookup_form(address))
+
+    async def profile(self, member_id: str) -> Profile:
+        member = await self._store.member_by_id(member_id)
+        if member is None:
+            raise AuthenticationFailed("this account no longer exists")
+        aliases = await self._store.aliases_of([member_id])
+        email = self._keyring.open_field(member.id, "email", member.email_ct)
+        return Profile(
+            id=member.id, username=member.username, company=member.company,
+            country=member.country, email_masked=validation.mask_email(email),
+            notify=member.notify, aliases=tuple(Alias(a.address, a.enabled) for a in aliases),
+            created_at=member.created_at)
+
+    async def parties(self, member_ids: Sequence[str]) -> dict[str, Party]:
+        """Public identities of some members, keyed by id; the alias is their first enabled one."""
+        ids = sorted(set(member_ids))
+        members = await self._store.members_by_ids(ids)
+        first_alias: dict[str, str] = {}
+        for alias in await self._store.aliases_of(ids):
+            if alias.enabled:
+                first_alias.setdefault(alias.member_id, alias.address)
+        return {m.id: Party(m.id, m.username, m.company, m.country, first_alias.get(m.id, ""))
+                for m in members.values()}
+
+    async def sign_in(self, username: object, password: object, client: str) -> MemberRow:
+        """Check a password, throttled per account and per client address.
+
+        Unknown usernames cost the same Argon2 work and get the same answer as wrong
+        passwords, so neither the answer nor its timing tells whether an account exists.
+        """
+        if not isinstance(username, str) or not isinstance(password, str):
+            raise InvalidInput.one("username" if not isinstance(username, str) else "password",
+                                   "must be a string")
+        name = username.strip().lower()[:64]
+        subjects = [f"account:{name}", f"client:{client}"]
+        now = self._clock.now()
+        await self._check_throttle(subjects, now)
+        member = await self._store.member_by_username(name)
+        normalized = unicodedata.normalize("NFKC", password)[
+            :validation.MAX_PASSWORD_LENGTH]
+        ok, rehashed = await self._hasher.verify(member.password_hash if member else None,
+                                                 normalized)
+        if not ok or member is None:
+            await self._store.record_signin_failure(subjects, now)
+            raise AuthenticationFailed()
+        await self._store.clear_signin_failures(subjects[:1])
+        if rehashed:
+            await self._store.set_password_hash(member.id, rehashed)
+        return member
+
+    async def _check_throttle(self, subjects: list[str], now: float) -> None:
+        auth = self._auth
+        state = await self._store.signin_failures(subjects)
+        account, client = (state.get(s, (0, 0.0)) for s in subjects)
+        if account[0] >= auth.account_max_failures:
+            if now < account[1] + auth.lockout_seconds:
+                raise Throttled(account[1] + auth.lockout_seconds - now)
+            await self._store.clear_signin_failures(subjects[:1])
+            account = (0, 0.0)
+        if client[0] and now > client[1] + auth.lockout_seconds:
+            await self._store.clear_signin_failures(subjects[1:])
+            client = (0, 0.0)
+        wait_until = max(self._backoff_until(*account, free=auth.account_free_failures),
+                         self._backoff_until(*client, free=auth.client_free_failures))
+        if now < wait_until:
+            raise Throttled(wait_until - now)
+
+    def _backoff_until(self, failures: int, last: float, *, free: int) -> float:
+        """Each failure past the free ones doubles the wait, up to max_backoff_seconds."""
+        if failures < free:
+            return 0.0
+        return last + min(2.0 ** (failures - free), self._auth.max_backoff_seconds)

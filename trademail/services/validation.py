@@ -1,0 +1,110 @@
+"""Rules for what members may type: usernames, passwords, addresses, names, subjects."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+
+from email_validator import EmailNotValidError, validate_email
+from zxcvbn import zxcvbn
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+from trademail.errors import InvalidInput, TooLarge
+
+USERNAME = re.compile(r"^[a-z0-9._-]{3,32}$")
+MAX_PASSWORD_LENGTH = 256
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_WORD = re.compile(r"\w+")
+
+
+def _text(value: object, field: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput.one(field, "must be a string")
+    return value
+
+
+def username(value: object, field: str = "username") -> str:
+    name = _text(value, field).strip().lower()
+    if not USERNAME.match(name):
+        raise InvalidInput.one(field, "must be 3 to 32 characters of a-z, 0-9, '.', '_' or '-'")
+    return name
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    # zxcvbn ships the 30,000 most common passwords, most common first.
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def password(value: object, *, min_length: int, context: tuple[str, ...] = (),
+             field: str = "password") -> str:
+    """NIST SP 800-63B-4: length and a block-list, no composition rules. Returns NFKC form."""
+    text = unicodedata.normalize("NFKC", _text(value, field))
+    if len(text) < min_length:
+        raise InvalidInput.one(field, f"must be at least {min_length} characters long")
+    if len(text) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput.one(field, f"must be at most {MAX_PASSWORD_LENGTH} characters long")
+    folded = text.casefold()
+    if folded in _common_passwords() or any(c and c.casefold() in folded for c in context):
+        raise InvalidInput.one(field, "is too easy to guess: it is a common password or "
+                                      "contains your username or address")
+    # zxcvbn catches repeats, sequences and dictionary phrases; its cost grows with length.
+    if zxcvbn(text[:64], user_inputs=list(context))["score"] < 3:
+        raise InvalidInput.one(field, "is too easy to guess: try a few unrelated words")
+    return text
+
+
+def email(value: object, field: str = "email") -> str:
+    """A deliverable-looking address in normal form (the domain lower-cased)."""
+    text = _text(value, field).strip()
+    try:
+        checked = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidInput.one(field, f"is not a valid email address ({exc})") from None
+    return checked.normalized
+
+
+def email_lookup_form(address: str) -> str:
+    """The form the blind index is keyed on: one address, however it is capitalised."""
+    return address.strip().casefold()
+
+
+def mask_email(address: str) -> str:
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}•••@{domain}"
+
+
+def line(value: object, field: str, *, max_length: int, min_length: int = 1) -> str:
+    """One line of text: trimmed, no control characters, within its length."""
+    text = unicodedata.normalize("NFC", _text(value, field)).strip()
+    if "\n" in text or "\r" in text or _CONTROL.search(text):
+        raise InvalidInput.one(field, "must be one line without control characters")
+    if not min_length <= len(text) <= max_length:
+        raise InvalidInput.one(field, f"must be {min_length} to {max_length} characters")
+    return text
+
+
+def body(value: object, field: str, *, max_bytes: int) -> str:
+    text = _text(value, field)
+    if len(text.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise TooLarge.one(field, f"must be at most {max_bytes} bytes of UTF-8")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput.one(field, "must be valid Unicode text") from None
+    if _CONTROL.search(text):
+        raise InvalidInput.one(field, "must not contain control characters")
+    return unicodedata.normalize("NFC", text)
+
+
+def words(*texts: str, limit: int = 5000) -> set[str]:
+    """The distinct normalised words of some texts, as search looks them up."""
+    found: set[str] = set()
+    for text in texts:
+        for word in _WORD.findall(unicodedata.normalize("NFKC", text).casefold()):
+            if 1 < len(word) <= 48:
+                found.add(word)
+                if len(found) >= limit:
+                    return found
+    return found

@@ -1,0 +1,336 @@
+"""Two database backends behind one small async interface: SQLite and PostgreSQL.
+
+SQL is written once, in PostgreSQL's `$1` placeholder style; the SQLite backend turns
+`$1` into SQLite's own numbered `?1`. SQLite writes go through one writer thread (one
+transaction at a time, off the event loop); reads run on a small pool of reader threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+import asyncpg
+
+from trademail.errors import StoreError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+_MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+Row = Any  # sqlite3.Row or asyncpg.Record: both index by column name
+
+
+class Duplicate(StoreError):
+    """An insert hit a unique constraint."""
+
+
+class Connection(Protocol):
+    async def execute(self, sql: str, *args: Any) -> None: ...
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
+    async def fetchval(self, sql: str, *args: Any) -> Any: ...
+
+
+class Database(Connection, Protocol):
+    dialect: str
+
+    def transaction(self) -> Any: ...  # an async context manager yielding a Connection
+    async def migrate(self) -> int: ...
+    async def close(self) -> None: ...
+
+
+def _migrations(dialect: str) -> list[tuple[int, str, str]]:
+    found = []
+    for path in sorted((MIGRATIONS / dialect).iterdir()):
+        match = _MIGRATION_FILE.match(path.name)
+        if match:
+            found.append((int(match.group(1)), path.name, path.read_text(encoding="utf-8")))
+    return found
+
+
+def _newer_schema(applied: int, known: int) -> StoreError:
+    return StoreError(f"the database schema is at version {applied}, newer than this "
+                      f"TradeMail knows ({known}); upgrade TradeMail")
+
+
+# --------------------------------------------------------------------------- SQLite
+
+
+class _SQLiteConnection:
+    """Statements of one transaction, each run on the writer thread."""
+
+    def __init__(self, db: SQLiteDatabase) -> None:
+        self._db = db
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        await self._db._write(lambda c: c.execute(_to_sqlite(sql), args))
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._db._write(lambda c: c.executemany(_to_sqlite(sql), rows))
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return await self._db._write(lambda c: c.execute(_to_sqlite(sql), args).fetchall())
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        return await self._db._write(lambda c: c.execute(_to_sqlite(sql), args).fetchone())
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        row = await self.fetchrow(sql, *args)
+        return None if row is None else row[0]
+
+
+def _to_sqlite(sql: str) -> str:
+    return _PLACEHOLDER.sub(r"?\1", sql)
+
+
+class SQLiteDatabase:
+    dialect = "sqlite"
+
+    def __init__(self, path: Path, readers: int = 4) -> None:
+        self.path = path
+        self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._reader_pool = ThreadPoolExecutor(readers, thread_name_prefix="sqlite-reader")
+        self._write_lock = asyncio.Lock()
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._writer: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               timeout=10.0)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")  # a committed message survives a power cut
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=10000")
+        self._connections.append(conn)
+        return conn
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        loop = asyncio.get_running_loop()
+        try:
+            self._writer = await loop.run_in_executor(self._writer_pool, self._connect)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite database {self.path}: {exc}") from None
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        def run() -> Any:
+            assert self._writer is not None
+            try:
+                return fn(self._writer)
+            except sqlite3.IntegrityError as exc:
+                if "UNIQUE" in str(exc) or "PRIMARY KEY" in str(exc):
+                    raise Duplicate(str(exc)) from None
+                raise
+
+        return await asyncio.get_running_loop().run_in_executor(self._writer_pool, run)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._reader_pool, lambda: fn(self._reader()))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_SQLiteConnection]:
+        async with self._write_lock:
+            await self._write(lambda c: c.execute("BEGIN IMMEDIATE"))
+            try:
+                yield _SQLiteConnection(self)
+            except BaseException:
+                await asyncio.shield(self._write(lambda c: c.execute("ROLLBACK")))
+                raise
+            await self._write(lambda c: c.execute("COMMIT"))
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        async with self.transaction() as tx:
+            await tx.execute(sql, *args)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        async with self.transaction() as tx:
+            await tx.executemany(sql, rows)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return await self._read(lambda c: c.execute(_to_sqlite(sql), args).fetchall())
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        return await self._read(lambda c: c.execute(_to_sqlite(sql), args).fetchone())
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        row = await self.fetchrow(sql, *args)
+        return None if row is None else row[0]
+
+    async def migrate(self) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                         "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL)")
+            applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+            known = _migrations("sqlite")
+            if applied and max(applied) > known[-1][0]:
+                raise _newer_schema(max(applied), known[-1][0])
+            count = 0
+            for version, name, sql in known:
+                if version in applied:
+                    continue
+                try:
+                    conn.executescript(
+                        f"BEGIN IMMEDIATE;\n{sql}\n;INSERT INTO schema_migrations "
+                        f"VALUES ({version}, '{name}', unixepoch('subsec'));\nCOMMIT;")
+                except sqlite3.Error as exc:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise StoreError(f"migration {name} failed: {exc}") from None
+                count += 1
+            return count
+
+        async with self._write_lock:
+            return int(await self._write(run))
+
+    async def close(self) -> None:
+        def close_all() -> None:
+            for conn in self._connections:
+                conn.close()
+
+        await asyncio.get_running_loop().run_in_executor(self._writer_pool, close_all)
+        self._reader_pool.shutdown(wait=True)
+        self._writer_pool.shutdown(wait=True)
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+class _PGConnection:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        try:
+            await self._conn.execute(sql, *args)
+        except asyncpg.UniqueViolationError as exc:
+            raise Duplicate(str(exc)) from None
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            await self._conn.executemany(sql, rows)
+        except asyncpg.UniqueViolationError as exc:
+            raise Duplicate(str(exc)) from None
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        try:
+            return list(await self._conn.fetch(sql, *args))
+        except asyncpg.UniqueViolationError as exc:
+            raise Duplicate(str(exc)) from None
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        rows = await self.fetch(sql, *args)
+        return rows[0] if rows else None
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        row = await self.fetchrow(sql, *args)
+        return None if row is None else row[0]
+
+
+class PostgresDatabase:
+    dialect = "postgres"
+
+    def __init__(self, dsn: str, pool_size: int) -> None:
+        self._dsn = dsn
+        self._pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "open() first"
+        return self._pool
+
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(
+                self._dsn, min_size=1, max_size=self._pool_size, command_timeout=60)
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            where = urlsplit(self._dsn)
+            raise StoreError(f"cannot connect to PostgreSQL at {where.hostname}:"
+                             f"{where.port or 5432}/{unquote(where.path.lstrip('/'))}: "
+                             f"{exc.__class__.__name__}: {exc}") from None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_PGConnection]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield _PGConnection(conn)
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        async with self.pool.acquire() as conn:
+            await _PGConnection(conn).execute(sql, *args)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        async with self.transaction() as tx:
+            await tx.executemany(sql, rows)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return list(await self.pool.fetch(sql, *args))
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        return await self.pool.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return await self.pool.fetchval(sql, *args)
+
+    async def migrate(self) -> int:
+        known = _migrations("postgres")
+        count = 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            # One process migrates at a time; the others wait here, then find nothing to do.
+            await conn.execute("SELECT pg_advisory_xact_lock(7452001)")
+            await conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER "
+                               "PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ "
+                               "NOT NULL DEFAULT now())")
+            applied = {r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            if applied and max(applied) > known[-1][0]:
+                raise _newer_schema(max(applied), known[-1][0])
+            for version, name, sql in known:
+                if version in applied:
+                    continue
+                try:
+                    await conn.execute(sql)
+                except asyncpg.PostgresError as exc:
+                    raise StoreError(f"migration {name} failed: {exc}") from None
+                await conn.execute("INSERT INTO schema_migrations (version, name) "
+                                   "VALUES ($1, $2)", version, name)
+                count += 1
+        return count
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+
+async def open_database(url: str, pool_size: int = 10) -> SQLiteDatabase | PostgresDatabase:
+    parts = urlsplit(url)
+    db: SQLiteDatabase | PostgresDatabase
+    if parts.scheme == "sqlite":
+        # sqlite:///relative/path or sqlite:////absolute/path
+        path = unquote(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else ""
+        if not path:
+            raise StoreError("[store] url: sqlite:///PATH needs a path")
+        db = SQLiteDatabase(Path(path))
+    elif parts.scheme in ("postgresql", "postgres"):
+        db = PostgresDatabase(url, pool_size)
+    else:
+        raise StoreError(f"[store] url: unknown scheme {parts.scheme!r}")
+    await db.open()
+    return db
