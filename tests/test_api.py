@@ -233,7 +233,7 @@ async def test_replies_join_the_thread(client: Any) -> None:
 
     resp = await client.get(f"/api/v1/threads/{first['id']}", headers=pia.auth)
     thread = await resp.json()
-    assert [m["body"] for m in thread["messages"]][0] == "Grade AA?"
+    assert [m["body"] for m in thread["messages"]] == ["Grade AA?", "Price follows"]
     assert thread["messages"][-1]["in_reply_to"] == first["id"]
     assert {m["from"]["username"] for m in thread["messages"]} == {"pia", "quin"}
 
@@ -294,7 +294,7 @@ async def test_delete_removes_only_the_callers_copy(client: Any) -> None:
 
 
 async def test_search_finds_own_mail_by_word(client: Any) -> None:
-    xia, yan, zed = await register_all(client, "xia", "yan", "zed")
+    xia, yan, _zed = await register_all(client, "xia", "yan", "zed")
     await send(client, xia, ["yan"], "Frozen shrimp", "Vannamei 21/25, FOB Guayaquil")
     await send(client, xia, ["yan"], "Cocoa", "Ivory Coast origin")
     await send(client, xia, ["zed"], "Shrimp for Zed", "vannamei too")

@@ -277,7 +277,7 @@ def _coerce(section: str | None, f: dataclasses.Field[Any], raw: Any, from_env: 
 
 
 def _build(section: str | None, cls: Any, table: Mapping[str, Any], environ: Mapping[str, str],
-           skip: set[str] = frozenset()) -> dict[str, Any]:
+           skip: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
     known = {f.name for f in fields(cls)} | skip
     unknown = sorted(set(table) - known)
     if unknown:

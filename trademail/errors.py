@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -73,8 +74,8 @@ class AuthenticationFailed(TradeMailError):
 class Throttled(TradeMailError):
     """Too many failed attempts; try again after `retry_after` seconds."""
 
-    def __init__(self, retry_after: int) -> None:
-        self.retry_after = max(1, int(retry_after))
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
         super().__init__(f"too many failed attempts; try again in {self.retry_after} seconds")
 
 

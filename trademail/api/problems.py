@@ -67,8 +67,8 @@ def from_error(exc: TradeMailError) -> web.Response:
         return problem_response(status, str(exc), slug="invalid-input", errors=errors)
     if isinstance(exc, Conflict):
         status = 422 if exc.field == "Idempotency-Key" else 409
-        errors = [{"field": exc.field, "message": str(exc)}] if exc.field else None
-        return problem_response(status, str(exc), slug="conflict", errors=errors)
+        return problem_response(status, str(exc), slug="conflict", errors=[
+            {"field": exc.field, "message": str(exc)}] if exc.field else None)
     if isinstance(exc, NotFound):
         return problem_response(404, "no such resource", slug="not-found")
     if isinstance(exc, AuthenticationFailed):

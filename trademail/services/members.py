@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from trademail.clock import Clock
 from trademail.config import AuthConfig
 from trademail.crypto import Keyring, PasswordHasher, random_word_suffix
-from trademail.errors import AuthenticationFailed, Conflict, InvalidInput, Throttled
+from trademail.errors import (
+    AuthenticationFailed,
+    Conflict,
+    FieldProblem,
+    InvalidInput,
+    Throttled,
+)
 from trademail.ids import new_id
 from trademail.services import validation
 from trademail.store import MemberRow, Store
@@ -64,7 +70,7 @@ class Members:
 
     async def register(self, *, username: object, password: object, email: object,
                        company: object, country: object) -> Profile:
-        problems = []
+        problems: list[FieldProblem] = []
         values: dict[str, str] = {}
         checks = {
             "username": lambda: validation.username(username),

@@ -1,0 +1,70 @@
+"""What a stolen database yields: no subject, body, attachment or email address in clear."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiohttp import FormData
+
+from tests.helpers import register, send
+from trademail.config import Config
+
+SUBJECT = "Quotation for Zanzibar cloves"
+BODY = "Our confidential price is 7420 USD per tonne, ref QX-99812"
+ATTACHMENT = b"CONFIDENTIAL-CONTRACT-BYTES-" * 40
+FILENAME = "secret-contract-ZX.pdf"
+EMAILS = ("opal.secret@real-opal.example", "pike.secret@real-pike.example")
+
+
+async def _raw_values(config: Config) -> list[bytes]:
+    """Every byte the database holds: the SQLite files, or every value of every table."""
+    url = config.store_url
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):])
+        return [p.read_bytes() for p in path.parent.glob(path.name + "*")]
+    conn = await asyncpg.connect(url)
+    try:
+        values: list[bytes] = []
+        tables = await conn.fetch("SELECT table_name FROM information_schema.tables "
+                                  "WHERE table_schema = current_schema()")
+        for table in tables:
+            for row in await conn.fetch(f'SELECT * FROM "{table["table_name"]}"'):  # noqa: S608
+                for value in row.values():
+                    values.append(value if isinstance(value, bytes) else str(value).encode())
+        return values
+    finally:
+        await conn.close()
+
+
+async def test_database_holds_no_plaintext(client: Any, config: Config) -> None:
+    opal = await register(client, "opal", email=EMAILS[0])
+    pike = await register(client, "pike", email=EMAILS[1])
+    form = FormData(quote_fields=False)
+    form.add_field("to", pike.alias)
+    form.add_field("subject", SUBJECT)
+    form.add_field("body", BODY)
+    form.add_field("attachments", ATTACHMENT, filename=FILENAME, content_type="application/pdf")
+    resp = await client.post("/api/v1/messages", headers=opal.auth, data=form)
+    assert resp.status == 201
+    first = await resp.json()
+    await send(client, pike, [opal.alias], "Re: " + SUBJECT, BODY + " accepted",
+               in_reply_to=first["id"])
+    resp = await client.get("/api/v1/messages", headers=pike.auth,
+                            params={"q": "zanzibar cloves"})
+    found = [m["subject"] for m in (await resp.json())["messages"]]
+    assert found == ["Re: " + SUBJECT, SUBJECT]
+
+    values = await _raw_values(config)
+    assert values, "found no database content to inspect"
+    secrets = [SUBJECT, BODY, "QX-99812", "Zanzibar", FILENAME, *EMAILS,
+               *(e.split("@")[1] for e in EMAILS)]
+    for blob in values:
+        lowered = blob.lower()
+        for secret in secrets:
+            assert secret.lower().encode() not in lowered, secret
+            assert secret.encode("utf-16-le") not in blob, secret
+        assert ATTACHMENT[:28] not in blob
+    # The things that are meant to be public are there, so the scan reads real data.
+    assert any(b"opal" in blob for blob in values)

@@ -1,0 +1,158 @@
+"""The Store contract: the same behaviour from SQLite and from PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from trademail.errors import Conflict
+from trademail.ids import new_id
+from trademail.store import MemberRow, NewAttachment, NewEntry, NewMessage, Store, open_store
+
+NOW = 1_790_000_000.0
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    store = await open_store(store_url, pool_size=4)
+    yield store
+    await store.close()
+
+
+def member(name: str, email_index: bytes | None = None) -> MemberRow:
+    return MemberRow(id=new_id(NOW), username=name, email_ct=b"ct", company="Co", country="Peru",
+                     email_index=email_index or name.encode(), password_hash="h",
+                     member_key=b"mk", notify="summary", created_at=NOW)
+
+
+def message(sender: str, to: str, at: float, thread: str | None = None) -> NewMessage:
+    mid = new_id(at)
+    return NewMessage(id=mid, thread_id=thread or mid, in_reply_to=None, sender_id=sender,
+                      recipient_ids=(to,), created_at=at, subject_ct=b"s", body_ct=b"b",
+                      snippet_ct=b"n", attachments=(NewAttachment(1, 3, b"m", b"d"),))
+
+
+async def two_members(store: Store) -> tuple[MemberRow, MemberRow]:
+    a, b = member("ann"), member("ben")
+    await store.create_member(a, "a@relay.test")
+    await store.create_member(b, "b@relay.test")
+    return a, b
+
+
+async def deliver(store: Store, msg: NewMessage, key: tuple[str, bytes] | None = None) -> str:
+    entries = [NewEntry(msg.sender_id, "sent", False, b"k1"),
+               NewEntry(msg.recipient_ids[0], "inbox", True, b"k2")]
+    words = [(msg.recipient_ids[0], b"token-" + msg.id[-4:].encode())]
+    return (await store.deliver(msg, entries, words, key)).message_id
+
+
+async def test_migrations_apply_once(store: Store, store_url: str) -> None:
+    assert await store.db.migrate() == 0
+    again = await open_store(store_url)
+    await again.close()
+
+
+async def test_usernames_and_addresses_are_unique(store: Store) -> None:
+    await store.create_member(member("ann", b"idx"), "a@relay.test")
+    with pytest.raises(Conflict) as by_name:
+        await store.create_member(member("ann", b"other"), "b@relay.test")
+    with pytest.raises(Conflict) as by_email:
+        await store.create_member(member("amy", b"idx"), "c@relay.test")
+    with pytest.raises(Conflict) as by_alias:
+        await store.create_member(member("abe", b"new"), "a@relay.test")
+    assert (by_name.value.field, by_email.value.field, by_alias.value.field) == (
+        "username", "email", "alias")
+    assert await store.member_by_username("amy") is None
+
+
+async def test_recipients_resolve_by_username_or_enabled_alias(store: Store) -> None:
+    a, b = await two_members(store)
+    assert await store.resolve_recipients(["ann", "b@relay.test", "zed"]) == {
+        "ann": a.id, "b@relay.test": b.id}
+
+
+async def test_pages_follow_the_keyset(store: Store) -> None:
+    a, b = await two_members(store)
+    ids = [await deliver(store, message(a.id, b.id, NOW + n)) for n in range(5)]
+    page = await store.list_entries(b.id, folders=["inbox"], unread_only=False, word_tokens=[],
+                                    before=None, limit=2)
+    assert [e.message_id for e in page] == ids[:-3:-1]
+    page = await store.list_entries(b.id, folders=["inbox"], unread_only=False, word_tokens=[],
+                                    before=page[-1].message_id, limit=10)
+    assert [e.message_id for e in page] == ids[2::-1]
+    assert await store.list_entries(a.id, folders=["inbox"], unread_only=False, word_tokens=[],
+                                    before=None, limit=10) == []
+    found = await store.list_entries(b.id, folders=["inbox"], unread_only=True,
+                                     word_tokens=[b"token-" + ids[1][-4:].encode()],
+                                     before=None, limit=10)
+    assert [e.message_id for e in found] == [ids[1]]
+
+
+async def test_idempotent_delivery_writes_once(store: Store) -> None:
+    a, b = await two_members(store)
+    first = message(a.id, b.id, NOW)
+    retry = message(a.id, b.id, NOW + 1)
+    assert await deliver(store, first, ("k", b"fp")) == first.id
+    assert await deliver(store, retry, ("k", b"fp")) == first.id
+    assert await store.entry(b.id, retry.id) is None
+    assert len(await store.list_entries(b.id, folders=["inbox"], unread_only=False,
+                                        word_tokens=[], before=None, limit=10)) == 1
+
+
+async def test_the_last_entry_takes_the_message_with_it(store: Store) -> None:
+    a, b = await two_members(store)
+    mid = await deliver(store, message(a.id, b.id, NOW))
+    assert await store.delete_entry(b.id, mid)
+    assert len(await store.attachments(a.id, mid)) == 1
+    assert not await store.delete_entry(b.id, mid)
+    assert await store.delete_entry(a.id, mid)
+    assert await store.db.fetchval("SELECT count(*) FROM messages") == 0
+    assert await store.db.fetchval("SELECT count(*) FROM attachments") == 0
+
+
+async def test_filing_touches_one_mailbox(store: Store) -> None:
+    a, b = await two_members(store)
+    mid = await deliver(store, message(a.id, b.id, NOW))
+    assert await store.update_entry(b.id, mid, folder="archive", unread=False)
+    assert not await store.update_entry(b.id, new_id(NOW), folder="archive")
+    mine, theirs = await store.entry(b.id, mid), await store.entry(a.id, mid)
+    assert mine is not None and theirs is not None
+    assert (mine.folder, mine.unread, theirs.folder) == ("archive", False, "sent")
+
+
+async def test_signin_failures_count_up_and_clear(store: Store) -> None:
+    for n in range(3):
+        await store.record_signin_failure(["account:x", "client:1"], NOW + n)
+    assert await store.signin_failures(["account:x", "client:1", "none"]) == {
+        "account:x": (3, NOW + 2), "client:1": (3, NOW + 2)}
+    await store.clear_signin_failures(["account:x"])
+    assert await store.signin_failures(["account:x"]) == {}
+
+
+async def test_concurrent_writers_do_not_trip_over_each_other(store: Store) -> None:
+    a, b = await two_members(store)
+    await asyncio.gather(*(deliver(store, message(a.id, b.id, NOW + n)) for n in range(40)))
+    assert await store.db.fetchval("SELECT count(*) FROM mailbox") == 80
+
+
+async def test_inbox_pages_are_read_through_an_index(store: Store) -> None:
+    """A page costs the same with 100 or 1,000,000 messages: no scan, no sort."""
+    a, b = await two_members(store)
+    await deliver(store, message(a.id, b.id, NOW))
+    sql = ("SELECT e.message_id FROM mailbox e JOIN messages m ON m.id = e.message_id "
+           "WHERE e.member_id = $1 AND e.folder IN ($2) AND e.message_id < $3 "
+           "ORDER BY e.message_id DESC LIMIT 51")
+    args = (b.id, "inbox", "f" * 32)
+    if store.dialect == "sqlite":
+        plan = " ".join(str(tuple(r)) for r in await store.db.fetch(
+            "EXPLAIN QUERY PLAN " + sql, *args))
+        assert "USING COVERING INDEX mailbox_folder" in plan or \
+            "USING INDEX mailbox_folder" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
+    else:
+        async with store.db.transaction() as tx:
+            await tx.execute("SET LOCAL enable_seqscan = off")
+            plan = "\n".join(r[0] for r in await tx.fetch("EXPLAIN " + sql, *args))
+        assert "mailbox_folder" in plan and "Sort" not in plan, plan
