@@ -32,6 +32,8 @@ def test_every_key_is_documented_with_its_default() -> None:
     for section, key in documented_keys():
         assert f"# env: {env_name(section, key)}\n{key} = " in text, (section, key)
     assert load_config(EXAMPLE, {}) == Config()
+    # Regenerate with: trademail config --defaults > config/trademail.toml
+    assert text == render_config(Config(), documented=True)
 
 
 def test_file_then_environment(tmp_path: Path) -> None:
@@ -43,6 +45,7 @@ def test_file_then_environment(tmp_path: Path) -> None:
     assert config.data_dir == "/srv/tm" and config.http.port == 9001
     assert config.auth.hash_workers == 3 and config.secure_cookies
     assert config.crypto.retired_key_files == ("x", "y")
+    assert load_config(None, {"TRADEMAIL_SMTP_REQUIRE_DMARC_PASS": "yes"}).smtp.require_dmarc_pass
     assert load_config(None, {"TRADEMAIL_CONFIG": str(path)}).http.port == 9000
 
 
@@ -56,6 +59,10 @@ def test_file_then_environment(tmp_path: Path) -> None:
     ({"TRADEMAIL_AUTH_IDLE_TIMEOUT_SECONDS": "7200",
       "TRADEMAIL_AUTH_ABSOLUTE_TIMEOUT_SECONDS": "3600"}, "[auth] absolute_timeout_seconds"),
     ({"TRADEMAIL_LOG_LEVEL": "loud"}, "[log] level: must be one of debug, info"),
+    ({"TRADEMAIL_SMTP_REQUIRE_DMARC_PASS": "perhaps"},
+     "[smtp] require_dmarc_pass: expected true or false"),
+    ({"TRADEMAIL_RELAY_SMARTHOST": "mail.example"},
+     "[relay] smarthost: must be empty or host:port"),
 ])
 def test_bad_values_name_the_key(environ: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError) as caught:

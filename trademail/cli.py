@@ -61,11 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="TOML config file (default: $TRADEMAIL_CONFIG, else built-in "
                              "defaults); TRADEMAIL_<SECTION>_<KEY> variables override it")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, help_text in (("serve", "run the web inbox and API"),
+    commands = {}
+    for name, help_text in (("serve", "run the web inbox, the API and the SMTP gateway"),
                             ("migrate", "bring the database schema up to date"),
                             ("config", "print the effective config, secrets masked")):
-        sub.add_parser(name, help=help_text).add_argument(
-            "--config", metavar="FILE", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        commands[name] = sub.add_parser(name, help=help_text)
+        commands[name].add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                                    help=argparse.SUPPRESS)
+    commands["config"].add_argument("--defaults", action="store_true",
+                                    help="print every key with its default and documentation")
     return parser
 
 
@@ -81,7 +85,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
     configure_logging(config.log.level, config.log.format)
     if args.command == "config":
-        sys.stdout.write(render_config(config))
+        sys.stdout.write(render_config(Config(), documented=True) if args.defaults
+                         else render_config(config))
         return 0
     try:
         asyncio.run(_serve(config) if args.command == "serve" else _migrate(config))

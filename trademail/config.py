@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -37,6 +38,10 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+_BOOLS = {"true": True, "1": True, "yes": True, "on": True,
+          "false": False, "0": False, "no": False, "off": False}
 
 
 def _key(doc: str, check: Callable[[Any], str | None] | None = None, **kw: Any) -> Any:
@@ -154,10 +159,52 @@ class AuthConfig:
                                     _between(1, 86400), default=900)
 
 
+def _hostport(value: str) -> str | None:
+    host, _, port = value.rpartition(":")
+    if value and (not host or not port.isdigit() or not 0 < int(port) < 65536):
+        return "must be empty or host:port"
+    return None
+
+
 @dataclass(frozen=True)
 class SmtpConfig:
+    host: str = _key("Address the inbound SMTP gateway listens on.", default="127.0.0.1")
+    port: int = _key("Port of the inbound SMTP gateway (0 picks a free one).",
+                     _between(0, 65535), default=2525)
     relay_domain: str = _key("Domain of relay aliases and reply addresses.", _domain,
                              default="relay.localhost")
+    max_message_bytes: int = _key("Largest inbound mail accepted, in bytes (SIZE).",
+                                  _between(1024, 256 * 1024 * 1024), default=25 * 1024 * 1024)
+    tls_cert_file: str = _key("PEM certificate for STARTTLS; with tls_key_file, STARTTLS is "
+                              "offered.", default="")
+    tls_key_file: str = _key("PEM private key for STARTTLS.", default="")
+    require_dmarc_pass: bool = _key(
+        "Accept a reply by mail only when an upstream Authentication-Results header says "
+        "DMARC passed.", default=False)
+    max_connections_per_client: int = _key("Open SMTP connections one client address may hold.",
+                                           _between(1, 1000), default=10)
+    max_messages_per_minute: int = _key("Messages one client address may send per minute.",
+                                        _between(1, 100000), default=60)
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    smarthost: str = _key("host:port of the SMTP server that sends TradeMail's outbound mail. "
+                          "Empty: mail is written to a Maildir in data_dir instead.",
+                          _hostport, default="")
+    username: str = _key("User name for the smarthost, if it wants one.", default="")
+    password: Secret = _key("Password for the smarthost.", default=Secret(""))
+    tls: str = _key("starttls (upgrade when offered, required with a username), tls "
+                    "(implicit TLS) or none.", _one_of("starttls", "tls", "none"),
+                    default="starttls")
+    workers: int = _key("Outbox deliveries attempted at once by one server process.",
+                        _between(1, 64), default=2)
+    retry_base_seconds: int = _key("First wait after a temporary failure; doubles each time.",
+                                   _between(1, 86400), default=60)
+    retry_max_seconds: int = _key("Longest wait between two attempts.", _between(1, 7 * 86400),
+                                  default=3600)
+    give_up_after_seconds: int = _key("A mail not delivered after this long is given up.",
+                                      _between(60, 30 * 86400), default=4 * 86400)
 
 
 @dataclass(frozen=True)
@@ -189,6 +236,7 @@ class Config:
     crypto: CryptoConfig = field(default_factory=CryptoConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    relay: RelayConfig = field(default_factory=RelayConfig)
     messages: MessagesConfig = field(default_factory=MessagesConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
@@ -208,6 +256,11 @@ class Config:
     @property
     def secure_cookies(self) -> bool:
         return self.public_url.startswith("https://")
+
+    @property
+    def maildir_path(self) -> Path:
+        """Where outbound mail goes when no smarthost is set."""
+        return Path(self.data_dir) / "outbound-mail"
 
     def replace(self, **sections: Any) -> Config:
         """A copy with some sections' keys changed: `cfg.replace(auth={"hash_workers": 1})`."""
@@ -248,6 +301,12 @@ def _coerce(section: str | None, f: dataclasses.Field[Any], raw: Any, from_env: 
             if isinstance(raw, bool) or not isinstance(raw, int | str):
                 raise ValueError
             value: Any = int(raw) if isinstance(raw, int) else int(raw.strip(), 10)
+        elif kind == "bool":
+            if from_env and isinstance(raw, str) and raw.strip().lower() in _BOOLS:
+                raw = _BOOLS[raw.strip().lower()]
+            if not isinstance(raw, bool):
+                raise ValueError
+            value = raw
         elif kind == "str":
             if not isinstance(raw, str):
                 raise ValueError
@@ -265,7 +324,8 @@ def _coerce(section: str | None, f: dataclasses.Field[Any], raw: Any, from_env: 
         else:  # pragma: no cover - a new field type must be taught here
             raise AssertionError(f"unknown config type {kind}")
     except ValueError:
-        expected = {"int": "a whole number", "str": "a string", "Secret": "a string"}.get(
+        expected = {"int": "a whole number", "str": "a string", "Secret": "a string",
+                    "bool": "true or false"}.get(
             kind, "a list of strings")
         raise ConfigError(f"{label}: expected {expected}, got {raw!r}"[:300]) from None
     check = f.metadata.get("check")
@@ -335,6 +395,8 @@ def _mask_url(url: str) -> str:
 
 
 def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, Secret):
         return '"********"' if value else '""'
     if isinstance(value, str):
@@ -344,15 +406,37 @@ def _toml_value(value: Any) -> str:
     return str(value)
 
 
-def render_config(config: Config) -> str:
-    """The effective configuration as TOML, secrets and URL passwords masked."""
-    lines = [f"{f.name} = {_toml_value(getattr(config, f.name))}" for f in TOP_LEVEL]
+_HEADER = """\
+# TradeMail configuration: every key with its default.
+# Use it with `trademail serve --config config/trademail.toml` (or TRADEMAIL_CONFIG).
+# Any key can be overridden by an environment variable TRADEMAIL_<SECTION>_<KEY>
+# (top-level keys: TRADEMAIL_<KEY>), e.g. TRADEMAIL_HTTP_PORT=9000.
+# A bad value stops start-up with one line naming the key, exit code 2.
+"""
+
+
+def render_config(config: Config, *, documented: bool = False) -> str:
+    """The configuration as TOML, secrets and URL passwords masked; with `documented`,
+    each key's comment and variable too (that is how config/trademail.toml is made)."""
+    lines = [_HEADER] if documented else []
+
+    def emit(section: str | None, f: dataclasses.Field[Any], value: Any) -> None:
+        if documented:
+            lines.extend("# " + line for line in textwrap.wrap(f.metadata["doc"], 86))
+            lines.append(f"# env: {env_name(section, f.name)}")
+        if section == "store" and f.name == "url":
+            value = _mask_url(value)
+        lines.append(f"{f.name} = {_toml_value(value)}")
+        if documented:
+            lines.append("")
+
+    for f in TOP_LEVEL:
+        emit(None, f, getattr(config, f.name))
     for section in SECTIONS:
-        lines += ["", f"[{section.name}]"]
+        if not documented:
+            lines.append("")
+        lines.append(f"[{section.name}]")
         obj = getattr(config, section.name)
         for f in fields(obj):
-            value = getattr(obj, f.name)
-            if section.name == "store" and f.name == "url":
-                value = _mask_url(value)
-            lines.append(f"{f.name} = {_toml_value(value)}")
-    return "\n".join(lines) + "\n"
+            emit(section.name, f, getattr(obj, f.name))
+    return "\n".join(lines).rstrip() + "\n"
