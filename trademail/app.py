@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -13,8 +14,12 @@ from trademail.appkeys import CONFIG, MAILBOX, MEMBERS, STORE, TOKENS
 from trademail.clock import Clock, SystemClock
 from trademail.config import Config
 from trademail.crypto import Keyring, PasswordHasher, load_master_keys
+from trademail.events import Events, PostgresEvents
+from trademail.gateway.relay import Relay
+from trademail.gateway.transports import MaildirTransport, MailTransport, SmtpTransport
 from trademail.services.mailbox import Mailbox
 from trademail.services.members import Members
+from trademail.services.outbox import Outbox
 from trademail.services.tokens import Tokens
 from trademail.store import Store, open_store
 
@@ -26,12 +31,15 @@ class Core:
     store: Store
     keyring: Keyring
     hasher: PasswordHasher
+    events: Events
+    outbox: Outbox
     members: Members
     tokens: Tokens
     mailbox: Mailbox
 
     async def close(self) -> None:
         self.hasher.close()
+        await self.events.close()
         await self.store.close()
 
 
@@ -58,10 +66,21 @@ async def open_core(config: Config, clock: Clock | None = None) -> Core:
     auth = config.auth
     hasher = PasswordHasher(time_cost=auth.argon2_time_cost, memory_kib=auth.argon2_memory_kib,
                             parallelism=auth.argon2_parallelism, workers=auth.hash_workers)
+    events = PostgresEvents(config.store_url) if store.dialect == "postgres" else Events()
+    outbox = Outbox(store, keyring, clock)
     members = Members(store, keyring, hasher, clock, auth, config.smtp.relay_domain)
-    return Core(store=store, keyring=keyring, hasher=hasher, members=members,
-                tokens=Tokens(store, clock),
-                mailbox=Mailbox(store, keyring, members, clock, config.messages))
+    return Core(store=store, keyring=keyring, hasher=hasher, events=events, outbox=outbox,
+                members=members, tokens=Tokens(store, clock),
+                mailbox=Mailbox(store, keyring, members, clock, config.messages, events))
+
+
+def mail_transport(config: Config) -> MailTransport:
+    relay = config.relay
+    if not relay.smarthost:
+        return MaildirTransport(config.maildir_path)
+    host, _, port = relay.smarthost.rpartition(":")
+    return SmtpTransport(host, int(port), username=relay.username,
+                         password=relay.password.reveal(), tls=relay.tls)
 
 
 @web.middleware
@@ -91,13 +110,21 @@ def create_app(config: Config, core: Core) -> web.Application:
     return app
 
 
-async def build_app(config: Config, clock: Clock | None = None) -> web.Application:
-    """The whole server as one aiohttp application; its services close with it."""
+async def build_app(config: Config, clock: Clock | None = None, *,
+                    transport: MailTransport | None = None) -> web.Application:
+    """The whole server as one aiohttp application; its services and workers run with it."""
+    clock = clock or SystemClock()
     core = await open_core(config, clock)
     app = create_app(config, core)
+    relay = Relay(core.store, core.outbox, transport or mail_transport(config), clock,
+                  config.relay)
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        await core.events.start()
+        worker = asyncio.create_task(relay.run(core.events), name="relay")
         yield
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
         await core.close()
 
     app.cleanup_ctx.append(lifetime)

@@ -182,6 +182,13 @@ class Keyring:
     def open_field(self, member_id: str, field: str, blob: bytes) -> str:
         return self._directory.open(blob, _aad(member_id, field)).decode()
 
+    def seal_outbound(self, outbox_id: str, payload: bytes) -> bytes:
+        """Seal a queued delivery (it names real addresses) to its outbox row."""
+        return self._directory.seal(payload, _aad("outbox", outbox_id))
+
+    def open_outbound(self, outbox_id: str, blob: bytes) -> bytes:
+        return self._directory.open(blob, _aad("outbox", outbox_id))
+
     def blind_index(self, kind: str, normalized: str) -> bytes:
         """Keyed look-up value: equal inputs match, nothing else about them is revealed."""
         return self._index.mac(_aad(kind, normalized))

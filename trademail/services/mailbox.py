@@ -12,6 +12,7 @@ from trademail.clock import Clock
 from trademail.config import MessagesConfig
 from trademail.crypto import ContentKey, Keyring, MemberKey
 from trademail.errors import Conflict, InvalidInput, NotFound, TooLarge, UnknownRecipients
+from trademail.events import Events
 from trademail.ids import is_id, new_id
 from trademail.services import validation
 from trademail.services.members import Members, Party
@@ -87,7 +88,8 @@ def decode_cursor(cursor: str) -> str:
 
 class Mailbox:
     def __init__(self, store: Store, keyring: Keyring, members: Members, clock: Clock,
-                 limits: MessagesConfig) -> None:
+                 limits: MessagesConfig, events: Events) -> None:
+        self._events = events
         self._store = store
         self._keyring = keyring
         self._members = members
@@ -156,6 +158,8 @@ class Mailbox:
                 raise Conflict("this Idempotency-Key was already used for a different message",
                                "Idempotency-Key")
             return Sent(stored.message_id, stored.thread_id, replayed=True)
+        for recipient in recipient_ids:
+            await self._events.publish("mailbox", recipient)
         return Sent(message_id, thread_id)
 
     def _check_attachments(self, attachments: Sequence[Upload]) -> None:

@@ -9,6 +9,8 @@ from trademail.store.store import (
     NewAttachment,
     NewEntry,
     NewMessage,
+    NewOutboxRow,
+    OutboxRow,
     Store,
     TokenRow,
 )
@@ -23,6 +25,8 @@ __all__ = [
     "NewAttachment",
     "NewEntry",
     "NewMessage",
+    "NewOutboxRow",
+    "OutboxRow",
     "Store",
     "TokenRow",
     "open_store",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trademail.errors import Conflict, StoreError
-from trademail.store.db import Database, Duplicate, Row
+from trademail.store.db import Connection, Database, Duplicate, Row
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,25 @@ class AttachmentRow:
     size: int
     meta_ct: bytes
     data_ct: bytes | None
+
+
+@dataclass(frozen=True)
+class NewOutboxRow:
+    id: str
+    kind: str
+    member_id: str | None
+    created_at: float
+    payload_ct: bytes
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: str
+    kind: str
+    member_id: str | None
+    created_at: float
+    attempts: int
+    payload_ct: bytes
 
 
 @dataclass(frozen=True)
@@ -295,8 +314,10 @@ class Store:
 
     async def deliver(self, message: NewMessage, entries: Sequence[NewEntry],
                       words: Sequence[tuple[str, bytes]],
-                      idempotency: tuple[str, bytes] | None = None) -> Idempotent:
-        """Write a message, its mailbox entries and word index in one transaction.
+                      idempotency: tuple[str, bytes] | None = None,
+                      outbox: Sequence[NewOutboxRow] = ()) -> Idempotent:
+        """Write a message, its mailbox entries, word index and outbound mail in one
+        transaction (the transactional outbox: committed together or not at all).
 
         With an idempotency (key, fingerprint), a key seen before returns the first
         result and writes nothing.
@@ -336,6 +357,7 @@ class Store:
                 await tx.executemany(
                     "INSERT INTO word_index (member_id, token, message_id) VALUES ($1, $2, $3) "
                     "ON CONFLICT DO NOTHING", [(m, t, message.id) for m, t in words])
+            await _insert_outbox(tx, outbox)
         return Idempotent(message.id, message.thread_id, idempotency[1] if idempotency else b"")
 
     async def list_entries(self, member_id: str, *, folders: Sequence[str], unread_only: bool,
@@ -416,3 +438,56 @@ class Store:
 
     async def forget_idempotency_keys(self, older_than: float) -> None:
         await self.db.execute("DELETE FROM idempotency_keys WHERE created_at < $1", older_than)
+
+    # ------------------------------------------------------------------ outbox
+
+    async def enqueue(self, rows: Sequence[NewOutboxRow]) -> None:
+        async with self.db.transaction() as tx:
+            await _insert_outbox(tx, rows)
+
+    async def claim_outbox(self, now: float, lease_seconds: float, limit: int) -> list[OutboxRow]:
+        """Lease up to `limit` due rows to this worker; no other worker gets them meanwhile.
+
+        On PostgreSQL, SKIP LOCKED lets many workers in many processes claim side by side;
+        SQLite's single writer serialises the claims anyway.
+        """
+        lock = " FOR UPDATE SKIP LOCKED" if self.dialect == "postgres" else ""
+        async with self.db.transaction() as tx:
+            rows = await tx.fetch(
+                "UPDATE outbox SET claimed_until = $1 + $2, attempts = attempts + 1 "
+                "WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' "
+                "AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until < $1) "
+                f"ORDER BY next_attempt_at LIMIT $3{lock}) "
+                "RETURNING id, kind, member_id, created_at, attempts, payload_ct",
+                now, lease_seconds, limit)
+        return [OutboxRow(r["id"], r["kind"], r["member_id"], r["created_at"], r["attempts"],
+                          bytes(r["payload_ct"])) for r in rows]
+
+    async def outbox_sent(self, outbox_id: str) -> None:
+        await self.db.execute(
+            "UPDATE outbox SET state = 'sent', payload_ct = NULL, claimed_until = NULL, "
+            "last_error = NULL WHERE id = $1", outbox_id)
+
+    async def outbox_retry(self, outbox_id: str, next_attempt_at: float, error: str) -> None:
+        await self.db.execute(
+            "UPDATE outbox SET next_attempt_at = $2, claimed_until = NULL, last_error = $3 "
+            "WHERE id = $1", outbox_id, next_attempt_at, error)
+
+    async def outbox_failed(self, outbox_id: str, error: str) -> None:
+        await self.db.execute(
+            "UPDATE outbox SET state = 'failed', payload_ct = NULL, claimed_until = NULL, "
+            "last_error = $2 WHERE id = $1", outbox_id, error)
+
+    async def outbox_state(self, outbox_id: str) -> tuple[str, int, str | None] | None:
+        row = await self.db.fetchrow(
+            "SELECT state, attempts, last_error FROM outbox WHERE id = $1", outbox_id)
+        return None if row is None else (row["state"], row["attempts"], row["last_error"])
+
+
+async def _insert_outbox(tx: Connection, rows: Sequence[NewOutboxRow]) -> None:
+    if rows:
+        await tx.executemany(
+            "INSERT INTO outbox (id, kind, member_id, created_at, next_attempt_at, payload_ct) "
+            "VALUES ($1, $2, $3, $4, $4, $5)",
+            [(r.id, r.kind, r.member_id, r.created_at, r.payload_ct) for r in rows])
+

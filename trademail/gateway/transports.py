@@ -1,0 +1,88 @@
+"""Where outbound mail goes: a smarthost over SMTP (aiosmtplib), or a Maildir on disk."""
+
+from __future__ import annotations
+
+import asyncio
+import mailbox
+import ssl
+from pathlib import Path
+from typing import Protocol
+
+import aiosmtplib
+
+from trademail.services.outbox import OutboundMail
+
+
+class TemporaryFailure(Exception):
+    """Worth another try later: a 4xx reply, a refused or dropped connection, a timeout."""
+
+
+class PermanentFailure(Exception):
+    """Not worth another try: a 5xx reply."""
+
+
+class MailTransport(Protocol):
+    async def send(self, mail: OutboundMail) -> None: ...
+
+
+def _reply(code: int, message: str) -> str:
+    """A reply code and the enhanced status, never the free text (it may quote addresses)."""
+    first = message.split(maxsplit=1)[0] if message else ""
+    status = first if first.count(".") == 2 and first.replace(".", "").isdigit() else ""
+    return f"{code} {status}".strip()
+
+
+class SmtpTransport:
+    """One SMTP session per mail to the smarthost; replies map to temporary or permanent."""
+
+    def __init__(self, host: str, port: int, *, username: str = "", password: str = "",
+                 tls: str = "starttls", timeout: float = 60.0,
+                 tls_context: ssl.SSLContext | None = None) -> None:
+        self._host = host
+        self._port = port
+        self._username = username or None
+        self._password = password or None
+        self._tls = tls
+        self._timeout = timeout
+        self._context = tls_context
+
+    async def send(self, mail: OutboundMail) -> None:
+        try:
+            errors, _ = await aiosmtplib.send(
+                mail.data, sender=mail.envelope_from, recipients=list(mail.recipients),
+                hostname=self._host, port=self._port, username=self._username,
+                password=self._password, use_tls=self._tls == "tls",
+                start_tls=True if self._username and self._tls == "starttls" else (
+                    None if self._tls == "starttls" else False),
+                tls_context=self._context, timeout=self._timeout)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            failure = PermanentFailure if all(c >= 500 for c in codes) else TemporaryFailure
+            raise failure(_reply(codes[0], exc.recipients[0].message)) from None
+        except aiosmtplib.SMTPResponseException as exc:
+            failure = PermanentFailure if exc.code >= 500 else TemporaryFailure
+            raise failure(_reply(exc.code, exc.message)) from None
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+            raise TemporaryFailure(f"connection: {exc.__class__.__name__}") from None
+        refused = [r for r in errors.values() if r.code >= 400]
+        if refused and len(refused) == len(mail.recipients):
+            failure = PermanentFailure if refused[0].code >= 500 else TemporaryFailure
+            raise failure(_reply(refused[0].code, refused[0].message))
+
+
+class MaildirTransport:
+    """The default with no smarthost: every mail TradeMail would send, kept for a look."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    async def send(self, mail: OutboundMail) -> None:
+        envelope = (f"Return-Path: <{mail.envelope_from}>\r\n"
+                    f"X-Envelope-To: {', '.join(mail.recipients)}\r\n").encode()
+        await asyncio.get_running_loop().run_in_executor(None, self._write, envelope + mail.data)
+
+    def _write(self, data: bytes) -> None:
+        try:
+            mailbox.Maildir(self._path, create=True).add(data)
+        except OSError as exc:
+            raise TemporaryFailure(f"maildir: {exc.strerror or exc.__class__.__name__}") from None
