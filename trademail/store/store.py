@@ -13,6 +13,8 @@ from typing import Any
 
 from trademail.errors import Conflict, StoreError
 from trademail.store.db import Connection, Database, Duplicate, Row
+from trademail.store.gateway import GatewayStore
+from trademail.store.sessions import SessionStore
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,9 @@ def _in(start: int, count: int) -> str:
     return ", ".join(f"${i}" for i in range(start, start + count))
 
 
-class Store:
+class Store(SessionStore, GatewayStore):
+    """Every query; the web's and the gateway's live in their own modules, mixed in here."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
 
