@@ -156,3 +156,17 @@ async def test_inbox_pages_are_read_through_an_index(store: Store) -> None:
             await tx.execute("SET LOCAL enable_seqscan = off")
             plan = "\n".join(r[0] for r in await tx.fetch("EXPLAIN " + sql, *args))
         assert "mailbox_folder" in plan and "Sort" not in plan, plan
+
+
+async def test_housekeeping_forgets_old_keys_and_failures(store: Store) -> None:
+    from trademail.services.housekeeping import Housekeeping
+    from trademail.testing import FakeClock
+
+    a, b = await two_members(store)
+    await deliver(store, message(a.id, b.id, NOW), ("old", b"fp"))
+    await store.record_signin_failure(["account:x"], NOW)
+    clock = FakeClock(NOW + 86400 + 1)
+    await store.record_signin_failure(["account:y"], clock.now())
+    await Housekeeping(store, clock, signin_keep_seconds=86400).run_once()
+    assert await store.db.fetchval("SELECT count(*) FROM idempotency_keys") == 0
+    assert list(await store.signin_failures(["account:x", "account:y"])) == ["account:y"]

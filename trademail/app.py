@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+import structlog
 from aiohttp import web
 
 from trademail.api import setup_api
@@ -17,11 +18,14 @@ from trademail.crypto import Keyring, PasswordHasher, load_master_keys
 from trademail.events import Events, PostgresEvents
 from trademail.gateway.relay import Relay
 from trademail.gateway.transports import MaildirTransport, MailTransport, SmtpTransport
+from trademail.services.housekeeping import Housekeeping
 from trademail.services.mailbox import Mailbox
 from trademail.services.members import Members
 from trademail.services.outbox import Outbox
 from trademail.services.tokens import Tokens
 from trademail.store import Store, open_store
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -110,6 +114,16 @@ def create_app(config: Config, core: Core) -> web.Application:
     return app
 
 
+async def _every(seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+    """Run a job now and then every `seconds`; a failing run is logged, not fatal."""
+    while True:
+        try:
+            await job()
+        except Exception:
+            log.exception("periodic job failed", job=getattr(job, "__qualname__", "?"))
+        await asyncio.sleep(seconds)
+
+
 async def build_app(config: Config, clock: Clock | None = None, *,
                     transport: MailTransport | None = None) -> web.Application:
     """The whole server as one aiohttp application; its services and workers run with it."""
@@ -118,13 +132,17 @@ async def build_app(config: Config, clock: Clock | None = None, *,
     app = create_app(config, core)
     relay = Relay(core.store, core.outbox, transport or mail_transport(config), clock,
                   config.relay)
+    housekeeping = Housekeeping(core.store, clock,
+                                signin_keep_seconds=config.auth.lockout_seconds)
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         await core.events.start()
         worker = asyncio.create_task(relay.run(core.events), name="relay")
+        sweeper = asyncio.create_task(_every(3600, housekeeping.run_once), name="housekeeping")
         yield
         worker.cancel()
-        await asyncio.gather(worker, return_exceptions=True)
+        sweeper.cancel()
+        await asyncio.gather(worker, sweeper, return_exceptions=True)
         await core.close()
 
     app.cleanup_ctx.append(lifetime)

@@ -443,6 +443,10 @@ class Store(SessionStore, GatewayStore):
     async def forget_idempotency_keys(self, older_than: float) -> None:
         await self.db.execute("DELETE FROM idempotency_keys WHERE created_at < $1", older_than)
 
+    async def forget_signin_failures(self, older_than: float) -> None:
+        await self.db.execute("DELETE FROM signin_failures WHERE last_failure_at < $1",
+                              older_than)
+
     # ------------------------------------------------------------------ outbox
 
     async def enqueue(self, rows: Sequence[NewOutboxRow]) -> None:

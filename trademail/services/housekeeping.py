@@ -1,0 +1,20 @@
+"""Periodic clean-up: forget what is only kept for a while."""
+
+from __future__ import annotations
+
+from trademail.clock import Clock
+from trademail.store import Store
+
+IDEMPOTENCY_KEEP_SECONDS = 24 * 3600
+
+
+class Housekeeping:
+    def __init__(self, store: Store, clock: Clock, *, signin_keep_seconds: float) -> None:
+        self._store = store
+        self._clock = clock
+        self._signin_keep_seconds = signin_keep_seconds
+
+    async def run_once(self) -> None:
+        now = self._clock.now()
+        await self._store.forget_idempotency_keys(now - IDEMPOTENCY_KEEP_SECONDS)
+        await self._store.forget_signin_failures(now - self._signin_keep_seconds)
