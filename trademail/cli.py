@@ -81,13 +81,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except ConfigError as exc:
         print(f"trademail: config error: {exc}", file=sys.stderr)
         return 2
-    from trademail.logs import configure_logging
-
-    configure_logging(config.log.level, config.log.format)
     if args.command == "config":
         sys.stdout.write(render_config(Config(), documented=True) if args.defaults
                          else render_config(config))
         return 0
+    from trademail.logs import configure_logging
+
+    configure_logging(config.log.level, config.log.format)
     try:
         asyncio.run(_serve(config) if args.command == "serve" else _migrate(config))
     except ConfigError as exc:

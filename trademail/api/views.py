@@ -31,19 +31,27 @@ def _iso(ts: float | None) -> str | None:
         .replace("+00:00", "Z")
 
 
+async def read_at_most(request: web.Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes `limit` (declared length or not)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise Problem(413, f"the request body is larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            raise Problem(413, f"the request body is larger than {limit} bytes")
+    return bytes(body)
+
+
 async def read_json(request: web.Request, limit: int = JSON_LIMIT) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise Problem(415, "send the request body as application/json")
-    if request.content_length is not None and request.content_length > limit:
-        raise Problem(413, f"the request body is larger than {limit} bytes")
-    raw = await request.read()
-    if len(raw) > limit:
-        raise Problem(413, f"the request body is larger than {limit} bytes")
+    raw = await read_at_most(request, limit)
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise Problem(400, "the request body is not valid UTF-8") from None
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # JSONDecodeError, and ints past Python's digit limit
         raise Problem(400, "the request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise Problem(400, "the request body must be a JSON object")
@@ -112,7 +120,7 @@ def _int_param(request: web.Request, name: str) -> int | None:
     value = request.query.get(name)
     if value is None:
         return None
-    if not value.isdigit() or len(value) > 6:
+    if not (value.isascii() and value.isdigit()) or len(value) > 6:
         raise Problem(422, "must be a whole number", field=name)
     return int(value)
 
@@ -164,7 +172,24 @@ async def me(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------- messages
 
 
+async def _read_part(part: BodyPartReader, limit: int, field: str) -> bytes:
+    data = bytearray()
+    while chunk := await part.read_chunk(64 * 1024):
+        data += chunk
+        if len(data) > limit:
+            raise Problem(413, f"larger than {limit} bytes", field=field)
+    return bytes(part.decode(bytes(data)))
+
+
 async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[Upload]]:
+    try:
+        return await _parse_multipart(request)
+    except (ValueError, RuntimeError, AssertionError):
+        # aiohttp's reader on a missing boundary, a truncated body, a bad encoding
+        raise Problem(400, "the multipart/form-data body is malformed") from None
+
+
+async def _parse_multipart(request: web.Request) -> tuple[dict[str, Any], list[Upload]]:
     """Form fields (`to` may repeat) and file parts of a multipart/form-data send."""
     limits = request.app[CONFIG].messages
     fields: dict[str, Any] = {}
@@ -177,18 +202,12 @@ async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[Up
             if len(uploads) >= limits.max_attachments:
                 raise Problem(422, f"at most {limits.max_attachments} allowed",
                               field="attachments")
-            data = bytearray()
-            while chunk := await part.read_chunk(64 * 1024):
-                data += chunk
-                if len(data) > limits.max_attachment_bytes:
-                    raise Problem(413, f"larger than {limits.max_attachment_bytes} bytes",
-                                  field=f"attachments[{len(uploads) + 1}]")
+            data = await _read_part(part, limits.max_attachment_bytes,
+                                    f"attachments[{len(uploads) + 1}]")
             content_type = part.headers.get("Content-Type", "application/octet-stream")
-            uploads.append(Upload(part.filename, content_type, bytes(data)))
+            uploads.append(Upload(part.filename, content_type, data))
             continue
-        raw = await part.read(decode=True)
-        if len(raw) > limits.max_body_bytes:
-            raise Problem(413, f"larger than {limits.max_body_bytes} bytes", field=part.name)
+        raw = await _read_part(part, limits.max_body_bytes, part.name or "field")
         try:
             value = raw.decode(part.get_charset("utf-8"))
         except (UnicodeDecodeError, LookupError):

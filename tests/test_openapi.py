@@ -1,0 +1,610 @@
+"""The OpenAPI document at /api/v1/openapi.json: valid OpenAPI 3.1, complete, and true.
+
+True means: every route the app serves under /api/ and /healthz is in the document and
+nothing else is, and every JSON body the API sends in a realistic session validates against
+the schema the document gives for that path, method, status and media type. The response
+schemas are closed (`additionalProperties: false`, every key required), so a field renamed,
+added or dropped in `trademail/api/views.py` fails here until the document says the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError
+from openapi_spec_validator import OpenAPIV31SpecValidator
+from openapi_spec_validator import validate as validate_openapi
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from tests.helpers import PASSWORD, register, send
+from trademail.api import OPENAPI_PATH
+from trademail.testing import FakeClock
+
+DOC_URI = "urn:trademail:openapi"
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
+JSON_TYPES = ("application/json", "application/problem+json")
+NO_SUCH_ID = "0" * 32
+MESSAGES = "/api/v1/messages"
+MEMBERS = "/api/v1/members"
+TOKENS = "/api/v1/tokens"
+
+
+def load_document() -> dict[str, Any]:
+    return json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+
+
+# ---------------------------------------------------------------- reading the document
+
+
+def _escape(segment: str) -> str:
+    return segment.replace("~", "~0").replace("/", "~1")
+
+
+def _normalise(canonical: str) -> str:
+    """`/x/{n:[0-9]{1,3}}` -> `/x/{n}`: drop aiohttp's route patterns, keep the names."""
+    return re.sub(r"\{(\w+):(?:[^{}]|\{[^{}]*\})*\}", r"{\1}", canonical)
+
+
+def _is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", value):
+        return False
+    try:
+        dt.datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+FORMATS = FormatChecker()
+FORMATS.checks("date-time")(_is_date_time)
+
+
+class Spec:
+    """An OpenAPI document with JSON Schema validation of its parts, `$ref`s resolved."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.doc = document
+        resource = Resource.from_contents(document, default_specification=DRAFT202012)
+        self.registry: Registry[Any] = Registry().with_resource(DOC_URI, resource)
+        self._templates = [
+            (template, re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template))
+                                  + "$"))
+            for template in document["paths"]]
+
+    def operations(self) -> set[tuple[str, str]]:
+        return {(method.upper(), path) for path, item in self.doc["paths"].items()
+                for method in item if method in HTTP_METHODS}
+
+    def deref(self, node: dict[str, Any], pointer: str) -> tuple[dict[str, Any], str]:
+        """Follow local `$ref`s of non-schema objects (responses, parameters, headers)."""
+        while "$ref" in node:
+            ref = node["$ref"]
+            assert ref.startswith("#/"), f"only local references are expected, got {ref}"
+            pointer = ref[1:]
+            node = self.doc
+            for segment in pointer.split("/")[1:]:
+                node = node[segment.replace("~1", "/").replace("~0", "~")]
+        return node, pointer
+
+    def template(self, path: str) -> str:
+        matches = [t for t, pattern in self._templates if pattern.match(path)]
+        assert matches, f"{path} matches no path of the OpenAPI document"
+        # A literal path beats a template of the same shape (none overlap today).
+        return min(matches, key=lambda t: t.count("{"))
+
+    def operation(self, method: str, path: str) -> tuple[str, dict[str, Any]]:
+        template = self.template(path)
+        item = self.doc["paths"][template]
+        assert method.lower() in item, f"{method} {template} is not in the OpenAPI document"
+        return template, item[method.lower()]
+
+    def parameters(self, template: str, method: str) -> list[dict[str, Any]]:
+        item = self.doc["paths"][template]
+        found = {}
+        for where, params in (("path", item.get("parameters", [])),
+                              ("op", item[method.lower()].get("parameters", []))):
+            for i, param in enumerate(params):
+                param, _ = self.deref(param, f"/paths/{_escape(template)}/{where}/{i}")
+                found[(param["in"], param["name"])] = param
+        return list(found.values())
+
+    def validator(self, pointer: str) -> Draft202012Validator:
+        return Draft202012Validator({"$ref": f"{DOC_URI}#{pointer}"}, registry=self.registry,
+                                    format_checker=FORMATS)
+
+    def response(self, method: str, path: str, status: int) -> tuple[dict[str, Any], str]:
+        template, op = self.operation(method, path)
+        responses = op["responses"]
+        assert str(status) in responses, (
+            f"{method} {template} answered {status}, which the OpenAPI document does not list "
+            f"(it lists {sorted(responses)})")
+        pointer = f"/paths/{_escape(template)}/{method.lower()}/responses/{status}"
+        return self.deref(responses[str(status)], pointer)
+
+    def validate_response(self, method: str, path: str, status: int, media_type: str,
+                          body: Any) -> None:
+        response, pointer = self.response(method, path, status)
+        content = response.get("content", {})
+        assert media_type in content, (
+            f"{method} {path} {status} sent {media_type}; the document lists {sorted(content)}")
+        self.validator(f"{pointer}/content/{_escape(media_type)}/schema").validate(body)
+
+    def validate_request(self, method: str, path: str, body: Any) -> None:
+        template, op = self.operation(method, path)
+        pointer = f"/paths/{_escape(template)}/{method.lower()}"
+        request_body, pointer = self.deref(op["requestBody"], f"{pointer}/requestBody")
+        assert "application/json" in request_body["content"]
+        self.validator(f"{pointer}/content/application~1json/schema").validate(body)
+
+
+# ---------------------------------------------------------------- calling the API
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: Any
+    body: Any
+
+
+class Api:
+    """The test client, checking every answer against the document as it goes."""
+
+    def __init__(self, client: Any, spec: Spec) -> None:
+        self.client = client
+        self.spec = spec
+        self.seen: set[tuple[str, str, int]] = set()
+
+    async def call(self, method: str, path: str, *, expect: int,
+                   headers: dict[str, str] | None = None, json_body: Any = None,
+                   data: Any = None, params: dict[str, str] | None = None) -> Reply:
+        kwargs: dict[str, Any] = {"headers": headers or {}, "params": params}
+        if json_body is not None:
+            kwargs["json"] = json_body
+        elif data is not None:
+            kwargs["data"] = data
+        resp = await self.client.request(method, path, **kwargs)
+        raw = await resp.read()
+        assert resp.status == expect, (
+            f"{method} {path}: expected {expect}, got {resp.status}: {raw[:500]!r}")
+        template, _ = self.spec.operation(method, path)
+        response, _ = self.spec.response(method, path, resp.status)
+        self.seen.add((method, template, resp.status))
+
+        for name, header in response.get("headers", {}).items():
+            header, _ = self.spec.deref(header, "")
+            if header.get("required"):
+                assert name in resp.headers, f"{method} {path}: no {name} header"
+            if name in resp.headers:
+                value: Any = resp.headers[name]
+                if header["schema"].get("type") == "integer":
+                    value = int(value)
+                Draft202012Validator(header["schema"]).validate(value)
+
+        body: Any = raw
+        if "content" not in response:
+            assert raw == b"", f"{method} {path} {resp.status}: the document promises no body"
+        elif resp.content_type in JSON_TYPES:
+            body = json.loads(raw)
+            self.spec.validate_response(method, path, resp.status, resp.content_type, body)
+        else:
+            content = response["content"]
+            assert resp.content_type in content or "*/*" in content, (
+                f"{method} {path} {resp.status}: {resp.content_type} is not documented")
+
+        if 200 <= resp.status < 300:
+            # Whatever the server accepted, the document must accept too.
+            if json_body is not None:
+                self.spec.validate_request(method, path, json_body)
+            declared = {(p["in"], p["name"]) for p in self.spec.parameters(template, method)}
+            for name in params or {}:
+                assert ("query", name) in declared, f"{method} {template}: ?{name} undocumented"
+            for name in headers or {}:
+                if name.lower() not in ("authorization", "content-type"):
+                    assert ("header", name) in declared, f"{method} {template}: {name} undocumented"
+        return Reply(resp.status, resp.headers, body)
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def member_json(username: str, **changes: str) -> dict[str, str]:
+    return {"username": username, "password": PASSWORD,
+            "email": f"{username}@real-{username}.example",
+            "company": f"{username.title()} Trading Ltd", "country": "Kenya", **changes}
+
+
+@pytest.fixture
+async def api(client: Any) -> Api:
+    resp = await client.get("/api/v1/openapi.json")
+    assert resp.status == 200
+    return Api(client, Spec(await resp.json()))
+
+
+# ---------------------------------------------------------------- (a) a valid OpenAPI 3.1 document
+
+
+async def test_served_document_is_valid_openapi_3_1(client: Any) -> None:
+    resp = await client.get("/api/v1/openapi.json")
+    assert resp.status == 200
+    assert resp.content_type == "application/json"
+    document = await resp.json()
+    assert document == load_document()
+    assert document["openapi"] == "3.1.0"
+    validate_openapi(document, cls=OpenAPIV31SpecValidator)
+    for name, schema in document["components"]["schemas"].items():
+        try:
+            Draft202012Validator.check_schema(schema)
+        except Exception as exc:  # pragma: no cover - the message is the point
+            pytest.fail(f"components/schemas/{name} is not a valid JSON Schema: {exc}")
+
+
+def test_document_file_is_two_space_json() -> None:
+    text = OPENAPI_PATH.read_text(encoding="utf-8")
+    assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n", (
+        "keep openapi.json as json.dumps(doc, indent=2, ensure_ascii=False) plus a newline")
+
+
+def test_response_objects_are_closed() -> None:
+    """Every object a 2xx response can hold has fixed keys, so drift fails validation."""
+    spec = Spec(load_document())
+    schemas = spec.doc["components"]["schemas"]
+
+    def walk(schema: Any, where: str, seen: set[str]) -> None:
+        if isinstance(schema, list):
+            for i, item in enumerate(schema):
+                walk(item, f"{where}/{i}", seen)
+            return
+        if not isinstance(schema, dict):
+            return
+        if "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[-1]
+            if name not in seen:
+                seen.add(name)
+                walk(schemas[name], f"#/components/schemas/{name}", seen)
+            return
+        if "properties" in schema:
+            assert schema.get("additionalProperties") is False, f"{where} is not closed"
+            assert set(schema.get("required", [])) == set(schema["properties"]), (
+                f"{where}: every key views.py always sends must be required")
+        for key in ("items", "allOf", "anyOf", "oneOf"):
+            if key in schema:
+                walk(schema[key], f"{where}/{key}", seen)
+        for name, prop in schema.get("properties", {}).items():
+            walk(prop, f"{where}/properties/{name}", seen)
+
+    for method, path in spec.operations():
+        for status, response in spec.doc["paths"][path][method.lower()]["responses"].items():
+            if status.startswith("2"):
+                response, _ = spec.deref(response, "")
+                for media in response.get("content", {}).values():
+                    walk(media.get("schema"), f"{method} {path} {status}", set())
+
+    problem = schemas["Problem"]
+    assert problem["additionalProperties"] is False
+    assert problem["properties"]["errors"]["items"]["additionalProperties"] is False
+
+
+def test_schemas_reject_drifted_bodies() -> None:
+    """The validation the scenario relies on can fail: extra, missing and mistyped keys."""
+    spec = Spec(load_document())
+    sent = spec.validator("/components/schemas/Sent")
+    good = {"id": "a" * 32, "thread_id": "b" * 32}
+    sent.validate(good)
+    for bad in ({**good, "replayed": False}, {"id": good["id"]}, {**good, "id": 7}):
+        with pytest.raises(ValidationError):
+            sent.validate(bad)
+    party = spec.validator("/components/schemas/Party")
+    with pytest.raises(ValidationError):  # the real address must never ride along
+        party.validate({"username": "bob", "company": "B", "country": "KE", "alias": "",
+                        "email": "bob@example.com"})
+    with pytest.raises(ValidationError):
+        spec.validate_response("GET", "/api/v1/me", 401, "application/problem+json",
+                               {"type": "about:blank", "title": "Unauthorized", "status": 404,
+                                "detail": "status must match the response"})
+
+
+# ---------------------------------------------------------------- (b) router == document
+
+
+async def test_router_and_document_list_the_same_operations(client: Any) -> None:
+    resp = await client.get("/api/v1/openapi.json")
+    spec = Spec(await resp.json())
+    served = set()
+    for route in client.app.router.routes():
+        path = _normalise(route.resource.canonical)
+        if route.method == "HEAD" or not (path.startswith("/api/") or path == "/healthz"):
+            continue
+        served.add((route.method, path))
+    documented = spec.operations()
+    assert served - documented == set(), "routes missing from openapi.json"
+    assert documented - served == set(), "openapi.json documents routes the app lacks"
+
+    for method, path in documented:
+        names = set(re.findall(r"\{(\w+)\}", path))
+        declared = {p["name"] for p in spec.parameters(path, method) if p["in"] == "path"}
+        assert declared == names, f"{method} {path}: path parameters {declared} != {names}"
+
+
+def test_path_normalisation() -> None:
+    assert _normalise("/a/{id}/b/{n:[0-9]{1,3}}") == "/a/{id}/b/{n}"
+    assert _normalise("/a/{x:\\d+}/{y}") == "/a/{x}/{y}"
+
+
+async def test_security_requirements_match_the_api(api: Api) -> None:
+    """Documented bearer security gives 401 without a token, and a scope missing gives 403."""
+    spec = api.spec
+    await register(api.client, "dana")
+    tokens = {}
+    for scope in ("messages:read", "messages:send"):
+        resp = await api.client.post(TOKENS, json={"username": "dana", "password": PASSWORD,
+                                                   "scopes": [scope]})
+        assert resp.status == 201
+        tokens[scope] = (await resp.json())["token"]
+    default = spec.doc["security"]
+    for method, template in sorted(spec.operations()):
+        op = spec.doc["paths"][template][method.lower()]
+        path = template.replace("{id}", NO_SUCH_ID).replace("{n}", "1")
+        requirements = op.get("security", default)
+        if not requirements:
+            resp = await api.client.request(method, path)
+            assert resp.status != 401, f"{method} {template} is documented as public"
+            continue
+        assert requirements == [{"bearerAuth": requirements[0]["bearerAuth"]}]
+        await api.call(method, path, expect=401)
+        scopes = requirements[0]["bearerAuth"]
+        for scope, secret in tokens.items():
+            resp = await api.client.request(method, path, headers=bearer(secret))
+            if scopes and scope not in scopes:
+                assert resp.status == 403, f"{method} {template} needs {scopes}"
+                spec.validate_response(method, path, 403, resp.content_type, await resp.json())
+            else:
+                assert resp.status != 403, f"{method} {template} needs only a valid token"
+
+
+# ---------------------------------------------------------------- (c) a session, validated
+
+
+async def test_session_answers_match_the_document(api: Api, clock: FakeClock) -> None:
+    served = await api.call("GET", "/api/v1/openapi.json", expect=200)
+    assert served.body == load_document()
+    assert (await api.call("GET", "/healthz", expect=200)).body == {"status": "ok"}
+
+    # ------------------------------------------------ members
+    alice_profile = (await api.call("POST", MEMBERS, expect=201,
+                                    json_body=member_json("alice"))).body
+    assert alice_profile["email_masked"] == "a•••@real-alice.example"
+    assert "alice@real-alice.example" not in json.dumps(alice_profile)
+    await api.call("POST", MEMBERS, expect=201, json_body=member_json("bob"))
+    carol = await register(api.client, "carol")
+    taken = await api.call("POST", MEMBERS, expect=409,
+                           json_body=member_json("alice", email="other@real-other.example"))
+    assert taken.body["errors"][0]["field"] == "username"
+    wrong = await api.call("POST", MEMBERS, expect=422, json_body={
+        "username": "x", "password": "short", "email": "not an address", "company": "",
+        "country": "K"})
+    assert {e["field"] for e in wrong.body["errors"]} == {
+        "username", "password", "email", "company", "country"}
+    json_type = {"Content-Type": "application/json"}
+    await api.call("POST", MEMBERS, expect=415, data="{}", headers={"Content-Type": "text/plain"})
+    await api.call("POST", MEMBERS, expect=400, data="{not json", headers=json_type)
+    await api.call("POST", MEMBERS, expect=400, data="[]", headers=json_type)
+    await api.call("POST", MEMBERS, expect=413, headers=json_type,
+                   data=json.dumps(member_json("erin", company="x" * 70_000)))
+
+    # ------------------------------------------------ tokens
+    created = await api.call("POST", TOKENS, expect=201, json_body={
+        "username": "alice", "password": PASSWORD, "name": "laptop", "expires_in": 3600})
+    assert created.body["token"].startswith("tm_") and created.body["expires_at"]
+    alice = bearer(created.body["token"])
+    bob_token = (await api.call("POST", TOKENS, expect=201, json_body={
+        "username": "BOB", "password": PASSWORD, "expires_in": None})).body
+    bob = bearer(bob_token["token"])
+    bob_reader = bearer((await api.call("POST", TOKENS, expect=201, json_body={
+        "username": "bob", "password": PASSWORD, "scopes": ["messages:read"]})).body["token"])
+    bob_sender = bearer((await api.call("POST", TOKENS, expect=201, json_body={
+        "username": "bob", "password": PASSWORD, "scopes": ["messages:send"]})).body["token"])
+    await api.call("POST", TOKENS, expect=422,
+                   json_body={"username": "bob", "password": PASSWORD, "scopes": ["admin"]})
+    await api.call("POST", TOKENS, expect=422,
+                   json_body={"username": "bob", "password": PASSWORD, "expires_in": 5})
+    await api.call("POST", TOKENS, expect=401,
+                   json_body={"username": "bob", "password": "not the password"})
+    await api.call("POST", TOKENS, expect=401,
+                   json_body={"username": "nobody", "password": "not the password"})
+    for _ in range(5):  # carol's free failures, then the account must wait
+        await api.call("POST", TOKENS, expect=401,
+                       json_body={"username": "carol", "password": "guess"})
+    throttled = await api.call("POST", TOKENS, expect=429,
+                               json_body={"username": "carol", "password": PASSWORD})
+    assert int(throttled.headers["Retry-After"]) >= 1
+
+    me = await api.call("GET", "/api/v1/me", expect=200, headers=alice)
+    assert me.body == alice_profile
+    with pytest.raises(ValidationError):  # the real address would not pass unnoticed
+        api.spec.validate_response("GET", "/api/v1/me", 200, "application/json",
+                                   {**me.body, "email": "alice@real-alice.example"})
+    unauthenticated = await api.call("GET", "/api/v1/me", expect=401)
+    assert unauthenticated.headers["WWW-Authenticate"].startswith("Bearer")
+    await api.call("GET", "/api/v1/me", expect=401, headers=bearer("tm_not-a-token"))
+    await api.call("GET", "/api/v1/me", expect=401, headers={"Authorization": "Basic eDp5"})
+
+    # ------------------------------------------------ sending
+    clock.advance(1)
+    first_request = {"to": ["bob"], "subject": "Cashew prices",
+                     "body": "Can you quote 20 tonnes of W320 cashews, CIF Mombasa?"}
+    first = await api.call("POST", MESSAGES, expect=201, json_body=first_request,
+                           headers={**alice, "Idempotency-Key": "order-1"})
+    first_id = first.body["id"]
+    assert first.body == {"id": first_id, "thread_id": first_id}
+    assert first.headers["Location"] == f"{MESSAGES}/{first_id}"
+    replay = await api.call("POST", MESSAGES, expect=201, json_body=first_request,
+                            headers={**alice, "Idempotency-Key": "order-1"})
+    assert replay.body == first.body and replay.headers["Idempotent-Replayed"] == "true"
+    reused = await api.call("POST", MESSAGES, expect=422,
+                            json_body={**first_request, "body": "Something else"},
+                            headers={**alice, "Idempotency-Key": "order-1"})
+    assert reused.body["errors"][0]["field"] == "Idempotency-Key"
+    unknown = await api.call("POST", MESSAGES, expect=422, headers=alice,
+                             json_body={"to": ["bob", "nobody"], "body": "Hello"})
+    assert unknown.body["errors"] == [{"field": "to", "message": "no member or alias 'nobody'"}]
+    await api.call("POST", MESSAGES, expect=422, headers=alice, json_body={"to": ["bob"]})
+    await api.call("POST", MESSAGES, expect=403, headers=bob_reader,
+                   json_body={"to": ["alice"], "body": "Hello"})
+    await api.call("POST", MESSAGES, expect=401, json_body={"to": ["alice"], "body": "Hello"})
+    await api.call("POST", MESSAGES, expect=415, headers={**alice, "Content-Type": "text/plain"},
+                   data="to=bob")
+    too_big = await api.call("POST", MESSAGES, expect=413, headers=alice,
+                             json_body={"to": ["bob"], "body": "x" * (256 * 1024 + 1)})
+    assert too_big.body["errors"][0]["field"] == "body"
+
+    clock.advance(1)
+    form = aiohttp.FormData(quote_fields=False)  # send the filename as browsers do
+    form.add_field("to", "alice")
+    form.add_field("subject", "Re: Cashew prices")
+    form.add_field("body", "Quote attached.")
+    form.add_field("in_reply_to", first_id)
+    form.add_field("attachments", b"%PDF-1.7 quote", filename="quote 7.pdf",
+                   content_type="application/pdf")
+    reply = await api.call("POST", MESSAGES, expect=201, headers=bob, data=form)
+    reply_id = reply.body["id"]
+    assert reply.body["thread_id"] == first_id
+    clock.advance(1)
+    later = await api.call("POST", MESSAGES, expect=201, headers=bob_sender,
+                           json_body={"to": "alice; carol", "subject": "Sesame",
+                                      "body": "Also: sesame seeds, 5 tonnes?"})
+    later_id = later.body["id"]
+    clock.advance(1)
+    await send(api.client, carol, ["alice"], subject="Hello", body="From carol")
+
+    # ------------------------------------------------ listing and searching
+    inbox = await api.call("GET", MESSAGES, expect=200, headers=alice, params={"limit": "2"})
+    assert [m["id"] for m in inbox.body["messages"]][1:] == [later_id]
+    assert inbox.body["next_cursor"]
+    older = await api.call("GET", MESSAGES, expect=200, headers=alice,
+                           params={"limit": "2", "cursor": inbox.body["next_cursor"]})
+    assert [m["id"] for m in older.body["messages"]] == [reply_id]
+    assert older.body["next_cursor"] is None
+    sent_box = await api.call("GET", MESSAGES, expect=200, headers=alice,
+                              params={"folder": "sent", "unread": "false"})
+    assert [m["id"] for m in sent_box.body["messages"]] == [first_id]
+    unread = await api.call("GET", MESSAGES, expect=200, headers=bob_reader,
+                            params={"unread": "true"})
+    assert [m["id"] for m in unread.body["messages"]] == [first_id]
+    found = await api.call("GET", MESSAGES, expect=200, headers=alice, params={"q": "cashew"})
+    assert {m["id"] for m in found.body["messages"]} == {first_id, reply_id}
+    for bad in ({"limit": "0"}, {"limit": "201"}, {"limit": "many"}, {"folder": "spam"},
+                {"unread": "maybe"}, {"cursor": "not-a-cursor"}, {"q": "a"}):
+        problem = await api.call("GET", MESSAGES, expect=422, headers=alice, params=bad)
+        assert problem.body["errors"][0]["field"] == next(iter(bad))
+    await api.call("GET", MESSAGES, expect=403, headers=bob_sender)
+    await api.call("GET", MESSAGES, expect=401)
+
+    # ------------------------------------------------ reading
+    message = (await api.call("GET", f"{MESSAGES}/{reply_id}", expect=200, headers=alice)).body
+    assert message["in_reply_to"] == first_id and message["body"] == "Quote attached."
+    assert message["from"]["username"] == "bob" and "id" not in message["from"]
+    (attached,) = message["attachments"]
+    assert attached["filename"] == "quote 7.pdf" and attached["size"] == 14
+    download = await api.call("GET", attached["url"], expect=200, headers=alice)
+    assert download.body == b"%PDF-1.7 quote"
+    assert download.headers["Content-Type"] == "application/pdf"
+    await api.call("GET", f"{MESSAGES}/{reply_id}/attachments/2", expect=404, headers=alice)
+    await api.call("GET", f"{MESSAGES}/{reply_id}/attachments/1", expect=404, headers=carol.auth)
+    # Someone else's message answers exactly like one that does not exist.
+    elsewhere = await api.call("GET", f"{MESSAGES}/{first_id}", expect=404, headers=carol.auth)
+    missing = await api.call("GET", f"{MESSAGES}/{NO_SUCH_ID}", expect=404, headers=carol.auth)
+    assert elsewhere.body == missing.body
+    await api.call("GET", f"{MESSAGES}/not-an-id", expect=404, headers=alice)
+    await api.call("GET", f"{MESSAGES}/{reply_id}", expect=403, headers=bob_sender)
+
+    # ------------------------------------------------ filing
+    filed = await api.call("PATCH", f"{MESSAGES}/{reply_id}", expect=200, headers=alice,
+                           json_body={"folder": "archive", "unread": True})
+    assert filed.body["folder"] == "archive" and filed.body["unread"] is True
+    unchanged = await api.call("PATCH", f"{MESSAGES}/{reply_id}", expect=200, headers=alice,
+                               json_body={})
+    assert unchanged.body == filed.body
+    await api.call("PATCH", f"{MESSAGES}/{reply_id}", expect=422, headers=alice,
+                   json_body={"folder": "sent"})
+    await api.call("PATCH", f"{MESSAGES}/{reply_id}", expect=422, headers=alice,
+                   json_body={"unread": "yes"})
+    await api.call("PATCH", f"{MESSAGES}/{reply_id}", expect=415,
+                   headers={**alice, "Content-Type": "text/plain"}, data="folder=trash")
+    await api.call("PATCH", f"{MESSAGES}/{reply_id}", expect=400, headers={**alice, **json_type},
+                   data="{")
+    await api.call("PATCH", f"{MESSAGES}/{reply_id}", expect=413, headers={**alice, **json_type},
+                   data=json.dumps({"folder": "trash", "pad": "x" * 70_000}))
+    await api.call("PATCH", f"{MESSAGES}/{first_id}", expect=404, headers=carol.auth,
+                   json_body={"folder": "trash"})
+
+    # ------------------------------------------------ threads
+    conversation = await api.call("GET", f"/api/v1/threads/{first_id}", expect=200,
+                                  headers=alice)
+    assert conversation.body["thread_id"] == first_id
+    assert [m["id"] for m in conversation.body["messages"]] == [first_id, reply_id]
+    await api.call("GET", f"/api/v1/threads/{first_id}", expect=404, headers=carol.auth)
+    await api.call("GET", f"/api/v1/threads/{NO_SUCH_ID}", expect=404, headers=alice)
+
+    # ------------------------------------------------ deleting
+    await api.call("DELETE", f"{MESSAGES}/{later_id}", expect=204, headers=alice)
+    await api.call("DELETE", f"{MESSAGES}/{later_id}", expect=404, headers=alice)
+    await api.call("GET", f"{MESSAGES}/{later_id}", expect=200, headers=carol.auth)
+
+    # ------------------------------------------------ token management
+    listed = await api.call("GET", TOKENS, expect=200, headers=bob)
+    assert len(listed.body["tokens"]) == 3
+    assert all("token" not in t for t in listed.body["tokens"])
+    assert bob_token["id"] in {t["id"] for t in listed.body["tokens"]}
+    await api.call("DELETE", f"{TOKENS}/{bob_token['id']}", expect=204, headers=bob_reader)
+    await api.call("GET", "/api/v1/me", expect=401, headers=bob)
+    await api.call("DELETE", f"{TOKENS}/{bob_token['id']}", expect=404, headers=bob_reader)
+    await api.call("DELETE", f"{TOKENS}/{created.body['id']}", expect=404, headers=bob_reader)
+    await api.call("GET", TOKENS, expect=401)
+
+    # Every documented operation took part, and succeeded at least once.
+    succeeded = {(m, t) for m, t, status in api.seen if status < 300}
+    assert succeeded == api.spec.operations()
+
+
+# ---------------------------------------------------------------- malformed requests
+
+
+@pytest.mark.parametrize(("content_type", "payload", "expect"), [
+    ("application/json", b"\xff\xfe", 400),
+    ("application/json", b"1", 400),
+    ("multipart/form-data; boundary=XyZ",
+     b"--XyZ\r\nContent-Disposition: form-data; name=\"body\"\r\n"
+     b"Content-Type: text/plain; charset=no-such-charset\r\n\r\nhi\r\n--XyZ--\r\n", 400),
+    ("multipart/mixed; boundary=XyZ", b"--XyZ--\r\n", 415),
+    pytest.param("application/json", b'{"to": ["bob"], "body": "x", "n": ' + b"1" * 5000 + b"}",
+                 400, id="huge-integer"),
+    pytest.param("multipart/form-data", b"--XyZ--\r\n", 400,
+                 id="no-boundary"),
+    pytest.param("multipart/form-data; boundary=XyZ", b"not multipart", 400,
+                 id="no-start-boundary"),
+    pytest.param("multipart/form-data; boundary=XyZ",
+                 b"--XyZ\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\nbob\r\n", 400,
+                 id="truncated"),
+])
+async def test_malformed_sends_get_documented_problems(api: Api, content_type: str,
+                                                       payload: bytes, expect: int) -> None:
+    alice = await register(api.client, "alice")
+    await register(api.client, "bob")
+    await api.call("POST", MESSAGES, expect=expect, data=payload,
+                   headers={**alice.auth, "Content-Type": content_type})
+
+
+async def test_non_ascii_digit_limit_is_a_problem_not_a_crash(api: Api) -> None:
+    alice = await register(api.client, "alice")
+    await api.call("GET", MESSAGES, expect=422, headers=alice.auth, params={"limit": "²"})
