@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import register
+from tests.helpers import Member, register
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -24,6 +25,11 @@ FUZZ = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
+@pytest.fixture
+async def member(client: Any) -> Member:
+    return await register(client, "fuzzer")
+
+
 async def _check(resp: Any, allowed: set[int]) -> None:
     assert resp.status in allowed, (resp.status, await resp.text())
     if resp.status >= 400:
@@ -33,10 +39,8 @@ async def _check(resp: Any, allowed: set[int]) -> None:
 
 @FUZZ
 @given(body=FIELDS | JSON, raw=st.binary(max_size=64))
-async def test_any_json_to_any_endpoint(client: Any, body: Any, raw: bytes) -> None:
-    if "fuzz" not in client.app:
-        client.app["fuzz"] = await register(client, "fuzzer")
-    member = client.app["fuzz"]
+async def test_any_json_to_any_endpoint(client: Any, member: Member, body: Any,
+                                        raw: bytes) -> None:
     for method, path, status in (("post", "/api/v1/messages", 201),
                                  ("post", "/api/v1/members", 201),
                                  ("post", "/api/v1/tokens", 201),
@@ -51,10 +55,8 @@ async def test_any_json_to_any_endpoint(client: Any, body: Any, raw: bytes) -> N
 @FUZZ
 @given(params=st.dictionaries(st.sampled_from(["folder", "limit", "cursor", "unread", "q"]),
                               st.text(max_size=40), max_size=5))
-async def test_any_query_to_the_listing(client: Any, params: dict[str, str]) -> None:
-    if "fuzz" not in client.app:
-        client.app["fuzz"] = await register(client, "fuzzer")
-    member = client.app["fuzz"]
+async def test_any_query_to_the_listing(client: Any, member: Member,
+                                        params: dict[str, str]) -> None:
     resp = await client.get("/api/v1/messages", headers=member.auth,
                             params={k: v.replace("\x00", "") for k, v in params.items()})
     await _check(resp, {200, 422})
