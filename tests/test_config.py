@@ -102,3 +102,12 @@ def test_config_command_masks_secrets(capsys: pytest.CaptureFixture[str]) -> Non
     assert "hunter2" not in out and "c2VjcmV0" not in out
     config = load_config(None, environ)
     assert "c2VjcmV0" not in repr(config) and "c2VjcmV0" not in render_config(config)
+
+
+def test_database_passwords_never_show() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, {"TRADEMAIL_STORE_URL": "postgresql+asyncpg://app:S3cretPw@db/tm"})
+    assert "S3cretPw" not in str(caught.value) and "app:********@db" in str(caught.value)
+    config = load_config(None, {"TRADEMAIL_STORE_URL": "postgresql://app@db/tm?password=S3cret"})
+    assert "S3cret" not in render_config(config)
+    assert '\nurl = ""\n' in render_config(load_config(None, {}))

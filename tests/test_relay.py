@@ -126,3 +126,14 @@ async def test_queued_mail_is_sealed_at_rest(core: Core) -> None:
     (row,) = await core.store.db.fetch("SELECT payload_ct FROM outbox")
     assert b"member3@real.example" not in bytes(row["payload_ct"])
     assert b"note 3" not in bytes(row["payload_ct"])
+
+
+async def test_a_worker_that_overran_its_lease_loses_the_row(core: Core,
+                                                             clock: FakeClock) -> None:
+    outbox_id = await core.outbox.enqueue(mail(1), None)
+    (slow,) = await core.store.claim_outbox(clock.now(), 300.0, 10)
+    (fast,) = await core.store.claim_outbox(clock.now() + 301, 300.0, 10)
+    assert slow.id == fast.id == outbox_id
+    assert await core.store.outbox_sent(fast)
+    assert not await core.store.outbox_failed(slow, "550 5.0.0")
+    assert await core.store.outbox_state(outbox_id) == ("sent", 2, None)

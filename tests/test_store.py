@@ -122,13 +122,38 @@ async def test_filing_touches_one_mailbox(store: Store) -> None:
     assert (mine.folder, mine.unread, theirs.folder) == ("archive", False, "sent")
 
 
-async def test_signin_failures_count_up_and_clear(store: Store) -> None:
+async def test_signin_attempts_are_counted_atomically(store: Store) -> None:
+    def let_through(state: dict[str, tuple[int, float]]) -> tuple[float, set[str]]:
+        return 0.0, set()
+
     for n in range(3):
-        await store.record_signin_failure(["account:x", "client:1"], NOW + n)
+        assert await store.reserve_signin_attempt(["account:x", "client:1"], NOW + n,
+                                                  let_through) == 0.0
     assert await store.signin_failures(["account:x", "client:1", "none"]) == {
         "account:x": (3, NOW + 2), "client:1": (3, NOW + 2)}
-    await store.clear_signin_failures(["account:x"])
-    assert await store.signin_failures(["account:x"]) == {}
+    seen = {}
+
+    def wait(state: dict[str, tuple[int, float]]) -> tuple[float, set[str]]:
+        seen.update(state)
+        return 9.0, set()
+
+    assert await store.reserve_signin_attempt(["client:1", "account:x"], NOW + 5, wait) == 9.0
+    assert seen == {"account:x": (3, NOW + 2), "client:1": (3, NOW + 2)}
+    await store.reserve_signin_attempt(["account:x", "client:1"], NOW + 6,
+                                       lambda state: (0.0, {"account:x"}))
+    assert await store.signin_failures(["account:x", "client:1"]) == {
+        "account:x": (1, NOW + 6), "client:1": (4, NOW + 6)}
+    await store.signin_succeeded("account:x", "client:1")
+    assert await store.signin_failures(["account:x", "client:1"]) == {
+        "client:1": (3, NOW + 6)}
+
+    # Twenty at once, each allowed only while fewer than five are counted: five get in.
+    def five(state: dict[str, tuple[int, float]]) -> tuple[float, set[str]]:
+        return (0.0 if state["account:y"][0] < 5 else 60.0), set()
+
+    waits = await asyncio.gather(*(store.reserve_signin_attempt(["account:y"], NOW, five)
+                                   for _ in range(20)))
+    assert waits.count(0.0) == 5
 
 
 async def test_concurrent_writers_do_not_trip_over_each_other(store: Store) -> None:
@@ -164,9 +189,9 @@ async def test_housekeeping_forgets_old_keys_and_failures(store: Store) -> None:
 
     a, b = await two_members(store)
     await deliver(store, message(a.id, b.id, NOW), ("old", b"fp"))
-    await store.record_signin_failure(["account:x"], NOW)
+    await store.reserve_signin_attempt(["account:x"], NOW, lambda state: (0.0, set()))
     clock = FakeClock(NOW + 86400 + 1)
-    await store.record_signin_failure(["account:y"], clock.now())
+    await store.reserve_signin_attempt(["account:y"], clock.now(), lambda state: (0.0, set()))
     await Housekeeping(store, clock, signin_keep_seconds=86400).run_once()
     assert await store.db.fetchval("SELECT count(*) FROM idempotency_keys") == 0
     assert list(await store.signin_failures(["account:x", "account:y"])) == ["account:y"]

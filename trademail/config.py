@@ -331,7 +331,8 @@ def _coerce(section: str | None, f: dataclasses.Field[Any], raw: Any, from_env: 
     check = f.metadata.get("check")
     problem = check(value) if check else None
     if problem:
-        shown = "********" if kind == "Secret" else repr(raw)
+        shown = "********" if kind == "Secret" else repr(
+            _mask_url(raw) if label == "[store] url" else raw)
         raise ConfigError(f"{label}: {problem}, got {shown}"[:300])
     return value
 
@@ -385,13 +386,18 @@ def load_config(path: str | Path | None, environ: Mapping[str, str]) -> Config:
 
 
 def _mask_url(url: str) -> str:
+    """The URL with its password (in the user part or a `password=` parameter) masked."""
     parts = urlsplit(url)
+    if not parts.password and "password=" not in parts.query:
+        return url
+    query = "&".join("password=********" if q.startswith("password=") else q
+                     for q in parts.query.split("&")) if parts.query else ""
+    netloc = parts.netloc
     if parts.password:
         netloc = f"{parts.username}:********@{parts.hostname}"
         if parts.port:
             netloc += f":{parts.port}"
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def _toml_value(value: Any) -> str:

@@ -69,6 +69,7 @@ class PostgresEvents(Events):
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._send_lock = asyncio.Lock()  # one asyncpg connection runs one query at a time
+        self._sending: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen_forever(), name="pg-listen")
@@ -86,7 +87,7 @@ class PostgresEvents(Events):
                 self._ready.set()
                 delay = 0.5
                 await lost.wait()
-            except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("event listener lost its connection", error=exc.__class__.__name__)
             # Whatever happened while we were away, listeners should look again.
             for channel in CHANNELS:
@@ -98,16 +99,27 @@ class PostgresEvents(Events):
         self._fan_out(channel.removeprefix(self._prefix), payload)
 
     async def publish(self, channel: str, key: str) -> None:
+        """Best effort and in the background: a wake-up is never worth a failed request."""
+        task = asyncio.create_task(self._notify(channel, key))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _notify(self, channel: str, key: str) -> None:
         conn = self._conn
         if conn is None or conn.is_closed():
             self._fan_out(channel, key)  # at least this process hears it
             return
-        async with self._send_lock:
-            await conn.execute("SELECT pg_notify($1, $2)", self._prefix + channel, key)
+        try:
+            async with self._send_lock:
+                await conn.execute("SELECT pg_notify($1, $2)", self._prefix + channel, key,
+                                   timeout=5)
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            log.warning("could not publish an event; listeners poll as a fallback")
+            self._fan_out(channel, key)
 
     async def close(self) -> None:
         if self._task:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await asyncio.gather(self._task, *self._sending, return_exceptions=True)
         if self._conn is not None and not self._conn.is_closed():
             await self._conn.close()

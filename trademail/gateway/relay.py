@@ -65,7 +65,7 @@ class Relay:
             log.exception("delivery crashed", outbox_id=row.id)
             await self._retry_or_give_up(row, f"internal: {exc.__class__.__name__}")
         else:
-            await self._store.outbox_sent(row.id)
+            await self._store.outbox_sent(row)
             log.info("delivered", outbox_id=row.id, kind=row.kind, attempts=row.attempts)
 
     async def _retry_or_give_up(self, row: OutboxRow, error: str) -> None:
@@ -75,12 +75,13 @@ class Relay:
             return
         wait = min(self._config.retry_base_seconds * 2 ** (row.attempts - 1),
                    self._config.retry_max_seconds)
-        await self._store.outbox_retry(row.id, now + wait, error)
+        await self._store.outbox_retry(row, now + wait, error)
         log.info("delivery deferred", outbox_id=row.id, kind=row.kind, error=error,
                  retry_in=wait)
 
     async def _fail(self, row: OutboxRow, error: str) -> None:
-        await self._store.outbox_failed(row.id, error)
+        if not await self._store.outbox_failed(row, error):
+            return  # another worker owns the row now
         log.warning("delivery failed for good", outbox_id=row.id, kind=row.kind, error=error)
         if self._on_permanent_failure is not None:
             await self._on_permanent_failure(row, error)

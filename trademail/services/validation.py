@@ -19,9 +19,25 @@ _WORD = re.compile(r"\w+")
 
 
 def _text(value: object, field: str) -> str:
+    """A string that can be stored and hashed: encodable as UTF-8, with no NUL."""
     if not isinstance(value, str):
         raise InvalidInput.one(field, "must be a string")
+    if "\x00" in value or not _encodable(value):
+        raise InvalidInput.one(field, "must be valid Unicode text without NUL characters")
     return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, which JSON's \ud800 escapes let in
+        return False
+    return True
+
+
+def plain_text(value: object, field: str) -> str:
+    """Any string a door may pass on to a store or a hash, checked as `_text` does."""
+    return _text(value, field)
 
 
 def username(value: object, field: str = "username") -> str:
@@ -40,19 +56,22 @@ def _common_passwords() -> frozenset[str]:
 def password(value: object, *, min_length: int, context: tuple[str, ...] = (),
              field: str = "password") -> str:
     """NIST SP 800-63B-4: length and a block-list, no composition rules. Returns NFKC form."""
-    text = unicodedata.normalize("NFKC", _text(value, field))
-    if len(text) < min_length:
+    candidate = unicodedata.normalize("NFKC", _text(value, field))
+    if len(candidate) < min_length:
         raise InvalidInput.one(field, f"must be at least {min_length} characters long")
-    if len(text) > MAX_PASSWORD_LENGTH:
+    if len(candidate) > MAX_PASSWORD_LENGTH:
         raise InvalidInput.one(field, f"must be at most {MAX_PASSWORD_LENGTH} characters long")
-    folded = text.casefold()
-    if folded in _common_passwords() or any(c and c.casefold() in folded for c in context):
+    folded = candidate.casefold()
+    # Context shorter than four characters (a one-letter mailbox, say) would refuse half
+    # of all passwords, so only longer names count.
+    if folded in _common_passwords() or any(
+            len(c) >= 4 and c.casefold() in folded for c in context):
         raise InvalidInput.one(field, "is too easy to guess: it is a common password or "
                                       "contains your username or address")
     # zxcvbn catches repeats, sequences and dictionary phrases; its cost grows with length.
-    if zxcvbn(text[:64], user_inputs=list(context))["score"] < 3:
+    if zxcvbn(candidate[:64], user_inputs=list(context))["score"] < 3:
         raise InvalidInput.one(field, "is too easy to guess: try a few unrelated words")
-    return text
+    return candidate
 
 
 def email(value: object, field: str = "email") -> str:
@@ -89,10 +108,6 @@ def body(value: object, field: str, *, max_bytes: int) -> str:
     text = _text(value, field)
     if len(text.encode("utf-8", "surrogatepass")) > max_bytes:
         raise TooLarge.one(field, f"must be at most {max_bytes} bytes of UTF-8")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput.one(field, "must be valid Unicode text") from None
     if _CONTROL.search(text):
         raise InvalidInput.one(field, "must not contain control characters")
     return unicodedata.normalize("NFC", text)

@@ -93,6 +93,11 @@ def _to_sqlite(sql: str) -> str:
     return _PLACEHOLDER.sub(r"?\1", sql)
 
 
+def _rollback_if_open(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
 class SQLiteDatabase:
     dialect = "sqlite"
 
@@ -139,23 +144,32 @@ class SQLiteDatabase:
                 if "UNIQUE" in str(exc) or "PRIMARY KEY" in str(exc):
                     raise Duplicate(str(exc)) from None
                 raise
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"the database is unavailable: {exc}") from None
 
         return await asyncio.get_running_loop().run_in_executor(self._writer_pool, run)
 
     async def _read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(
-            self._reader_pool, lambda: fn(self._reader()))
+        def run() -> Any:
+            try:
+                return fn(self._reader())
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"the database is unavailable: {exc}") from None
+
+        return await asyncio.get_running_loop().run_in_executor(self._reader_pool, run)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SQLiteConnection]:
         async with self._write_lock:
-            await self._write(lambda c: c.execute("BEGIN IMMEDIATE"))
             try:
+                await self._write(lambda c: c.execute("BEGIN IMMEDIATE"))
                 yield _SQLiteConnection(self)
+                await self._write(lambda c: c.execute("COMMIT"))
             except BaseException:
-                await asyncio.shield(self._write(lambda c: c.execute("ROLLBACK")))
+                # Queued behind whatever the writer thread still runs (a BEGIN this task
+                # stopped waiting for, say), so the connection never stays in a transaction.
+                await asyncio.shield(self._write(_rollback_if_open))
                 raise
-            await self._write(lambda c: c.execute("COMMIT"))
 
     async def execute(self, sql: str, *args: Any) -> None:
         async with self.transaction() as tx:

@@ -7,7 +7,7 @@ digests only: sealing and opening happens in the services, through `trademail.cr
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,6 +125,7 @@ class OutboxRow:
     created_at: float
     attempts: int
     payload_ct: bytes
+    lease: float = 0.0  # the claim this worker holds; outcomes only count while it holds
 
 
 @dataclass(frozen=True)
@@ -273,15 +274,41 @@ class Store(SessionStore, GatewayStore):
             f"WHERE subject IN ({_in(1, len(subjects))})", *subjects)
         return {r["subject"]: (r["failures"], r["last_failure_at"]) for r in rows}
 
-    async def record_signin_failure(self, subjects: Sequence[str], now: float) -> None:
-        await self.db.executemany(
-            "INSERT INTO signin_failures (subject, failures, last_failure_at) VALUES ($1, 1, $2) "
-            "ON CONFLICT (subject) DO UPDATE SET failures = signin_failures.failures + 1, "
-            "last_failure_at = excluded.last_failure_at", [(s, now) for s in subjects])
+    async def reserve_signin_attempt(
+            self, subjects: Sequence[str], now: float,
+            decide: Callable[[dict[str, tuple[int, float]]], tuple[float, set[str]]]) -> float:
+        """Count an attempt against every subject unless `decide` says to wait first.
 
-    async def clear_signin_failures(self, subjects: Sequence[str]) -> None:
-        await self.db.execute(
-            f"DELETE FROM signin_failures WHERE subject IN ({_in(1, len(subjects))})", *subjects)
+        `decide` sees the (failures, last attempt) of each subject, all rows locked, and
+        answers (seconds to wait, subjects to start over); the count and the decision
+        happen in one transaction, so concurrent attempts see each other.
+        """
+        ordered = sorted(set(subjects))  # one lock order for every transaction
+        lock = " FOR UPDATE" if self.dialect == "postgres" else ""
+        async with self.db.transaction() as tx:
+            await tx.executemany(
+                "INSERT INTO signin_failures (subject, failures, last_failure_at) "
+                "VALUES ($1, 0, 0) ON CONFLICT DO NOTHING", [(s,) for s in ordered])
+            rows = await tx.fetch(
+                "SELECT subject, failures, last_failure_at FROM signin_failures "
+                f"WHERE subject IN ({_in(1, len(ordered))}) ORDER BY subject{lock}", *ordered)
+            wait, resets = decide({r["subject"]: (r["failures"], r["last_failure_at"])
+                                   for r in rows})
+            if wait > 0:
+                return wait
+            await tx.executemany(
+                "UPDATE signin_failures SET failures = CASE WHEN subject = $3 THEN 1 "
+                "ELSE failures + 1 END, last_failure_at = $2 WHERE subject = $1",
+                [(s, now, s if s in resets else "") for s in ordered])
+        return 0.0
+
+    async def signin_succeeded(self, account: str, client: str) -> None:
+        """Forget the account's failures; the client's reserved attempt was no failure."""
+        async with self.db.transaction() as tx:
+            await tx.execute("DELETE FROM signin_failures WHERE subject = $1", account)
+            await tx.execute(
+                "UPDATE signin_failures SET failures = CASE WHEN failures > 0 "
+                "THEN failures - 1 ELSE 0 END WHERE subject = $1", client)
 
     # ------------------------------------------------------------------ API tokens
 
@@ -462,29 +489,43 @@ class Store(SessionStore, GatewayStore):
         lock = " FOR UPDATE SKIP LOCKED" if self.dialect == "postgres" else ""
         async with self.db.transaction() as tx:
             rows = await tx.fetch(
-                "UPDATE outbox SET claimed_until = $1 + $2, attempts = attempts + 1 "
+                "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1 "
                 "WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' "
                 "AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until < $1) "
                 f"ORDER BY next_attempt_at LIMIT $3{lock}) "
                 "RETURNING id, kind, member_id, created_at, attempts, payload_ct",
-                now, lease_seconds, limit)
+                now, now + lease_seconds, limit)
         return [OutboxRow(r["id"], r["kind"], r["member_id"], r["created_at"], r["attempts"],
-                          bytes(r["payload_ct"])) for r in rows]
+                          bytes(r["payload_ct"]), now + lease_seconds) for r in rows]
 
-    async def outbox_sent(self, outbox_id: str) -> None:
-        await self.db.execute(
+    # A worker that overran its lease has lost the row to another: its outcome is dropped.
+
+    async def outbox_sent(self, row: OutboxRow) -> bool:
+        return await self._outbox_outcome(
             "UPDATE outbox SET state = 'sent', payload_ct = NULL, claimed_until = NULL, "
-            "last_error = NULL WHERE id = $1", outbox_id)
+            "last_error = NULL WHERE id = $1 AND claimed_until = $2 RETURNING id",
+            row.id, row.lease)
 
-    async def outbox_retry(self, outbox_id: str, next_attempt_at: float, error: str) -> None:
-        await self.db.execute(
-            "UPDATE outbox SET next_attempt_at = $2, claimed_until = NULL, last_error = $3 "
-            "WHERE id = $1", outbox_id, next_attempt_at, error)
+    async def outbox_retry(self, row: OutboxRow, next_attempt_at: float, error: str) -> bool:
+        return await self._outbox_outcome(
+            "UPDATE outbox SET next_attempt_at = $3, claimed_until = NULL, last_error = $4 "
+            "WHERE id = $1 AND claimed_until = $2 RETURNING id",
+            row.id, row.lease, next_attempt_at, error)
 
-    async def outbox_failed(self, outbox_id: str, error: str) -> None:
-        await self.db.execute(
+    async def outbox_failed(self, row: OutboxRow, error: str) -> bool:
+        return await self._outbox_outcome(
             "UPDATE outbox SET state = 'failed', payload_ct = NULL, claimed_until = NULL, "
-            "last_error = $2 WHERE id = $1", outbox_id, error)
+            "last_error = $3 WHERE id = $1 AND claimed_until = $2 RETURNING id",
+            row.id, row.lease, error)
+
+    async def _outbox_outcome(self, sql: str, *args: Any) -> bool:
+        async with self.db.transaction() as tx:
+            return bool(await tx.fetch(sql, *args))
+
+    async def forget_delivered(self, older_than: float) -> None:
+        """Delivered and given-up rows hold no payload; keep their trace for a while only."""
+        await self.db.execute("DELETE FROM outbox WHERE state <> 'pending' AND created_at < $1",
+                              older_than)
 
     async def outbox_state(self, outbox_id: str) -> tuple[str, int, str | None] | None:
         row = await self.db.fetchrow(
