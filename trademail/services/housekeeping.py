@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from trademail.clock import Clock
+from trademail.services.sessions import Sessions
 from trademail.store import Store
 
 IDEMPOTENCY_KEEP_SECONDS = 24 * 3600
+OUTBOX_KEEP_SECONDS = 30 * 24 * 3600
 
 
 class Housekeeping:
-    def __init__(self, store: Store, clock: Clock, *, signin_keep_seconds: float) -> None:
+    def __init__(self, store: Store, clock: Clock, *, signin_keep_seconds: float,
+                 sessions: Sessions | None = None) -> None:
+        self._sessions = sessions
         self._store = store
         self._clock = clock
         self._signin_keep_seconds = signin_keep_seconds
@@ -18,3 +22,6 @@ class Housekeeping:
         now = self._clock.now()
         await self._store.forget_idempotency_keys(now - IDEMPOTENCY_KEEP_SECONDS)
         await self._store.forget_signin_failures(now - self._signin_keep_seconds)
+        await self._store.forget_delivered(now - OUTBOX_KEEP_SECONDS)
+        if self._sessions is not None:
+            await self._sessions.forget_ended()

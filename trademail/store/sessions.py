@@ -2,8 +2,182 @@
 
 from __future__ import annotations
 
-from trademail.store.db import Database
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from trademail.errors import Conflict
+from trademail.store.db import Connection, Database, Duplicate, Row
+
+if TYPE_CHECKING:
+    from trademail.store.store import NewOutboxRow
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    member_id: str
+    id: str
+    device: str
+    created_at: float
+    last_seen_at: float
+
+
+@dataclass(frozen=True)
+class ActiveSession(SessionRow):
+    """A session found by its token, with what every signed-in page shows of its member."""
+
+    username: str
+    company: str
+
+
+@dataclass(frozen=True)
+class EmailChangeRow:
+    member_id: str
+    email_ct: bytes
+    email_index: bytes
+    created_at: float
+    expires_at: float
+
+
+_SESSION = "s.member_id, s.id, s.device, s.created_at, s.last_seen_at"
+
+
+def _session(row: Row) -> SessionRow:
+    return SessionRow(row["member_id"], row["id"], row["device"], row["created_at"],
+                      row["last_seen_at"])
 
 
 class SessionStore:
     db: Database
+
+    # ------------------------------------------------------------------ sessions
+
+    async def create_session(self, session: SessionRow, digest: bytes,
+                             replacing: bytes | None = None) -> None:
+        """Store a new session; the one it replaces (the same browser's) ends with it."""
+        async with self.db.transaction() as tx:
+            if replacing is not None:
+                await tx.execute("DELETE FROM web_sessions WHERE digest = $1", replacing)
+            await tx.execute(
+                "INSERT INTO web_sessions (member_id, id, digest, device, created_at, "
+                "last_seen_at) VALUES ($1, $2, $3, $4, $5, $6)", session.member_id, session.id,
+                digest, session.device, session.created_at, session.last_seen_at)
+
+    async def session_by_digest(self, digest: bytes) -> ActiveSession | None:
+        row = await self.db.fetchrow(
+            f"SELECT {_SESSION}, m.username, m.company FROM web_sessions s "
+            "JOIN members m ON m.id = s.member_id WHERE s.digest = $1", digest)
+        if row is None:
+            return None
+        return ActiveSession(row["member_id"], row["id"], row["device"], row["created_at"],
+                             row["last_seen_at"], row["username"], row["company"])
+
+    async def touch_session(self, member_id: str, session_id: str, now: float) -> None:
+        await self.db.execute(
+            "UPDATE web_sessions SET last_seen_at = $3 WHERE member_id = $1 AND id = $2 "
+            "AND last_seen_at < $3", member_id, session_id, now)
+
+    async def sessions_of(self, member_id: str) -> list[SessionRow]:
+        rows = await self.db.fetch(
+            f"SELECT {_SESSION} FROM web_sessions s WHERE s.member_id = $1 "
+            "ORDER BY s.last_seen_at DESC, s.id", member_id)
+        return [_session(r) for r in rows]
+
+    async def delete_session(self, member_id: str, session_id: str) -> bool:
+        async with self.db.transaction() as tx:
+            gone = await tx.fetch("DELETE FROM web_sessions WHERE member_id = $1 AND id = $2 "
+                                  "RETURNING id", member_id, session_id)
+        return bool(gone)
+
+    async def delete_session_by_digest(self, digest: bytes) -> None:
+        await self.db.execute("DELETE FROM web_sessions WHERE digest = $1", digest)
+
+    async def delete_sessions_except(self, member_id: str, keep_id: str) -> int:
+        async with self.db.transaction() as tx:
+            gone = await tx.fetch("DELETE FROM web_sessions WHERE member_id = $1 AND id <> $2 "
+                                  "RETURNING id", member_id, keep_id)
+        return len(gone)
+
+    async def forget_sessions(self, idle_before: float, created_before: float, *,
+                              member_id: str | None = None) -> None:
+        """Drop sessions that have ended by time (of one member, or everyone's)."""
+        if member_id is None:
+            await self.db.execute("DELETE FROM web_sessions WHERE last_seen_at <= $1 "
+                                  "OR created_at <= $2", idle_before, created_before)
+            return
+        await self.db.execute("DELETE FROM web_sessions WHERE member_id = $3 AND "
+                              "(last_seen_at <= $1 OR created_at <= $2)",
+                              idle_before, created_before, member_id)
+
+    # ------------------------------------------------------------------ account settings
+
+    async def change_password(self, member_id: str, password_hash: str, keep_session: str) -> None:
+        """A new password hash, and every other session of the member ends with the old one."""
+        async with self.db.transaction() as tx:
+            await tx.execute("UPDATE members SET password_hash = $2 WHERE id = $1",
+                             member_id, password_hash)
+            await tx.execute("DELETE FROM web_sessions WHERE member_id = $1 AND id <> $2",
+                             member_id, keep_session)
+
+    async def set_notify(self, member_id: str, notify: str) -> None:
+        await self.db.execute("UPDATE members SET notify = $2 WHERE id = $1", member_id, notify)
+
+    async def email_index_taken(self, email_index: bytes) -> bool:
+        return bool(await self.db.fetchval(
+            "SELECT 1 FROM members WHERE email_index = $1", email_index))
+
+    async def start_email_change(self, change: EmailChangeRow, digest: bytes,
+                                 mail: NewOutboxRow) -> None:
+        """Remember the pending address (replacing an earlier one) and queue its check mail."""
+        async with self.db.transaction() as tx:
+            await tx.execute("DELETE FROM email_changes WHERE member_id = $1", change.member_id)
+            await tx.execute(
+                "INSERT INTO email_changes (member_id, digest, email_ct, email_index, "
+                "created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)", change.member_id,
+                digest, change.email_ct, change.email_index, change.created_at, change.expires_at)
+            await _queue(tx, [mail])
+
+    async def pending_email_change(self, member_id: str) -> EmailChangeRow | None:
+        row = await self.db.fetchrow(
+            "SELECT member_id, email_ct, email_index, created_at, expires_at "
+            "FROM email_changes WHERE member_id = $1", member_id)
+        return None if row is None else EmailChangeRow(
+            row["member_id"], bytes(row["email_ct"]), bytes(row["email_index"]),
+            row["created_at"], row["expires_at"])
+
+    async def email_change_by_digest(self, member_id: str,
+                                     digest: bytes) -> EmailChangeRow | None:
+        row = await self.db.fetchrow(
+            "SELECT member_id, email_ct, email_index, created_at, expires_at "
+            "FROM email_changes WHERE member_id = $1 AND digest = $2", member_id, digest)
+        return None if row is None else EmailChangeRow(
+            row["member_id"], bytes(row["email_ct"]), bytes(row["email_index"]),
+            row["created_at"], row["expires_at"])
+
+    async def finish_email_change(self, member_id: str, email_ct: bytes, email_index: bytes,
+                                  mail: Sequence[NewOutboxRow]) -> None:
+        """The confirmed address replaces the old one; the pending row goes; mail is queued."""
+        async with self.db.transaction() as tx:
+            try:
+                await tx.execute("UPDATE members SET email_ct = $2, email_index = $3 "
+                                 "WHERE id = $1", member_id, email_ct, email_index)
+            except Duplicate:
+                raise Conflict("this address belongs to another account", "email") from None
+            await tx.execute("DELETE FROM email_changes WHERE member_id = $1", member_id)
+            await _queue(tx, mail)
+
+    async def cancel_email_change(self, member_id: str) -> None:
+        await self.db.execute("DELETE FROM email_changes WHERE member_id = $1", member_id)
+
+    async def unread_count(self, member_id: str, cap: int = 1000) -> int:
+        return int(await self.db.fetchval(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM mailbox WHERE member_id = $1 "
+            "AND folder = 'inbox' AND unread LIMIT $2) AS u", member_id, cap))
+
+
+async def _queue(tx: Connection, mail: Sequence[NewOutboxRow]) -> None:
+    if mail:
+        await tx.executemany(
+            "INSERT INTO outbox (id, kind, member_id, created_at, next_attempt_at, payload_ct) "
+            "VALUES ($1, $2, $3, $4, $4, $5)",
+            [(m.id, m.kind, m.member_id, m.created_at, m.payload_ct) for m in mail])

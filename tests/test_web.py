@@ -1,0 +1,577 @@
+"""The web inbox over HTTP (aiohttp's client), on SQLite and on PostgreSQL: sign-up, sign-in,
+timed sign-out, CSRF, headers, mail pages, search, pagination and errors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import FormData
+
+from tests.browser_helpers import Browser, csrf_of
+from tests.helpers import PASSWORD, make_config
+from trademail.app import build_app
+from trademail.appkeys import SESSIONS, STORE
+from trademail.services.housekeeping import Housekeeping
+from trademail.testing import FakeClock
+from trademail.web.door import safe_next
+
+MESSAGE_LINK = re.compile(r'href="/messages/([0-9a-f]{32})"')
+
+
+@pytest.fixture
+async def browsers(client: Any) -> AsyncIterator[Callable[[], Browser]]:
+    made: list[Browser] = []
+
+    def make(on: Any = None) -> Browser:
+        made.append(Browser(on or client))
+        return made[-1]
+
+    yield make
+    for browser in made:
+        await browser.close()
+
+
+async def two_members(browsers: Callable[[], Browser]) -> tuple[Browser, Browser]:
+    amina, bako = browsers(), browsers()
+    await amina.sign_up("amina")
+    await bako.sign_up("bako")
+    return amina, bako
+
+
+def set_cookie(resp: Any, name: str) -> str:
+    """The raw Set-Cookie header for one cookie."""
+    for header in resp.headers.getall("Set-Cookie", []):
+        if header.startswith(name + "="):
+            return str(header)
+    raise AssertionError(f"no Set-Cookie for {name}: {resp.headers.getall('Set-Cookie', [])}")
+
+
+# ---------------------------------------------------------------- signing up, in and out
+
+
+async def test_root_leads_to_signin_then_inbox(browsers: Any) -> None:
+    browser = browsers()
+    resp = await browser.get("/", allow_redirects=False)
+    assert (resp.status, resp.headers["Location"]) == (303, "/signin")
+    page = await browser.page("/signin")
+    assert "staff will never ask for your password" in page
+    await browser.sign_up("amina")
+    resp = await browser.get("/", allow_redirects=False)
+    assert resp.headers["Location"] == "/inbox"
+    page = await browser.page("/inbox")
+    assert "Welcome to TradeMail" in page and ">Sign out<" in page
+
+
+async def test_every_signed_in_page_has_sign_out(browsers: Any) -> None:
+    amina, _ = await two_members(browsers)
+    await amina.send("bako", "Hello", "Hi")
+    for path in ("/inbox", "/sent", "/archive", "/trash", "/compose", "/search?q=hello",
+                 "/settings"):
+        page = await amina.page(path)
+        assert 'action="/signout"' in page and ">Sign out<" in page, path
+
+
+async def test_session_cookie_attributes_on_http(client: Any, browsers: Any) -> None:
+    browser = browsers()
+    resp = await browser.post("/signup", {
+        "username": "amina", "password": PASSWORD, "email": "amina@real.example",
+        "company": "Amina Co", "country": "Kenya"}, form_page="/signup")
+    assert resp.status == 303
+    cookie = set_cookie(resp, "tm_session")
+    attrs = {a.strip().split("=")[0].lower() for a in cookie.split(";")[1:]}
+    assert {"httponly", "path", "samesite"} <= attrs
+    assert "expires" not in attrs and "max-age" not in attrs
+    assert "Path=/" in cookie and "SameSite=Lax" in cookie
+    assert "secure" not in attrs
+    token = cookie.split(";")[0].split("=", 1)[1]
+    assert len(token) >= 43  # 256 bits, base64url
+    # Only a digest is stored.
+    rows = await client.app[STORE].db.fetch(
+        "SELECT digest FROM web_sessions")
+    assert rows and all(token.encode() not in bytes(r["digest"]) for r in rows)
+
+
+async def test_https_cookies_are_host_prefixed_and_secure_with_hsts(
+        aiohttp_client: Any, tmp_path: Path, store_url: str, clock: FakeClock) -> None:
+    config = make_config(tmp_path, store_url, TRADEMAIL_HTTP_PUBLIC_URL="https://mail.example")
+    client = await aiohttp_client(await build_app(config, clock))
+    resp = await client.get("/signin")
+    page = await resp.text()
+    assert resp.headers["Strict-Transport-Security"].startswith("max-age=")
+    pre = set_cookie(resp, "__Host-tm_browser")
+    assert "Secure" in pre and "Path=/" in pre and "Domain" not in pre
+    token = SimpleCookie(pre)["__Host-tm_browser"].value
+    resp = await client.post("/signup", data={
+        "username": "amina", "password": PASSWORD, "email": "amina@real.example",
+        "company": "Amina Co", "country": "Kenya", "csrf": csrf_of(page)},
+        cookies={"__Host-tm_browser": token}, allow_redirects=False)
+    assert resp.status == 303, await resp.text()
+    cookie = set_cookie(resp, "__Host-tm_session")
+    assert "Secure" in cookie and "HttpOnly" in cookie and "Path=/" in cookie
+    assert "SameSite=Lax" in cookie and "Domain" not in cookie
+    assert "Expires" not in cookie and "Max-Age" not in cookie
+
+
+async def test_wrong_password_keeps_username_and_says_nothing_specific(browsers: Any) -> None:
+    amina = browsers()
+    await amina.sign_up("amina")
+    other = browsers()
+    wrong = await other.sign_in("amina", "not the password at all")
+    unknown = await other.sign_in("nobody", "not the password at all")
+    assert wrong.status == unknown.status == 401
+    wrong_text, unknown_text = await wrong.text(), await unknown.text()
+    assert "username or password is incorrect" in wrong_text.lower()
+    assert 'value="amina"' in wrong_text
+    assert "username or password is incorrect" in unknown_text.lower()
+
+
+async def test_signup_errors_sit_by_their_fields_and_never_echo_the_address(
+        browsers: Any) -> None:
+    browser = browsers()
+    resp = await browser.post("/signup", {
+        "username": "x", "password": "short", "email": "someone@real-example.example",
+        "company": "Cashew & <Co>", "country": "K"}, form_page="/signup")
+    text = await resp.text()
+    assert resp.status == 422
+    for field in ("username", "password", "country"):
+        assert f'id="f-{field}-error"' in text, field
+    assert "Cashew &amp; &lt;Co&gt;" in text
+    assert "someone@real-example.example" not in text
+
+
+async def test_session_id_changes_at_sign_in(browsers: Any) -> None:
+    browser = browsers()
+    await browser.sign_up("amina")
+    first = browser.cookie("tm_session")
+    resp = await browser.sign_in("amina")
+    assert resp.status == 303
+    second = browser.cookie("tm_session")
+    assert first and second and first != second
+    stale = browsers()
+    stale.session.cookie_jar.update_cookies({"tm_session": first})
+    resp = await stale.get("/inbox", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"].startswith("/signin")
+
+
+async def test_sign_out_deletes_the_session_so_the_old_cookie_is_worthless(
+        browsers: Any) -> None:
+    browser = browsers()
+    await browser.sign_up("amina")
+    token = browser.cookie("tm_session")
+    resp = await browser.post("/signout", form_page="/inbox")
+    assert (resp.status, resp.headers["Location"]) == (303, "/signin")
+    assert "Max-Age=0" in set_cookie(resp, "tm_session")
+    replay = browsers()
+    replay.session.cookie_jar.update_cookies({"tm_session": token})
+    resp = await replay.get("/inbox", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/signin"
+    assert "timed out" not in await (await replay.get("/signin")).text()
+
+
+async def test_sign_out_only_by_post(browsers: Any) -> None:
+    browser = browsers()
+    await browser.sign_up("amina")
+    resp = await browser.get("/signout", allow_redirects=False)
+    assert resp.status == 405
+    assert (await browser.get("/inbox", allow_redirects=False)).status == 200
+
+
+# ---------------------------------------------------------------- timed sign-out
+
+
+async def test_idle_timeout_lands_on_signin_and_returns_to_the_page(
+        browsers: Any, clock: FakeClock, config: Any) -> None:
+    browser = browsers()
+    await browser.sign_up("amina")
+    idle = config.auth.idle_timeout_seconds
+    clock.advance(idle - 1)
+    assert (await browser.get("/archive", allow_redirects=False)).status == 200
+    clock.advance(idle - 1)  # activity moved the deadline
+    assert (await browser.get("/archive", allow_redirects=False)).status == 200
+    clock.advance(idle)
+    resp = await browser.get("/search?q=cashew+price", allow_redirects=False)
+    assert resp.status == 303
+    location = resp.headers["Location"]
+    assert location.startswith("/signin?") and "reason=timeout" in location
+    assert "next=%2Fsearch%3Fq%3Dcashew%2Bprice" in location
+    page = await browser.page(location)
+    assert "Your session timed out" in page
+    assert 'name="next" value="/search?q=cashew+price"' in page
+    # A stray request (a favicon, another tab) does not use up the explanation.
+    await browser.get("/favicon.ico")
+    assert "reason=timeout" in (await browser.get("/inbox", allow_redirects=False)) \
+        .headers["Location"]
+    resp = await browser.post("/signin", {"username": "amina", "password": PASSWORD,
+                                          "next": "/search?q=cashew+price"}, csrf=csrf_of(page))
+    assert (resp.status, resp.headers["Location"]) == (303, "/search?q=cashew+price")
+    assert (await browser.get("/search?q=cashew+price", allow_redirects=False)).status == 200
+
+
+async def test_absolute_timeout_ends_even_a_busy_session(
+        browsers: Any, clock: FakeClock, config: Any) -> None:
+    browser = browsers()
+    await browser.sign_up("amina")
+    step = config.auth.idle_timeout_seconds - 5
+    elapsed = 0
+    while elapsed + step < config.auth.absolute_timeout_seconds:
+        clock.advance(step)
+        elapsed += step
+        assert (await browser.get("/inbox", allow_redirects=False)).status == 200
+    clock.advance(config.auth.absolute_timeout_seconds - elapsed)
+    resp = await browser.get("/inbox", allow_redirects=False)
+    assert resp.status == 303 and "reason=timeout" in resp.headers["Location"]
+
+
+async def test_housekeeping_forgets_ended_sessions(browsers: Any, client: Any,
+                                                  clock: FakeClock, config: Any) -> None:
+    amina, bako = await two_members(browsers)
+    store = client.app[STORE]
+    clock.advance(config.auth.idle_timeout_seconds - 1)
+    assert (await bako.get("/inbox", allow_redirects=False)).status == 200
+    clock.advance(2)  # amina's session has now been idle too long; bako's has not
+    housekeeping = Housekeeping(store, clock, sessions=client.app[SESSIONS],
+                                signin_keep_seconds=config.auth.lockout_seconds)
+    await housekeeping.run_once()
+    assert await store.db.fetchval("SELECT count(*) FROM web_sessions") == 1
+    assert (await bako.get("/inbox", allow_redirects=False)).status == 200
+    assert (await amina.get("/inbox", allow_redirects=False)).status == 303
+
+
+async def test_timed_out_form_post_returns_to_its_page(
+        browsers: Any, clock: FakeClock, config: Any) -> None:
+    browser = browsers()
+    await browser.sign_up("amina")
+    page = await browser.page("/compose")
+    clock.advance(config.auth.idle_timeout_seconds)
+    resp = await browser.post("/compose", {"to": "x", "body": "y"}, csrf=csrf_of(page))
+    assert resp.status == 303
+    assert resp.headers["Location"] == "/signin?next=%2Fcompose&reason=timeout"
+
+
+def test_return_path_is_same_site_relative_only() -> None:
+    for hostile in ("//evil.example/x", "https://evil.example", "/\\evil.example",
+                    "\\\\evil.example", "javascript:alert(1)", "/ok\r\nSet-Cookie: x=1",
+                    "http:/evil", "", None, 42, "/signout", "/signin?next=/x",
+                    "/%0d%0a", "/\tx", "evil.example/x", "/" + "a" * 3000):
+        assert safe_next(hostile) == ("/inbox" if hostile != "/%0d%0a" else "/%0d%0a"), hostile
+    for fine in ("/inbox", "/messages/0123?x=1#y", "/search?q=a+b&cursor=z", "/settings#email"):
+        assert safe_next(fine) == fine
+
+
+async def test_signin_refuses_an_open_redirect(browsers: Any) -> None:
+    browser = browsers()
+    await browser.sign_up("amina")
+    resp = await browser.sign_in("amina", next_path="//evil.example/phish")
+    assert (resp.status, resp.headers["Location"]) == (303, "/inbox")
+    page = await browser.page("/signin?next=https://evil.example")
+    assert "evil.example" not in page
+
+
+# ---------------------------------------------------------------- CSRF
+
+
+def _state_changing_routes(app: Any) -> list[str]:
+    paths = []
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter", "")
+        if route.method in ("POST", "PUT", "PATCH", "DELETE") and not path.startswith("/api/"):
+            paths.append(path.replace("{id}", "0" * 32))
+    return sorted(set(paths))
+
+
+async def test_every_state_changing_form_needs_the_right_csrf_token(
+        client: Any, browsers: Any) -> None:
+    paths = _state_changing_routes(client.app)
+    assert {"/signin", "/signup", "/signout", "/compose", "/settings/password",
+            "/settings/email", "/settings/notify", "/settings/tokens",
+            "/settings/sessions/end-others", "/session/keepalive"} <= set(paths)
+    amina, bako = await two_members(browsers)
+    bako_csrf = csrf_of(await bako.page("/inbox"))
+    for path in paths:
+        for csrf in ("", "forged-token", bako_csrf):
+            resp = await amina.post(path, {"to": "bako", "body": "x", "username": "amina",
+                                           "password": PASSWORD}, csrf=csrf)
+            assert resp.status == 403, (path, csrf, resp.status)
+            assert "That form has expired" in await resp.text()
+    # Nothing happened: Amina is still signed in and Bako got nothing.
+    assert (await amina.get("/inbox", allow_redirects=False)).status == 200
+    assert not MESSAGE_LINK.search(await bako.page("/inbox"))
+
+
+async def test_signin_and_signup_forms_need_a_csrf_token_too(browsers: Any) -> None:
+    browser = browsers()
+    await browser.page("/signin")  # sets the pre-session cookie
+    for path in ("/signin", "/signup"):
+        resp = await browser.post(path, {"username": "amina", "password": PASSWORD}, csrf="")
+        assert resp.status == 403
+    stranger = browsers()  # another browser's token does not fit this one
+    token = csrf_of(await stranger.page("/signin"))
+    resp = await browser.post("/signin", {"username": "amina", "password": PASSWORD},
+                              csrf=token)
+    assert resp.status == 403
+
+
+async def test_keepalive_takes_the_token_in_a_header(browsers: Any) -> None:
+    browser = browsers()
+    await browser.sign_up("amina")
+    csrf = csrf_of(await browser.page("/inbox"))
+    resp = await browser.session.post("/session/keepalive")
+    assert resp.status == 403
+    resp = await browser.session.post("/session/keepalive", headers={"X-CSRF-Token": csrf})
+    assert resp.status == 200
+    assert (await resp.json())["ends_in"] > 0
+    anonymous = browsers()
+    resp = await anonymous.session.post("/session/keepalive", allow_redirects=False)
+    assert resp.status == 401
+
+
+# ---------------------------------------------------------------- headers
+
+
+async def test_security_headers_and_no_store(browsers: Any) -> None:
+    browser = browsers()
+    resp = await browser.get("/signin")
+    csp = resp.headers["Content-Security-Policy"]
+    for directive in ("default-src 'none'", "script-src 'self'", "object-src 'none'",
+                      "base-uri 'none'", "frame-ancestors 'none'"):
+        assert directive in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Strict-Transport-Security" not in resp.headers  # http: no HSTS
+    await browser.sign_up("amina")
+    for path in ("/inbox", "/compose", "/settings", "/nope"):
+        resp = await browser.get(path)
+        assert resp.headers["Cache-Control"] == "no-store", path
+        assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+        page = await resp.text()
+        assert "<script>" not in page and " on" + "click=" not in page
+        assert re.search(r"<script[^>]*src=\"/static/app\.js", page)
+
+
+async def test_static_files_are_versioned_and_cacheable(browsers: Any) -> None:
+    browser = browsers()
+    page = await browser.page("/signin")
+    href = re.search(r'href="(/static/app\.css\?v=[0-9a-f]+)"', page)
+    assert href
+    resp = await browser.get(href.group(1))
+    assert resp.status == 200 and "immutable" in resp.headers["Cache-Control"]
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+# ---------------------------------------------------------------- reading and writing
+
+
+async def test_send_arrives_unread_then_read(browsers: Any) -> None:
+    amina, bako = await two_members(browsers)
+    resp = await amina.send("bako", "Cashew prices", "Can you quote 20 tonnes?")
+    assert resp.headers["Location"] == "/sent"
+    assert "Message sent" in await amina.page("/sent")
+    inbox = await bako.page("/inbox")
+    assert 'class="row unread"' in inbox and "Cashew prices" in inbox
+    assert "(1) · TradeMail" in inbox
+    message_id = MESSAGE_LINK.search(inbox).group(1)  # type: ignore[union-attr]
+    page = await bako.page(f"/messages/{message_id}")
+    assert "Can you quote 20 tonnes?" in page and "Amina Trading Ltd" in page
+    assert 'class="row unread"' not in await bako.page("/inbox")
+
+
+async def test_compose_refusal_keeps_what_was_typed(browsers: Any) -> None:
+    amina, _ = await two_members(browsers)
+    page = await amina.page("/compose")
+    resp = await amina.post("/compose", {
+        "to": "nobody-here", "subject": "Sesame <offer>",
+        "body": "Line one\nLine two with “quotes” & <tags>"}, csrf=csrf_of(page))
+    text = await resp.text()
+    assert resp.status == 422
+    assert 'id="f-to-error"' in text and "nobody-here" in text
+    assert 'value="Sesame &lt;offer&gt;"' in text
+    assert ">Line one\nLine two with “quotes” &amp; &lt;tags&gt;</textarea>" in text
+    assert 'aria-invalid="true"' in text
+
+
+async def test_hostile_subject_and_body_are_escaped(browsers: Any) -> None:
+    amina, bako = await two_members(browsers)
+    await amina.send("bako", '<script>alert("s")</script>',
+                     '<img src=x onerror=alert(1)>\n"><svg onload=alert(2)>\n'
+                     "javascript:alert(3) https://example.com/a?b=<c>")
+    for page in (await bako.page("/inbox"), await amina.page("/sent")):
+        assert "<script>alert" not in page and "<img src=x" not in page
+        assert "&lt;script&gt;alert" in page
+    message_id = MESSAGE_LINK.search(await bako.page("/inbox")).group(1)  # type: ignore[union-attr]
+    page = await bako.page(f"/messages/{message_id}")
+    assert "<img src=x" not in page and "<svg onload" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert 'href="javascript:' not in page
+    assert 'href="https://example.com/a?b=&lt;c&gt;"' not in page  # the link stops before <
+
+
+def test_mail_that_arrives_as_html_is_sanitised() -> None:
+    from types import SimpleNamespace
+
+    from trademail.web.render import message_body
+
+    html = ('<p onclick="x()">Offer <b>W320</b></p><script>alert(1)</script>'
+            '<a href="javascript:alert(2)">click</a><a href="https://ok.example">ok</a>'
+            '<img src="https://tracker.example/p.gif"><style>body{}</style>'
+            '<iframe src="https://evil.example"></iframe>')
+    shown = str(message_body(SimpleNamespace(body="text", body_html=html)))
+    assert "<b>W320</b>" in shown and "Offer" in shown
+    for bad in ("<script", "onclick", "javascript:", "<img", "<style", "<iframe"):
+        assert bad not in shown, bad
+    assert 'rel="noopener noreferrer nofollow"' in shown
+    plain = str(message_body(SimpleNamespace(body="<b>hi</b>", body_html=None)))
+    assert plain == "&lt;b&gt;hi&lt;/b&gt;"
+
+
+async def test_reply_threads_and_both_sides_see_the_thread(browsers: Any) -> None:
+    amina, bako = await two_members(browsers)
+    await amina.send("bako", "Cashew prices", "Can you quote 20 tonnes?")
+    message_id = MESSAGE_LINK.search(await bako.page("/inbox")).group(1)  # type: ignore[union-attr]
+    page = await bako.page(f"/messages/{message_id}")
+    assert 'id="reply"' in page
+    resp = await bako.post("/compose", {
+        "in_reply_to": message_id, "subject": "Re: Cashew prices",
+        "body": "USD 1,450 a tonne, FOB Mombasa."}, csrf=csrf_of(page))
+    assert resp.status == 303
+    reply_page = await bako.page(resp.headers["Location"])
+    assert reply_page.count('class="mail"') == 2
+    amina_inbox = await amina.page("/inbox")
+    assert "Re: Cashew prices" in amina_inbox
+    reply_id = MESSAGE_LINK.search(amina_inbox).group(1)  # type: ignore[union-attr]
+    thread = await amina.page(f"/messages/{reply_id}")
+    assert "Can you quote 20 tonnes?" in thread and "USD 1,450 a tonne" in thread
+    assert thread.index("Can you quote") < thread.index("USD 1,450")
+    # The standalone reply page (no JavaScript needed) knows its parent too.
+    page = await amina.page(f"/compose?reply_to={reply_id}")
+    assert "Replying to" in page and 'name="in_reply_to"' in page
+
+
+async def test_attachments_upload_and_download_as_attachment(browsers: Any) -> None:
+    amina, bako = await two_members(browsers)
+    page = await amina.page("/compose")
+    form = FormData()
+    for name, value in (("to", "bako"), ("subject", "Spec sheet"), ("body", "Attached.")):
+        form.add_field(name, value)
+    form.add_field("attachments", b"<html><script>alert(1)</script></html>",
+                   filename="spec-sheet.html", content_type="text/html")
+    resp = await amina.post("/compose", form, csrf=csrf_of(page))
+    assert resp.status == 303, await resp.text()
+    message_id = MESSAGE_LINK.search(await bako.page("/inbox")).group(1)  # type: ignore[union-attr]
+    page = await bako.page(f"/messages/{message_id}")
+    link = re.search(r'href="(/messages/[0-9a-f]{32}/attachments/1)"', page)
+    assert link and ">spec-sheet.html<" in page
+    resp = await bako.get(link.group(1))
+    assert resp.status == 200
+    assert resp.headers["Content-Disposition"].startswith("attachment;")
+    assert resp.headers["Content-Type"] == "application/octet-stream"
+    assert await resp.read() == b"<html><script>alert(1)</script></html>"
+    stranger = browsers()
+    await stranger.sign_up("carla")
+    assert (await stranger.get(link.group(1))).status == 404
+
+
+async def test_file_archive_trash_unread_and_delete(browsers: Any) -> None:
+    amina, bako = await two_members(browsers)
+    await amina.send("bako", "Sesame", "Hulled sesame, 2 containers.")
+    message_id = MESSAGE_LINK.search(await bako.page("/inbox")).group(1)  # type: ignore[union-attr]
+    page = await bako.page(f"/messages/{message_id}")
+    resp = await bako.post(f"/messages/{message_id}/file",
+                           {"folder": "archive", "back": "/inbox"}, csrf=csrf_of(page))
+    assert (resp.status, resp.headers["Location"]) == (303, "/inbox")
+    assert "Sesame" in await bako.page("/archive")
+    assert "Sesame" not in await bako.page("/inbox")
+    await bako.post(f"/messages/{message_id}/file", {"folder": "inbox", "back": "/inbox"},
+                    csrf=csrf_of(page))
+    await bako.post(f"/messages/{message_id}/file", {"unread": "true", "back": "/inbox"},
+                    csrf=csrf_of(page))
+    assert 'class="row unread"' in await bako.page("/inbox")
+    await bako.post(f"/messages/{message_id}/file", {"folder": "trash", "back": "/inbox"},
+                    csrf=csrf_of(page))
+    assert "Sesame" in await bako.page("/trash")
+    resp = await bako.post(f"/messages/{message_id}/delete", {}, csrf=csrf_of(page))
+    assert resp.headers["Location"] == "/trash"
+    assert "Sesame" not in await bako.page("/trash")
+    assert "Sesame" in await amina.page("/sent")  # her copy stays hers
+    bad = await bako.post(f"/messages/{message_id}/file", {"folder": "nowhere"},
+                          csrf=csrf_of(page))
+    assert bad.status in (400, 404)
+
+
+async def test_search_finds_whole_words(browsers: Any) -> None:
+    amina, bako = await two_members(browsers)
+    await amina.send("bako", "Cashew prices", "Can you quote 20 tonnes?")
+    await amina.send("bako", "Sesame", "Hulled sesame seeds.")
+    page = await bako.page("/search?q=cashew")
+    assert "Cashew prices" in page and ">Sesame<" not in page
+    assert "Cashew prices" in await amina.page("/search?q=TONNES")
+    page = await bako.page("/search?q=pepper")
+    assert "No messages match" in page
+    page = await bako.page("/search?q=a")
+    assert 'id="f-q-error"' in page
+    page = await bako.page("/search")
+    assert "message-list" not in page
+
+
+async def test_folders_page_with_keyset_cursors(
+        aiohttp_client: Any, tmp_path: Path, store_url: str, clock: FakeClock) -> None:
+    config = make_config(tmp_path, store_url, TRADEMAIL_MESSAGES_PAGE_SIZE="2")
+    client = await aiohttp_client(await build_app(config, clock))
+    amina, bako = Browser(client), Browser(client)
+    try:
+        await amina.sign_up("amina")
+        await bako.sign_up("bako")
+        for n in range(5):
+            await amina.send("bako", f"Offer number{n}", "x")
+        seen: list[str] = []
+        path: str | None = "/inbox"
+        while path:
+            page = await bako.page(path)
+            seen += re.findall(r"Offer number(\d)", page)
+            older = re.search(r'rel="next" href="([^"]+)"', page)
+            path = older.group(1).replace("&amp;", "&") if older else None
+            if path:
+                assert "cursor=" in path
+        assert seen == ["4", "3", "2", "1", "0"]
+        assert (await bako.get("/inbox?cursor=not-a-cursor")).status == 400
+    finally:
+        await amina.close()
+        await bako.close()
+
+
+# ---------------------------------------------------------------- errors
+
+
+async def test_friendly_error_pages_never_a_traceback(client: Any, browsers: Any,
+                                                      monkeypatch: Any) -> None:
+    browser = browsers()
+    resp = await browser.get("/no/such/page")
+    assert resp.status == 404 and "Not found" in await resp.text()
+    await browser.sign_up("amina")
+    resp = await browser.get("/messages/" + "0" * 32)
+    assert resp.status == 404 and "not in your mailbox" in await resp.text()
+    resp = await browser.get("/messages/not-an-id")
+    assert resp.status == 404
+
+    from trademail.appkeys import MAILBOX
+
+    async def broken(*args: Any, **kw: Any) -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(client.app[MAILBOX], "page", broken)
+    resp = await browser.get("/inbox")
+    text = await resp.text()
+    assert resp.status == 500 and "Something went wrong" in text
+    assert "Traceback" not in text and "secret internals" not in text
+    assert resp.content_type == "text/html"
+
+
+async def test_api_errors_stay_problem_json(client: Any) -> None:
+    resp = await client.get("/api/v1/nope")
+    assert resp.status == 404 and resp.content_type == "application/problem+json"

@@ -1,0 +1,89 @@
+"""Live inbox updates: server-sent events in one process, and across two on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.browser_helpers import Browser
+from tests.helpers import make_config
+from trademail.app import build_app
+from trademail.testing import FakeClock
+
+WAIT = 10  # seconds: generous upper bound for an event that should take milliseconds
+
+
+async def next_event(resp: Any) -> tuple[str, dict[str, Any]]:
+    """The next named event on an SSE stream (comments and retry lines skipped)."""
+    name, data = "", ""
+    while True:
+        line = (await resp.content.readline()).decode()
+        if not line:
+            raise AssertionError("the stream ended")
+        line = line.rstrip("\n")
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            data = line[6:]
+        elif line == "" and name:
+            return name, json.loads(data or "{}")
+
+
+async def test_new_mail_wakes_an_open_inbox(client: Any) -> None:
+    amina, bako = Browser(client), Browser(client)
+    try:
+        await amina.sign_up("amina")
+        await bako.sign_up("bako")
+        stream = await bako.session.get("/events")
+        assert stream.status == 200
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+        assert stream.headers["Cache-Control"] == "no-store"
+        await amina.send("bako", "Cashew prices", "Quote?")
+        name, data = await asyncio.wait_for(next_event(stream), WAIT)
+        assert (name, data) == ("mailbox", {"unread": 1})
+        stream.close()
+    finally:
+        await amina.close()
+        await bako.close()
+
+
+async def test_stream_needs_a_session_and_says_when_it_ends(
+        client: Any, clock: FakeClock, config: Any) -> None:
+    anonymous, amina, bako = Browser(client), Browser(client), Browser(client)
+    try:
+        resp = await anonymous.session.get("/events", allow_redirects=False)
+        assert resp.status == 401
+        await amina.sign_up("amina")
+        await bako.sign_up("bako")
+        stream = await bako.session.get("/events")
+        clock.advance(config.auth.idle_timeout_seconds + 1)
+        await amina.sign_in("amina")
+        await amina.send("bako", "Hello", "Still there?")
+        name, _ = await asyncio.wait_for(next_event(stream), WAIT)
+        assert name == "signed-out"
+        assert await asyncio.wait_for(stream.content.read(), WAIT) == b""
+    finally:
+        for browser in (anonymous, amina, bako):
+            await browser.close()
+
+
+async def test_live_updates_cross_server_processes_on_postgres(
+        aiohttp_client: Any, tmp_path: Path, postgres_url: str, clock: FakeClock) -> None:
+    config = make_config(tmp_path, postgres_url)
+    one = await aiohttp_client(await build_app(config, clock))
+    two = await aiohttp_client(await build_app(config, clock))
+    amina, bako = Browser(one), Browser(two)
+    try:
+        await amina.sign_up("amina")
+        await bako.sign_up("bako")
+        stream = await bako.session.get("/events")
+        assert stream.status == 200
+        await amina.send("bako", "Across processes", "LISTEN/NOTIFY carries the wake-up.")
+        name, data = await asyncio.wait_for(next_event(stream), WAIT)
+        assert (name, data) == ("mailbox", {"unread": 1})
+        stream.close()
+    finally:
+        await amina.close()
+        await bako.close()

@@ -1,0 +1,293 @@
+"""Settings in the web inbox: password, real address (confirmed by mail), notifications,
+API tokens and sessions; and that no page ever shows a real address."""
+
+from __future__ import annotations
+
+import email
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser_helpers import Browser, csrf_of
+from tests.helpers import PASSWORD
+from trademail.app import Core, create_app, open_core
+from trademail.config import Config
+from trademail.services.outbox import OutboundMail
+from trademail.testing import FakeClock
+
+NEW_PASSWORD = "lantern harbour spice ledger"
+
+
+@pytest.fixture
+async def core(config: Config, clock: FakeClock) -> AsyncIterator[Core]:
+    """The services without the relay, so tests can open queued mail themselves."""
+    core = await open_core(config, clock)
+    yield core
+    await core.close()
+
+
+@pytest.fixture
+async def web(aiohttp_client: Any, config: Config, core: Core) -> Any:
+    return await aiohttp_client(create_app(config, core))
+
+
+@pytest.fixture
+async def browsers(web: Any) -> AsyncIterator[Any]:
+    made: list[Browser] = []
+
+    def make() -> Browser:
+        made.append(Browser(web))
+        return made[-1]
+
+    yield make
+    for browser in made:
+        await browser.close()
+
+
+async def queued_mail(core: Core, clock: FakeClock) -> list[email.message.Message]:
+    rows = await core.store.claim_outbox(clock.now(), 60, 100)
+    out = []
+    for row in rows:
+        delivery = core.outbox.open(row)
+        if isinstance(delivery, OutboundMail):
+            out.append(email.message_from_bytes(delivery.data))
+    return out
+
+
+def text_of(mail: email.message.Message) -> str:
+    body = mail.get_payload(decode=True)
+    assert isinstance(body, bytes)
+    return body.decode()
+
+
+# ---------------------------------------------------------------- password
+
+
+async def test_password_change_needs_the_current_one_and_ends_other_sessions(
+        browsers: Any) -> None:
+    here, elsewhere = browsers(), browsers()
+    await here.sign_up("amina")
+    assert (await elsewhere.sign_in("amina")).status == 303
+    page = await here.page("/settings")
+    resp = await here.post("/settings/password", {
+        "current_password": "wrong wrong wrong wrong", "new_password": NEW_PASSWORD},
+        csrf=csrf_of(page))
+    text = await resp.text()
+    assert resp.status == 422 and 'id="f-current_password-error"' in text
+    assert "is not your current password" in text
+    resp = await here.post("/settings/password", {
+        "current_password": PASSWORD, "new_password": "password123"}, csrf=csrf_of(page))
+    assert resp.status == 422 and 'id="f-new_password-error"' in await resp.text()
+    assert (await elsewhere.get("/inbox", allow_redirects=False)).status == 200
+
+    resp = await here.post("/settings/password", {
+        "current_password": PASSWORD, "new_password": NEW_PASSWORD}, csrf=csrf_of(page))
+    assert resp.status == 303
+    assert "Every other session has been signed out" in await here.page("/settings")
+    resp = await elsewhere.get("/inbox", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"].startswith("/signin")
+    third = browsers()
+    assert (await third.sign_in("amina", PASSWORD)).status == 401
+    assert (await third.sign_in("amina", NEW_PASSWORD)).status == 303
+
+
+# ---------------------------------------------------------------- real address
+
+
+async def test_email_change_needs_the_password_and_a_confirmation_by_mail(
+        browsers: Any, core: Core, clock: FakeClock) -> None:
+    amina = browsers()
+    await amina.sign_up("amina")  # amina@real-amina.example
+    await queued_mail(core, clock)  # whatever sign-up queued
+    page = await amina.page("/settings")
+    assert "a•••@real-amina.example" in page
+    resp = await amina.post("/settings/email", {
+        "email": "amina.new@fresh-mail.example", "password": "not my password at all"},
+        csrf=csrf_of(page))
+    text = await resp.text()
+    assert resp.status == 422 and 'id="f-password-error"' in text
+    assert "fresh-mail" not in text
+    assert await queued_mail(core, clock) == []
+
+    resp = await amina.post("/settings/email", {
+        "email": "amina.new@fresh-mail.example", "password": PASSWORD}, csrf=csrf_of(page))
+    text = await resp.text()
+    assert resp.status == 200
+    assert "a•••@fresh-mail.example" in text and "amina.new@" not in text
+    assert "a•••@real-amina.example" in text  # not changed yet
+    # The pending address is sealed at rest, like members.email_ct.
+    row = await core.store.db.fetchrow("SELECT email_ct FROM email_changes")
+    assert b"fresh-mail" not in bytes(row["email_ct"])
+
+    (mail,) = await queued_mail(core, clock)
+    assert mail["To"] == "amina.new@fresh-mail.example"
+    link = re.search(r"http://\S+/settings/email/confirm\?token=(\S+)", text_of(mail))
+    assert link
+    page = await amina.page(f"/settings/email/confirm?token={link.group(1)}")
+    assert "Confirm new address" in page
+    # Another member cannot use the link.
+    carla = browsers()
+    await carla.sign_up("carla")
+    resp = await carla.post("/settings/email/confirm", {"token": link.group(1)},
+                            form_page=f"/settings/email/confirm?token={link.group(1)}")
+    assert resp.status == 422
+    resp = await amina.post("/settings/email/confirm", {"token": link.group(1)},
+                            csrf=csrf_of(page))
+    assert (resp.status, resp.headers["Location"]) == (303, "/settings#email")
+    page = await amina.page("/settings")
+    assert "a•••@fresh-mail.example" in page and "real-amina" not in page
+    assert "Your address was changed" in page
+    notices = [m for m in await queued_mail(core, clock) if m["To"] == "amina@real-amina.example"]
+    assert notices and "changed" in notices[0]["Subject"]
+    assert "fresh-mail" not in text_of(notices[0])
+    # The link works once.
+    resp = await amina.post("/settings/email/confirm", {"token": link.group(1)},
+                            csrf=csrf_of(page))
+    assert resp.status == 422
+
+
+async def test_email_change_link_expires_and_can_be_cancelled(
+        browsers: Any, core: Core, clock: FakeClock) -> None:
+    amina = browsers()
+    await amina.sign_up("amina")
+    page = await amina.page("/settings")
+    await amina.post("/settings/email", {"email": "x@fresh.example", "password": PASSWORD},
+                     csrf=csrf_of(page))
+    mails = await queued_mail(core, clock)
+    token = re.search(r"token=(\S+)", text_of(mails[-1])).group(1)  # type: ignore[union-attr]
+    assert "Waiting for confirmation" in await amina.page("/settings")
+    resp = await amina.post("/settings/email/cancel", {}, csrf=csrf_of(page))
+    assert resp.status == 303
+    assert "Waiting for confirmation" not in await amina.page("/settings")
+    resp = await amina.post("/settings/email/confirm", {"token": token}, csrf=csrf_of(page))
+    assert resp.status == 422
+    await amina.post("/settings/email", {"email": "x@fresh.example", "password": PASSWORD},
+                     csrf=csrf_of(page))
+    token = re.search(r"token=(\S+)",  # type: ignore[union-attr]
+                      text_of((await queued_mail(core, clock))[-1])).group(1)
+    clock.advance(24 * 3600 + 1)
+    await amina.sign_in("amina")
+    page = await amina.page("/settings")
+    resp = await amina.post("/settings/email/confirm", {"token": token}, csrf=csrf_of(page))
+    assert resp.status == 422 and "expired" in await resp.text()
+
+
+async def test_email_change_refuses_a_taken_address(browsers: Any) -> None:
+    amina, bako = browsers(), browsers()
+    await amina.sign_up("amina")
+    await bako.sign_up("bako")
+    page = await amina.page("/settings")
+    resp = await amina.post("/settings/email", {"email": "BAKO@real-bako.example",
+                                                "password": PASSWORD}, csrf=csrf_of(page))
+    text = await resp.text()
+    assert resp.status == 409 and 'id="f-email-error"' in text
+    assert "bako@real-bako.example" not in text.lower()
+
+
+# ---------------------------------------------------------------- notifications
+
+
+async def test_notification_preference(browsers: Any, core: Core) -> None:
+    amina = browsers()
+    await amina.sign_up("amina")
+    page = await amina.page("/settings")
+    assert re.search(r'value="summary" checked', page)
+    resp = await amina.post("/settings/notify", {"notify": "full"}, csrf=csrf_of(page))
+    assert resp.status == 303
+    page = await amina.page("/settings")
+    assert re.search(r'value="full" checked', page)
+    assert await core.store.db.fetchval("SELECT notify FROM members") == "full"
+    resp = await amina.post("/settings/notify", {"notify": "hourly"}, csrf=csrf_of(page))
+    assert resp.status == 422
+
+
+# ---------------------------------------------------------------- API tokens
+
+
+async def test_api_tokens_shown_once_listed_and_revoked(browsers: Any, web: Any) -> None:
+    amina = browsers()
+    await amina.sign_up("amina")
+    page = await amina.page("/settings")
+    assert "No tokens yet" in page
+    resp = await amina.post("/settings/tokens", {
+        "name": "Office CRM", "scopes": "messages:read", "expires": "30"}, csrf=csrf_of(page))
+    text = await resp.text()
+    assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
+    secret = re.search(r'value="(tm_[A-Za-z0-9_-]+)"', text)
+    assert secret and "Office CRM" in text
+    api = await web.get("/api/v1/me", headers={"Authorization": f"Bearer {secret.group(1)}"})
+    assert api.status == 200
+    page = await amina.page("/settings")
+    assert "Office CRM" in page and secret.group(1) not in page
+    token_id = re.search(r'/settings/tokens/([0-9a-f]{32})/revoke', page)
+    assert token_id
+    resp = await amina.post(f"/settings/tokens/{token_id.group(1)}/revoke", {},
+                            csrf=csrf_of(page))
+    assert resp.status == 303
+    api = await web.get("/api/v1/me", headers={"Authorization": f"Bearer {secret.group(1)}"})
+    assert api.status == 401
+    resp = await amina.post("/settings/tokens", {"name": "x", "expires": "30"},
+                            csrf=csrf_of(page))
+    assert resp.status == 422  # no scope chosen
+
+
+# ---------------------------------------------------------------- sessions
+
+
+async def test_sessions_are_listed_and_can_be_ended(browsers: Any) -> None:
+    laptop, phone, tablet = browsers(), browsers(), browsers()
+    await laptop.sign_up("amina")
+    for other, agent in ((phone, "Mozilla/5.0 (Linux; Android 14) Chrome/126.0 Mobile"),
+                         (tablet, "Mozilla/5.0 (iPad; CPU OS 17_0) Version/17.0 Safari/605")):
+        other.session.headers["User-Agent"] = agent
+        assert (await other.sign_in("amina")).status == 303
+    page = await laptop.page("/settings")
+    assert "Chrome on Android" in page and "Safari on iPad" in page
+    assert page.count("this browser") == 1
+    assert "Last seen just now" in page
+    ends = re.findall(r'/settings/sessions/([0-9a-f]{32})/end', page)
+    assert len(ends) == 2
+    # End the phone's session only (its row is the Android one).
+    android = page.index("Chrome on Android")
+    target = min(ends, key=lambda sid: abs(page.index(sid) - android))
+    resp = await laptop.post(f"/settings/sessions/{target}/end", {}, csrf=csrf_of(page))
+    assert resp.status == 303
+    assert (await phone.get("/inbox", allow_redirects=False)).status == 303
+    assert (await tablet.get("/inbox", allow_redirects=False)).status == 200
+    page = await laptop.page("/settings")
+    resp = await laptop.post("/settings/sessions/end-others", {}, csrf=csrf_of(page))
+    assert resp.status == 303
+    assert (await tablet.get("/inbox", allow_redirects=False)).status == 303
+    assert (await laptop.get("/inbox", allow_redirects=False)).status == 200
+    assert "Sign out everywhere else" not in await laptop.page("/settings")
+    # Another member's session id is not ours to end.
+    bako = browsers()
+    await bako.sign_up("bako")
+    page = await bako.page("/settings")
+    resp = await bako.post(f"/settings/sessions/{target}/end", {}, csrf=csrf_of(page))
+    assert resp.status == 404
+
+
+# ---------------------------------------------------------------- privacy
+
+
+async def test_no_page_shows_a_real_address(browsers: Any, tmp_path: Path) -> None:
+    amina, bako = browsers(), browsers()
+    await amina.sign_up("amina")
+    await bako.sign_up("bako")
+    await amina.send("bako", "Cashew prices", "Can you quote?")
+    inbox = await bako.page("/inbox")
+    message_id = re.search(r"/messages/([0-9a-f]{32})", inbox).group(1)  # type: ignore[union-attr]
+    await bako.post("/compose", {"in_reply_to": message_id, "body": "Yes."},
+                    csrf=csrf_of(inbox))
+    for browser, other in ((amina, "real-bako"), (bako, "real-amina")):
+        for path in ("/inbox", "/sent", "/archive", "/trash", "/settings", "/compose",
+                     "/search?q=cashew", f"/messages/{message_id}", "/nope"):
+            resp = await browser.get(path)
+            page, headers = await resp.text(), str(resp.headers)
+            # Not even one's own address in full; of the other member nothing at all.
+            for real in ("amina@real-amina.example", "bako@real-bako.example", other):
+                assert real not in page and real not in headers, (path, real)

@@ -1,0 +1,196 @@
+"""A member's own settings: password, real address (confirmed by mail), notifications."""
+
+from __future__ import annotations
+
+import email.utils
+from dataclasses import dataclass
+from email.message import EmailMessage
+from urllib.parse import quote
+
+from trademail.clock import Clock
+from trademail.config import AuthConfig
+from trademail.crypto import Keyring, PasswordHasher, new_token, token_digest
+from trademail.errors import (
+    AuthenticationFailed,
+    Conflict,
+    FieldProblem,
+    InvalidInput,
+    NotFound,
+)
+from trademail.events import Events
+from trademail.services import validation
+from trademail.services.members import Members, Profile
+from trademail.services.outbox import OutboundMail, Outbox
+from trademail.services.sessions import SessionInfo, Sessions, Visit
+from trademail.services.tokens import Tokens
+from trademail.store import Store, TokenRow
+from trademail.store.sessions import EmailChangeRow
+
+NOTIFY_CHOICES = ("off", "summary", "full")
+EMAIL_CHANGE_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Overview:
+    """Everything the settings page shows; the real address only masked."""
+
+    profile: Profile
+    pending_email_masked: str | None
+    sessions: tuple[SessionInfo, ...]
+    tokens: tuple[TokenRow, ...]
+
+
+class Account:
+    def __init__(self, store: Store, keyring: Keyring, members: Members, sessions: Sessions,
+                 tokens: Tokens, hasher: PasswordHasher, outbox: Outbox, clock: Clock,
+                 auth: AuthConfig, events: Events, *, public_url: str,
+                 relay_domain: str) -> None:
+        self._store = store
+        self._keyring = keyring
+        self._members = members
+        self._sessions = sessions
+        self._tokens = tokens
+        self._hasher = hasher
+        self._outbox = outbox
+        self._clock = clock
+        self._auth = auth
+        self._events = events
+        self._public_url = public_url
+        self._relay_domain = relay_domain
+
+    async def overview(self, visit: Visit) -> Overview:
+        profile = await self._members.profile(visit.member_id)
+        pending = await self._live_change(visit.member_id)
+        return Overview(
+            profile=profile,
+            pending_email_masked=validation.mask_email(self._open_pending(pending))
+            if pending else None,
+            sessions=tuple(await self._sessions.list(visit)),
+            tokens=tuple(await self._tokens.list(visit.member_id)))
+
+    async def unread_count(self, member_id: str) -> int:
+        return await self._store.unread_count(member_id)
+
+    # ------------------------------------------------------------------ password
+
+    async def _check_password(self, member_id: str, password: object, field: str,
+                              client: str) -> tuple[str, str]:
+        """The member's username and real address, once `password` proves it is them."""
+        member = await self._store.member_by_id(member_id)
+        if member is None:
+            raise NotFound()
+        if not isinstance(password, str) or not password:
+            raise InvalidInput.one(field, "enter your current password")
+        try:
+            await self._members.sign_in(member.username, password, client)
+        except AuthenticationFailed:
+            raise InvalidInput.one(field, "is not your current password") from None
+        return member.username, self._keyring.open_field(member.id, "email", member.email_ct)
+
+    async def change_password(self, visit: Visit, *, current: object, new: object,
+                              client: str) -> None:
+        """Set a new password; every other session of the member ends."""
+        username, address = await self._check_password(visit.member_id, current,
+                                                       "current_password", client)
+        clean = validation.password(new, min_length=self._auth.min_password_length,
+                                    context=(username, address.partition("@")[0]),
+                                    field="new_password")
+        await self._store.change_password(visit.member_id, await self._hasher.hash(clean),
+                                          visit.session_id)
+
+    # ------------------------------------------------------------------ real address
+
+    async def request_email_change(self, visit: Visit, *, password: object, email: object,
+                                   client: str) -> str:
+        """Mail a confirmation link to the new address; returns that address masked.
+
+        The address changes only when the link is followed, so a typo or a stolen session
+        cannot move the account's mail elsewhere.
+        """
+        problems: list[FieldProblem] = []
+        try:
+            address = validation.email(email)
+        except InvalidInput as exc:
+            problems.extend(exc.problems)
+            address = ""
+        try:
+            _, old = await self._check_password(visit.member_id, password, "password", client)
+        except InvalidInput as exc:
+            problems.extend(exc.problems)
+        if problems:
+            raise InvalidInput(*problems)
+        if validation.email_lookup_form(address) == validation.email_lookup_form(old):
+            raise InvalidInput.one("email", "is already your address")
+        index = self._keyring.blind_index("email", validation.email_lookup_form(address))
+        if await self._store.email_index_taken(index):
+            raise Conflict("this address cannot be used for your account", "email")
+        now = self._clock.now()
+        token = new_token()
+        change = EmailChangeRow(visit.member_id,
+                                self._keyring.seal_field(visit.member_id, "pending email",
+                                                         address),
+                                index, now, now + EMAIL_CHANGE_SECONDS)
+        link = f"{self._public_url}/settings/email/confirm?token={quote(token)}"
+        mail = self._mail(address, "Confirm your new TradeMail address", (
+            f"Hello {visit.username},\n\n"
+            "Someone signed in to your TradeMail account asked to use this address for it.\n"
+            f"If that was you, confirm it by opening this link within 24 hours:\n\n{link}\n\n"
+            "If it was not you, ignore this mail: nothing changes unless the link is opened,\n"
+            "and consider changing your TradeMail password.\n\n"
+            "TradeMail staff will never ask you for your password.\n"))
+        await self._store.start_email_change(change, token_digest(token),
+                                             self._outbox.seal(mail, visit.member_id))
+        await self._events.publish("outbox", "")
+        return validation.mask_email(address)
+
+    async def confirm_email_change(self, visit: Visit, token: object) -> str:
+        """Make the pending address the member's real one; returns it masked."""
+        if not isinstance(token, str) or not 20 <= len(token) <= 100:
+            raise InvalidInput.one("token", "this confirmation link is not valid")
+        change = await self._store.email_change_by_digest(visit.member_id, token_digest(token))
+        if change is None or self._clock.now() >= change.expires_at:
+            raise InvalidInput.one("token", "this confirmation link is not valid or has "
+                                            "expired; ask for a new one in settings")
+        address = self._open_pending(change)
+        member = await self._store.member_by_id(visit.member_id)
+        assert member is not None
+        old = self._keyring.open_field(member.id, "email", member.email_ct)
+        notice = self._mail(old, "Your TradeMail address was changed", (
+            f"Hello {visit.username},\n\n"
+            "The address your TradeMail account uses was just changed, and TradeMail will no\n"
+            "longer write to this one. If you did not do this, sign in and change your\n"
+            "password at once, or contact the marketplace's support.\n"))
+        await self._store.finish_email_change(
+            visit.member_id, self._keyring.seal_field(visit.member_id, "email", address),
+            change.email_index, [self._outbox.seal(notice, visit.member_id)])
+        await self._events.publish("outbox", "")
+        return validation.mask_email(address)
+
+    async def cancel_email_change(self, visit: Visit) -> None:
+        await self._store.cancel_email_change(visit.member_id)
+
+    async def _live_change(self, member_id: str) -> EmailChangeRow | None:
+        change = await self._store.pending_email_change(member_id)
+        return change if change and self._clock.now() < change.expires_at else None
+
+    def _open_pending(self, change: EmailChangeRow) -> str:
+        return self._keyring.open_field(change.member_id, "pending email", change.email_ct)
+
+    def _mail(self, to: str, subject: str, text: str) -> OutboundMail:
+        sender = f"noreply@{self._relay_domain}"
+        message = EmailMessage()
+        message["From"] = email.utils.formataddr(("TradeMail", sender))
+        message["To"] = to
+        message["Subject"] = subject
+        message["Date"] = email.utils.formatdate(self._clock.now(), usegmt=True)
+        message["Message-ID"] = email.utils.make_msgid(domain=self._relay_domain)
+        message["Auto-Submitted"] = "auto-generated"
+        message.set_content(text)
+        return OutboundMail(sender, (to,), bytes(message))
+
+    # ------------------------------------------------------------------ notifications
+
+    async def set_notify(self, member_id: str, choice: object) -> None:
+        if choice not in NOTIFY_CHOICES:
+            raise InvalidInput.one("notify", f"must be one of {', '.join(NOTIFY_CHOICES)}")
+        await self._store.set_notify(member_id, str(choice))

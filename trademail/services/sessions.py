@@ -1,0 +1,175 @@
+"""Web sign-in sessions: opaque cookie tokens stored as digests, ended on sign-out and on time.
+
+A session ends after `idle_timeout_seconds` without a request and `absolute_timeout_seconds`
+after sign-in in any case. Forms carry a token tied to the browser's secret (CSRF).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from trademail.clock import Clock
+from trademail.config import AuthConfig
+from trademail.crypto import Keyring, new_token, token_digest
+from trademail.errors import NotFound, SessionEnded
+from trademail.ids import is_id, new_id
+from trademail.services.members import Members
+from trademail.store import MemberRow, Store
+from trademail.store.sessions import SessionRow
+
+_TOUCH_EVERY_SECONDS = 1.0
+_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
+             ("Chromium/", "Chromium"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+_SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"),
+            ("Windows", "Windows"), ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"),
+            ("Linux", "Linux"))
+_HEADLESS = re.compile(r"HeadlessChrome/")
+
+
+@dataclass(frozen=True)
+class Visit:
+    """Who is signed in on this request, and what the page needs to know about it."""
+
+    session_id: str
+    member_id: str
+    username: str
+    company: str
+    csrf: str
+    now: float
+    idle_timeout: int
+    ends_in: float          # seconds until the session ends if nothing more happens
+    extendable: bool        # False when the absolute lifetime ends it before the idle timer
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: str
+    device: str
+    created_at: float
+    last_seen_at: float
+    current: bool
+
+
+def device_label(user_agent: str) -> str:
+    """A short human name for a browser ("Firefox on Windows"); the raw header is not kept."""
+    browser = next((name for mark, name in _BROWSERS if mark in user_agent), "")
+    if _HEADLESS.search(user_agent):
+        browser = "Headless Chrome"
+    system = next((name for mark, name in _SYSTEMS if mark in user_agent), "")
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or "Unknown device"
+
+
+class Sessions:
+    def __init__(self, store: Store, keyring: Keyring, members: Members, clock: Clock,
+                 auth: AuthConfig) -> None:
+        self._store = store
+        self._keyring = keyring
+        self._members = members
+        self._clock = clock
+        self._auth = auth
+
+    # ------------------------------------------------------------------ starting and ending
+
+    async def sign_in(self, username: object, password: object, *, client: str,
+                      user_agent: str, replacing: str | None = None) -> tuple[Visit, str]:
+        """Check the password and start a new session; returns it and its cookie token."""
+        member = await self._members.sign_in(username, password, client)
+        return await self._start(member, user_agent, replacing)
+
+    async def sign_up(self, *, username: object, password: object, email: object,
+                      company: object, country: object, user_agent: str) -> tuple[Visit, str]:
+        profile = await self._members.register(username=username, password=password,
+                                               email=email, company=company, country=country)
+        member = await self._store.member_by_id(profile.id)
+        assert member is not None
+        return await self._start(member, user_agent, None)
+
+    async def _start(self, member: MemberRow, user_agent: str,
+                     replacing: str | None) -> tuple[Visit, str]:
+        now = self._clock.now()
+        token = new_token()
+        row = SessionRow(member.id, new_id(now), device_label(user_agent[:512]), now, now)
+        await self._store.create_session(row, token_digest(token),
+                                         token_digest(replacing) if replacing else None)
+        await self._store.forget_sessions(*self._ended_before(now), member_id=member.id)
+        return self._visit(row, member.username, member.company, token, now), token
+
+    async def sign_out(self, token: str) -> None:
+        """End this browser's session on the server: its cookie is worthless from now on."""
+        await self._store.delete_session_by_digest(token_digest(token))
+
+    # ------------------------------------------------------------------ each request
+
+    async def resume(self, token: str, *, touch: bool = True) -> Visit:
+        """The session a cookie token names, if it is still alive; each request keeps it so."""
+        if not 20 <= len(token) <= 100:
+            raise SessionEnded(timed_out=False)
+        found = await self._store.session_by_digest(token_digest(token))
+        if found is None:
+            raise SessionEnded(timed_out=False)
+        now = self._clock.now()
+        auth = self._auth
+        if (now - found.last_seen_at >= auth.idle_timeout_seconds
+                or now - found.created_at >= auth.absolute_timeout_seconds):
+            # Refused from now on. The row stays (until the next sign-in or housekeeping)
+            # so every request of this browser can say why, not only the first one.
+            raise SessionEnded(timed_out=True)
+        if touch and now - found.last_seen_at >= _TOUCH_EVERY_SECONDS:
+            await self._store.touch_session(found.member_id, found.id, now)
+        seen = now if touch else found.last_seen_at
+        row = SessionRow(found.member_id, found.id, found.device, found.created_at, seen)
+        return self._visit(row, found.username, found.company, token, now)
+
+    def _visit(self, row: SessionRow, username: str, company: str, token: str,
+               now: float) -> Visit:
+        idle_end = row.last_seen_at + self._auth.idle_timeout_seconds
+        absolute_end = row.created_at + self._auth.absolute_timeout_seconds
+        return Visit(session_id=row.id, member_id=row.member_id, username=username,
+                     company=company, csrf=self.form_token(token), now=now,
+                     idle_timeout=self._auth.idle_timeout_seconds,
+                     ends_in=max(0.0, min(idle_end, absolute_end) - now),
+                     extendable=idle_end <= absolute_end)
+
+    def _ended_before(self, now: float) -> tuple[float, float]:
+        return (now - self._auth.idle_timeout_seconds, now - self._auth.absolute_timeout_seconds)
+
+    async def forget_ended(self) -> None:
+        """Drop every session that has ended by time (for housekeeping)."""
+        await self._store.forget_sessions(*self._ended_before(self._clock.now()))
+
+    # ------------------------------------------------------------------ forms (CSRF)
+
+    def form_token(self, secret: str) -> str:
+        """The token forms must carry for a browser holding `secret` (session or pre-session)."""
+        return self._keyring.form_token(token_digest(secret))
+
+    def check_form_token(self, secret: str | None, token: str | None) -> bool:
+        if not secret or not token or len(token) > 100:
+            return False
+        return self._keyring.check_form_token(token_digest(secret), token)
+
+    @staticmethod
+    def new_browser_secret() -> str:
+        """A random secret for a browser that is not signed in, so its forms can carry a token."""
+        return new_token()
+
+    # ------------------------------------------------------------------ the member's sessions
+
+    async def list(self, visit: Visit) -> list[SessionInfo]:
+        rows = await self._store.sessions_of(visit.member_id)
+        now = self._clock.now()
+        alive = [r for r in rows
+                 if now - r.last_seen_at < self._auth.idle_timeout_seconds
+                 and now - r.created_at < self._auth.absolute_timeout_seconds]
+        return [SessionInfo(r.id, r.device, r.created_at, r.last_seen_at,
+                            current=r.id == visit.session_id) for r in alive]
+
+    async def end(self, member_id: str, session_id: str) -> None:
+        if not is_id(session_id) or not await self._store.delete_session(member_id, session_id):
+            raise NotFound()
+
+    async def end_others(self, visit: Visit) -> int:
+        return await self._store.delete_sessions_except(visit.member_id, visit.session_id)

@@ -1,0 +1,229 @@
+"""Pages of the web inbox: sign-up, sign-in, folders, messages, compose, search.
+
+Each view parses the request, calls one service and renders; the middleware in door.py has
+checked the session and the CSRF token, and turns domain errors into pages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from trademail.appkeys import MAILBOX, SESSIONS
+from trademail.crypto import new_token
+from trademail.services.mailbox import Upload
+from trademail.web.door import (
+    FORM_ERRORS,
+    end_session,
+    field_errors,
+    form_status,
+    page,
+    public,
+    redirect,
+    safe_next,
+    session_token,
+    start_session,
+    visit_of,
+)
+from trademail.web.render import STATIC_DIR
+
+routes = web.RouteTableDef()
+FOLDER_TITLES = {"inbox": "Inbox", "sent": "Sent", "archive": "Archive", "trash": "Trash"}
+SIGNIN_REASONS = {"timeout": "Your session timed out, so you were signed out to keep your "
+                             "mail safe. Sign in again to continue where you were."}
+SIGNUP_FIELDS = ("username", "company", "country")  # the address and password are not echoed
+
+
+def _text(form: MultiDictProxy[Any], name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _client(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+# ---------------------------------------------------------------- signing in and out
+
+
+@routes.get("/")
+@public
+async def home(request: web.Request) -> web.Response:
+    return redirect("/inbox" if session_token(request) else "/signin")
+
+
+@routes.get("/favicon.ico")
+@public
+async def favicon(request: web.Request) -> web.Response:
+    return web.Response(body=(STATIC_DIR / "favicon.svg").read_bytes(),
+                        content_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
+@routes.get("/signin")
+@public
+async def signin_form(request: web.Request) -> web.Response:
+    return await page(request, "signin.html", {
+        "next": safe_next(request.query.get("next")), "values": {},
+        "reason": SIGNIN_REASONS.get(request.query.get("reason", ""))})
+
+
+@routes.post("/signin")
+@public
+async def signin(request: web.Request) -> web.Response:
+    form = await request.post()
+    next_path = safe_next(form.get("next"))
+    try:
+        _, token = await request.app[SESSIONS].sign_in(
+            form.get("username"), form.get("password"), client=_client(request),
+            user_agent=request.headers.get("User-Agent", ""), replacing=session_token(request))
+    except FORM_ERRORS as exc:
+        return await page(request, "signin.html", {
+            "next": next_path, "values": {"username": _text(form, "username")},
+            "errors": field_errors(exc)}, status=form_status(exc))
+    response = redirect(next_path)
+    start_session(request, response, token)
+    return response
+
+
+@routes.get("/signup")
+@public
+async def signup_form(request: web.Request) -> web.Response:
+    return await page(request, "signup.html", {"values": {}})
+
+
+@routes.post("/signup")
+@public
+async def signup(request: web.Request) -> web.Response:
+    form = await request.post()
+    try:
+        _, token = await request.app[SESSIONS].sign_up(
+            username=form.get("username"), password=form.get("password"),
+            email=form.get("email"), company=form.get("company"), country=form.get("country"),
+            user_agent=request.headers.get("User-Agent", ""))
+    except FORM_ERRORS as exc:
+        return await page(request, "signup.html", {
+            "values": {f: _text(form, f) for f in SIGNUP_FIELDS},
+            "errors": field_errors(exc)}, status=form_status(exc))
+    response = redirect("/inbox", "welcome", request=request)
+    start_session(request, response, token)
+    return response
+
+
+@routes.post("/signout")
+async def signout(request: web.Request) -> web.Response:
+    await request.app[SESSIONS].sign_out(session_token(request) or "")
+    response = redirect("/signin", "signed-out", request=request)
+    end_session(request, response)
+    return response
+
+
+# ---------------------------------------------------------------- folders and search
+
+
+@routes.get("/{folder:inbox|sent|archive|trash}")
+async def folder(request: web.Request) -> web.Response:
+    name = request.match_info["folder"]
+    listing = await request.app[MAILBOX].page(
+        visit_of(request).member_id, folder=name, cursor=request.query.get("cursor") or None)
+    return await page(request, "folder.html", {
+        "folder": name, "title": FOLDER_TITLES[name], "listing": listing,
+        "first_page": not request.query.get("cursor")})
+
+
+@routes.get("/search")
+async def search(request: web.Request) -> web.Response:
+    query = request.query.get("q", "").strip()
+    listing, error = None, None
+    if query:
+        try:
+            listing = await request.app[MAILBOX].page(
+                visit_of(request).member_id, folder=None, query=query,
+                cursor=request.query.get("cursor") or None)
+        except FORM_ERRORS as exc:
+            error = next(iter(field_errors(exc).values()))
+    return await page(request, "search.html", {"q": query, "listing": listing, "error": error,
+                                               "first_page": not request.query.get("cursor")})
+
+
+# ---------------------------------------------------------------- one message and its thread
+
+
+@routes.get("/messages/{id}")
+async def message(request: web.Request) -> web.Response:
+    visit = visit_of(request)
+    mailbox = request.app[MAILBOX]
+    opened = await mailbox.read(visit.member_id, request.match_info["id"])
+    thread = await mailbox.thread(visit.member_id, opened.thread_id) \
+        if opened.folder != "trash" else [opened]
+    return await page(request, "message.html", {"message": opened, "thread": thread,
+                                                "values": {"idempotency_key": new_token()}})
+
+
+@routes.post("/messages/{id}/file")
+async def file_message(request: web.Request) -> web.Response:
+    form = await request.post()
+    folder = _text(form, "folder") or None
+    unread = True if form.get("unread") == "true" else None
+    await request.app[MAILBOX].file(visit_of(request).member_id, request.match_info["id"],
+                                    folder=folder, unread=unread)
+    notice = folder if folder in ("archive", "inbox") else "trashed" if folder else "unread"
+    back = safe_next(form.get("back"), "/inbox")
+    return redirect(back, "archived" if notice == "archive" else notice, request=request)
+
+
+@routes.post("/messages/{id}/delete")
+async def delete_message(request: web.Request) -> web.Response:
+    await request.app[MAILBOX].delete(visit_of(request).member_id, request.match_info["id"])
+    return redirect("/trash", "deleted", request=request)
+
+
+@routes.get("/messages/{id}/attachments/{n:[0-9]{1,3}}")
+async def attachment(request: web.Request) -> web.Response:
+    info, data = await request.app[MAILBOX].attachment(
+        visit_of(request).member_id, request.match_info["id"], int(request.match_info["n"]))
+    return web.Response(body=data, headers={
+        "Content-Type": "application/octet-stream",
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(info.filename, safe='')}",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+    })
+
+
+# ---------------------------------------------------------------- compose and reply
+
+
+@routes.get("/compose")
+async def compose_form(request: web.Request) -> web.Response:
+    reply_to = request.query.get("reply_to")
+    parent = await request.app[MAILBOX].read(visit_of(request).member_id, reply_to,
+                                             mark_read=False) if reply_to else None
+    return await page(request, "compose.html", {"parent": parent, "values": {
+        "to": request.query.get("to", ""), "subject": request.query.get("subject", ""),
+        "idempotency_key": new_token()}})
+
+
+@routes.post("/compose")
+async def compose(request: web.Request) -> web.Response:
+    visit, form = visit_of(request), await request.post()
+    files = [f for f in form.getall("attachments", []) if isinstance(f, web.FileField)
+             and f.filename]
+    reply_to = _text(form, "in_reply_to") or None
+    try:
+        sent = await request.app[MAILBOX].send(
+            visit.member_id, to=_text(form, "to") if not reply_to else None,
+            subject=_text(form, "subject"), body=_text(form, "body"), in_reply_to=reply_to,
+            attachments=[Upload(f.filename, f.content_type or "application/octet-stream",
+                                f.file.read()) for f in files],
+            idempotency_key=_text(form, "idempotency_key") or None)
+    except FORM_ERRORS as exc:
+        parent = await request.app[MAILBOX].read(visit.member_id, reply_to, mark_read=False) \
+            if reply_to else None
+        return await page(request, "compose.html", {
+            "parent": parent, "errors": field_errors(exc), "dropped_files": len(files),
+            "values": {k: _text(form, k) for k in ("to", "subject", "body", "idempotency_key")}},
+            status=form_status(exc))
+    return redirect(f"/messages/{sent.id}" if reply_to else "/sent", "sent", request=request)
+
