@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -29,12 +30,9 @@ def _with_search_path(dsn: str, schema: str) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-@pytest.fixture(params=BACKENDS)
-async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database: an SQLite file, or a fresh schema in the test PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'trademail.sqlite3'}"
-        return
+@asynccontextmanager
+async def _postgres_schema() -> AsyncIterator[str]:
+    """A fresh schema in the test PostgreSQL, dropped afterwards; skip or fail without one."""
     if not PG_DSN:
         if REQUIRE_PG:
             pytest.fail("TRADEMAIL_TEST_POSTGRES_DSN must be set when PostgreSQL is required")
@@ -47,6 +45,29 @@ async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     finally:
         await conn.execute(f"DROP SCHEMA {schema} CASCADE")
         await conn.close()
+
+
+@pytest.fixture(params=BACKENDS)
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database: an SQLite file, or a fresh schema in the test PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'trademail.sqlite3'}"
+        return
+    async with _postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """For the tests that one backend shows as well as two."""
+    return f"sqlite:///{tmp_path / 'trademail.sqlite3'}"
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """For the tests only PostgreSQL can run (several processes on one database)."""
+    async with _postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture

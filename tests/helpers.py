@@ -19,6 +19,7 @@ def make_config(tmp_path: Path, store_url: str, **overrides: str) -> Config:
         "TRADEMAIL_DATA_DIR": str(tmp_path / "var"),
         "TRADEMAIL_STORE_URL": store_url,
         "TRADEMAIL_STORE_POOL_SIZE": "4",
+        "TRADEMAIL_SMTP_PORT": "0",
         "TRADEMAIL_AUTH_ARGON2_MEMORY_KIB": "64",
         "TRADEMAIL_AUTH_ARGON2_TIME_COST": "1",
         "TRADEMAIL_AUTH_ARGON2_PARALLELISM": "1",

@@ -170,7 +170,7 @@ async def test_send_read_and_only_parties_see_it(client: Any) -> None:
     (item,) = page["messages"]
     assert item["id"] == sent["id"] and item["unread"] and item["subject"] == "Sesame seeds"
     assert item["from"] == {"username": "ivy", "company": "Ivy Trading Ltd",
-                            "country": "Kenya", "alias": ivy.alias}
+                            "country": "Kenya", "alias": ivy.alias, "external": False}
 
     resp = await client.get(f"/api/v1/messages/{sent['id']}", headers=jon.auth)
     message = await resp.json()
@@ -397,3 +397,40 @@ async def test_bad_requests_get_problems_never_500(client: Any) -> None:
 async def test_healthz_answers_when_the_store_answers(client: Any) -> None:
     resp = await client.get("/healthz")
     assert resp.status == 200 and (await resp.json()) == {"status": "ok"}
+
+
+async def test_multipart_sends_are_bounded_field_by_field(client: Any) -> None:
+    gil, _ = await register(client, "gil"), await register(client, "hux")
+    many = FormData(default_to_multipart=True)
+    for _ in range(5000):
+        many.add_field("to", "hux")
+    body = await problem(await client.post("/api/v1/messages", headers=gil.auth, data=many),
+                         422)
+    assert body["errors"] == [{"field": "to", "message": "at most 20 recipients"}]
+    odd = FormData(default_to_multipart=True)
+    odd.add_field("to", "hux")
+    odd.add_field("padding", "x" * 1000)
+    body = await problem(await client.post("/api/v1/messages", headers=gil.auth, data=odd), 422)
+    assert body["errors"][0]["field"] == "padding"
+    for bad in (b"\xff.pdf", b"nul\x00.pdf"):
+        raw = (b'--B\r\nContent-Disposition: form-data; name="to"\r\n\r\nhux\r\n'
+               b'--B\r\nContent-Disposition: form-data; name="attachments"; filename="' + bad
+               + b'"\r\n\r\ndata\r\n--B--\r\n')
+        resp = await client.post("/api/v1/messages", data=raw, headers=gil.auth | {
+            "Content-Type": "multipart/form-data; boundary=B"})
+        assert resp.status in (400, 422), await resp.text()
+
+
+async def test_text_that_cannot_be_stored_is_refused_by_name(client: Any) -> None:
+    ivo = await register(client, "ivo")
+    for path, payload, field in (
+            ("/api/v1/tokens", {"username": "ivo\u0000", "password": "x"}, "username"),
+            ("/api/v1/tokens", {"username": "ivo", "password": "\ud800"}, "password"),
+            ("/api/v1/members", {"username": "jo1", "password": "\ud800" * 20,
+                                 "email": "j@x.example", "company": "C", "country": "Peru"},
+             "password"),
+            ("/api/v1/messages", {"to": ["ivo\u0000"], "body": "b"}, "to"),
+            ("/api/v1/messages", {"to": ["x"], "subject": "\udfff", "body": "b"}, "subject")):
+        resp = await client.post(path, json=payload, headers=ivo.auth)
+        body = await problem(resp, 422)
+        assert field in {e["field"] for e in body["errors"]}, body

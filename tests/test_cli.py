@@ -21,7 +21,7 @@ KEY_B = base64.b64encode(b"b" * 32).decode()
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEMAIL_")}
     return env | {"TRADEMAIL_AUTH_ARGON2_MEMORY_KIB": "64", "TRADEMAIL_AUTH_ARGON2_TIME_COST": "1",
-                  "TRADEMAIL_AUTH_ARGON2_PARALLELISM": "1"} | extra
+                  "TRADEMAIL_AUTH_ARGON2_PARALLELISM": "1", "TRADEMAIL_SMTP_PORT": "0"} | extra
 
 
 def trademail(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -34,9 +34,10 @@ def _free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def test_serve_with_no_config_answers_on_8080(tmp_path: Path) -> None:
-    if not _free(8080):
-        pytest.fail("port 8080 is taken; the default-port test needs it free")
+def test_serve_with_no_config_answers_on_8080_and_2525(tmp_path: Path) -> None:
+    for port in (8080, 2525):
+        if not _free(port):
+            pytest.fail(f"port {port} is taken; the default-port test needs it free")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEMAIL_")}
     proc = subprocess.Popen([sys.executable, "-m", "trademail", "serve"], cwd=tmp_path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -46,7 +47,9 @@ def test_serve_with_no_config_answers_on_8080(tmp_path: Path) -> None:
             try:
                 with urllib.request.urlopen("http://127.0.0.1:8080/healthz", timeout=2) as resp:
                     assert resp.status == 200
-                    break
+                with socket.create_connection(("127.0.0.1", 2525), timeout=5) as smtp:
+                    assert smtp.recv(512).startswith(b"220 ")
+                break
             except OSError:
                 assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
                 assert time.monotonic() < deadline, "server did not answer in 30 s"

@@ -572,6 +572,23 @@ async def test_session_answers_match_the_document(api: Api, clock: FakeClock) ->
     await api.call("DELETE", f"{TOKENS}/{created.body['id']}", expect=404, headers=bob_reader)
     await api.call("GET", TOKENS, expect=401)
 
+    # ------------------------------------------------ webhooks and unsubscribe (the gateway)
+    hook = (await api.call("POST", "/api/v1/webhooks", expect=201, headers=carol.auth,
+                           json_body={"url": "https://crm.carol.example/hooks"})).body
+    await api.call("POST", "/api/v1/webhooks", expect=422, headers=carol.auth,
+                   json_body={"url": "http://127.0.0.1/hooks"})
+    listed_hooks = await api.call("GET", "/api/v1/webhooks", expect=200, headers=carol.auth)
+    assert [h["id"] for h in listed_hooks.body["webhooks"]] == [hook["id"]]
+    await api.call("DELETE", f"/api/v1/webhooks/{hook['id']}", expect=204, headers=carol.auth)
+    await api.call("DELETE", f"/api/v1/webhooks/{hook['id']}", expect=404, headers=carol.auth)
+    from trademail.appkeys import NOTIFICATIONS
+
+    unsubscribe = api.client.app[NOTIFICATIONS].unsubscribe_url(alice_profile["id"])
+    unsubscribe = "/api/" + unsubscribe.split("/api/", 1)[1]
+    await api.call("GET", unsubscribe, expect=200)
+    await api.call("POST", unsubscribe, expect=204)
+    await api.call("POST", unsubscribe[:-4] + "aaaa", expect=404)
+
     # Every documented operation took part, and succeeded at least once.
     succeeded = {(m, t) for m, t, status in api.seen if status < 300}
     assert succeeded == api.spec.operations()

@@ -11,19 +11,41 @@ from aiohttp import web
 
 from trademail.api import setup_api
 from trademail.api.problems import problems_middleware
-from trademail.appkeys import CONFIG, MAILBOX, MEMBERS, STORE, TOKENS
+from trademail.appkeys import (
+    ACCOUNT,
+    CONFIG,
+    EVENTS,
+    MAILBOX,
+    MEMBERS,
+    NOTIFICATIONS,
+    SESSIONS,
+    SMTP_GATEWAY,
+    STORE,
+    TOKENS,
+    WEBHOOKS,
+)
 from trademail.clock import Clock, SystemClock
 from trademail.config import Config
 from trademail.crypto import Keyring, PasswordHasher, load_master_keys
 from trademail.events import Events, PostgresEvents
+from trademail.gateway.compose import Composer
 from trademail.gateway.relay import Relay
+from trademail.gateway.smtp import SmtpGateway
 from trademail.gateway.transports import MaildirTransport, MailTransport, SmtpTransport
+from trademail.gateway.unsubscribe import setup_unsubscribe
+from trademail.gateway.webhooks import AiohttpWebhookSender
+from trademail.services.account import Account
 from trademail.services.housekeeping import Housekeeping
+from trademail.services.inbound import Inbound
 from trademail.services.mailbox import Mailbox
 from trademail.services.members import Members
+from trademail.services.notifications import Notifications
 from trademail.services.outbox import Outbox
+from trademail.services.sessions import Sessions
 from trademail.services.tokens import Tokens
+from trademail.services.webhooks import Webhooks
 from trademail.store import Store, open_store
+from trademail.web import setup_web, web_middleware
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +62,11 @@ class Core:
     members: Members
     tokens: Tokens
     mailbox: Mailbox
+    sessions: Sessions
+    account: Account
+    notifications: Notifications
+    webhooks: Webhooks
+    inbound: Inbound
 
     async def close(self) -> None:
         self.hasher.close()
@@ -73,9 +100,24 @@ async def open_core(config: Config, clock: Clock | None = None) -> Core:
     events = PostgresEvents(config.store_url) if store.dialect == "postgres" else Events()
     outbox = Outbox(store, keyring, clock)
     members = Members(store, keyring, hasher, clock, auth, config.smtp.relay_domain)
+    tokens = Tokens(store, clock)
+    sessions = Sessions(store, keyring, members, clock, auth)
+    account = Account(store, keyring, members, sessions, tokens, hasher, outbox, clock, auth,
+                      events, public_url=config.public_url,
+                      relay_domain=config.smtp.relay_domain)
+    webhooks = Webhooks(store, keyring, outbox, clock)
+    notifications = Notifications(store, keyring, outbox, Composer(config.smtp.relay_domain),
+                                  clock, relay_domain=config.smtp.relay_domain,
+                                  public_url=config.public_url, webhooks=webhooks)
+    mailbox = Mailbox(store, keyring, members, clock, config.messages, events,
+                      notifications=notifications)
+    inbound = Inbound(store, keyring, members, mailbox, notifications, clock,
+                      relay_domain=config.smtp.relay_domain,
+                      require_dmarc_pass=config.smtp.require_dmarc_pass)
     return Core(store=store, keyring=keyring, hasher=hasher, events=events, outbox=outbox,
-                members=members, tokens=Tokens(store, clock),
-                mailbox=Mailbox(store, keyring, members, clock, config.messages, events))
+                members=members, tokens=tokens, mailbox=mailbox,
+                sessions=sessions, account=account, notifications=notifications,
+                webhooks=webhooks, inbound=inbound)
 
 
 def mail_transport(config: Config) -> MailTransport:
@@ -104,13 +146,20 @@ def create_app(config: Config, core: Core) -> web.Application:
     app = web.Application(
         client_max_size=limits.max_attachments * limits.max_attachment_bytes
         + 8 * limits.max_body_bytes + 1024 * 1024,
-        middlewares=[security_headers, problems_middleware])
+        middlewares=[security_headers, problems_middleware, web_middleware])
     app[CONFIG] = config
     app[STORE] = core.store
     app[MEMBERS] = core.members
     app[TOKENS] = core.tokens
     app[MAILBOX] = core.mailbox
+    app[SESSIONS] = core.sessions
+    app[ACCOUNT] = core.account
+    app[EVENTS] = core.events
+    app[NOTIFICATIONS] = core.notifications
+    app[WEBHOOKS] = core.webhooks
     setup_api(app)
+    setup_unsubscribe(app)
+    setup_web(app)
     return app
 
 
@@ -130,19 +179,29 @@ async def build_app(config: Config, clock: Clock | None = None, *,
     clock = clock or SystemClock()
     core = await open_core(config, clock)
     app = create_app(config, core)
+    webhook_sender = AiohttpWebhookSender()
     relay = Relay(core.store, core.outbox, transport or mail_transport(config), clock,
-                  config.relay)
-    housekeeping = Housekeeping(core.store, clock,
+                  config.relay, webhooks=webhook_sender,
+                  on_permanent_failure=core.notifications.on_permanent_failure)
+    smtp = app[SMTP_GATEWAY] = SmtpGateway(core.inbound, config.smtp, clock)
+    housekeeping = Housekeeping(core.store, clock, sessions=core.sessions,
                                 signin_keep_seconds=config.auth.lockout_seconds)
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         await core.events.start()
+        try:
+            await smtp.start()
+        except BaseException:
+            await core.close()
+            raise
         worker = asyncio.create_task(relay.run(core.events), name="relay")
         sweeper = asyncio.create_task(_every(3600, housekeeping.run_once), name="housekeeping")
         yield
         worker.cancel()
         sweeper.cancel()
         await asyncio.gather(worker, sweeper, return_exceptions=True)
+        await smtp.stop()
+        await webhook_sender.close()
         await core.close()
 
     app.cleanup_ctx.append(lifetime)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from trademail.config import Config
+from trademail.events import Events
+from trademail.gateway.smtp import SmtpGateway
+from trademail.services.account import Account
 from trademail.services.mailbox import Mailbox
 from trademail.services.members import Members
+from trademail.services.notifications import Notifications
+from trademail.services.sessions import Sessions
 from trademail.services.tokens import Tokens
+from trademail.services.webhooks import Webhooks
 from trademail.store import Store
 
 CONFIG = web.AppKey("config", Config)
@@ -15,3 +23,10 @@ STORE = web.AppKey("store", Store)
 MEMBERS = web.AppKey("members", Members)
 TOKENS = web.AppKey("tokens", Tokens)
 MAILBOX = web.AppKey("mailbox", Mailbox)
+SESSIONS = web.AppKey("sessions", Sessions)
+ACCOUNT = web.AppKey("account", Account)
+EVENTS = web.AppKey("events", Events)
+WEB_STOPPING = web.AppKey("web_stopping", asyncio.Event)
+NOTIFICATIONS = web.AppKey("notifications", Notifications)
+WEBHOOKS = web.AppKey("webhooks", Webhooks)
+SMTP_GATEWAY = web.AppKey("smtp_gateway", SmtpGateway)

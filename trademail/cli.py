@@ -31,7 +31,10 @@ async def _serve(config: Config) -> None:
         except OSError as exc:
             raise TradeMailError(f"cannot listen on {config.http.host}:{config.http.port}: "
                                  f"{exc.strerror or exc}") from None
-        log.info("TradeMail is serving", url=config.public_url,
+        from trademail.appkeys import SMTP_GATEWAY
+
+        smtp_host, smtp_port = app[SMTP_GATEWAY].address
+        log.info("TradeMail is serving", url=config.public_url, smtp=f"{smtp_host}:{smtp_port}",
                  store=config.store_url.split(":", 1)[0])
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -81,3 +81,28 @@ class Throttled(TradeMailError):
 
 class Forbidden(TradeMailError):
     """Authenticated, but this credential may not do this (a missing scope)."""
+
+
+class SessionEnded(AuthenticationFailed):
+    """A sign-in session is over: signed out, ended elsewhere, or timed out (`timed_out`)."""
+
+    def __init__(self, *, timed_out: bool) -> None:
+        self.timed_out = timed_out
+        super().__init__("your session timed out" if timed_out else "you are not signed in")
+
+
+class MailRefused(TradeMailError):
+    """An incoming mail is refused for good (a forged reply, a loop, a disabled alias);
+    `status` is the enhanced status code (RFC 3463) the SMTP door answers with."""
+
+    def __init__(self, message: str, status: str = "5.7.1") -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class MailDeferred(TradeMailError):
+    """An incoming mail cannot be taken now (a rate limit); the sender should try later."""
+
+    def __init__(self, message: str, status: str = "4.7.1") -> None:
+        self.status = status
+        super().__init__(message)

@@ -8,17 +8,20 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from trademail.api.problems import Problem
-from trademail.appkeys import CONFIG, MAILBOX, MEMBERS, STORE, TOKENS
+from trademail.appkeys import CONFIG, MAILBOX, MEMBERS, STORE, TOKENS, WEBHOOKS
 from trademail.errors import AuthenticationFailed
 from trademail.services.mailbox import Message, Summary, Upload
 from trademail.services.members import Party, Profile
 from trademail.services.tokens import Caller
+from trademail.services.webhooks import Endpoint
 from trademail.store import TokenRow
 
 routes = web.RouteTableDef()
 JSON_LIMIT = 64 * 1024
+SEND_FIELDS = ("to", "subject", "body", "in_reply_to")  # the text parts of a multipart send
 
 
 # ---------------------------------------------------------------- parsing and rendering
@@ -69,9 +72,9 @@ async def caller(request: web.Request, scope: str | None = None) -> Caller:
     return who
 
 
-def party_json(party: Party) -> dict[str, str]:
+def party_json(party: Party) -> dict[str, Any]:
     return {"username": party.username, "company": party.company, "country": party.country,
-            "alias": party.alias}
+            "alias": party.alias, "external": party.external}
 
 
 def profile_json(profile: Profile) -> dict[str, Any]:
@@ -184,8 +187,8 @@ async def _read_part(part: BodyPartReader, limit: int, field: str) -> bytes:
 async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[Upload]]:
     try:
         return await _parse_multipart(request)
-    except (ValueError, RuntimeError, AssertionError):
-        # aiohttp's reader on a missing boundary, a truncated body, a bad encoding
+    except (ValueError, RuntimeError, AssertionError, HttpProcessingError):
+        # aiohttp's reader on a missing boundary, a truncated body, bad part headers
         raise Problem(400, "the multipart/form-data body is malformed") from None
 
 
@@ -207,14 +210,19 @@ async def _parse_multipart(request: web.Request) -> tuple[dict[str, Any], list[U
             content_type = part.headers.get("Content-Type", "application/octet-stream")
             uploads.append(Upload(part.filename, content_type, data))
             continue
-        raw = await _read_part(part, limits.max_body_bytes, part.name or "field")
+        if part.name not in SEND_FIELDS or (part.name in fields and part.name != "to"):
+            raise Problem(422, "is not a field of a message, or is given twice",
+                          field=part.name or "field")
+        if len(fields.get("to", ())) >= limits.max_recipients:
+            raise Problem(422, f"at most {limits.max_recipients} recipients", field="to")
+        raw = await _read_part(part, limits.max_body_bytes, part.name)
         try:
             value = raw.decode(part.get_charset("utf-8"))
         except (UnicodeDecodeError, LookupError):
             raise Problem(400, "is not valid text", field=part.name) from None
         if part.name == "to":
             fields.setdefault("to", []).append(value)
-        elif part.name:
+        else:
             fields[part.name] = value
     return fields, uploads
 
@@ -294,6 +302,35 @@ async def thread(request: web.Request) -> web.Response:
     messages = await request.app[MAILBOX].thread(who.member_id, request.match_info["id"])
     return web.json_response({"thread_id": request.match_info["id"],
                               "messages": [message_json(m) for m in messages]})
+
+
+# ---------------------------------------------------------------- webhooks
+
+
+def webhook_json(hook: Endpoint) -> dict[str, Any]:
+    return {"id": hook.id, "url": hook.url, "created_at": _iso(hook.created_at)}
+
+
+@routes.post("/api/v1/webhooks")
+async def create_webhook(request: web.Request) -> web.Response:
+    who = await caller(request, "messages:read")
+    data = await read_json(request)
+    hook, secret = await request.app[WEBHOOKS].register(who.member_id, url=data.get("url"))
+    return web.json_response(webhook_json(hook) | {"secret": secret}, status=201)
+
+
+@routes.get("/api/v1/webhooks")
+async def list_webhooks(request: web.Request) -> web.Response:
+    who = await caller(request, "messages:read")
+    hooks = await request.app[WEBHOOKS].endpoints(who.member_id)
+    return web.json_response({"webhooks": [webhook_json(h) for h in hooks]})
+
+
+@routes.delete("/api/v1/webhooks/{id}")
+async def delete_webhook(request: web.Request) -> web.Response:
+    who = await caller(request, "messages:read")
+    await request.app[WEBHOOKS].delete(who.member_id, request.match_info["id"])
+    return web.Response(status=204)
 
 
 # ---------------------------------------------------------------- service

@@ -3,7 +3,13 @@
 from trademail.crypto.aead import DecryptionFailed, Key
 from trademail.crypto.keyring import ContentKey, Keyring, MemberKey, load_master_keys
 from trademail.crypto.passwords import PasswordHasher
-from trademail.crypto.tokens import new_token, random_word_suffix, token_digest
+from trademail.crypto.tokens import (
+    new_mail_token,
+    new_token,
+    random_word_suffix,
+    token_digest,
+    webhook_signature,
+)
 
 __all__ = [
     "ContentKey",
@@ -13,7 +19,9 @@ __all__ = [
     "MemberKey",
     "PasswordHasher",
     "load_master_keys",
+    "new_mail_token",
     "new_token",
     "random_word_suffix",
     "token_digest",
+    "webhook_signature",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -70,7 +71,10 @@ def load_master_keys(given: str, path: Path, retired: Iterable[str], *,
     elif path.exists():
         active = _read_key_file(path)
     elif allow_create:
-        active = create_key_file(path)
+        try:
+            active = create_key_file(path)
+        except FileExistsError:  # another process starting at the same moment made it
+            active = _read_key_file(path)
     else:
         raise MasterKeyError(f"master key file {path} is missing, and this database holds "
                              "data sealed under a master key; restore the key from backup")
@@ -129,6 +133,7 @@ class Keyring:
         self._active = masters[0]
         self._directory = directory
         self._index = index
+        self._forms = index.derive(b"form tokens")
 
     @property
     def active_key_id(self) -> str:
@@ -189,6 +194,24 @@ class Keyring:
     def open_outbound(self, outbox_id: str, blob: bytes) -> bytes:
         return self._directory.open(blob, _aad("outbox", outbox_id))
 
+    def form_token(self, binding: bytes) -> str:
+        """A token that ties a form to one browser's secret (CSRF); only this server makes it."""
+        return base64.urlsafe_b64encode(self._forms.mac(_aad("form", binding))).decode() \
+            .rstrip("=")
+
+    def check_form_token(self, binding: bytes, token: str) -> bool:
+        return hmac.compare_digest(self.form_token(binding).encode(),
+                                   token.encode("utf-8", "surrogatepass"))
+
     def blind_index(self, kind: str, normalized: str) -> bytes:
         """Keyed look-up value: equal inputs match, nothing else about them is revealed."""
         return self._index.mac(_aad(kind, normalized))
+
+    def sign(self, purpose: str, data: str) -> str:
+        """A short keyed signature (80 bits, lower-case base32) for tokens that travel in mail:
+        VERP bounce addresses, unsubscribe links. Bound to its purpose."""
+        mac = self._index.derive(b"mail signatures").mac(_aad(purpose, data))
+        return base64.b32encode(mac[:10]).decode("ascii").lower()
+
+    def verify(self, purpose: str, data: str, signature: str) -> bool:
+        return hmac.compare_digest(self.sign(purpose, data), signature.lower())

@@ -16,7 +16,9 @@ from trademail.events import Events
 from trademail.ids import is_id, new_id
 from trademail.services import validation
 from trademail.services.members import Members, Party
+from trademail.services.notifications import Attached, NewMail, Notifications
 from trademail.store import EntryRow, MemberRow, NewAttachment, NewEntry, NewMessage, Store
+from trademail.store.gateway import CorrespondentRow
 
 FOLDERS = ("inbox", "sent", "archive", "trash")
 SNIPPET_CHARS = 140
@@ -88,8 +90,10 @@ def decode_cursor(cursor: str) -> str:
 
 class Mailbox:
     def __init__(self, store: Store, keyring: Keyring, members: Members, clock: Clock,
-                 limits: MessagesConfig, events: Events) -> None:
+                 limits: MessagesConfig, events: Events, *,
+                 notifications: Notifications | None = None) -> None:
         self._events = events
+        self._notifications = notifications
         self._store = store
         self._keyring = keyring
         self._members = members
@@ -117,30 +121,26 @@ class Mailbox:
             if parent is None:
                 raise InvalidInput.one("in_reply_to", "no such message in your mailbox")
         recipient_ids = await self._recipients(sender_id, to, parent)
+        # Answers in a conversation with someone outside go to them by mail, from the alias
+        # they wrote to; they have no mailbox here.
+        outsiders = {i: c for i, c in (await self._store.correspondents_by_ids(
+            recipient_ids)).items() if c.member_id == sender_id} if parent else {}
+        member_ids = [r for r in recipient_ids if r not in outsiders]
 
-        members = await self._store.members_by_ids([sender_id, *recipient_ids])
+        members = await self._store.members_by_ids([sender_id, *member_ids])
+        if sender_id not in members or any(r not in members for r in member_ids):
+            raise UnknownRecipients("to", ["(deleted member)"])
         keys = {mid: self._keyring.member_key(mid, m.member_key) for mid, m in members.items()}
         now = self._clock.now()
         message_id = new_id(now)
         thread_id = parent.thread_id if parent else message_id
         ck = ContentKey.generate()
-        message = NewMessage(
-            id=message_id, thread_id=thread_id, in_reply_to=parent.message_id if parent else None,
-            sender_id=sender_id, recipient_ids=tuple(recipient_ids), created_at=now,
-            subject_ct=ck.seal(message_id, "subject", clean_subject.encode()),
-            body_ct=ck.seal(message_id, "body", clean_body.encode()),
-            snippet_ct=ck.seal(message_id, "snippet", _snippet(clean_body).encode()),
-            attachments=tuple(
-                NewAttachment(
-                    n=n, size=len(a.data),
-                    meta_ct=ck.seal(message_id, f"attachment {n} meta", json.dumps(
-                        {"filename": a.filename, "content_type": a.content_type}).encode()),
-                    data_ct=ck.seal(message_id, f"attachment {n}", a.data))
-                for n, a in enumerate(attachments, start=1)))
+        message = self._sealed(ck, message_id, thread_id, parent, sender_id, recipient_ids, now,
+                               clean_subject, clean_body, attachments)
         entries = [NewEntry(sender_id, "sent", False, keys[sender_id].wrap_content_key(
             ck, message_id))]
         entries += [NewEntry(rid, "inbox", True, keys[rid].wrap_content_key(ck, message_id))
-                    for rid in recipient_ids]
+                    for rid in member_ids]
         searchable = validation.words(
             clean_subject, clean_body, *(a.filename for a in attachments),
             *(f"{m.username} {m.company}" for m in members.values()))
@@ -152,15 +152,80 @@ class Mailbox:
                 [sorted(recipient_ids), clean_subject, clean_body, message.in_reply_to,
                  [(a.filename, a.content_type, a.data.hex()) for a in attachments]]).encode())
             idempotency = (idempotency_key, fingerprint)
-        stored = await self._store.deliver(message, entries, tokens, idempotency)
+        outbox = []
+        if self._notifications is not None:
+            sender = members[sender_id]
+            outbox = await self._notifications.for_message(
+                NewMail(message_id, thread_id, sender_id, sender.company, sender.country,
+                        clean_subject, clean_body,
+                        tuple(Attached(a.filename, a.content_type, a.data) for a in attachments)),
+                [members[r] for r in member_ids], list(outsiders.values()),
+                sender_name=sender.company)
+        stored = await self._store.deliver(message, entries, tokens, idempotency, outbox=outbox)
         if stored.message_id != message_id:
             if idempotency is None or stored.fingerprint != idempotency[1]:
                 raise Conflict("this Idempotency-Key was already used for a different message",
                                "Idempotency-Key")
             return Sent(stored.message_id, stored.thread_id, replayed=True)
-        for recipient in recipient_ids:
+        for recipient in member_ids:
             await self._events.publish("mailbox", recipient)
+        if outbox:
+            await self._events.publish("outbox", "")
         return Sent(message_id, thread_id)
+
+    async def receive_external(self, member_id: str, outsider: CorrespondentRow, *,
+                               subject: str, body: str, attachments: Sequence[Upload] = (),
+                               thread_of: str | None = None, quiet: bool = False) -> Sent:
+        """Mail from outside to a member's alias: into their inbox, marked external, with a
+        notification (unless `quiet`: auto-replies are kept but nobody is mailed about them).
+        `thread_of` names a message of the member's this one answers, if it is known."""
+        clean_subject = validation.line(subject, "subject", max_length=255, min_length=0)
+        clean_body = validation.body(body, "body", max_bytes=self._limits.max_body_bytes)
+        self._check_attachments(attachments)
+        member, key = await self._member_key(member_id)
+        parent = await self._store.entry(member_id, thread_of) if thread_of else None
+        if parent is not None and outsider.id not in (parent.sender_id, *parent.recipient_ids):
+            parent = None
+        now = self._clock.now()
+        message_id = new_id(now)
+        thread_id = parent.thread_id if parent else message_id
+        ck = ContentKey.generate()
+        message = self._sealed(ck, message_id, thread_id, parent, outsider.id, [member_id],
+                               now, clean_subject, clean_body, attachments)
+        entries = [NewEntry(member_id, "inbox", True, key.wrap_content_key(ck, message_id))]
+        name = self._keyring.open_field(outsider.id, "name", outsider.name_ct)
+        searchable = validation.words(clean_subject, clean_body, name,
+                                      *(a.filename for a in attachments))
+        tokens = [(member_id, key.word_token(w)) for w in searchable]
+        outbox = []
+        if self._notifications is not None:
+            outbox = await self._notifications.for_message(
+                NewMail(message_id, thread_id, outsider.id, name or "Someone outside TradeMail",
+                        "", clean_subject, clean_body,
+                        tuple(Attached(a.filename, a.content_type, a.data) for a in attachments),
+                        external_sender=True, quiet=quiet), [member], [])
+        await self._store.deliver(message, entries, tokens, outbox=outbox)
+        await self._events.publish("mailbox", member_id)
+        if outbox:
+            await self._events.publish("outbox", "")
+        return Sent(message_id, thread_id)
+
+    def _sealed(self, ck: ContentKey, message_id: str, thread_id: str, parent: EntryRow | None,
+                sender_id: str, recipient_ids: Sequence[str], now: float, subject: str,
+                body: str, attachments: Sequence[Upload]) -> NewMessage:
+        return NewMessage(
+            id=message_id, thread_id=thread_id, in_reply_to=parent.message_id if parent else None,
+            sender_id=sender_id, recipient_ids=tuple(recipient_ids), created_at=now,
+            subject_ct=ck.seal(message_id, "subject", subject.encode()),
+            body_ct=ck.seal(message_id, "body", body.encode()),
+            snippet_ct=ck.seal(message_id, "snippet", _snippet(body).encode()),
+            attachments=tuple(
+                NewAttachment(
+                    n=n, size=len(a.data),
+                    meta_ct=ck.seal(message_id, f"attachment {n} meta", json.dumps(
+                        {"filename": a.filename, "content_type": a.content_type}).encode()),
+                    data_ct=ck.seal(message_id, f"attachment {n}", a.data))
+                for n, a in enumerate(attachments, start=1)))
 
     def _check_attachments(self, attachments: Sequence[Upload]) -> None:
         limits = self._limits
@@ -189,7 +254,7 @@ class Mailbox:
             raise InvalidInput.one("to", "must be a list of usernames or aliases")
         if len(to) > self._limits.max_recipients:
             raise InvalidInput.one("to", f"at most {self._limits.max_recipients} recipients")
-        names = [t.strip().lower() for t in to]
+        names = [validation.plain_text(t, "to").strip().lower() for t in to]
         found = await self._store.resolve_recipients(names)
         unknown = [n for n in names if n not in found]
         if unknown:

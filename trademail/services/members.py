@@ -15,6 +15,7 @@ from trademail.errors import (
     Conflict,
     FieldProblem,
     InvalidInput,
+    NotFound,
     Throttled,
 )
 from trademail.ids import new_id
@@ -44,6 +45,7 @@ class Party:
     company: str
     country: str
     alias: str
+    external: bool = False  # someone outside TradeMail who wrote to an alias
 
 
 @dataclass(frozen=True)
@@ -137,8 +139,22 @@ class Members:
         for alias in await self._store.aliases_of(ids):
             if alias.enabled:
                 first_alias.setdefault(alias.member_id, alias.address)
-        return {m.id: Party(m.id, m.username, m.company, m.country, first_alias.get(m.id, ""))
-                for m in members.values()}
+        found = {m.id: Party(m.id, m.username, m.company, m.country, first_alias.get(m.id, ""))
+                 for m in members.values()}
+        outsiders = await self._store.correspondents_by_ids([i for i in ids if i not in found])
+        for outsider in outsiders.values():
+            # Shown by the name they gave, never by their address.
+            name = self._keyring.open_field(outsider.id, "name", outsider.name_ct)
+            found[outsider.id] = Party(outsider.id, "", name or "Outside sender", "", "",
+                                       external=True)
+        return found
+
+    async def set_alias_enabled(self, member_id: str, address: object, enabled: bool) -> None:
+        """Disable (or enable again) one of the member's aliases; mail to a disabled alias
+        is refused at RCPT, and nobody can send to it."""
+        if not isinstance(address, str) or not await self._store.set_alias_enabled(
+                member_id, address.strip().lower(), enabled):
+            raise NotFound()
 
     async def sign_in(self, username: object, password: object, client: str) -> MemberRow:
         """Check a password, throttled per account and per client address.
@@ -146,45 +162,51 @@ class Members:
         Unknown usernames cost the same Argon2 work and get the same answer as wrong
         passwords, so neither the answer nor its timing tells whether an account exists.
         """
-        if not isinstance(username, str) or not isinstance(password, str):
-            raise InvalidInput.one("username" if not isinstance(username, str) else "password",
-                                   "must be a string")
+        username = validation.plain_text(username, "username")
+        password = validation.plain_text(password, "password")
         name = username.strip().lower()[:64]
-        subjects = [f"account:{name}", f"client:{client}"]
+        account, client = f"account:{name}", f"client:{client}"
         now = self._clock.now()
-        await self._check_throttle(subjects, now)
+        # The attempt counts as a failure before the password is checked, in one atomic
+        # step with the decision to let it through, so parallel guesses cannot slip past.
+        wait = await self._store.reserve_signin_attempt(
+            [account, client], now, lambda state: self._throttle(state, account, client, now))
+        if wait > 0:
+            raise Throttled(wait)
         member = await self._store.member_by_username(name)
         normalized = unicodedata.normalize("NFKC", password)[
             :validation.MAX_PASSWORD_LENGTH]
         ok, rehashed = await self._hasher.verify(member.password_hash if member else None,
                                                  normalized)
         if not ok or member is None:
-            await self._store.record_signin_failure(subjects, now)
             raise AuthenticationFailed()
-        await self._store.clear_signin_failures(subjects[:1])
+        await self._store.signin_succeeded(account, client)
         if rehashed:
             await self._store.set_password_hash(member.id, rehashed)
         return member
 
-    async def _check_throttle(self, subjects: list[str], now: float) -> None:
+    def _throttle(self, state: dict[str, tuple[int, float]], account: str, client: str,
+                  now: float) -> tuple[float, set[str]]:
+        """(seconds to wait, subjects whose count starts over) for the failures so far."""
         auth = self._auth
-        state = await self._store.signin_failures(subjects)
-        account, client = (state.get(s, (0, 0.0)) for s in subjects)
-        if account[0] >= auth.account_max_failures:
-            if now < account[1] + auth.lockout_seconds:
-                raise Throttled(account[1] + auth.lockout_seconds - now)
-            await self._store.clear_signin_failures(subjects[:1])
-            account = (0, 0.0)
-        if client[0] and now > client[1] + auth.lockout_seconds:
-            await self._store.clear_signin_failures(subjects[1:])
-            client = (0, 0.0)
-        wait_until = max(self._backoff_until(*account, free=auth.account_free_failures),
-                         self._backoff_until(*client, free=auth.client_free_failures))
-        if now < wait_until:
-            raise Throttled(wait_until - now)
+        fails, last = state[account]
+        client_fails, client_last = state[client]
+        resets: set[str] = set()
+        if fails >= auth.account_max_failures:
+            if now < last + auth.lockout_seconds:
+                return last + auth.lockout_seconds - now, resets
+            resets.add(account)
+            fails = 0
+        if client_fails and now > client_last + auth.lockout_seconds:
+            resets.add(client)
+            client_fails = 0
+        wait_until = max(self._backoff_until(fails, last, free=auth.account_free_failures),
+                         self._backoff_until(client_fails, client_last,
+                                             free=auth.client_free_failures))
+        return max(0.0, wait_until - now), resets
 
     def _backoff_until(self, failures: int, last: float, *, free: int) -> float:
         """Each failure past the free ones doubles the wait, up to max_backoff_seconds."""
         if failures < free:
             return 0.0
-        return last + min(2.0 ** (failures - free), self._auth.max_backoff_seconds)
+        return last + min(2.0 ** min(failures - free, 32), self._auth.max_backoff_seconds)

@@ -1,0 +1,99 @@
+"""Outbound mail built from scratch: an allow-list of headers, text and HTML from one template.
+
+Nothing of an incoming mail is ever copied into an outgoing one; Message-IDs are made on
+the relay domain, so no real address or host name can ride along.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from trademail.services.notifications import DirectMail, NotificationMail
+
+# The only headers TradeMail ever writes on outbound mail (MIME ones are set by the email
+# package as it lays out the body parts).
+ALLOWED_HEADERS = frozenset({
+    "from", "to", "reply-to", "subject", "date", "message-id", "in-reply-to", "references",
+    "auto-submitted", "x-auto-response-suppress", "list-unsubscribe", "list-unsubscribe-post",
+    "list-id", "mime-version", "content-type", "content-transfer-encoding",
+})
+
+
+def _clean(text: str, limit: int = 200) -> str:
+    """One header-safe line: no control characters, bounded."""
+    return "".join(c if c.isprintable() else " " for c in text).strip()[:limit]
+
+
+class Composer:
+    def __init__(self, relay_domain: str) -> None:
+        self._domain = relay_domain
+        self._env = Environment(
+            loader=PackageLoader("trademail.gateway", "templates"),
+            autoescape=select_autoescape(["html"], default_for_string=True),
+            undefined=StrictUndefined, keep_trailing_newline=True)
+
+    def _message_id(self, message_id: str) -> str:
+        return f"<tm.{message_id}.{secrets.token_hex(6)}@{self._domain}>"
+
+    def _thread_ref(self, thread_id: str) -> str:
+        return f"<thread.{thread_id}@{self._domain}>"
+
+    def _render(self, name: str, **context: object) -> tuple[str, str]:
+        text = self._env.get_template(f"{name}.txt").render(**context)
+        html = self._env.get_template(f"{name}.html").render(**context)
+        return text, html
+
+    def _base(self, now: float, message_id: str, thread_id: str) -> EmailMessage:
+        msg = EmailMessage(policy=SMTP)
+        msg["Date"] = format_datetime(dt.datetime.fromtimestamp(now, dt.UTC))
+        msg["Message-ID"] = self._message_id(message_id)
+        msg["References"] = self._thread_ref(thread_id)
+        msg["In-Reply-To"] = self._thread_ref(thread_id)
+        return msg
+
+    def notification(self, mail: NotificationMail, now: float) -> bytes:
+        msg = self._base(now, mail.message_id, mail.thread_id)
+        who = _clean(mail.sender_company, 80) or "A TradeMail member"
+        msg["From"] = Address(f"{who} via TradeMail", addr_spec=f"notifications@{self._domain}")
+        msg["To"] = Address(addr_spec=mail.to)
+        msg["Reply-To"] = Address(f"{who} via TradeMail", addr_spec=mail.reply_to)
+        msg["Subject"] = (_clean(mail.subject) or f"New TradeMail from {who}") \
+            if mail.body is not None else f"New TradeMail from {who}"
+        msg["Auto-Submitted"] = "auto-generated"
+        msg["X-Auto-Response-Suppress"] = "All"
+        msg["List-Id"] = f"TradeMail notifications <notifications.{self._domain}>"
+        msg["List-Unsubscribe"] = f"<{mail.unsubscribe_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        text, html = self._render("notification", mail=mail)
+        msg.set_content(text)
+        msg.add_alternative(html, subtype="html")
+        return self._finish(msg)
+
+    def direct(self, mail: DirectMail, now: float) -> bytes:
+        msg = self._base(now, mail.message_id, mail.thread_id)
+        msg["From"] = Address(_clean(mail.from_name, 80), addr_spec=mail.from_alias)
+        msg["To"] = Address(addr_spec=mail.to)
+        msg["Reply-To"] = Address(addr_spec=mail.from_alias)
+        msg["Subject"] = _clean(mail.subject) or "(no subject)"
+        text, html = self._render("direct", mail=mail)
+        msg.set_content(text)
+        msg.add_alternative(html, subtype="html")
+        for attached in mail.attachments:
+            maintype, _, subtype = attached.content_type.partition("/")
+            if not maintype or not subtype or maintype == "multipart":
+                maintype, subtype = "application", "octet-stream"
+            msg.add_attachment(attached.data, maintype=maintype, subtype=subtype,
+                               filename=_clean(attached.filename, 255) or "attachment")
+        return self._finish(msg)
+
+    def _finish(self, msg: EmailMessage) -> bytes:
+        extra = {k.lower() for k in msg.keys()} - ALLOWED_HEADERS
+        assert not extra, f"header outside the allow-list: {sorted(extra)}"
+        return msg.as_bytes(policy=SMTP)

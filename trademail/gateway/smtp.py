@@ -1,0 +1,231 @@
+"""The inbound SMTP door: aiosmtpd on the server's one loop (loop.create_server).
+
+Hooks parse, call the Inbound service, and turn its answer or a domain error into an SMTP
+reply line in `smtp_reply`, the one place that knows the pairs. 250 is said only after
+the mail is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections import defaultdict, deque
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from typing import Any
+
+import structlog
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from trademail.clock import Clock
+from trademail.config import SmtpConfig
+from trademail.errors import (
+    InvalidInput,
+    MailDeferred,
+    MailRefused,
+    MasterKeyError,
+    NotFound,
+    StoreError,
+    TooLarge,
+    TradeMailError,
+)
+from trademail.services.inbound import Inbound
+
+log = structlog.get_logger(__name__)
+
+MAX_RECIPIENTS = 20
+
+
+def smtp_reply(exc: BaseException) -> str:
+    """A domain error as an SMTP reply line. Never quotes an address or the mail."""
+    if isinstance(exc, NotFound):
+        return "550 5.1.1 No such recipient here"
+    if isinstance(exc, TooLarge):
+        return "552 5.3.4 Message too big"
+    if isinstance(exc, MailRefused):
+        code = "554" if exc.status.startswith("5.4") else "550"
+        return f"{code} {exc.status} {exc}"
+    if isinstance(exc, MailDeferred):
+        return f"451 {exc.status} {exc}"
+    if isinstance(exc, InvalidInput):
+        detail = "; ".join(p.message for p in exc.problems)[:200]
+        return f"550 5.6.0 Message refused: {detail}"
+    if isinstance(exc, StoreError | MasterKeyError):
+        log.error("smtp: store unavailable", error=exc.__class__.__name__)
+        return "451 4.3.0 Temporary failure; try again later"
+    if isinstance(exc, TradeMailError):
+        log.error("smtp: unmapped domain error", error=exc.__class__.__name__)
+        return "451 4.3.0 Temporary failure; try again later"
+    log.error("smtp: unexpected error", error=exc.__class__.__name__, exc_info=exc)
+    return "451 4.3.0 Temporary failure; try again later"
+
+
+class ClientLimits:
+    """Open connections and messages per minute, per client address."""
+
+    def __init__(self, max_connections: int, max_per_minute: int, clock: Clock) -> None:
+        self._max_connections = max_connections
+        self._max_per_minute = max_per_minute
+        self._clock = clock
+        self._open: dict[str, int] = defaultdict(int)
+        self._sent: dict[str, deque[float]] = defaultdict(deque)
+
+    def connect(self, client: str) -> bool:
+        if self._open[client] >= self._max_connections:
+            return False
+        self._open[client] += 1
+        return True
+
+    def disconnect(self, client: str) -> None:
+        self._open[client] -= 1
+        if self._open[client] <= 0:
+            del self._open[client]
+
+    def message(self, client: str) -> bool:
+        now = self._clock.now()
+        times = self._sent[client]
+        while times and times[0] <= now - 60:
+            times.popleft()
+        if len(times) >= self._max_per_minute:
+            return False
+        times.append(now)
+        return True
+
+
+def _client(session: Session | None) -> str:
+    peer = session.peer if session is not None else None
+    return str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
+
+
+class GatewayHandler:
+    """aiosmtpd hooks: thin, one service call each."""
+
+    def __init__(self, inbound: Inbound, limits: ClientLimits) -> None:
+        self._inbound = inbound
+        self._limits = limits
+        self._parser = BytesParser(policy=policy.default)
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        if not self._limits.message(_client(session)):
+            return "451 4.7.1 Too many messages from your address; try again later"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return "452 4.5.3 Too many recipients"
+        try:
+            where = await self._inbound.destination(address)
+        except Exception as exc:
+            return smtp_reply(exc)
+        if where.kind != "alias" and envelope.rcpt_tos:
+            return "452 4.5.3 One reply or bounce address per message; send the rest again"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        try:
+            message = self._parser.parsebytes(raw)
+            assert isinstance(message, EmailMessage)
+            outcomes = await self._inbound.receive(envelope.mail_from or "",
+                                                   list(envelope.rcpt_tos), raw, message)
+        except Exception as exc:
+            return smtp_reply(exc)
+        log.info("mail received", outcomes=outcomes, size=len(raw))
+        return "250 2.0.0 OK: queued"
+
+    async def handle_exception(self, error: Exception) -> str:
+        return smtp_reply(error)
+
+
+class GatewaySMTP(SMTP):
+    """aiosmtpd's SMTP with a per-client connection limit, answered with 421."""
+
+    def __init__(self, handler: GatewayHandler, limits: ClientLimits,
+                 registry: set[GatewaySMTP], **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._limits = limits
+        self._registry = registry
+        self._counted: str | None = None
+        self._turned_away = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._original_transport is None and self._counted is None:  # not the STARTTLS one
+            peer = transport.get_extra_info("peername")
+            client = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
+            if not self._limits.connect(client):
+                self._turned_away = True
+                assert isinstance(transport, asyncio.WriteTransport)
+                transport.write(b"421 4.7.0 Too many connections from your address\r\n")
+                transport.close()
+                return
+            self._counted = client
+            self._registry.add(self)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._turned_away:
+            return
+        if self._counted is not None:
+            self._limits.disconnect(self._counted)
+            self._counted = None
+            self._registry.discard(self)
+        super().connection_lost(error)
+
+
+def tls_context(config: SmtpConfig) -> ssl.SSLContext | None:
+    if not (config.tls_cert_file and config.tls_key_file):
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.tls_cert_file, config.tls_key_file)
+    return context
+
+
+class SmtpGateway:
+    """The listening socket and its sessions, started and stopped with the app."""
+
+    def __init__(self, inbound: Inbound, config: SmtpConfig, clock: Clock) -> None:
+        self._config = config
+        self._limits = ClientLimits(config.max_connections_per_client,
+                                    config.max_messages_per_minute, clock)
+        self._handler = GatewayHandler(inbound, self._limits)
+        self._sessions: set[GatewaySMTP] = set()
+        self._server: asyncio.Server | None = None
+        self.address: tuple[str, int] = (config.host, config.port)
+
+    async def start(self) -> None:
+        # aiosmtpd logs envelope addresses at INFO; TradeMail logs never hold an address.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
+        loop = asyncio.get_running_loop()
+        context = tls_context(self._config)
+
+        def session() -> GatewaySMTP:
+            return GatewaySMTP(self._handler, self._limits, self._sessions, loop=loop,
+                               data_size_limit=self._config.max_message_bytes,
+                               hostname=self._config.relay_domain, ident="TradeMail ESMTP",
+                               enable_SMTPUTF8=True, tls_context=context)
+
+        try:
+            self._server = await loop.create_server(session, self._config.host,
+                                                    self._config.port)
+        except OSError as exc:
+            raise TradeMailError(f"cannot listen for SMTP on {self._config.host}:"
+                                 f"{self._config.port}: {exc.strerror or exc}") from None
+        host, port = self._server.sockets[0].getsockname()[:2]
+        self.address = (str(host), int(port))
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        for smtp in list(self._sessions):
+            if smtp.transport is not None:
+                smtp.transport.close()
+        await self._server.wait_closed()
+        self._server = None

@@ -1,0 +1,297 @@
+"""Mail about TradeMail: who is told of a new message and how, reply and bounce addresses,
+one-click unsubscribe, bounces and the notices a member sees about their mail."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+
+from trademail.clock import Clock
+from trademail.crypto import Keyring, new_mail_token, token_digest
+from trademail.errors import NotFound
+from trademail.ids import is_id, new_id
+from trademail.services.outbox import OutboundMail, Outbox
+from trademail.store import MemberRow, NewOutboxRow, OutboxRow, Store
+from trademail.store.gateway import CorrespondentRow, NoticeRow, ReplyTokenRow
+
+log = structlog.get_logger(__name__)
+
+HARD_BOUNCES_TO_PAUSE = 3
+BOUNCE_WINDOW_SECONDS = 86400.0
+NOTICE_DAYS = 30
+# What a member is told about their mail; never an address, never message text.
+NOTICE_TEXT = {
+    "hard_bounce": "A notification to your email address could not be delivered.",
+    "soft_bounce": "A notification to your email address was delayed.",
+    "reply_refused": "A reply by email was refused: it did not come from the address you "
+                     "registered with (or did not pass the sender checks). Reply from that "
+                     "address, or answer in the web inbox.",
+    "reply_failed": "A reply by email could not be added to its conversation: it was too large "
+                    "or could not be read. Answer in the web inbox instead.",
+    "cc_not_mailed": "Your reply by email named other addresses in Cc. TradeMail does not mail "
+                     "them: only the people in the conversation received your reply.",
+    "outbound_bounce": "A message you sent to an outside correspondent could not be delivered.",
+    "alias_refused": "Mail to one of your aliases was refused because the alias is disabled.",
+}
+PURPOSE_NOTIFY = "n"  # VERP purpose: a notification to a member's real address
+PURPOSE_DIRECT = "o"  # VERP purpose: a member's answer to an outside correspondent
+
+
+@dataclass(frozen=True)
+class Attached:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class NewMail:
+    """What a notification is about: a message just written, and who wrote it."""
+
+    message_id: str
+    thread_id: str
+    sender_id: str
+    sender_company: str
+    sender_country: str
+    subject: str
+    body: str
+    attachments: tuple[Attached, ...] = ()
+    external_sender: bool = False
+    quiet: bool = False  # auto-submitted mail: stored, but nobody is mailed about it
+
+
+@dataclass(frozen=True)
+class NotificationMail:
+    """A notification to a member's own address, as the composer renders it."""
+
+    to: str
+    reply_to: str
+    unsubscribe_url: str
+    inbox_url: str
+    sender_company: str
+    sender_country: str
+    external_sender: bool
+    subject: str
+    body: str | None  # None: a summary ("you have a message from …")
+    attachment_names: tuple[str, ...]
+    message_id: str
+    thread_id: str
+
+
+@dataclass(frozen=True)
+class DirectMail:
+    """A member's answer to an outside correspondent, sent from the member's alias."""
+
+    from_alias: str
+    from_name: str
+    to: str
+    subject: str
+    body: str
+    attachments: tuple[Attached, ...]
+    message_id: str
+    thread_id: str
+
+
+class Composer(Protocol):
+    """Renders mail from scratch (the gateway's compose module)."""
+
+    def notification(self, mail: NotificationMail, now: float) -> bytes: ...
+
+    def direct(self, mail: DirectMail, now: float) -> bytes: ...
+
+
+class WebhookRows(Protocol):
+    async def for_event(self, member_ids: Sequence[str], event: dict[str, object]) -> list[
+        NewOutboxRow]: ...
+
+
+@dataclass(frozen=True)
+class Notice:
+    kind: str
+    text: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class NotificationStatus:
+    """What the web inbox shows about a member's notification mail."""
+
+    preference: str
+    paused: bool
+    hard_bounces_today: int
+    notices: tuple[Notice, ...]
+
+
+class Notifications:
+    def __init__(self, store: Store, keyring: Keyring, outbox: Outbox, composer: Composer,
+                 clock: Clock, *, relay_domain: str, public_url: str,
+                 webhooks: WebhookRows | None = None) -> None:
+        self._store = store
+        self._keyring = keyring
+        self._outbox = outbox
+        self._composer = composer
+        self._clock = clock
+        self._domain = relay_domain
+        self._public_url = public_url.rstrip("/")
+        self._webhooks = webhooks
+
+    # ------------------------------------------------------------------ addresses
+
+    async def reply_address(self, member_id: str, thread_id: str) -> str:
+        """`reply+<token>@relay`: unique to (thread, member), random, revocable."""
+        sealed = await self._store.live_reply_token(member_id, thread_id)
+        if sealed is None:
+            token = new_mail_token()
+            sealed = await self._store.add_reply_token(
+                token_digest(token), member_id, thread_id,
+                self._keyring.seal_field(member_id, f"reply token {thread_id}", token),
+                self._clock.now())
+        token = self._keyring.open_field(member_id, f"reply token {thread_id}", sealed)
+        return f"reply+{token}@{self._domain}"
+
+    async def resolve_reply_token(self, token: str) -> ReplyTokenRow | None:
+        """The live (member, thread) a reply token belongs to, or None."""
+        if not token.isalnum() or len(token) > 64:
+            return None
+        row = await self._store.reply_token(token_digest(token.lower()))
+        return None if row is None or row.revoked else row
+
+    async def revoke_reply_addresses(self, member_id: str, thread_id: str | None = None) -> int:
+        """Revoke a member's reply addresses (of one thread, or all); mail to them is refused.
+        The next notification makes a new one."""
+        return await self._store.revoke_reply_tokens(member_id, thread_id)
+
+    def bounce_address(self, purpose: str, outbox_id: str) -> str:
+        """The VERP envelope sender: ties a bounce to its outbox row; signed against forgery."""
+        local = f"{purpose}{outbox_id}"
+        return f"bounce+{local}.{self._keyring.sign('verp', local)}@{self._domain}"
+
+    def parse_bounce_local(self, local: str) -> tuple[str, str] | None:
+        """(purpose, outbox id) of a genuine `bounce+…` local part, else None."""
+        tag, _, signature = local.removeprefix("bounce+").partition(".")
+        purpose, outbox_id = tag[:1], tag[1:]
+        if purpose not in (PURPOSE_NOTIFY, PURPOSE_DIRECT) or not is_id(outbox_id.lower()):
+            return None
+        if not self._keyring.verify("verp", tag.lower(), signature):
+            return None
+        return purpose, outbox_id.lower()
+
+    def unsubscribe_url(self, member_id: str) -> str:
+        return (f"{self._public_url}/api/v1/unsubscribe/"
+                f"{member_id}.{self._keyring.sign('unsubscribe', member_id)}")
+
+    async def unsubscribe(self, token: str) -> None:
+        """One-click unsubscribe (RFC 8058): notifications off, authenticated by the token."""
+        member_id, _, signature = token.partition(".")
+        if not is_id(member_id) or not self._keyring.verify("unsubscribe", member_id, signature):
+            raise NotFound()
+        if not await self._store.notifications_off(member_id):
+            raise NotFound()
+        log.info("notifications turned off by one-click unsubscribe")
+
+    # ------------------------------------------------------------------ what to send
+
+    async def for_message(self, mail: NewMail, recipients: Sequence[MemberRow],
+                          externals: Sequence[CorrespondentRow],
+                          sender_name: str = "") -> list[NewOutboxRow]:
+        """The outbox rows a new message causes, to be written in its own transaction:
+        notifications to members, the mail itself to outside correspondents, webhooks."""
+        rows: list[NewOutboxRow] = []
+        now = self._clock.now()
+        for member in recipients:
+            if mail.quiet or member.notify == "off" or await self.paused(member.id):
+                continue
+            outbox_id = new_id(now)
+            address = self._keyring.open_field(member.id, "email", member.email_ct)
+            notification = NotificationMail(
+                to=address, reply_to=await self.reply_address(member.id, mail.thread_id),
+                unsubscribe_url=self.unsubscribe_url(member.id),
+                inbox_url=f"{self._public_url}/", sender_company=mail.sender_company,
+                sender_country=mail.sender_country, external_sender=mail.external_sender,
+                subject=mail.subject, body=mail.body if member.notify == "full" else None,
+                attachment_names=tuple(a.filename for a in mail.attachments),
+                message_id=mail.message_id, thread_id=mail.thread_id)
+            data = self._composer.notification(notification, now)
+            rows.append(self._outbox.seal(
+                OutboundMail(self.bounce_address(PURPOSE_NOTIFY, outbox_id), (address,), data),
+                member.id, outbox_id))
+        for outsider in externals:
+            outbox_id = new_id(now)
+            address = self._keyring.open_field(outsider.id, "address", outsider.address_ct)
+            direct = DirectMail(from_alias=outsider.alias, from_name=sender_name, to=address,
+                                subject=mail.subject, body=mail.body,
+                                attachments=mail.attachments, message_id=mail.message_id,
+                                thread_id=mail.thread_id)
+            rows.append(self._outbox.seal(
+                OutboundMail(self.bounce_address(PURPOSE_DIRECT, outbox_id), (address,),
+                             self._composer.direct(direct, now)),
+                mail.sender_id, outbox_id))
+        if self._webhooks is not None and recipients:
+            rows += await self._webhooks.for_event(
+                [m.id for m in recipients],
+                {"type": "message.received", "message_id": mail.message_id,
+                 "thread_id": mail.thread_id, "external": mail.external_sender})
+        return rows
+
+    # ------------------------------------------------------------------ bounces and notices
+
+    async def notice(self, member_id: str, kind: str, outbox_id: str | None = None) -> None:
+        assert kind in NOTICE_TEXT
+        now = self._clock.now()
+        await self._store.add_notice(NoticeRow(member_id, new_id(now), kind, now, outbox_id))
+
+    async def record_bounce(self, purpose: str, outbox_id: str, *, hard: bool) -> None:
+        """A bounce (a DSN, or a 5xx from the smarthost) for one outbox row."""
+        member_id = await self._store.outbox_member(outbox_id)
+        if member_id is None:
+            return
+        if purpose == PURPOSE_DIRECT:
+            if hard:
+                await self.notice(member_id, "outbound_bounce", outbox_id)
+            return
+        await self.notice(member_id, "hard_bounce" if hard else "soft_bounce", outbox_id)
+        log.info("bounce recorded", hard=hard, outbox_id=outbox_id)
+
+    async def on_permanent_failure(self, row: OutboxRow, error: str) -> None:
+        """The relay's hook: a mail refused for good by the smarthost counts as a hard bounce."""
+        if row.kind != "mail" or not error.startswith("5"):
+            return
+        try:
+            delivery = self._outbox.open(row)
+        except Exception:  # the payload may already be gone; nothing to tie it to
+            return
+        if isinstance(delivery, OutboundMail):
+            local = delivery.envelope_from.rpartition("@")[0]
+            parsed = self.parse_bounce_local(local)
+            if parsed is not None:
+                await self.record_bounce(parsed[0], row.id, hard=True)
+
+    async def paused(self, member_id: str) -> bool:
+        """Notifications pause after repeated hard bounces within a day."""
+        since = self._clock.now() - BOUNCE_WINDOW_SECONDS
+        return await self._store.count_notices(member_id, "hard_bounce", since) \
+            >= HARD_BOUNCES_TO_PAUSE
+
+    async def notification_status(self, member_id: str) -> NotificationStatus:
+        member = await self._store.member_by_id(member_id)
+        if member is None:
+            raise NotFound()
+        now = self._clock.now()
+        hard = await self._store.count_notices(member_id, "hard_bounce",
+                                               now - BOUNCE_WINDOW_SECONDS)
+        rows = await self._store.notices(member_id, now - NOTICE_DAYS * 86400)
+        return NotificationStatus(
+            preference=member.notify, paused=hard >= HARD_BOUNCES_TO_PAUSE,
+            hard_bounces_today=hard,
+            notices=tuple(Notice(r.kind, NOTICE_TEXT.get(r.kind, r.kind), r.created_at)
+                          for r in rows))
+
+
+def event_body(event: dict[str, object], event_id: str, created_at: float) -> bytes:
+    """A webhook's JSON body: ids only, never content or addresses."""
+    return json.dumps({"id": event_id, "created_at": created_at, **event},
+                      separators=(",", ":")).encode()
