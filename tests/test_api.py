@@ -133,6 +133,17 @@ async def test_tokens_list_revoke_expire_and_scope(client: Any, clock: FakeClock
     await problem(resp, 403)
     assert (await client.get("/api/v1/me", headers=read_only)).status == 200
 
+    await register(client, "gwen")
+    message = await send(client, gus, ["gwen"])
+    full = next(t["id"] for t in listed if t["name"] == "tests")
+    for method, path in (("patch", f"/api/v1/messages/{message['id']}"),
+                         ("delete", f"/api/v1/messages/{message['id']}"),
+                         ("get", "/api/v1/tokens"),
+                         ("delete", f"/api/v1/tokens/{full}"),
+                         ("get", "/api/v1/webhooks")):
+        resp = await client.request(method, path, headers=read_only, json={"unread": True})
+        assert "lacks the" in (await problem(resp, 403))["detail"]
+
     clock.advance(3600)
     await problem(await client.get("/api/v1/me", headers=read_only), 401)
 
@@ -140,6 +151,16 @@ async def test_tokens_list_revoke_expire_and_scope(client: Any, clock: FakeClock
     assert resp.status == 204
     revoked = gus.auth if listed[0]["name"] == "tests" else read_only
     await problem(await client.get("/api/v1/me", headers=revoked), 401)
+
+
+async def test_any_token_may_revoke_itself(client: Any) -> None:
+    await register(client, "hedy", scopes=["messages:read"])
+    resp = await client.post("/api/v1/tokens", json={
+        "username": "hedy", "password": PASSWORD, "scopes": ["messages:send"]})
+    token = await resp.json()
+    auth = {"Authorization": f"Bearer {token['token']}"}
+    assert (await client.delete(f"/api/v1/tokens/{token['id']}", headers=auth)).status == 204
+    await problem(await client.get("/api/v1/me", headers=auth), 401)
 
 
 async def test_requests_without_a_valid_token_are_refused(client: Any) -> None:

@@ -154,7 +154,7 @@ async def create_token(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/tokens")
 async def list_tokens(request: web.Request) -> web.Response:
-    who = await caller(request)
+    who = await caller(request, "account:manage")
     tokens = await request.app[TOKENS].list(who.member_id)
     return web.json_response({"tokens": [token_json(t) for t in tokens]})
 
@@ -162,6 +162,8 @@ async def list_tokens(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/tokens/{id}")
 async def revoke_token(request: web.Request) -> web.Response:
     who = await caller(request)
+    if request.match_info["id"] != who.token_id:  # any token may revoke itself
+        who.require("account:manage")
     await request.app[TOKENS].revoke(who.member_id, request.match_info["id"])
     return web.Response(status=204)
 
@@ -268,7 +270,7 @@ async def read_message(request: web.Request) -> web.Response:
 
 @routes.patch("/api/v1/messages/{id}")
 async def file_message(request: web.Request) -> web.Response:
-    who = await caller(request, "messages:read")
+    who = await caller(request, "messages:write")
     data = await read_json(request)
     message = await request.app[MAILBOX].file(
         who.member_id, request.match_info["id"], folder=data.get("folder"),
@@ -278,7 +280,7 @@ async def file_message(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/messages/{id}")
 async def delete_message(request: web.Request) -> web.Response:
-    who = await caller(request, "messages:read")
+    who = await caller(request, "messages:write")
     await request.app[MAILBOX].delete(who.member_id, request.match_info["id"])
     return web.Response(status=204)
 
@@ -313,7 +315,7 @@ def webhook_json(hook: Endpoint) -> dict[str, Any]:
 
 @routes.post("/api/v1/webhooks")
 async def create_webhook(request: web.Request) -> web.Response:
-    who = await caller(request, "messages:read")
+    who = await caller(request, "account:manage")
     data = await read_json(request)
     hook, secret = await request.app[WEBHOOKS].register(who.member_id, url=data.get("url"))
     return web.json_response(webhook_json(hook) | {"secret": secret}, status=201)
@@ -321,14 +323,14 @@ async def create_webhook(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/webhooks")
 async def list_webhooks(request: web.Request) -> web.Response:
-    who = await caller(request, "messages:read")
+    who = await caller(request, "account:manage")
     hooks = await request.app[WEBHOOKS].endpoints(who.member_id)
     return web.json_response({"webhooks": [webhook_json(h) for h in hooks]})
 
 
 @routes.delete("/api/v1/webhooks/{id}")
 async def delete_webhook(request: web.Request) -> web.Response:
-    who = await caller(request, "messages:read")
+    who = await caller(request, "account:manage")
     await request.app[WEBHOOKS].delete(who.member_id, request.match_info["id"])
     return web.Response(status=204)
 

@@ -12,7 +12,8 @@ from trademail.ids import is_id, new_id
 from trademail.services import validation
 from trademail.store import Store, TokenRow
 
-SCOPES = ("messages:read", "messages:send")
+# read and send mail; file and delete it; manage tokens and webhooks
+SCOPES = ("messages:read", "messages:send", "messages:write", "account:manage")
 PREFIX = "tm_"
 MAX_LIFETIME_SECONDS = 366 * 86400
 _TOUCH_EVERY_SECONDS = 60.0
