@@ -259,6 +259,18 @@ async def test_replies_join_the_thread(client: Any) -> None:
     assert {m["from"]["username"] for m in thread["messages"]} == {"pia", "quin"}
 
 
+async def test_a_reply_to_someone_new_starts_a_new_thread(client: Any) -> None:
+    kim, lou, mo = await register_all(client, "kim", "lou", "mo1")
+    first = await send(client, kim, ["lou"], "Private terms", "Only for Lou")
+    forward = await send(client, lou, ["mo1"], "Fwd", "Mo, have a look", in_reply_to=first["id"])
+    assert forward["thread_id"] == forward["id"] != first["thread_id"]
+    resp = await client.get(f"/api/v1/messages/{forward['id']}", headers=mo.auth)
+    assert (await resp.json())["in_reply_to"] is None
+    both = await send(client, lou, ["kim"], "Re: Private terms", "Fine",
+                      in_reply_to=first["id"])
+    assert both["thread_id"] == first["thread_id"]
+
+
 async def test_pages_are_newest_first_with_cursors(client: Any, clock: FakeClock) -> None:
     ray, sol = await register(client, "ray"), await register(client, "sol")
     ids = []

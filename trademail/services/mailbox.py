@@ -121,6 +121,11 @@ class Mailbox:
             if parent is None:
                 raise InvalidInput.one("in_reply_to", "no such message in your mailbox")
         recipient_ids = await self._recipients(sender_id, to, parent)
+        if parent is not None and not set(recipient_ids) <= {parent.sender_id,
+                                                             *parent.recipient_ids}:
+            # Someone who never saw the earlier messages starts a thread of their own, so a
+            # reply never shows them the id or the time of mail that is not theirs.
+            parent = None
         # Answers in a conversation with someone outside go to them by mail, from the alias
         # they wrote to; they have no mailbox here.
         outsiders = {i: c for i, c in (await self._store.correspondents_by_ids(
