@@ -36,11 +36,11 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Handler)
 
-# Per-request state (plain keys: web.RequestKey needs aiohttp 3.14).
-VISIT = "trademail.visit"
-BROWSER_SECRET = "trademail.browser_secret"  # noqa: S105 - a key name, not a secret
-NEW_BROWSER_SECRET = "trademail.new_browser_secret"  # noqa: S105 - a key name, not a secret
-NOTICE = "trademail.notice"
+# Per-request state.
+VISIT = web.RequestKey("visit", Visit)
+BROWSER_SECRET = web.RequestKey("browser_secret", str)
+NEW_BROWSER_SECRET = web.RequestKey("new_browser_secret", str)
+NOTICE = web.RequestKey("notice", str)
 
 # Errors a form shows next to its fields, keeping what was typed.
 FORM_ERRORS = (InvalidInput, Conflict, AuthenticationFailed, Throttled)
