@@ -75,7 +75,8 @@ async def main(url: str | None, sizes: list[int], repeats: int) -> None:
             for name in ("bench-a", "bench-b"):
                 profile = await core.members.register(
                     username=f"{name}{suffix}", password=PASSWORD,
-                    email=f"{name}{suffix}@example.com", company="Bench", country="Peru")
+                    email=f"{name}{suffix}@example.com", company="Bench", country="Peru",
+                    client="benchmark")
                 ids.append(profile.id)
             have = 0
             start_time = clock.now()

@@ -6,7 +6,8 @@ from typing import Any
 
 from aiohttp import FormData
 
-from tests.helpers import PASSWORD, register, register_all, send
+from tests.helpers import PASSWORD, make_config, register, register_all, send
+from trademail.app import build_app
 from trademail.testing import FakeClock
 
 
@@ -111,6 +112,24 @@ async def test_an_account_locks_after_100_consecutive_failures(client: Any,
     clock.advance(86400)
     resp = await client.post("/api/v1/tokens", json={"username": "fern", "password": PASSWORD})
     assert resp.status == 201
+
+
+async def test_sign_ups_from_one_address_are_throttled(aiohttp_client: Any, tmp_path: Any,
+                                                       store_url: str,
+                                                       clock: FakeClock) -> None:
+    config = make_config(tmp_path, store_url, TRADEMAIL_AUTH_CLIENT_FREE_SIGNUPS="3")
+    client = await aiohttp_client(await build_app(config, clock))
+    await register_all(client, "su1", "su2")
+    taken = await client.post("/api/v1/members", json={
+        "username": "su1", "password": PASSWORD, "email": "x@real.example", "company": "C",
+        "country": "Peru"})
+    await problem(taken, 409)  # refused sign-ups count too: they answer a question
+    resp = await client.post("/api/v1/members", json={
+        "username": "su4", "password": PASSWORD, "email": "su4@real.example", "company": "C",
+        "country": "Peru"})
+    await problem(resp, 429)
+    clock.advance(int(resp.headers["Retry-After"]))
+    await register(client, "su4")
 
 
 async def test_tokens_list_revoke_expire_and_scope(client: Any, clock: FakeClock) -> None:
@@ -367,9 +386,6 @@ async def test_attachments_round_trip_encrypted(client: Any) -> None:
 
 async def test_attachment_limits(aiohttp_client: Any, tmp_path: Any, store_url: str,
                                  clock: FakeClock) -> None:
-    from tests.helpers import make_config
-    from trademail.app import build_app
-
     config = make_config(tmp_path, store_url, TRADEMAIL_MESSAGES_MAX_ATTACHMENTS="1",
                          TRADEMAIL_MESSAGES_MAX_ATTACHMENT_BYTES="1000")
     client = await aiohttp_client(await build_app(config, clock))

@@ -155,6 +155,9 @@ class AuthConfig:
     client_free_failures: int = _key(
         "Failed sign-ins from one client address before it must wait.",
         _between(1, 10000), default=30)
+    client_free_signups: int = _key(
+        "Sign-ups from one client address in a day before each further one must wait.",
+        _between(1, 100000), default=20)
     max_backoff_seconds: int = _key("Longest wait imposed between failed sign-ins.",
                                     _between(1, 86400), default=900)
 

@@ -136,7 +136,8 @@ async def register(request: web.Request) -> web.Response:
     data = await read_json(request)
     profile = await request.app[MEMBERS].register(
         username=data.get("username"), password=data.get("password"), email=data.get("email"),
-        company=data.get("company"), country=data.get("country"))
+        company=data.get("company"), country=data.get("country"),
+        client=request.remote or "unknown")
     return web.json_response(profile_json(profile), status=201,
                              headers={"Location": "/api/v1/me"})
 

@@ -71,7 +71,15 @@ class Members:
         self._relay_domain = relay_domain
 
     async def register(self, *, username: object, password: object, email: object,
-                       company: object, country: object) -> Profile:
+                       company: object, country: object, client: str) -> Profile:
+        """A new member with a public alias. Each client address gets a few sign-ups a day
+        for free, then waits longer each time: sign-ups cost an Argon2 hash, and a refused
+        one says whether a username or address is taken."""
+        subject, now = f"signup:{client}", self._clock.now()
+        wait = await self._store.reserve_signin_attempt(
+            [subject], now, lambda state: self._signup_throttle(state[subject], subject, now))
+        if wait > 0:
+            raise Throttled(wait)
         problems: list[FieldProblem] = []
         values: dict[str, str] = {}
         checks = {
@@ -204,6 +212,14 @@ class Members:
                          self._backoff_until(client_fails, client_last,
                                              free=auth.client_free_failures))
         return max(0.0, wait_until - now), resets
+
+    def _signup_throttle(self, state: tuple[int, float], subject: str,
+                         now: float) -> tuple[float, set[str]]:
+        count, last = state
+        if count and now > last + self._auth.lockout_seconds:
+            return 0.0, {subject}
+        until = self._backoff_until(count, last, free=self._auth.client_free_signups)
+        return max(0.0, until - now), set()
 
     def _backoff_until(self, failures: int, last: float, *, free: int) -> float:
         """Each failure past the free ones doubles the wait, up to max_backoff_seconds."""

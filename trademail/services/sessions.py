@@ -80,9 +80,11 @@ class Sessions:
         return await self._start(member, user_agent, replacing)
 
     async def sign_up(self, *, username: object, password: object, email: object,
-                      company: object, country: object, user_agent: str) -> tuple[Visit, str]:
+                      company: object, country: object, user_agent: str,
+                      client: str) -> tuple[Visit, str]:
         profile = await self._members.register(username=username, password=password,
-                                               email=email, company=company, country=country)
+                                               email=email, company=company, country=country,
+                                               client=client)
         member = await self._store.member_by_id(profile.id)
         assert member is not None
         return await self._start(member, user_agent, None)

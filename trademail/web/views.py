@@ -103,7 +103,7 @@ async def signup(request: web.Request) -> web.Response:
         _, token = await request.app[SESSIONS].sign_up(
             username=form.get("username"), password=form.get("password"),
             email=form.get("email"), company=form.get("company"), country=form.get("country"),
-            user_agent=request.headers.get("User-Agent", ""))
+            user_agent=request.headers.get("User-Agent", ""), client=_client(request))
     except FORM_ERRORS as exc:
         return await page(request, "signup.html", {
             "values": {f: _text(form, f) for f in SIGNUP_FIELDS},
