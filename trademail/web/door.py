@@ -89,9 +89,7 @@ def _flag(request: web.Request, name: str) -> bool:
 
 
 def visit_of(request: web.Request) -> Visit:
-    visit = request[VISIT]
-    assert isinstance(visit, Visit)
-    return visit
+    return request[VISIT]
 
 
 # ---------------------------------------------------------------- cookies
