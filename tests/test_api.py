@@ -483,3 +483,15 @@ async def test_text_that_cannot_be_stored_is_refused_by_name(client: Any) -> Non
         resp = await client.post(path, json=payload, headers=ivo.auth)
         body = await problem(resp, 422)
         assert field in {e["field"] for e in body["errors"]}, body
+
+
+async def test_addresses_are_kept_in_a_form_every_mail_server_takes(client: Any) -> None:
+    resp = await client.post("/api/v1/members", json={
+        "username": "jorg", "password": PASSWORD, "email": "jörg@example.de",
+        "company": "Jörg GmbH", "country": "Germany"})
+    assert (await problem(resp, 422))["errors"][0]["field"] == "email"
+    resp = await client.post("/api/v1/members", json={
+        "username": "jorg", "password": PASSWORD, "email": "j@Bücher.de",
+        "company": "Jörg GmbH", "country": "Germany"})
+    assert resp.status == 201
+    assert (await resp.json())["email_masked"] == "j•••@xn--bcher-kva.de"

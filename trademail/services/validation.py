@@ -75,13 +75,14 @@ def password(value: object, *, min_length: int, context: tuple[str, ...] = (),
 
 
 def email(value: object, field: str = "email") -> str:
-    """A deliverable-looking address in normal form (the domain lower-cased)."""
+    """A deliverable-looking address in normal, all-ASCII form: the domain lower-cased and
+    in punycode, so every mail server can be given it (no SMTPUTF8 local parts)."""
     text = _text(value, field).strip()
     try:
-        checked = validate_email(text, check_deliverability=False)
+        checked = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise InvalidInput.one(field, f"is not a valid email address ({exc})") from None
-    return checked.normalized
+    return checked.ascii_email or checked.normalized
 
 
 def email_lookup_form(address: str) -> str:
