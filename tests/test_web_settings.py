@@ -187,6 +187,18 @@ async def test_email_change_refuses_a_taken_address(browsers: Any) -> None:
     assert "bako@real-bako.example" not in text.lower()
 
 
+async def test_email_change_requests_are_rate_limited(browsers: Any) -> None:
+    amina = browsers()
+    await amina.sign_up("amina")
+    statuses = []
+    for n in range(7):
+        page = await amina.page("/settings")
+        resp = await amina.post("/settings/email", {"email": f"new{n}@real-new.example",
+                                                    "password": PASSWORD}, csrf=csrf_of(page))
+        statuses.append(resp.status)
+    assert statuses[:5] == [200] * 5 and statuses[5] == 429
+
+
 # ---------------------------------------------------------------- notifications
 
 

@@ -28,6 +28,7 @@ from trademail.store.sessions import EmailChangeRow
 
 NOTIFY_CHOICES = ("off", "summary", "full")
 EMAIL_CHANGE_SECONDS = 24 * 3600
+EMAIL_CHANGES_PER_DAY = 5  # each one mails an address the member names: no mail-bombing
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ class Account:
             problems.extend(exc.problems)
         if problems:
             raise InvalidInput(*problems)
+        await self._members.limit(f"email-change:{visit.member_id}", free=EMAIL_CHANGES_PER_DAY)
         if validation.email_lookup_form(address) == validation.email_lookup_form(old):
             raise InvalidInput.one("email", "is already your address")
         index = self._keyring.blind_index("email", validation.email_lookup_form(address))

@@ -75,11 +75,7 @@ class Members:
         """A new member with a public alias. Each client address gets a few sign-ups a day
         for free, then waits longer each time: sign-ups cost an Argon2 hash, and a refused
         one says whether a username or address is taken."""
-        subject, now = f"signup:{client}", self._clock.now()
-        wait = await self._store.reserve_signin_attempt(
-            [subject], now, lambda state: self._signup_throttle(state[subject], subject, now))
-        if wait > 0:
-            raise Throttled(wait)
+        await self.limit(f"signup:{client}", free=self._auth.client_free_signups)
         problems: list[FieldProblem] = []
         values: dict[str, str] = {}
         checks = {
@@ -213,13 +209,20 @@ class Members:
                                              free=auth.client_free_failures))
         return max(0.0, wait_until - now), resets
 
-    def _signup_throttle(self, state: tuple[int, float], subject: str,
-                         now: float) -> tuple[float, set[str]]:
-        count, last = state
-        if count and now > last + self._auth.lockout_seconds:
-            return 0.0, {subject}
-        until = self._backoff_until(count, last, free=self._auth.client_free_signups)
-        return max(0.0, until - now), set()
+    async def limit(self, subject: str, *, free: int) -> None:
+        """Count one costly or revealing action against `subject`: `free` a day, then each
+        further one waits twice as long as the last (raises Throttled)."""
+        now = self._clock.now()
+
+        def decide(state: dict[str, tuple[int, float]]) -> tuple[float, set[str]]:
+            count, last = state[subject]
+            if count and now > last + self._auth.lockout_seconds:
+                return 0.0, {subject}
+            return max(0.0, self._backoff_until(count, last, free=free) - now), set()
+
+        wait = await self._store.reserve_signin_attempt([subject], now, decide)
+        if wait > 0:
+            raise Throttled(wait)
 
     def _backoff_until(self, failures: int, last: float, *, free: int) -> float:
         """Each failure past the free ones doubles the wait, up to max_backoff_seconds."""
