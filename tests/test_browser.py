@@ -177,3 +177,28 @@ async def test_idle_timeout_warns_then_signs_out_and_returns(
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url("**/archive")
     assert await page.get_by_role("heading", name="Archive").is_visible()
+
+
+async def test_live_updates_do_not_keep_an_unattended_inbox_signed_in(
+        chromium: Any, aiohttp_server: Any, tmp_path: Path, store_url: str,
+        clock: FakeClock) -> None:
+    # Mail arriving reloads the open list; that must not count as the member being there.
+    base = await serve(aiohttp_server, tmp_path, store_url, clock,
+                       TRADEMAIL_AUTH_IDLE_TIMEOUT_SECONDS="3600")
+    amina, bako = await new_page(chromium, base), await new_page(chromium, base)
+    await sign_up(bako, "bako")  # and then leaves the inbox open
+    clock.advance(3000)
+    await sign_up(amina, "amina")
+    await amina.get_by_role("link", name="Compose").click()
+    await amina.get_by_label("To").fill("bako")
+    await amina.get_by_label("Subject").fill("Are you still there?")
+    await amina.get_by_label("Message").fill("Just checking.")
+    async with bako.expect_request(lambda r: r.url.endswith("/inbox")
+                                   and r.resource_type == "fetch") as refresh:
+        await amina.get_by_role("button", name="Send").click()
+    assert (await refresh.value).headers.get("x-trademail-refresh") == "1"
+    await bako.locator("#message-list li.row", has_text="Are you still there?").wait_for()
+    clock.advance(601)  # an hour since Bako last did anything
+    await bako.get_by_role("link", name="Archive").click()
+    await bako.wait_for_url("**/signin?**")
+    assert "reason=timeout" in bako.url

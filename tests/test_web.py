@@ -227,6 +227,47 @@ async def test_absolute_timeout_ends_even_a_busy_session(
     assert resp.status == 303 and "reason=timeout" in resp.headers["Location"]
 
 
+async def test_a_live_refresh_does_not_keep_an_idle_session_alive(
+        browsers: Any, clock: FakeClock, config: Any) -> None:
+    # New mail makes an open inbox reload its list (app.js marks that request): whoever can
+    # send mail must not be able to keep an unattended tab signed in.
+    amina, bako = await two_members(browsers)
+    refresh = {"X-TradeMail-Refresh": "1"}
+    clock.advance(config.auth.idle_timeout_seconds - 1)
+    assert (await amina.get("/inbox", headers=refresh, allow_redirects=False)).status == 200
+    assert (await bako.get("/inbox", allow_redirects=False)).status == 200
+    clock.advance(2)  # past the deadline the refresh did not move; the page view moved it
+    resp = await amina.get("/inbox", headers=refresh, allow_redirects=False)
+    assert resp.status == 303 and "reason=timeout" in resp.headers["Location"]
+    assert (await bako.get("/inbox", allow_redirects=False)).status == 200
+
+
+async def test_unknown_pages_and_refused_forms_are_not_activity(
+        browsers: Any, clock: FakeClock, config: Any) -> None:
+    browser = browsers()
+    await browser.sign_up("amina")
+    csrf = csrf_of(await browser.page("/inbox"))
+    clock.advance(config.auth.idle_timeout_seconds - 1)
+    assert (await browser.get("/no/such/page")).status == 404
+    assert (await browser.get("/signout", allow_redirects=False)).status == 405
+    assert (await browser.post("/compose", {"to": "x", "body": "y"}, csrf="forged")).status \
+        == 403
+    resp = await browser.session.post("/session/keepalive", headers={"X-CSRF-Token": "forged"})
+    assert resp.status == 403
+    clock.advance(2)
+    resp = await browser.get("/inbox", allow_redirects=False)
+    assert resp.status == 303 and "reason=timeout" in resp.headers["Location"]
+    # A form that passes its check is activity, as before.
+    await browser.sign_in("amina")
+    csrf = csrf_of(await browser.page("/inbox"))
+    clock.advance(config.auth.idle_timeout_seconds - 1)
+    resp = await browser.session.post("/session/keepalive", headers={"X-CSRF-Token": csrf})
+    assert resp.status == 200
+    assert (await resp.json())["ends_in"] == config.auth.idle_timeout_seconds
+    clock.advance(2)
+    assert (await browser.get("/inbox", allow_redirects=False)).status == 200
+
+
 async def test_housekeeping_forgets_ended_sessions(browsers: Any, client: Any,
                                                   clock: FakeClock, config: Any) -> None:
     amina, bako = await two_members(browsers)
@@ -257,7 +298,9 @@ def test_return_path_is_same_site_relative_only() -> None:
     for hostile in ("//evil.example/x", "https://evil.example", "/\\evil.example",
                     "\\\\evil.example", "javascript:alert(1)", "/ok\r\nSet-Cookie: x=1",
                     "http:/evil", "", None, 42, "/signout", "/signin?next=/x",
-                    "/%0d%0a", "/\tx", "evil.example/x", "/" + "a" * 3000):
+                    "/%0d%0a", "/\tx", "evil.example/x", "/" + "a" * 3000, "/inbox\x7f",
+                    "/inbox\x85", "/inbox\x9f", "/in\x00box", "/inbox\u2028", "/a\\b",
+                    "/inbox\u200e"):
         assert safe_next(hostile) == ("/inbox" if hostile != "/%0d%0a" else "/%0d%0a"), hostile
     for fine in ("/inbox", "/messages/0123?x=1#y", "/search?q=a+b&cursor=z", "/settings#email"):
         assert safe_next(fine) == fine
@@ -268,6 +311,9 @@ async def test_signin_refuses_an_open_redirect(browsers: Any) -> None:
     await browser.sign_up("amina")
     resp = await browser.sign_in("amina", next_path="//evil.example/phish")
     assert (resp.status, resp.headers["Location"]) == (303, "/inbox")
+    for hostile in ("/inbox\x7f", "/inbox\x85", "/inbox\x01"):  # would break the header
+        resp = await browser.sign_in("amina", next_path=hostile)
+        assert (resp.status, resp.headers["Location"]) == (303, "/inbox"), hostile
     page = await browser.page("/signin?next=https://evil.example")
     assert "evil.example" not in page
 
@@ -487,8 +533,9 @@ async def test_file_archive_trash_unread_and_delete(browsers: Any) -> None:
     assert (resp.status, resp.headers["Location"]) == (303, "/inbox")
     assert "Sesame" in await bako.page("/archive")
     assert "Sesame" not in await bako.page("/inbox")
-    await bako.post(f"/messages/{message_id}/file", {"folder": "inbox", "back": "/inbox"},
-                    csrf=csrf_of(page))
+    resp = await bako.post(f"/messages/{message_id}/file",  # DEL would break the header
+                           {"folder": "inbox", "back": "/archive\x7f"}, csrf=csrf_of(page))
+    assert (resp.status, resp.headers["Location"]) == (303, "/inbox")
     await bako.post(f"/messages/{message_id}/file", {"unread": "true", "back": "/inbox"},
                     csrf=csrf_of(page))
     assert 'class="row unread"' in await bako.page("/inbox")
@@ -570,6 +617,38 @@ async def test_friendly_error_pages_never_a_traceback(client: Any, browsers: Any
     assert resp.status == 500 and "Something went wrong" in text
     assert "Traceback" not in text and "secret internals" not in text
     assert resp.content_type == "text/html"
+
+
+MALFORMED_BODIES = (
+    ("multipart/form-data", b"csrf=x&username=amina"),  # no boundary
+    ("application/x-www-form-urlencoded; charset=no-such-charset", b"csrf=x&username=amina"),
+    ("multipart/form-data; boundary=b",  # cut off before its end
+     b'--b\r\nContent-Disposition: form-data; name="csrf"\r\n\r\nx'),
+    ("multipart/form-data; boundary=b",
+     b'--b\r\nContent-Disposition: form-data; name="csrf"\r\n'
+     b"Content-Transfer-Encoding: rot13\r\n\r\nx\r\n--b--\r\n"),
+    ("multipart/form-data; boundary=b",
+     b'--b\r\nContent-Disposition: form-data; name="csrf"\r\n'
+     b"Content-Type: text/plain; charset=no-such-charset\r\n\r\nx\r\n--b--\r\n"),
+)
+
+
+async def test_unreadable_form_bodies_are_a_400_not_a_crash(browsers: Any) -> None:
+    browser = browsers()
+    await browser.page("/signin")  # the pre-session cookie: the middleware reads the form
+    for content_type, body in MALFORMED_BODIES:
+        resp = await browser.session.post("/signin", data=body, allow_redirects=False,
+                                          headers={"Content-Type": content_type})
+        assert resp.status == 400, (content_type, body, resp.status)
+        assert "not understood" in await resp.text()
+    # With the token in a header the middleware leaves the body alone: the view reads it.
+    await browser.sign_up("amina")
+    csrf = csrf_of(await browser.page("/compose"))
+    for path in ("/compose", "/messages/" + "0" * 32 + "/file", "/settings/notify"):
+        for content_type, body in MALFORMED_BODIES:
+            resp = await browser.session.post(path, data=body, allow_redirects=False, headers={
+                "Content-Type": content_type, "X-CSRF-Token": csrf})
+            assert resp.status == 400, (path, content_type, resp.status)
 
 
 async def test_api_errors_stay_problem_json(client: Any) -> None:

@@ -6,17 +6,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from tests.helpers import make_config, register, send
 from trademail.app import open_core
 from trademail.appkeys import STORE, WEBHOOKS
 from trademail.gateway.relay import Relay
-from trademail.gateway.transports import MaildirTransport
-from trademail.gateway.webhooks import AiohttpWebhookSender
+from trademail.gateway.transports import MaildirTransport, PermanentFailure
+from trademail.gateway.webhooks import AiohttpWebhookSender, NoPublicAddress, PublicOnlyResolver
 from trademail.services.outbox import Webhook
 from trademail.testing import FakeClock
 
@@ -43,6 +46,9 @@ async def test_register_list_delete_and_the_secret_is_shown_once_and_sealed(
                 "https://localhost/x", "ftp://x.example/", 7):
         resp = await client.post("/api/v1/webhooks", headers=amina.auth, json={"url": bad})
         assert resp.status == 422, bad
+    for local in LOCAL_URLS:
+        resp = await client.post("/api/v1/webhooks", headers=amina.auth, json={"url": local})
+        assert resp.status == 422, local
     reader = await client.post("/api/v1/tokens", json={
         "username": "amina", "password": "harbour crane pallet voyage",
         "scopes": ["messages:send"]})
@@ -52,6 +58,33 @@ async def test_register_list_delete_and_the_secret_is_shown_once_and_sealed(
                                 headers=amina.auth)).status == 204
     assert (await client.delete(f"/api/v1/webhooks/{hook['id']}",
                                 headers=amina.auth)).status == 404
+
+
+# Numeric hosts in forms a resolver reads as an IP address, local names, one-label names.
+LOCAL_URLS = ("https://0x7f000001:8443/", "https://0/", "https://127.1/", "https://2130706433/",
+              "https://0177.0.0.1/", "https://127.0.0.1./", "https://1.2.3.4.5/",
+              "https://localhost./x", "https://LOCALHOST/", "https://api.Localhost./",
+              "https://intranet/hook", "https://intranet./hook", "https://[::1]/",
+              "https://[::ffff:127.0.0.1]/", "https://[::ffff:7f00:1]/", "https://10.1.2.3/",
+              "https://169.254.169.254/latest", "https://100.64.0.1/", "https://0.0.0.0/",
+              "https://[fe80::1]/", "https://[2002:7f00:1::]/",
+              "https://\uff11\uff12\uff17\u3002\uff10\u3002\uff10\u3002\uff11/")
+
+
+async def test_the_url_is_sealed_at_rest_and_public_hosts_pass(client: Any) -> None:
+    amina = await register(client, "amina")
+    url = "https://crm.amina.example/tm?token=let-me-in"
+    for fine in (url, "https://8.8.8.8/x", "https://[2606:4700:4700::1111]/x",
+                 "https://example.com./hook", "https://1e100.net/hook"):
+        resp = await client.post("/api/v1/webhooks", headers=amina.auth, json={"url": fine})
+        assert resp.status == 201, (fine, await resp.text())
+    rows = await client.app[STORE].db.fetch("SELECT * FROM webhooks")
+    assert len(rows) == 5 and "url" not in rows[0].keys()
+    stored = [r[k] for r in rows for k in r.keys()]  # sqlite3.Row has keys() only
+    assert all(b"let-me-in" not in bytes(v) for v in stored if isinstance(v, bytes | memoryview))
+    assert not any("let-me-in" in v for v in stored if isinstance(v, str))
+    listed = await (await client.get("/api/v1/webhooks", headers=amina.auth)).json()
+    assert url in [h["url"] for h in listed["webhooks"]]
 
 
 async def test_a_new_message_queues_a_signed_event_without_content(client: Any) -> None:
@@ -92,7 +125,7 @@ async def test_the_sender_posts_signed_and_the_relay_retries_until_2xx(
     receiver.router.add_post("/hook", hook)
     server = await aiohttp_server(receiver)
     core = await open_core(make_config(tmp_path, store_url), clock)
-    sender = AiohttpWebhookSender(timeout=5)
+    sender = AiohttpWebhookSender(timeout=5, allow_private=True)  # the receiver is local
     try:
         relay = Relay(core.store, core.outbox, MaildirTransport(tmp_path / "md"), clock,
                       make_config(tmp_path, store_url).relay, webhooks=sender)
@@ -111,3 +144,70 @@ async def test_the_sender_posts_signed_and_the_relay_retries_until_2xx(
         await sender.close()
         await core.close()
 
+
+
+class ResolveTo(AbstractResolver):
+    """Answers every name with these addresses, as a hostile DNS server might."""
+
+    def __init__(self, *addresses: str) -> None:
+        self.addresses = addresses
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        return [{"hostname": host, "host": a, "port": port,
+                 "family": socket.AF_INET6 if ":" in a else socket.AF_INET, "proto": 0,
+                 "flags": socket.AI_NUMERICHOST} for a in self.addresses]
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_delivery_refuses_a_name_that_resolves_to_a_local_address(
+        aiohttp_server: Any, tmp_path: Path, store_url: str, clock: FakeClock) -> None:
+    received: list[bytes] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.read())
+        return web.Response(status=200)
+
+    receiver = web.Application()
+    receiver.router.add_post("/hook", hook)
+    server = await aiohttp_server(receiver)
+    # Registered as a public name; by delivery time it resolves to 127.0.0.1 (rebinding).
+    rebound = Webhook(f"http://hooks.amina.example:{server.port}/hook",
+                      (("Content-Type", "application/json"),), b"{}")
+    literal = Webhook(str(server.make_url("/hook")), (), b"{}")
+    sender = AiohttpWebhookSender(timeout=5, resolver=ResolveTo("127.0.0.1"))
+    trusting = AiohttpWebhookSender(timeout=5, resolver=ResolveTo("127.0.0.1"),
+                                    allow_private=True)
+    core = await open_core(make_config(tmp_path, store_url), clock)
+    try:
+        for delivery in (rebound, literal):
+            with pytest.raises(PermanentFailure):
+                await sender.post(delivery)
+        assert received == []
+        await trusting.post(rebound)  # the same answer reaches the receiver when allowed
+        assert received == [b"{}"]
+        # Through the relay the delivery fails for good, not retried.
+        config = make_config(tmp_path, store_url)
+        relay = Relay(core.store, core.outbox, MaildirTransport(tmp_path / "md"), clock,
+                      config.relay, webhooks=sender)
+        await core.outbox.enqueue(rebound, None)
+        assert await relay.run_once() == 1
+        assert await core.store.db.fetchval("SELECT state FROM outbox") == "failed"
+        assert len(received) == 1
+    finally:
+        await sender.close()
+        await trusting.close()
+        await core.close()
+
+
+async def test_the_resolver_keeps_only_public_addresses() -> None:
+    mixed = PublicOnlyResolver(ResolveTo("10.0.0.7", "93.184.215.14", "::1",
+                                         "2606:2800:21f:cb07:6820:80da:af6b:8b2c"))
+    found = await mixed.resolve("hooks.amina.example", 443)
+    assert [r["host"] for r in found] == ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"]
+    for local in ("127.0.0.1", "0.0.0.0", "169.254.169.254",  # noqa: S104 - an answer, not a bind "192.168.1.1", "100.64.0.1",
+                  "224.0.0.1", "::", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "240.0.0.1"):
+        with pytest.raises(NoPublicAddress):
+            await PublicOnlyResolver(ResolveTo(local)).resolve("hooks.amina.example", 443)

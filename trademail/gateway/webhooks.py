@@ -1,29 +1,98 @@
-"""The webhook sender: one signed POST per outbox row, through aiohttp's client."""
+"""The webhook sender: one signed POST per outbox row, through aiohttp's client.
+
+Registration refuses URLs that name a local address, but a public name can resolve to one
+(or start to, later: DNS rebinding), so the addresses are checked again at every connection
+by the resolver below, and a delivery with no public address left fails for good.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import socket
+
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
 from trademail.gateway.transports import PermanentFailure, TemporaryFailure
 from trademail.services.outbox import Webhook
+from trademail.services.webhooks import is_public_address
 
 RETRYABLE = frozenset({408, 409, 425, 429})
 
 
-class AiohttpWebhookSender:
-    """2xx delivered; 408/429 and 5xx and network errors retried; other 4xx given up."""
+class NoPublicAddress(OSError):
+    """Every address a webhook's host resolved to is loopback, private or otherwise local."""
 
-    def __init__(self, timeout: float = 15.0) -> None:
+
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0])  # without an IPv6 zone
+    except ValueError:
+        return None
+
+
+def _public(host: str) -> bool:
+    address = _address(host)
+    return address is not None and is_public_address(address)
+
+
+class PublicOnlyResolver(AbstractResolver):
+    """Wraps a resolver and drops every address that is not globally routable."""
+
+    def __init__(self, inner: AbstractResolver | None = None) -> None:
+        self._owns_inner = inner is None
+        self._inner = inner if inner is not None else aiohttp.DefaultResolver()
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        found = [r for r in await self._inner.resolve(host, port, family) if _public(r["host"])]
+        if not found:
+            raise NoPublicAddress("the webhook host has no public address")
+        return found
+
+    async def close(self) -> None:
+        if self._owns_inner:
+            await self._inner.close()
+
+
+class AiohttpWebhookSender:
+    """2xx delivered; 408/429 and 5xx and network errors retried; other 4xx given up, and so
+    is a host that resolves to no public address."""
+
+    def __init__(self, timeout: float = 15.0, *, resolver: AbstractResolver | None = None,
+                 allow_private: bool = False) -> None:
+        # allow_private is for tests only: their receiver listens on 127.0.0.1.
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._inner = resolver
+        self._allow_private = allow_private
+        self._resolver: AbstractResolver | None = None
         self._session: aiohttp.ClientSession | None = None
 
+    async def _open(self) -> aiohttp.ClientSession:
+        await self.close()
+        self._resolver = self._inner if self._allow_private else PublicOnlyResolver(self._inner)
+        if self._resolver is None:
+            self._resolver = aiohttp.DefaultResolver()
+        connector = aiohttp.TCPConnector(resolver=self._resolver)
+        return aiohttp.ClientSession(timeout=self._timeout, connector=connector,
+                                     trust_env=False)
+
     async def post(self, hook: Webhook) -> None:
+        # The connector asks no resolver about an IP address written in the URL itself.
+        host = URL(hook.url).raw_host or ""
+        if not self._allow_private and _address(host) is not None and not _public(host):
+            raise PermanentFailure("the webhook host is not a public address")
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            self._session = await self._open()
         try:
             async with self._session.post(hook.url, data=hook.body, headers=dict(hook.headers),
                                           allow_redirects=False) as resp:
                 status = resp.status
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, NoPublicAddress):
+                raise PermanentFailure("the webhook host has no public address") from None
+            raise TemporaryFailure(f"connection: {exc.__class__.__name__}") from None
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise TemporaryFailure(f"connection: {exc.__class__.__name__}") from None
         if 200 <= status < 300:
@@ -35,3 +104,7 @@ class AiohttpWebhookSender:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+            self._session = None
+        if self._resolver is not None and self._resolver is not self._inner:
+            await self._resolver.close()  # the connector closes only resolvers it made
+        self._resolver = None

@@ -7,7 +7,7 @@ after sign-in in any case. Forms carry a token tied to the browser's secret (CSR
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from trademail.clock import Clock
 from trademail.config import AuthConfig
@@ -40,6 +40,8 @@ class Visit:
     idle_timeout: int
     ends_in: float          # seconds until the session ends if nothing more happens
     extendable: bool        # False when the absolute lifetime ends it before the idle timer
+    created_at: float
+    last_seen_at: float     # the last request that counted as activity
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,8 @@ class Sessions:
     # ------------------------------------------------------------------ each request
 
     async def resume(self, token: str, *, touch: bool = True) -> Visit:
-        """The session a cookie token names, if it is still alive; each request keeps it so."""
+        """The session a cookie token names, if it is still alive; with `touch`, this request
+        counts as activity and keeps it so (else see `touch` below)."""
         if not 20 <= len(token) <= 100:
             raise SessionEnded(timed_out=False)
         found = await self._store.session_by_digest(token_digest(token))
@@ -125,15 +128,30 @@ class Sessions:
         row = SessionRow(found.member_id, found.id, found.device, found.created_at, seen)
         return self._visit(row, found.username, found.company, token, now)
 
+    async def touch(self, visit: Visit) -> Visit:
+        """Count the request of a visit resumed without `touch` as activity after all (once
+        the door knows it is a real request: a known page, a form that passed its check)."""
+        if visit.now - visit.last_seen_at >= _TOUCH_EVERY_SECONDS:
+            await self._store.touch_session(visit.member_id, visit.session_id, visit.now)
+        ends_in, extendable = self._deadline(visit.created_at, visit.now, visit.now)
+        return replace(visit, last_seen_at=visit.now, ends_in=ends_in, extendable=extendable)
+
     def _visit(self, row: SessionRow, username: str, company: str, token: str,
                now: float) -> Visit:
-        idle_end = row.last_seen_at + self._auth.idle_timeout_seconds
-        absolute_end = row.created_at + self._auth.absolute_timeout_seconds
+        ends_in, extendable = self._deadline(row.created_at, row.last_seen_at, now)
         return Visit(session_id=row.id, member_id=row.member_id, username=username,
                      company=company, csrf=self.form_token(token), now=now,
-                     idle_timeout=self._auth.idle_timeout_seconds,
-                     ends_in=max(0.0, min(idle_end, absolute_end) - now),
-                     extendable=idle_end <= absolute_end)
+                     idle_timeout=self._auth.idle_timeout_seconds, ends_in=ends_in,
+                     extendable=extendable, created_at=row.created_at,
+                     last_seen_at=row.last_seen_at)
+
+    def _deadline(self, created_at: float, last_seen_at: float,
+                  now: float) -> tuple[float, bool]:
+        """Seconds until the session ends if nothing more happens, and whether activity can
+        still move that (False once the absolute lifetime comes first)."""
+        idle_end = last_seen_at + self._auth.idle_timeout_seconds
+        absolute_end = created_at + self._auth.absolute_timeout_seconds
+        return max(0.0, min(idle_end, absolute_end) - now), idle_end <= absolute_end
 
     def _ended_before(self, now: float) -> tuple[float, float]:
         return (now - self._auth.idle_timeout_seconds, now - self._auth.absolute_timeout_seconds)

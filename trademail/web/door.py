@@ -14,6 +14,8 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp_jinja2
 import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from multidict import MultiDictProxy
 
 from trademail.appkeys import ACCOUNT, CONFIG, SESSIONS
 from trademail.errors import (
@@ -45,6 +47,12 @@ NOTICE = web.RequestKey("notice", str)
 # Errors a form shows next to its fields, keeping what was typed.
 FORM_ERRORS = (InvalidInput, Conflict, AuthenticationFailed, Throttled)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# What aiohttp raises on a form body it cannot read: multipart without a boundary, a
+# truncated body, an unknown charset or transfer encoding.
+MALFORMED_BODY = (ValueError, LookupError, RuntimeError, AssertionError, HttpProcessingError)
+# Sent by app.js when a live update reloads the message list: a page fetched by itself, not
+# by the member, so it must not keep an unattended session alive.
+REFRESH_HEADER = "X-TradeMail-Refresh"
 NOTICES = {
     "signed-out": "You have signed out.",
     "sent": "Message sent.",
@@ -86,6 +94,14 @@ def fetched(handler: H) -> H:
 
 def _flag(request: web.Request, name: str) -> bool:
     return bool(getattr(request.match_info.handler, name, False))
+
+
+def _is_activity(request: web.Request) -> bool:
+    """Whether this request is the member at work, so it moves the idle deadline: not a
+    script's background call (a keep-alive POST is), not a live refresh of the list."""
+    if request.method not in SAFE_METHODS:
+        return True
+    return not _flag(request, "fetched") and request.headers.get(REFRESH_HEADER) != "1"
 
 
 def visit_of(request: web.Request) -> Visit:
@@ -139,11 +155,13 @@ def redirect(location: str, notice: str | None = None, *,
 
 
 def safe_next(value: object, default: str = "/inbox") -> str:
-    """A same-site relative path to return to after sign-in, or the default: never a URL
-    that leaves the site (no scheme, no //host, no backslashes, no control characters)."""
+    """A same-site relative path to return to (after sign-in, after filing a message), or the
+    default: never a URL that leaves the site (no scheme, no //host, no backslashes), and
+    nothing a Location header cannot carry (no spaces, no C0, DEL, C1 or other control or
+    format characters). Every redirect built from what a request says goes through here."""
     if not isinstance(value, str) or not value.startswith("/") or len(value) > 2000:
         return default
-    if value.startswith(("//", "/\\")) or "\\" in value or any(ord(c) < 0x21 for c in value):
+    if value.startswith("//") or "\\" in value or not _plain(value):
         return default
     parts = urlsplit(value)
     if parts.scheme or parts.netloc or parts.path.startswith(("/signin", "/signout",
@@ -152,14 +170,29 @@ def safe_next(value: object, default: str = "/inbox") -> str:
     return value
 
 
+def _plain(value: str) -> bool:
+    # isprintable() is False for every control (C0, DEL, C1), format and separator character.
+    return all(ord(c) > 0x20 and c.isprintable() for c in value)
+
+
+async def read_form(
+        request: web.Request) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """The request's form body; one that cannot be read is the client's mistake (400)."""
+    try:
+        return await request.post()
+    except MALFORMED_BODY:
+        log.info("form refused: unreadable body", path=request.path)
+        raise web.HTTPBadRequest() from None
+
+
 async def _return_path(request: web.Request) -> str:
     """Where to come back to after signing in again: this page, or for a form post the
     page of the same address, when there is one."""
     if request.method == "GET":
-        return request.path_qs
+        return safe_next(request.path_qs)
     clone = request.clone(method="GET")
     match = await request.app.router.resolve(clone)
-    return request.path if match.http_exception is None else "/inbox"
+    return safe_next(request.path) if match.http_exception is None else "/inbox"
 
 
 def signin_url(next_path: str, reason: str | None = None) -> str:
@@ -303,8 +336,8 @@ async def _serve(request: web.Request, handler: Handler) -> web.StreamResponse:
     fetched_ = _flag(request, "fetched")
     if token:
         try:
-            request[VISIT] = await sessions.resume(
-                token, touch=not fetched_ or request.method == "POST")
+            # Not counted as activity yet: an unknown address or a refused form is not.
+            request[VISIT] = await sessions.resume(token, touch=False)
         except SessionEnded as exc:
             ended = exc
     if request.match_info.http_exception is not None:
@@ -325,12 +358,14 @@ async def _serve(request: web.Request, handler: Handler) -> web.StreamResponse:
         secret = token if VISIT in request else request.get(BROWSER_SECRET)
         sent = request.headers.get("X-CSRF-Token")
         if sent is None:
-            form = await request.post()
+            form = await read_form(request)
             value = form.get("csrf")
             sent = value if isinstance(value, str) else None
         if not sessions.check_form_token(secret, sent):
             log.info("form refused: bad or missing CSRF token", path=request.path)
             return await error_page(request, 403)
+    if VISIT in request and _is_activity(request):
+        request[VISIT] = await sessions.touch(request[VISIT])
     response = await handler(request)
     if NOTICE in request and notice_cookie not in response.cookies and not response.prepared:
         _del_cookie(request, response, notice_cookie)

@@ -14,6 +14,7 @@ from trademail.web.door import (
     field_errors,
     form_status,
     page,
+    read_form,
     redirect,
     visit_of,
 )
@@ -45,7 +46,7 @@ async def settings(request: web.Request) -> web.Response:
 
 @routes.post("/settings/password")
 async def change_password(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     try:
         await request.app[ACCOUNT].change_password(
             visit_of(request), current=form.get("current_password"),
@@ -57,7 +58,7 @@ async def change_password(request: web.Request) -> web.Response:
 
 @routes.post("/settings/email")
 async def change_email(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     try:
         masked = await request.app[ACCOUNT].request_email_change(
             visit_of(request), password=form.get("password"), email=form.get("email"),
@@ -80,7 +81,7 @@ async def confirm_email_form(request: web.Request) -> web.Response:
 
 @routes.post("/settings/email/confirm")
 async def confirm_email(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     try:
         await request.app[ACCOUNT].confirm_email_change(visit_of(request), form.get("token"))
     except FORM_ERRORS as exc:
@@ -91,7 +92,7 @@ async def confirm_email(request: web.Request) -> web.Response:
 
 @routes.post("/settings/notify")
 async def notify(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     try:
         await request.app[ACCOUNT].set_notify(visit_of(request).member_id, form.get("notify"))
     except FORM_ERRORS as exc:
@@ -101,7 +102,7 @@ async def notify(request: web.Request) -> web.Response:
 
 @routes.post("/settings/tokens")
 async def create_token(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     lifetime = form.get("expires", "90")
     try:
         token, secret = await request.app[TOKENS].issue(

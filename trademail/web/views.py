@@ -22,6 +22,7 @@ from trademail.web.door import (
     form_status,
     page,
     public,
+    read_form,
     redirect,
     safe_next,
     session_token,
@@ -74,7 +75,7 @@ async def signin_form(request: web.Request) -> web.Response:
 @routes.post("/signin")
 @public
 async def signin(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     next_path = safe_next(form.get("next"))
     try:
         _, token = await request.app[SESSIONS].sign_in(
@@ -98,7 +99,7 @@ async def signup_form(request: web.Request) -> web.Response:
 @routes.post("/signup")
 @public
 async def signup(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     try:
         _, token = await request.app[SESSIONS].sign_up(
             username=form.get("username"), password=form.get("password"),
@@ -165,7 +166,7 @@ async def message(request: web.Request) -> web.Response:
 
 @routes.post("/messages/{id}/file")
 async def file_message(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     folder = _text(form, "folder") or None
     unread = True if form.get("unread") == "true" else None
     await request.app[MAILBOX].file(visit_of(request).member_id, request.match_info["id"],
@@ -207,7 +208,7 @@ async def compose_form(request: web.Request) -> web.Response:
 
 @routes.post("/compose")
 async def compose(request: web.Request) -> web.Response:
-    visit, form = visit_of(request), await request.post()
+    visit, form = visit_of(request), await read_form(request)
     files = [f for f in form.getall("attachments", []) if isinstance(f, web.FileField)
              and f.filename]
     reply_to = _text(form, "in_reply_to") or None

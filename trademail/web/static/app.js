@@ -83,7 +83,10 @@
   async function refreshList() {
     const list = document.getElementById("message-list");
     const known = new Set(Array.from(list.querySelectorAll("a.row-link")).map(function (a) { return a.getAttribute("href"); }));
-    const response = await fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    // Marked as a refresh: new mail arriving must not keep an unattended session alive.
+    const response = await fetch(location.href, {
+      credentials: "same-origin", headers: { Accept: "text/html", "X-TradeMail-Refresh": "1" },
+    });
     if (!response.ok || response.redirected) return;
     const doc = new DOMParser().parseFromString(await response.text(), "text/html");
     const fresh = doc.getElementById("message-list");
