@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
@@ -91,12 +92,13 @@ def reply_address(message: EmailMessage) -> str:
 
 
 def mail_bytes(*, sender: str, to: str, subject: str, body: str, name: str = "",
-               extra: dict[str, str] | None = None) -> bytes:
+               extra: dict[str, str] | None = None, message_id: str | None = None) -> bytes:
+    """A plain mail; each has a Message-ID of its own unless one is given (a retry)."""
     msg = EmailMessage()
     msg["From"] = f"{name} <{sender}>" if name else sender
     msg["To"] = to
     msg["Subject"] = subject
-    msg["Message-ID"] = "<CAF123.456@mail.example.net>"
+    msg["Message-ID"] = message_id or make_msgid(domain="mail.example.net")
     for key, value in (extra or {}).items():
         msg[key] = value
     msg.set_content(body)
@@ -398,10 +400,16 @@ async def test_auto_replies_to_a_reply_address_are_dropped_quietly(gateway: Gate
 
 @pytest.fixture
 def dmarc_config(tmp_path: Path, store_url: str) -> Config:
-    return gateway_config(tmp_path, store_url, TRADEMAIL_SMTP_REQUIRE_DMARC_PASS="true")
+    return gateway_config(tmp_path, store_url, TRADEMAIL_SMTP_REQUIRE_DMARC_PASS="true",
+                          TRADEMAIL_SMTP_TRUSTED_AUTHSERV_ID="mx.relay.test")
 
 
-async def test_with_dmarc_required_a_reply_needs_an_upstream_pass(
+def dmarc_results(authserv_id: str, domain: str, result: str = "pass") -> str:
+    return (f"{authserv_id}; spf=pass smtp.mailfrom={domain}; "
+            f"dmarc={result} (p=reject) header.from={domain}")
+
+
+async def test_with_dmarc_required_a_reply_needs_a_pass_from_the_trusted_upstream(
         aiohttp_client: Any, dmarc_config: Config, clock: FakeClock,
         smarthost: Smarthost) -> None:
     app = await build_app(dmarc_config, clock, transport=SmtpTransport(
@@ -415,12 +423,37 @@ async def test_with_dmarc_required_a_reply_needs_an_upstream_pass(
     plain = mail_bytes(sender=bakari.email, to=reply_to, subject="Re", body="ok")
     assert (await gw.deliver(bakari.email, [reply_to], plain))[0] == 550
     failed = mail_bytes(sender=bakari.email, to=reply_to, subject="Re", body="ok", extra={
-        "Authentication-Results": f"mx.relay.test; dmarc=fail header.from={domain}"})
+        "Authentication-Results": dmarc_results("mx.relay.test", domain, "fail")})
     assert (await gw.deliver(bakari.email, [reply_to], failed))[0] == 550
+    # The sender writes its own "pass" under another authserv-id: ignored (RFC 8601 s. 5),
+    # whether it is the only one or sits above our upstream's "fail".
+    forged = mail_bytes(sender=bakari.email, to=reply_to, subject="Re", body="ok", extra={
+        "Authentication-Results": dmarc_results("mx.forger.example", domain)})
+    assert (await gw.deliver(bakari.email, [reply_to], forged))[0] == 550
+    forged_on_top = b"Authentication-Results: " + dmarc_results(
+        "mx.forger.example", domain).encode() + b"\r\n" + failed
+    assert (await gw.deliver(bakari.email, [reply_to], forged_on_top))[0] == 550
     passed = mail_bytes(sender=bakari.email, to=reply_to, subject="Re", body="ok", extra={
-        "Authentication-Results": f"mx.relay.test; spf=pass smtp.mailfrom={domain}; "
-                                  f"dmarc=pass (p=reject) header.from={domain}"})
+        "Authentication-Results": dmarc_results("mx.relay.test", domain)})
     assert (await gw.deliver(bakari.email, [reply_to], passed))[0] == 250
+
+
+async def test_with_dmarc_required_and_no_trusted_upstream_every_reply_is_refused(
+        aiohttp_client: Any, tmp_path: Path, store_url: str, clock: FakeClock,
+        smarthost: Smarthost) -> None:
+    config = gateway_config(tmp_path, store_url, TRADEMAIL_SMTP_REQUIRE_DMARC_PASS="true")
+    assert config.smtp.trusted_authserv_id == ""
+    app = await build_app(config, clock, transport=SmtpTransport(
+        "127.0.0.1", smarthost.port, tls="none", timeout=5))
+    gw = Gateway(await aiohttp_client(app), app, smarthost)
+    amina, bakari = await register(gw.client, "amina"), await register(gw.client, "bakari")
+    await send(gw.client, amina, [bakari.username])
+    (first,) = await gw.mails(1)
+    reply_to = reply_address(parse(first.data))
+    domain = bakari.email.rpartition("@")[2]
+    passed = mail_bytes(sender=bakari.email, to=reply_to, subject="Re", body="ok", extra={
+        "Authentication-Results": dmarc_results("mx.relay.test", domain)})
+    assert (await gw.deliver(bakari.email, [reply_to], passed))[0] == 550
 
 
 async def test_cc_to_outside_addresses_is_not_mailed_and_the_member_is_told(

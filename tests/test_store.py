@@ -195,3 +195,8 @@ async def test_housekeeping_forgets_old_keys_and_failures(store: Store) -> None:
     await Housekeeping(store, clock, signin_keep_seconds=86400).run_once()
     assert await store.db.fetchval("SELECT count(*) FROM idempotency_keys") == 0
     assert list(await store.signin_failures(["account:x", "account:y"])) == ["account:y"]
+    await store.db.execute("INSERT INTO inbound_mail (member_id, digest, created_at) "
+                           "VALUES ($1, $2, $3)", a.id, b"old", NOW)
+    await Housekeeping(store, FakeClock(NOW + 15 * 86400),
+                       signin_keep_seconds=86400).run_once()
+    assert await store.db.fetchval("SELECT count(*) FROM inbound_mail") == 0

@@ -38,6 +38,8 @@ from trademail.services.account import Account
 from trademail.services.housekeeping import Housekeeping
 from trademail.services.inbound import Inbound
 from trademail.services.mailbox import Mailbox
+from trademail.services.mailreader import MailReader
+from trademail.services.mailtext import TEXT_CAP_FACTOR
 from trademail.services.members import Members
 from trademail.services.notifications import Notifications
 from trademail.services.outbox import Outbox
@@ -67,9 +69,11 @@ class Core:
     notifications: Notifications
     webhooks: Webhooks
     inbound: Inbound
+    reader: MailReader
 
     async def close(self) -> None:
         self.hasher.close()
+        self.reader.close()
         await self.events.close()
         await self.store.close()
 
@@ -111,13 +115,15 @@ async def open_core(config: Config, clock: Clock | None = None) -> Core:
                                   public_url=config.public_url, webhooks=webhooks)
     mailbox = Mailbox(store, keyring, members, clock, config.messages, events,
                       notifications=notifications)
-    inbound = Inbound(store, keyring, members, mailbox, notifications, clock,
+    reader = MailReader(max_text_chars=TEXT_CAP_FACTOR * config.messages.max_body_bytes)
+    inbound = Inbound(store, keyring, members, mailbox, notifications, clock, reader,
                       relay_domain=config.smtp.relay_domain,
-                      require_dmarc_pass=config.smtp.require_dmarc_pass)
+                      require_dmarc_pass=config.smtp.require_dmarc_pass,
+                      trusted_authserv_id=config.smtp.trusted_authserv_id)
     return Core(store=store, keyring=keyring, hasher=hasher, events=events, outbox=outbox,
                 members=members, tokens=tokens, mailbox=mailbox,
                 sessions=sessions, account=account, notifications=notifications,
-                webhooks=webhooks, inbound=inbound)
+                webhooks=webhooks, inbound=inbound, reader=reader)
 
 
 def mail_transport(config: Config) -> MailTransport:

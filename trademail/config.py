@@ -184,6 +184,12 @@ class SmtpConfig:
     require_dmarc_pass: bool = _key(
         "Accept a reply by mail only when an upstream Authentication-Results header says "
         "DMARC passed.", default=False)
+    trusted_authserv_id: str = _key(
+        "The authserv-id of the upstream MTA whose Authentication-Results headers are trusted "
+        "(RFC 8601; that MTA must remove headers claiming its id from incoming mail). Any "
+        "other Authentication-Results header is ignored. Empty: none is trusted, so with "
+        "require_dmarc_pass on every reply by mail is refused (a warning is logged at start).",
+        default="")
     max_connections_per_client: int = _key("Open SMTP connections one client address may hold.",
                                            _between(1, 1000), default=10)
     max_messages_per_minute: int = _key("Messages one client address may send per minute.",

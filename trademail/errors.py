@@ -39,13 +39,21 @@ class InvalidInput(TradeMailError):
     def one(cls, field: str, message: str) -> InvalidInput:
         return cls(FieldProblem(field, message))
 
+    def __reduce__(self) -> tuple[type, tuple[FieldProblem, ...]]:
+        # Whole across a process boundary (mail is read in worker processes).
+        return (self.__class__, self.problems)
+
 
 class UnknownRecipients(InvalidInput):
     """Some recipients do not exist or do not take mail; nothing was sent to anyone."""
 
     def __init__(self, field: str, names: list[str]) -> None:
+        self.field = field
         self.names = names
         super().__init__(*(FieldProblem(field, f"no member or alias {n!r}") for n in names))
+
+    def __reduce__(self) -> tuple[type, tuple[str, list[str]]]:  # type: ignore[override]
+        return (self.__class__, (self.field, self.names))
 
 
 class TooLarge(InvalidInput):
@@ -99,6 +107,9 @@ class MailRefused(TradeMailError):
         self.status = status
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return (self.__class__, (str(self), self.status))
+
 
 class MailDeferred(TradeMailError):
     """An incoming mail cannot be taken now (a rate limit); the sender should try later."""
@@ -106,3 +117,6 @@ class MailDeferred(TradeMailError):
     def __init__(self, message: str, status: str = "4.7.1") -> None:
         self.status = status
         super().__init__(message)
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return (self.__class__, (str(self), self.status))

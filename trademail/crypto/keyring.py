@@ -134,6 +134,7 @@ class Keyring:
         self._directory = directory
         self._index = index
         self._forms = index.derive(b"form tokens")
+        self._incoming = index.derive(b"incoming mail")
 
     @property
     def active_key_id(self) -> str:
@@ -206,6 +207,11 @@ class Keyring:
     def blind_index(self, kind: str, normalized: str) -> bytes:
         """Keyed look-up value: equal inputs match, nothing else about them is revealed."""
         return self._index.mac(_aad(kind, normalized))
+
+    def incoming_mail_digest(self, member_id: str, scope: str, identity: bytes) -> bytes:
+        """Keyed digest of an incoming mail's identity (its Message-ID) for one member and
+        conversation: a retry is recognised, the Message-ID is not kept."""
+        return self._incoming.mac(_aad(member_id, scope, identity))
 
     def sign(self, purpose: str, data: str) -> str:
         """A short keyed signature (80 bits, lower-case base32) for tokens that travel in mail:

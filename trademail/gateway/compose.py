@@ -7,14 +7,17 @@ the relay domain, so no real address or host name can ride along.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
+import idna
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from trademail.errors import InvalidInput
 from trademail.services.notifications import DirectMail, NotificationMail
 
 # The only headers TradeMail ever writes on outbound mail (MIME ones are set by the email
@@ -26,9 +29,44 @@ ALLOWED_HEADERS = frozenset({
 })
 
 
+# RFC 2045 token characters: what a MIME type and subtype may be made of.
+_TOKEN = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]{1,64}")
+
+
 def _clean(text: str, limit: int = 200) -> str:
-    """One header-safe line: no control characters, bounded."""
+    """One header-safe line: no control characters or line separators (U+2028 and the
+    like are not printable), bounded."""
     return "".join(c if c.isprintable() else " " for c in text).strip()[:limit]
+
+
+def _mime_type(content_type: str) -> tuple[str, str]:
+    """(maintype, subtype) fit for a header, or application/octet-stream."""
+    maintype, _, subtype = content_type.split(";")[0].strip().lower().partition("/")
+    if not (_TOKEN.fullmatch(maintype) and _TOKEN.fullmatch(subtype)) \
+            or maintype in ("multipart", "message"):
+        return "application", "octet-stream"
+    return maintype, subtype
+
+
+def mail_address(addr_spec: str, display_name: str = "") -> Address:
+    """An address header value every mail server takes: the domain in punycode (IDNA 2008),
+    the local part ASCII. A non-ASCII local part cannot be mailed without SMTPUTF8 all the
+    way, so it is refused as InvalidInput (a 422 at the API, a refusal at the gateway)."""
+    local, _, domain = addr_spec.strip().rpartition("@")
+    if not local or not domain:
+        raise InvalidInput.one("to", "is not an address mail can be sent to")
+    if not local.isascii() or any(not c.isprintable() for c in local):
+        raise InvalidInput.one("to", "this address cannot be answered: its part before the "
+                                     "@ is not ASCII")
+    try:
+        ascii_domain = domain if domain.isascii() else idna.encode(domain, uts46=True).decode()
+    except idna.IDNAError:
+        raise InvalidInput.one("to", "this address cannot be answered: its domain is not "
+                                     "a valid internationalised domain name") from None
+    try:
+        return Address(display_name, addr_spec=f"{local}@{ascii_domain.lower()}")
+    except (ValueError, IndexError, TypeError):
+        raise InvalidInput.one("to", "is not an address mail can be sent to") from None
 
 
 class Composer:
@@ -62,7 +100,7 @@ class Composer:
         msg = self._base(now, mail.message_id, mail.thread_id)
         who = _clean(mail.sender_company, 80) or "A TradeMail member"
         msg["From"] = Address(f"{who} via TradeMail", addr_spec=f"notifications@{self._domain}")
-        msg["To"] = Address(addr_spec=mail.to)
+        msg["To"] = mail_address(mail.to)
         msg["Reply-To"] = Address(f"{who} via TradeMail", addr_spec=mail.reply_to)
         msg["Subject"] = (_clean(mail.subject) or f"New TradeMail from {who}") \
             if mail.body is not None else f"New TradeMail from {who}"
@@ -79,16 +117,14 @@ class Composer:
     def direct(self, mail: DirectMail, now: float) -> bytes:
         msg = self._base(now, mail.message_id, mail.thread_id)
         msg["From"] = Address(_clean(mail.from_name, 80), addr_spec=mail.from_alias)
-        msg["To"] = Address(addr_spec=mail.to)
+        msg["To"] = mail_address(mail.to)
         msg["Reply-To"] = Address(addr_spec=mail.from_alias)
         msg["Subject"] = _clean(mail.subject) or "(no subject)"
         text, html = self._render("direct", mail=mail)
         msg.set_content(text)
         msg.add_alternative(html, subtype="html")
         for attached in mail.attachments:
-            maintype, _, subtype = attached.content_type.partition("/")
-            if not maintype or not subtype or maintype == "multipart":
-                maintype, subtype = "application", "octet-stream"
+            maintype, subtype = _mime_type(attached.content_type)
             msg.add_attachment(attached.data, maintype=maintype, subtype=subtype,
                                filename=_clean(attached.filename, 255) or "attachment")
         return self._finish(msg)

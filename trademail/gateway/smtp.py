@@ -11,9 +11,6 @@ import asyncio
 import logging
 import ssl
 from collections import defaultdict, deque
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
 from typing import Any
 
 import structlog
@@ -42,8 +39,9 @@ def smtp_reply(exc: BaseException) -> str:
     """A domain error as an SMTP reply line. Never quotes an address or the mail."""
     if isinstance(exc, NotFound):
         return "550 5.1.1 No such recipient here"
-    if isinstance(exc, TooLarge):
-        return "552 5.3.4 Message too big"
+    if isinstance(exc, TooLarge):  # its messages name limits, never the mail's content
+        detail = "; ".join(p.message for p in exc.problems)[:200]
+        return f"552 5.3.4 Message too big: {detail}" if detail else "552 5.3.4 Message too big"
     if isinstance(exc, MailRefused):
         code = "554" if exc.status.startswith("5.4") else "550"
         return f"{code} {exc.status} {exc}"
@@ -105,7 +103,6 @@ class GatewayHandler:
     def __init__(self, inbound: Inbound, limits: ClientLimits) -> None:
         self._inbound = inbound
         self._limits = limits
-        self._parser = BytesParser(policy=policy.default)
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
@@ -121,9 +118,13 @@ class GatewayHandler:
             return "452 4.5.3 Too many recipients"
         try:
             where = await self._inbound.destination(address)
+            first = await self._inbound.destination(envelope.rcpt_tos[0]) \
+                if envelope.rcpt_tos else where
         except Exception as exc:
             return smtp_reply(exc)
-        if where.kind != "alias" and envelope.rcpt_tos:
+        if first.kind != where.kind:
+            return "550 5.5.3 One conversation per message: send this one on its own"
+        if envelope.rcpt_tos and not self._inbound.compatible(first, where):
             return "452 4.5.3 One reply or bounce address per message; send the rest again"
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -131,10 +132,8 @@ class GatewayHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         try:
-            message = self._parser.parsebytes(raw)
-            assert isinstance(message, EmailMessage)
             outcomes = await self._inbound.receive(envelope.mail_from or "",
-                                                   list(envelope.rcpt_tos), raw, message)
+                                                   list(envelope.rcpt_tos), raw)
         except Exception as exc:
             return smtp_reply(exc)
         log.info("mail received", outcomes=outcomes, size=len(raw))

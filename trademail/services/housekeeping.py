@@ -8,6 +8,7 @@ from trademail.store import Store
 
 IDEMPOTENCY_KEEP_SECONDS = 24 * 3600
 OUTBOX_KEEP_SECONDS = 30 * 24 * 3600
+INBOUND_DIGEST_KEEP_SECONDS = 14 * 24 * 3600  # longer than any MTA keeps retrying
 
 
 class Housekeeping:
@@ -23,5 +24,6 @@ class Housekeeping:
         await self._store.forget_idempotency_keys(now - IDEMPOTENCY_KEEP_SECONDS)
         await self._store.forget_signin_failures(now - self._signin_keep_seconds)
         await self._store.forget_delivered(now - OUTBOX_KEEP_SECONDS)
+        await self._store.forget_inbound_mail(now - INBOUND_DIGEST_KEEP_SECONDS)
         if self._sessions is not None:
             await self._sessions.forget_ended()

@@ -11,12 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import getaddresses
 
 import authres
 import structlog
-from flufl.bounce import all_failures
 
 from trademail.clock import Clock
 from trademail.crypto import Keyring
@@ -24,7 +21,16 @@ from trademail.errors import InvalidInput, MailRefused, NotFound
 from trademail.ids import new_id
 from trademail.services import validation
 from trademail.services.mailbox import Mailbox, Upload
-from trademail.services.mailtext import check_headers, display_name, extract, header, scrub
+from trademail.services.mailreader import MailReader
+from trademail.services.mailtext import (
+    Extracted,
+    Part,
+    ReadMail,
+    display_name,
+    scrub,
+    scrub_bytes,
+    trim_reply,
+)
 from trademail.services.members import Members
 from trademail.services.notifications import Notifications
 from trademail.store import Store
@@ -34,6 +40,9 @@ log = structlog.get_logger(__name__)
 
 MAX_HOPS = 30
 _OUR_MESSAGE_ID = re.compile(r"<tm\.([0-9a-f]{32})\.[0-9a-f]+@([^>\s]+)>")
+# Parts a reply by mail never carries into the conversation: a member's own contact card,
+# and mail attached whole (forwarded mail names its senders and recipients).
+_PRIVATE_TYPES = frozenset({"text/vcard", "text/x-vcard", "text/directory"})
 
 
 @dataclass(frozen=True)
@@ -48,21 +57,13 @@ class Destination:
     outbox_id: str = ""
 
 
-def is_automatic(message: EmailMessage, mail_from: str) -> bool:
+def is_automatic(mail: ReadMail, mail_from: str) -> bool:
     """RFC 3834 and common practice: auto-replies, bounces, lists and the null sender."""
-    auto = header(message, "Auto-Submitted").lower()
+    auto = mail.get("Auto-Submitted").lower()
     return (not mail_from or bool(auto and auto != "no")
-            or header(message, "Precedence").lower() in ("bulk", "junk", "list", "auto_reply")
-            or bool(header(message, "X-Autoreply") or header(message, "X-Autorespond"))
-            or message.get_content_type() == "multipart/report")
-
-
-def _addresses(message: EmailMessage, name: str) -> list[tuple[str, str]]:
-    try:
-        values = [str(v) for v in message.get_all(name) or []]
-    except (ValueError, LookupError, TypeError, IndexError, AttributeError):
-        return []
-    return [(n, a) for n, a in getaddresses(values) if a]
+            or mail.get("Precedence").lower() in ("bulk", "junk", "list", "auto_reply")
+            or bool(mail.get("X-Autoreply") or mail.get("X-Autorespond"))
+            or mail.content_type == "multipart/report")
 
 
 def _lookup_form(address: str) -> str | None:
@@ -72,36 +73,48 @@ def _lookup_form(address: str) -> str | None:
         return None
 
 
-def dmarc_passed(message: EmailMessage, from_domain: str) -> bool:
-    """The topmost Authentication-Results (added by our upstream) says DMARC passed for the
-    From domain."""
-    try:
-        values = message.get_all("Authentication-Results") or []
-        if not values:
-            return False
-        parsed = authres.AuthenticationResultsHeader.parse_value(str(values[0]))
-    except Exception:  # authres raises its own tree and plain errors on garbage
+def dmarc_passed(results: Sequence[str], from_domain: str, trusted_authserv_id: str) -> bool:
+    """The topmost Authentication-Results that our own upstream added (its authserv-id is
+    `trusted_authserv_id`; RFC 8601 section 5: any other is ignored, for the sender may have
+    written it) says DMARC passed for the From domain. With no trusted id, none counts."""
+    if not trusted_authserv_id:
         return False
-    for result in parsed.results:
-        if result.method == "dmarc":
-            domain = next((p.value for p in result.properties
-                           if p.type == "header" and p.name == "from"), "")
-            return result.result == "pass" and str(domain).lower() == from_domain.lower()
+    for value in results:
+        try:
+            parsed = authres.AuthenticationResultsHeader.parse_value(value)
+        except Exception:  # authres raises its own tree and plain errors on garbage
+            parsed = None
+        if parsed is None or str(parsed.authserv_id or "").lower() != \
+                trusted_authserv_id.lower():
+            continue
+        for result in parsed.results:
+            if result.method == "dmarc":
+                domain = next((p.value for p in result.properties
+                               if p.type == "header" and p.name == "from"), "")
+                return result.result == "pass" and str(domain).lower() == from_domain.lower()
+        return False
     return False
 
 
 class Inbound:
     def __init__(self, store: Store, keyring: Keyring, members: Members, mailbox: Mailbox,
-                 notifications: Notifications, clock: Clock, *, relay_domain: str,
-                 require_dmarc_pass: bool) -> None:
+                 notifications: Notifications, clock: Clock, reader: MailReader, *,
+                 relay_domain: str, require_dmarc_pass: bool,
+                 trusted_authserv_id: str = "") -> None:
         self._store = store
         self._keyring = keyring
         self._members = members
         self._mailbox = mailbox
         self._notifications = notifications
         self._clock = clock
+        self._reader = reader
         self._domain = relay_domain.lower()
         self._require_dmarc = require_dmarc_pass
+        self._trusted_authserv_id = trusted_authserv_id.strip()
+        if require_dmarc_pass and not self._trusted_authserv_id:
+            log.warning("smtp: require_dmarc_pass is on but trusted_authserv_id is empty: no "
+                        "Authentication-Results header is trusted, so every reply by mail "
+                        "is refused")
 
     # ------------------------------------------------------------------ RCPT
 
@@ -126,52 +139,67 @@ class Inbound:
             raise NotFound()
         return Destination("alias", address, owner[0])
 
+    @staticmethod
+    def compatible(first: Destination, then: Destination) -> bool:
+        """Whether one mail may go to both: several aliases, yes; a reply or bounce address
+        only alone (one conversation per message)."""
+        return first.kind == then.kind == "alias"
+
     # ------------------------------------------------------------------ DATA
 
-    async def receive(self, mail_from: str, recipients: Sequence[str], raw: bytes,
-                      message: EmailMessage) -> list[str]:
-        """Take one mail for its recipients; what became of it for each. Raises (and stores
-        nothing more) when it must be refused."""
-        check_headers(raw)
-        if len(message.get_all("Received") or []) > MAX_HOPS:
+    async def receive(self, mail_from: str, recipients: Sequence[str], raw: bytes) -> list[str]:
+        """Take one mail for its recipients; what became of it for each. Every recipient is
+        resolved and the mail read (once) before anything is written; raises, having stored
+        nothing, when it must be refused."""
+        destinations = [await self.destination(address) for address in recipients]
+        if not destinations:
+            raise NotFound()
+        if any(not self.compatible(destinations[0], d) for d in destinations[1:]):
+            raise MailRefused("one conversation per message", "5.5.3")
+        mail = await self._reader.read(raw, bounce=destinations[0].kind == "bounce")
+        if mail.received > MAX_HOPS:
             raise MailRefused("too many hops: a mail loop", "5.4.6")
-        outcomes = []
-        for address in recipients:
-            where = await self.destination(address)
-            if where.kind == "bounce":
-                outcomes.append(await self._bounce(where, message))
-            elif where.kind == "reply":
-                outcomes.append(await self._reply(where, mail_from, message))
-            else:
-                outcomes.append(await self._external(where, mail_from, message))
-        return outcomes
+        # What makes a retry the same mail: its Message-ID, or all of it when it has none.
+        message_id = mail.get("Message-ID")
+        identity = b"id " + message_id.encode() if message_id else b"raw " + raw
+        first = destinations[0]
+        if first.kind == "bounce":
+            return [await self._bounce(first, mail)]
+        if first.kind == "reply":
+            return [await self._reply(first, mail_from, mail, identity)]
+        return await self._external(destinations, mail_from, mail, identity)
 
-    async def _bounce(self, where: Destination, message: EmailMessage) -> str:
-        try:
-            temporary, permanent = all_failures(message)
-        except Exception:  # a detector choking on hostile input is no reason to fail
-            temporary, permanent = frozenset(), frozenset()
-        is_report = message.get_content_type() == "multipart/report"
+    def _seen(self, member_id: str, scope: str, identity: bytes) -> tuple[str, bytes]:
+        """(member, keyed digest of the Message-ID in one conversation): never the
+        Message-ID itself, so an MTA's retry of a mail already taken is recognised."""
+        return member_id, self._keyring.incoming_mail_digest(member_id, scope, identity)
+
+    async def _bounce(self, where: Destination, mail: ReadMail) -> str:
+        temporary, permanent = mail.failures
+        is_report = mail.content_type == "multipart/report"
         if not (temporary or permanent or is_report):
             return "dropped"  # an auto-reply to the envelope sender, not a bounce
         await self._notifications.record_bounce(where.purpose, where.outbox_id,
-                                                hard=bool(permanent))
+                                                hard=permanent)
         return "bounce"
 
-    async def _reply(self, where: Destination, mail_from: str, message: EmailMessage) -> str:
-        if is_automatic(message, mail_from):
+    async def _reply(self, where: Destination, mail_from: str, mail: ReadMail,
+                     identity: bytes) -> str:
+        if is_automatic(mail, mail_from):
             return "dropped"  # out-of-office and the like never reach the conversation
         member = await self._store.member_by_id(where.member_id)
         if member is None:
             raise NotFound()
-        senders = _addresses(message, "From")
+        senders = mail.addresses["from"]
         envelope = _lookup_form(mail_from)
         header_from = _lookup_form(senders[0][1]) if len(senders) == 1 else None
         genuine = (envelope is not None and header_from is not None
                    and self._keyring.blind_index("email", envelope) == member.email_index
                    and self._keyring.blind_index("email", header_from) == member.email_index
                    and (not self._require_dmarc
-                        or dmarc_passed(message, header_from.rpartition("@")[2])))
+                        or dmarc_passed(mail.authentication_results,
+                                        header_from.rpartition("@")[2],
+                                        self._trusted_authserv_id)))
         if not genuine:
             await self._notifications.notice(member.id, "reply_refused")
             log.info("reply by mail refused: not from the owner's address")
@@ -180,55 +208,101 @@ class Inbound:
         thread = await self._store.thread(member.id, where.thread_id)
         if not thread:
             raise MailRefused("this conversation no longer exists", "5.1.1")
+        seen = self._seen(member.id, f"thread {where.thread_id}", identity)
+        if await self._store.inbound_mail_seen(*seen):
+            return "duplicate"  # an MTA's retry of a reply already in the conversation
         own = self._keyring.open_field(member.id, "email", member.email_ct)
+        others = [a for _, a in mail.addresses["to"] + mail.addresses["cc"]
+                  if a.lower().rpartition("@")[2] != self._domain
+                  and _lookup_form(a) != header_from]
         try:
-            text = extract(message, trim=True)
+            text = _readable(mail)
             alias = (await self._members.parties([member.id]))[member.id].alias
-            others = [a for _, a in _addresses(message, "To") + _addresses(message, "Cc")
-                      if a.lower().rpartition("@")[2] != self._domain
-                      and _lookup_form(a) != header_from]
-            if others:
-                await self._notifications.notice(member.id, "cc_not_mailed")
+            replacement = alias or "[address removed]"
             await self._mailbox.send(
                 member.id, to=None, in_reply_to=thread[-1].message_id,
-                subject=scrub(text.subject, [own], alias or "[address removed]"),
-                body=scrub(text.body, [own], alias or "[address removed]"),
-                attachments=[Upload(a.filename, a.content_type, a.data)
-                             for a in text.attachments])
+                subject=scrub(text.subject, [own], replacement),
+                body=scrub(trim_reply(text.body, self._domain), [own], replacement),
+                attachments=[_scrubbed(a, own, replacement) for a in text.attachments
+                             if not _private(a)], seen=seen)
         except InvalidInput:
             await self._notifications.notice(member.id, "reply_failed")
             raise
+        if others:
+            # Whoever was copied got the mail itself, reply address and all: that address
+            # is theirs to use now, so it stops working; the next notification has a new one.
+            await self._notifications.revoke_reply_addresses(member.id, where.thread_id)
+            await self._notifications.notice(member.id, "cc_not_mailed")
         return "reply"
 
-    async def _external(self, where: Destination, mail_from: str, message: EmailMessage) -> str:
-        senders = _addresses(message, "Reply-To") or _addresses(message, "From")
-        names = _addresses(message, "From")
-        address = None
+    def _outsider_address(self, mail: ReadMail, mail_from: str) -> str:
+        senders = mail.addresses["reply-to"] or mail.addresses["from"]
         for candidate in [a for _, a in senders] + [mail_from]:
+            local = candidate.strip().rpartition("@")[0]
+            if local and not local.isascii():
+                # Mail to a non-ASCII local part needs SMTPUTF8 all the way; an answer could
+                # not be delivered reliably, so the conversation is not started.
+                raise MailRefused("this address cannot be answered (it is not ASCII)",
+                                  "5.6.7")
             try:
-                address = validation.email(candidate)
-                break
+                return validation.email(candidate)
             except InvalidInput:
                 continue
-        if address is None:
-            raise MailRefused("the mail names no valid sender address", "5.1.7")
-        name = display_name(names[0][0] if names else "")
-        now = self._clock.now()
-        cid = new_id(now)
-        outsider = await self._store.correspondent(CorrespondentRow(
-            id=cid, member_id=where.member_id, alias=where.address,
-            address_index=self._keyring.blind_index(
-                "correspondent", validation.email_lookup_form(address)),
-            address_ct=self._keyring.seal_field(cid, "address", address),
-            name_ct=self._keyring.seal_field(cid, "name", name), created_at=now))
+        raise MailRefused("the mail names no valid sender address", "5.1.7")
+
+    async def _external(self, destinations: Sequence[Destination], mail_from: str,
+                        mail: ReadMail, identity: bytes) -> list[str]:
+        """Mail from outside to one or more aliases: everything is checked before the first
+        write, so a refusal stores nothing; a retry after a failure part-way (the store
+        going away) skips the members who already have it."""
+        address = self._outsider_address(mail, mail_from)
+        text = _readable(mail)
         thread_of = None
-        for ref in (header(message, "In-Reply-To") + " " + header(message, "References")).split():
+        for ref in (mail.get("In-Reply-To") + " " + mail.get("References")).split():
             match = _OUR_MESSAGE_ID.fullmatch(ref)
             if match and match.group(2).lower() == self._domain:
                 thread_of = match.group(1)
-        text = extract(message, trim=thread_of is not None)
-        await self._mailbox.receive_external(
-            where.member_id, outsider, subject=text.subject, body=text.body,
-            attachments=[Upload(a.filename, a.content_type, a.data) for a in text.attachments],
-            thread_of=thread_of, quiet=is_automatic(message, mail_from))
-        return "external"
+        body = trim_reply(text.body, self._domain) if thread_of is not None else text.body
+        attachments = [Upload(a.filename, a.content_type, a.data) for a in text.attachments]
+        self._mailbox.check_incoming(subject=text.subject, body=body, attachments=attachments)
+        names = mail.addresses["from"]
+        name = display_name(names[0][0] if names else "")
+        outcomes = []
+        for where in destinations:
+            seen = self._seen(where.member_id, f"alias {where.address}", identity)
+            if await self._store.inbound_mail_seen(*seen):
+                outcomes.append("duplicate")
+                continue
+            now = self._clock.now()
+            cid = new_id(now)
+            outsider = await self._store.correspondent(CorrespondentRow(
+                id=cid, member_id=where.member_id, alias=where.address,
+                address_index=self._keyring.blind_index(
+                    "correspondent", validation.email_lookup_form(address)),
+                address_ct=self._keyring.seal_field(cid, "address", address),
+                name_ct=self._keyring.seal_field(cid, "name", name), created_at=now))
+            await self._mailbox.receive_external(
+                where.member_id, outsider, subject=text.subject, body=body,
+                attachments=attachments, thread_of=thread_of,
+                quiet=is_automatic(mail, mail_from), seen=seen)
+            outcomes.append("external")
+        return outcomes
+
+
+def _readable(mail: ReadMail) -> Extracted:
+    if mail.text is None:
+        raise InvalidInput.one("message", mail.problem or "the MIME structure cannot be read")
+    return mail.text
+
+
+def _private(part: Part) -> bool:
+    return (part.embedded or part.content_type in _PRIVATE_TYPES
+            or part.content_type.startswith("message/"))
+
+
+def _scrubbed(part: Part, own: str, replacement: str) -> Upload:
+    """An attachment of a reply by mail with the member's own address taken out of its name
+    and, for text, of its content."""
+    data = scrub_bytes(part.data, [own], replacement) if part.content_type.startswith(
+        "text/") else part.data
+    return Upload(scrub(part.filename, [own], replacement), part.content_type, data)

@@ -104,7 +104,8 @@ class Mailbox:
 
     async def send(self, sender_id: str, *, to: object, subject: object, body: object,
                    in_reply_to: object = None, attachments: Sequence[Upload] = (),
-                   idempotency_key: str | None = None) -> Sent:
+                   idempotency_key: str | None = None,
+                   seen: tuple[str, bytes] | None = None) -> Sent:
         limits = self._limits
         clean_subject = validation.line(subject, "subject", max_length=255, min_length=0)
         clean_body = validation.body(body, "body", max_bytes=limits.max_body_bytes)
@@ -166,7 +167,8 @@ class Mailbox:
                         tuple(Attached(a.filename, a.content_type, a.data) for a in attachments)),
                 [members[r] for r in member_ids], list(outsiders.values()),
                 sender_name=sender.company)
-        stored = await self._store.deliver(message, entries, tokens, idempotency, outbox=outbox)
+        stored = await self._store.deliver(message, entries, tokens, idempotency, outbox=outbox,
+                                           seen=seen)
         if stored.message_id != message_id:
             if idempotency is None or stored.fingerprint != idempotency[1]:
                 raise Conflict("this Idempotency-Key was already used for a different message",
@@ -180,13 +182,14 @@ class Mailbox:
 
     async def receive_external(self, member_id: str, outsider: CorrespondentRow, *,
                                subject: str, body: str, attachments: Sequence[Upload] = (),
-                               thread_of: str | None = None, quiet: bool = False) -> Sent:
+                               thread_of: str | None = None, quiet: bool = False,
+                               seen: tuple[str, bytes] | None = None) -> Sent:
         """Mail from outside to a member's alias: into their inbox, marked external, with a
         notification (unless `quiet`: auto-replies are kept but nobody is mailed about them).
-        `thread_of` names a message of the member's this one answers, if it is known."""
-        clean_subject = validation.line(subject, "subject", max_length=255, min_length=0)
-        clean_body = validation.body(body, "body", max_bytes=self._limits.max_body_bytes)
-        self._check_attachments(attachments)
+        `thread_of` names a message of the member's this one answers, if it is known;
+        `seen` (member id, digest) records the incoming mail with the message."""
+        clean_subject, clean_body = self.check_incoming(subject=subject, body=body,
+                                                        attachments=attachments)
         member, key = await self._member_key(member_id)
         parent = await self._store.entry(member_id, thread_of) if thread_of else None
         if parent is not None and outsider.id not in (parent.sender_id, *parent.recipient_ids):
@@ -209,11 +212,20 @@ class Mailbox:
                         "", clean_subject, clean_body,
                         tuple(Attached(a.filename, a.content_type, a.data) for a in attachments),
                         external_sender=True, quiet=quiet), [member], [])
-        await self._store.deliver(message, entries, tokens, outbox=outbox)
+        await self._store.deliver(message, entries, tokens, outbox=outbox, seen=seen)
         await self._events.publish("mailbox", member_id)
         if outbox:
             await self._events.publish("outbox", "")
         return Sent(message_id, thread_id)
+
+    def check_incoming(self, *, subject: str, body: str,
+                       attachments: Sequence[Upload]) -> tuple[str, str]:
+        """The checks `receive_external` makes before it writes (clean subject and body),
+        for a caller that must know a mail is acceptable before writing anything."""
+        clean_subject = validation.line(subject, "subject", max_length=255, min_length=0)
+        clean_body = validation.body(body, "body", max_bytes=self._limits.max_body_bytes)
+        self._check_attachments(attachments)
+        return clean_subject, clean_body
 
     def _sealed(self, ck: ContentKey, message_id: str, thread_id: str, parent: EntryRow | None,
                 sender_id: str, recipient_ids: Sequence[str], now: float, subject: str,

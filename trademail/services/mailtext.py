@@ -1,5 +1,12 @@
 """What TradeMail keeps of an incoming mail: its text (HTML made safe text by nh3), with
-quoted history and signatures trimmed, and its attachments. Parsing never trusts the mail."""
+quoted history and signatures trimmed, and its attachments. Parsing never trusts the mail.
+
+Everything here that looks at mail text is linear in its input: no regular expression with
+nested or overlapping quantifiers runs over text of unbounded length, and the text of each
+part is capped before it is processed. CPython's own email parser is not linear on some
+headers, so `check_raw` bounds the header fields on the raw bytes before it runs, and
+`read_mail` (which runs it) is meant to run in a worker process (see `mailreader`).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +14,28 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import getaddresses
 
 import nh3
+from flufl.bounce import all_failures
 
-from trademail.errors import InvalidInput, TooLarge
+from trademail.errors import InvalidInput, MailRefused, TooLarge
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_HEADERS = 500
 MAX_PARTS = 200
+# CPython's address parser is quadratic in the length of some address fields ("a"a"a…),
+# and its parameter parser in the length of some Content-Type fields: both are bounded on
+# the raw bytes, before the parser sees them.
+MAX_ADDRESS_FIELD_BYTES = 4 * 1024
+ADDRESS_FIELDS = frozenset({b"from", b"reply-to", b"to", b"cc", b"sender"})
+MAX_MIME_FIELD_BYTES = 2 * 1024
+# How many times max_body_bytes of text one part may hold before it is cut, unread: enough
+# for quoted history and HTML markup around a body that fits.
+TEXT_CAP_FACTOR = 4
 
 # Where quoted history starts, in the reply styles of common mail clients.
 _ATTRIBUTION = [
@@ -30,21 +50,24 @@ _SEPARATOR = re.compile(
     r"^\s*(-{2,}\s*(Original Message|Forwarded message|Ursprüngliche Nachricht|"
     r"Message d'origine)\s*-{2,}|_{20,}|Begin forwarded message:)\s*$", re.I)
 _OUTLOOK_HEADER = re.compile(r"^\s*\*?(From|Von|De|Van)\s*:\*?\s", re.I)
-_OUTLOOK_NEXT = re.compile(r"^\s*\*?(Sent|Date|Gesendet|Envoyé|To|An|À|Subject)\s*:", re.I)
+_OUTLOOK_NEXT = re.compile(r"^\s*\*?(Sent|Date|Gesendet|Datum|Envoyé|Verzonden|To|An|À|Aan|"
+                           r"Subject|Betreff|Objet|Onderwerp)\s*:", re.I)
+_OUTLOOK_SENT = re.compile(r"^\s*\*?(Sent|Date|Gesendet|Datum|Envoyé|Verzonden)\s*:", re.I)
 _SIGNATURE = re.compile(
-    r"^(-- ?|Sent from my (iPhone|iPad|Android|phone|mobile).*|Get Outlook for (iOS|Android).*|"
+    r"^(Sent from my (iPhone|iPad|Android|phone|mobile).*|Get Outlook for (iOS|Android).*|"
     r"Sent from (Mail|Outlook) for .*|Envoyé de mon iPhone.*|Von meinem iPhone gesendet.*)$",
     re.I)
-_BLOCK_TAGS = re.compile(r"<\s*(br|/p|/div|/li|/tr|/h[1-6]|/blockquote|hr)\b[^>]*>", re.I)
-_QUOTE_BLOCKS = [
-    # Gmail's quote container, Apple's and Thunderbird's cited blockquotes, Outlook's reply
-    # header block and everything after it.
-    re.compile(r"<div[^>]*class=\"?[^\">]*gmail_quote.*", re.I | re.S),
-    re.compile(r"<blockquote[^>]*type=\"?cite.*", re.I | re.S),
-    re.compile(r"<div[^>]*id=\"?(divRplyFwdMsg|appendonsend|mail-editor-reference-message).*",
-               re.I | re.S),
-    re.compile(r"<hr[^>]*id=\"?stopSpelling.*", re.I | re.S),
-]
+# A lone "--" (the delimiter with its space lost) starts a signature only this close to
+# the end; "-- " does wherever it is.
+SHORT_SIGNATURE_LINES = 6
+# Tags whose end makes a line break in the text.
+_BREAK_TAGS = frozenset({"br", "hr", "/p", "/div", "/li", "/tr", "/blockquote",
+                         "/h1", "/h2", "/h3", "/h4", "/h5", "/h6"})
+# Gmail's quote container, Apple's and Thunderbird's cited blockquotes, Outlook's reply
+# header block: (tag, a marker in its attributes with quotes removed, lower case).
+_QUOTE_TAGS = (("div", "gmail_quote"), ("blockquote", "type=cite"),
+               ("div", "id=divrplyfwdmsg"), ("div", "id=appendonsend"),
+               ("div", "id=mail-editor-reference-message"), ("hr", "id=stopspelling"))
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -53,6 +76,7 @@ class Part:
     filename: str
     content_type: str
     data: bytes
+    embedded: bool = False  # inside an attached mail (message/rfc822), not the mail's own
 
 
 @dataclass(frozen=True)
@@ -62,40 +86,112 @@ class Extracted:
     attachments: tuple[Part, ...]
 
 
-def check_headers(raw: bytes) -> None:
-    """Refuse mail whose header section is huge or has absurdly many fields."""
+def _field_end(raw: bytes, start: int, limit: int) -> int:
+    """Where the header field starting at `start` ends (its folded lines included), looking
+    no further than `limit` bytes: -1 when it is longer."""
+    pos = start
+    stop = min(len(raw), start + limit + 1)
+    while True:
+        newline = raw.find(b"\n", pos, stop)
+        if newline < 0:
+            return len(raw) if stop == len(raw) else -1
+        if raw[newline + 1:newline + 2] not in (b" ", b"\t"):
+            return newline + 1
+        pos = newline + 1
+
+
+# Searched over the whole mail: no repeat in it, so it cannot backtrack.
+_MIME_FIELD = re.compile(rb"^content-(?:type|disposition)", re.I | re.M)
+
+
+def check_raw(raw: bytes) -> None:
+    """Refuse, on the raw bytes and before any parser runs, mail whose header section is
+    huge or has absurdly many fields, whose address fields are long, or whose MIME fields
+    (in any part) are long or too many. Linear: each byte is looked at a bounded number of
+    times."""
     end = raw.find(b"\r\n\r\n")
     end = raw.find(b"\n\n") if end < 0 else end
     head = raw if end < 0 else raw[:end]
     if len(head) > MAX_HEADER_BYTES:
         raise TooLarge.one("headers", f"the header section is larger than "
                                       f"{MAX_HEADER_BYTES} bytes")
-    fields = sum(1 for line in head.split(b"\n") if line[:1] not in (b" ", b"\t", b""))
+    lines = head.split(b"\n")
+    fields = sum(1 for line in lines if line[:1] not in (b" ", b"\t", b""))
     if fields > MAX_HEADERS:
         raise TooLarge.one("headers", f"more than {MAX_HEADERS} header fields")
+    name, size = b"", 0
+    for line in [*lines, b""]:
+        if line[:1] in (b" ", b"\t"):
+            size += len(line) + 1
+            continue
+        if name in ADDRESS_FIELDS and size > MAX_ADDRESS_FIELD_BYTES:
+            raise TooLarge.one("headers", f"an address field ({name.decode().title()}) is "
+                                          f"longer than {MAX_ADDRESS_FIELD_BYTES} bytes")
+        name, size = line.partition(b":")[0].strip().lower(), len(line) + 1
+    for count, match in enumerate(_MIME_FIELD.finditer(raw), start=1):
+        if count > 2 * MAX_PARTS + 2:
+            raise InvalidInput.one("message", f"more than {MAX_PARTS} MIME parts")
+        if _field_end(raw, match.start(), MAX_MIME_FIELD_BYTES) < 0:
+            raise TooLarge.one("headers", f"a MIME header field is longer than "
+                                          f"{MAX_MIME_FIELD_BYTES} bytes")
 
 
 def header(message: Message, name: str) -> str:
-    """A header as clean text, however broken its encoding; empty when missing."""
+    """A header as clean text, however broken its encoding; empty when missing or when the
+    parser gives up on it."""
     try:
         value = message.get(name)
-    except (ValueError, LookupError, TypeError, IndexError, AttributeError):
+    except Exception:  # the header parser raises anything on hostile input, RecursionError too
         return ""
     if value is None:
         return ""
     return " ".join(_CONTROL.sub(" ", str(value)).split())
 
 
+def _quote_marker(name: str, attributes: str) -> bool:
+    plain = attributes.replace('"', "").replace("'", "")
+    return any(name == tag and marker in plain for tag, marker in _QUOTE_TAGS)
+
+
+def _breaks_and_cut(markup: str) -> str:
+    """The markup with break tags made newlines and everything from the first quote block
+    on cut. One pass with str.find: every character is looked at a bounded number of times
+    (a regular expression here was quadratic on "<div<div<div…")."""
+    out: list[str] = []
+    pos = 0
+    while True:
+        start = markup.find("<", pos)
+        close = markup.find(">", start + 1) if start >= 0 else -1
+        if close < 0:
+            out.append(markup[pos:])  # no more complete tags; nh3 drops a broken one
+            break
+        inner = markup.rfind("<", start + 1, close)  # "a < b <br>": the tag is the last "<"
+        start = inner if inner >= 0 else start
+        body = markup[start + 1:close].lstrip().lower()
+        end = 1 if body.startswith("/") else 0
+        while end < len(body) and body[end].isalnum():
+            end += 1
+        name = body[:end]
+        if _quote_marker(name, body[end:]):
+            out.append(markup[pos:start])
+            break
+        if name in _BREAK_TAGS:
+            out.append(markup[pos:start])
+            out.append("\n")
+        else:
+            out.append(markup[pos:close + 1])
+        pos = close + 1
+    return "".join(out)
+
+
 def html_to_text(markup: str) -> str:
     """Visible text of an HTML mail body: quoted history cut, every tag dropped by nh3."""
-    for quote in _QUOTE_BLOCKS:
-        markup = quote.sub("", markup)
-    markup = _BLOCK_TAGS.sub("\n", markup)
-    text = nh3.clean(markup, tags=set(), clean_content_tags={"script", "style", "head", "title"})
+    text = nh3.clean(_breaks_and_cut(markup), tags=set(),
+                     clean_content_tags={"script", "style", "head", "title"})
     return html.unescape(text)
 
 
-def _text_of(part: EmailMessage) -> str:
+def _text_of(part: EmailMessage, limit: int) -> str:
     try:
         content = part.get_content()
     except (LookupError, UnicodeError, ValueError, AssertionError):
@@ -103,23 +199,62 @@ def _text_of(part: EmailMessage) -> str:
         content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
     if not isinstance(content, str):
         content = content.decode("utf-8", "replace") if isinstance(content, bytes) else ""
+    content = content[:limit]  # cut before anything reads it, so work stays bounded
     return html_to_text(content) if part.get_content_subtype() == "html" else content
 
 
-def trim_reply(text: str) -> str:
-    """The new text of a reply: quoted history, attribution lines and signature cut off."""
+def _names_an_address(text: str, domain: str = "") -> bool:
+    """Whether some word of `text` looks like an address (or names `domain`). Linear: a
+    scan of words, no regular expression that can backtrack."""
+    if domain and domain in text.lower():
+        return True
+    for word in text.split():
+        local, at, host = word.strip("<>()[]\"',;:").rpartition("@")
+        if at and local and "." in host.strip("."):
+            return True
+    return False
+
+
+def _quoted_next(lines: list[str], start: int) -> bool:
+    """Whether the first non-blank line from `start` on is quoted (or there is none)."""
+    for line in lines[start:]:
+        if line.strip():
+            return line.lstrip().startswith(">")
+    return True
+
+
+def trim_reply(text: str, relay_domain: str = "") -> str:
+    """The new text of a reply: quoted history, attribution lines and signature cut off.
+
+    Each cue is strict enough not to eat real text: an Outlook header block counts only
+    with an address or a Sent:/Date: line in it; an "On … wrote:" line only when quoted
+    lines (or nothing) follow it or it names an address; "-- " always starts a signature,
+    a lone "--" only when a few lines at most follow it.
+    """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     kept: list[str] = []
     for i, line in enumerate(lines):
         following = lines[i + 1] if i + 1 < len(lines) else ""
-        wrapped = following.rstrip().endswith(":") and not line.lstrip().startswith(">")
-        if (_SEPARATOR.match(line) or _SIGNATURE.match(line)
-                or any(p.match(line) for p in _ATTRIBUTION)
-                or (wrapped and any(p.match(line + " " + following) for p in _ATTRIBUTION))
-                or (_OUTLOOK_HEADER.match(line) and any(
-                    _OUTLOOK_NEXT.match(n) for n in lines[i + 1:i + 3]))):
+        if _SEPARATOR.match(line) or _SIGNATURE.match(line) or line == "-- ":
             break
-        if line.lstrip().startswith(">"):
+        if line.strip() == "--" and len(lines) - i - 1 <= SHORT_SIGNATURE_LINES:
+            break
+        quoted = line.lstrip().startswith(">")
+        wrapped = following.rstrip().endswith(":") and not quoted
+        attribution = None
+        if any(p.match(line) for p in _ATTRIBUTION):
+            attribution = (line, i + 1)
+        elif wrapped and any(p.match(line + " " + following) for p in _ATTRIBUTION):
+            attribution = (line + " " + following, i + 2)
+        if attribution is not None and (_quoted_next(lines, attribution[1])
+                                        or _names_an_address(attribution[0], relay_domain)):
+            break
+        if _OUTLOOK_HEADER.match(line) and any(_OUTLOOK_NEXT.match(n) for n in lines[i + 1:i + 3]):
+            block = lines[i:i + 5]
+            if any(_OUTLOOK_SENT.match(n) for n in block) or _names_an_address(
+                    "\n".join(block), relay_domain):
+                break
+        if quoted:
             continue
         kept.append(line.rstrip())
     return "\n".join(kept).strip()
@@ -133,10 +268,18 @@ def scrub(text: str, addresses: list[str], replacement: str) -> str:
     return text
 
 
+def scrub_bytes(data: bytes, addresses: list[str], replacement: str) -> bytes:
+    """`scrub` for the bytes of a text attachment (addresses are ASCII)."""
+    for address in addresses:
+        if address and address.isascii():
+            data = re.sub(re.escape(address.encode()), replacement.encode(), data, flags=re.I)
+    return data
+
+
 def display_name(text: str) -> str:
     """A sender's display name fit to show: one line, no address in it, bounded."""
-    name = " ".join(_CONTROL.sub(" ", text).split())
-    name = re.sub(r"\S+@\S+", "", name).strip(" \"'<>")
+    words = _CONTROL.sub(" ", text).split()
+    name = " ".join(w for w in words if "@" not in w).strip(" \"'<>")
     return name[:100]
 
 
@@ -145,21 +288,30 @@ def clean_text(text: str) -> str:
     return _CONTROL.sub("", text.replace("\t", "    "))
 
 
-def extract(message: EmailMessage, *, trim: bool) -> Extracted:
-    """Subject, body text and attachments of a mail, or InvalidInput when it is unreadable."""
+def extract(message: EmailMessage, *, trim: bool = False, max_text_chars: int = 1 << 20,
+            relay_domain: str = "") -> Extracted:
+    """Subject, body text and attachments of a mail, or InvalidInput when it is unreadable.
+    The text of a part is cut at `max_text_chars` before it is read."""
     try:
         parts = list(message.walk())
         if len(parts) > MAX_PARTS:
             raise InvalidInput.one("message", f"more than {MAX_PARTS} MIME parts")
+        embedded: set[int] = set()
+        for part in parts:
+            if part.get_content_maintype() == "message" and id(part) not in embedded:
+                embedded.update(id(p) for p in part.walk() if p is not part)
         body_part = message.get_body(preferencelist=("plain", "html"))
-        text = _text_of(body_part) if isinstance(body_part, EmailMessage) else ""
+        text = _text_of(body_part, max_text_chars) if isinstance(body_part, EmailMessage) \
+            else ""
         if body_part is None and not message.is_multipart():
             # A multipart type without a usable boundary: its payload is all there is.
             body_part = message
             payload = message.get_payload(decode=True)
-            text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+            text = payload[:max_text_chars].decode("utf-8", "replace") \
+                if isinstance(payload, bytes) else ""
         attachments: list[Part] = []
         for part in parts:
+            inside = id(part) in embedded
             if part.is_multipart() or part is body_part:
                 continue
             disposition = part.get_content_disposition()
@@ -172,14 +324,76 @@ def extract(message: EmailMessage, *, trim: bool) -> Extracted:
                 continue
             name = clean_text(filename or "")[:200].strip() or \
                 f"part-{len(attachments) + 1}.{part.get_content_subtype()}"
-            attachments.append(Part(name, part.get_content_type(), data))
+            attachments.append(Part(name, part.get_content_type(), data, inside))
     except InvalidInput:
         raise
     except (ValueError, LookupError, TypeError, IndexError, AttributeError, UnicodeError,
-            AssertionError):
+            AssertionError, RecursionError):
         raise InvalidInput.one("message", "the MIME structure cannot be read") from None
     body = clean_text(text)
     if trim:
-        body = trim_reply(body)
+        body = trim_reply(body, relay_domain)
     subject = clean_text(header(message, "Subject"))[:255].strip()
     return Extracted(subject, body, tuple(attachments))
+
+
+# ---------------------------------------------------------------------- one mail, read once
+
+_FIELDS = ("auto-submitted", "precedence", "x-autoreply", "x-autorespond", "in-reply-to",
+           "references", "message-id")
+_ADDRESS_FIELDS = ("from", "reply-to", "to", "cc")
+
+
+@dataclass(frozen=True)
+class ReadMail:
+    """All the gateway uses of one incoming mail, as plain data: read once, in a worker
+    process, whatever the number of recipients."""
+
+    content_type: str
+    received: int
+    fields: dict[str, str]  # clean single values of _FIELDS, by lower-case name
+    addresses: dict[str, tuple[tuple[str, str], ...]]  # (name, address) of _ADDRESS_FIELDS
+    authentication_results: tuple[str, ...]  # every Authentication-Results, topmost first
+    text: Extracted | None  # None when the MIME structure cannot be read
+    problem: str = ""  # why `text` is None
+    failures: tuple[bool, bool] = (False, False)  # (temporary, permanent) bounce failures
+
+    def get(self, name: str) -> str:
+        return self.fields.get(name.lower(), "")
+
+
+def _addresses(message: EmailMessage, name: str) -> tuple[tuple[str, str], ...]:
+    values = [str(v) for v in message.get_all(name) or []]
+    return tuple((n, a) for n, a in getaddresses(values) if a)
+
+
+def read_mail(raw: bytes, *, max_text_chars: int, bounce: bool = False) -> ReadMail:
+    """Check, parse and read one mail. Raises TooLarge or InvalidInput for mail over the
+    header limits and MailRefused for headers the parser cannot read (RecursionError on
+    "((((…" among them); never anything else."""
+    check_raw(raw)
+    try:
+        message = BytesParser(policy=policy.default).parsebytes(raw)
+        assert isinstance(message, EmailMessage)
+        addresses = {name: _addresses(message, name) for name in _ADDRESS_FIELDS}
+        results = tuple(str(v) for v in message.get_all("Authentication-Results") or [])
+        received = len(message.get_all("Received") or [])
+        content_type = message.get_content_type()
+    except Exception:  # the parser's whole range of failures on hostile headers
+        raise MailRefused("a header of the message cannot be read", "5.6.0") from None
+    fields = {name: header(message, name) for name in _FIELDS}
+    text: Extracted | None = None
+    problem = ""
+    try:
+        text = extract(message, max_text_chars=max_text_chars)
+    except InvalidInput as exc:
+        problem = "; ".join(p.message for p in exc.problems)
+    failures = (False, False)
+    if bounce:
+        try:
+            temporary, permanent = all_failures(message)
+            failures = (bool(temporary), bool(permanent))
+        except Exception:  # a detector choking on hostile input is no reason to fail
+            failures = (False, False)
+    return ReadMail(content_type, received, fields, addresses, results, text, problem,
+                    failures)

@@ -33,7 +33,10 @@ NOTICE_TEXT = {
     "reply_failed": "A reply by email could not be added to its conversation: it was too large "
                     "or could not be read. Answer in the web inbox instead.",
     "cc_not_mailed": "Your reply by email named other addresses in Cc. TradeMail does not mail "
-                     "them: only the people in the conversation received your reply.",
+                     "them: only the people in the conversation received your reply here. "
+                     "Those you copied did get your mail directly, with this conversation's "
+                     "reply address in it, so that address no longer works: your next "
+                     "notification carries a new one.",
     "outbound_bounce": "A message you sent to an outside correspondent could not be delivered.",
     "alias_refused": "Mail to one of your aliases was refused because the alias is disabled.",
 }

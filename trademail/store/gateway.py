@@ -42,7 +42,7 @@ class NoticeRow:
 class WebhookRow:
     member_id: str
     id: str
-    url: str
+    url_ct: bytes  # sealed: a URL may carry a credential in its path or query
     secret_ct: bytes
     created_at: float
 
@@ -150,6 +150,14 @@ class GatewayStore:
     async def outbox_member(self, outbox_id: str) -> str | None:
         return await self.db.fetchval("SELECT member_id FROM outbox WHERE id = $1", outbox_id)
 
+    # ------------------------------------------------------------------ incoming mail
+
+    async def inbound_mail_seen(self, member_id: str, digest: bytes) -> bool:
+        """Whether a mail with this keyed digest was already taken for the member."""
+        return bool(await self.db.fetchval(
+            "SELECT 1 FROM inbound_mail WHERE member_id = $1 AND digest = $2",
+            member_id, digest))
+
     # ------------------------------------------------------------------ notices
 
     async def add_notice(self, notice: NoticeRow) -> bool:
@@ -187,19 +195,19 @@ class GatewayStore:
             if count >= limit:
                 return False
             await tx.execute(
-                "INSERT INTO webhooks (member_id, id, url, secret_ct, created_at) "
-                "VALUES ($1, $2, $3, $4, $5)", hook.member_id, hook.id, hook.url, hook.secret_ct,
-                hook.created_at)
+                "INSERT INTO webhooks (member_id, id, url_ct, secret_ct, created_at) "
+                "VALUES ($1, $2, $3, $4, $5)", hook.member_id, hook.id, hook.url_ct,
+                hook.secret_ct, hook.created_at)
         return True
 
     async def webhooks_of(self, member_ids: Sequence[str]) -> list[WebhookRow]:
         if not member_ids:
             return []
         rows = await self.db.fetch(
-            "SELECT member_id, id, url, secret_ct, created_at FROM webhooks "
+            "SELECT member_id, id, url_ct, secret_ct, created_at FROM webhooks "
             f"WHERE member_id IN ({_marks(1, len(member_ids))}) ORDER BY member_id, id",
             *member_ids)
-        return [WebhookRow(r["member_id"], r["id"], r["url"], bytes(r["secret_ct"]),
+        return [WebhookRow(r["member_id"], r["id"], bytes(r["url_ct"]), bytes(r["secret_ct"]),
                            r["created_at"]) for r in rows]
 
     async def delete_webhook(self, member_id: str, hook_id: str) -> bool:

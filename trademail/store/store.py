@@ -346,14 +346,20 @@ class Store(SessionStore, GatewayStore):
     async def deliver(self, message: NewMessage, entries: Sequence[NewEntry],
                       words: Sequence[tuple[str, bytes]],
                       idempotency: tuple[str, bytes] | None = None,
-                      outbox: Sequence[NewOutboxRow] = ()) -> Idempotent:
+                      outbox: Sequence[NewOutboxRow] = (),
+                      seen: tuple[str, bytes] | None = None) -> Idempotent:
         """Write a message, its mailbox entries, word index and outbound mail in one
         transaction (the transactional outbox: committed together or not at all).
 
         With an idempotency (key, fingerprint), a key seen before returns the first
-        result and writes nothing.
+        result and writes nothing. With `seen` (member id, digest of an incoming mail), the
+        digest is recorded in the same transaction (a second writer of it fails: Duplicate).
         """
         async with self.db.transaction() as tx:
+            if seen is not None:
+                await tx.execute(
+                    "INSERT INTO inbound_mail (member_id, digest, created_at) VALUES ($1, $2, $3)",
+                    seen[0], seen[1], message.created_at)
             if idempotency is not None:
                 key, fingerprint = idempotency
                 claimed = await tx.fetch(
@@ -469,6 +475,10 @@ class Store(SessionStore, GatewayStore):
 
     async def forget_idempotency_keys(self, older_than: float) -> None:
         await self.db.execute("DELETE FROM idempotency_keys WHERE created_at < $1", older_than)
+
+    async def forget_inbound_mail(self, older_than: float) -> None:
+        """Message-ID digests only need to outlive a sending server's retries."""
+        await self.db.execute("DELETE FROM inbound_mail WHERE created_at < $1", older_than)
 
     async def forget_signin_failures(self, older_than: float) -> None:
         await self.db.execute("DELETE FROM signin_failures WHERE last_failure_at < $1",

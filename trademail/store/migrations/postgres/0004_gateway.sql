@@ -36,8 +36,18 @@ CREATE INDEX mail_notices_kind ON mail_notices (member_id, kind, created_at);
 CREATE TABLE webhooks (
     member_id   TEXT COLLATE "C" NOT NULL REFERENCES members (id) ON DELETE CASCADE,
     id          TEXT COLLATE "C" NOT NULL,
-    url         TEXT NOT NULL,
+    url_ct      BYTEA NOT NULL,
     secret_ct   BYTEA NOT NULL,
     created_at  DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (member_id, id)
 );
+
+-- Mail taken by mail (replies, mail to aliases): a keyed digest of its Message-ID per
+-- member and conversation, never the Message-ID, so an MTA's retry is not posted twice.
+CREATE TABLE inbound_mail (
+    member_id   TEXT COLLATE "C" NOT NULL REFERENCES members (id) ON DELETE CASCADE,
+    digest      BYTEA NOT NULL,
+    created_at  DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (member_id, digest)
+);
+CREATE INDEX inbound_mail_age ON inbound_mail (created_at);

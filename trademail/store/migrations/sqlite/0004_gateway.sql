@@ -36,8 +36,18 @@ CREATE INDEX mail_notices_kind ON mail_notices (member_id, kind, created_at);
 CREATE TABLE webhooks (
     member_id   TEXT NOT NULL REFERENCES members (id) ON DELETE CASCADE,
     id          TEXT NOT NULL,
-    url         TEXT NOT NULL,
+    url_ct      BLOB NOT NULL,
     secret_ct   BLOB NOT NULL,
     created_at  REAL NOT NULL,
     PRIMARY KEY (member_id, id)
 );
+
+-- Mail taken by mail (replies, mail to aliases): a keyed digest of its Message-ID per
+-- member and conversation, never the Message-ID, so an MTA's retry is not posted twice.
+CREATE TABLE inbound_mail (
+    member_id   TEXT NOT NULL REFERENCES members (id) ON DELETE CASCADE,
+    digest      BLOB NOT NULL,
+    created_at  REAL NOT NULL,
+    PRIMARY KEY (member_id, digest)
+);
+CREATE INDEX inbound_mail_age ON inbound_mail (created_at);
