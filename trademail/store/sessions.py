@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from trademail.errors import Conflict
-from trademail.store.db import Connection, Database, Duplicate, Row
-
-if TYPE_CHECKING:
-    from trademail.store.store import NewOutboxRow
+from trademail.store.db import Database, Duplicate, Row
+from trademail.store.outbox import NewOutboxRow, insert_outbox
 
 
 @dataclass(frozen=True)
@@ -135,7 +132,7 @@ class SessionStore:
                 "INSERT INTO email_changes (member_id, digest, email_ct, email_index, "
                 "created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)", change.member_id,
                 digest, change.email_ct, change.email_index, change.created_at, change.expires_at)
-            await _queue(tx, [mail])
+            await insert_outbox(tx, [mail])
 
     async def pending_email_change(self, member_id: str) -> EmailChangeRow | None:
         row = await self.db.fetchrow(
@@ -164,7 +161,7 @@ class SessionStore:
             except Duplicate:
                 raise Conflict("this address belongs to another account", "email") from None
             await tx.execute("DELETE FROM email_changes WHERE member_id = $1", member_id)
-            await _queue(tx, mail)
+            await insert_outbox(tx, mail)
 
     async def cancel_email_change(self, member_id: str) -> None:
         await self.db.execute("DELETE FROM email_changes WHERE member_id = $1", member_id)
@@ -173,11 +170,3 @@ class SessionStore:
         return int(await self.db.fetchval(
             "SELECT COUNT(*) FROM (SELECT 1 FROM mailbox WHERE member_id = $1 "
             "AND folder = 'inbox' AND unread LIMIT $2) AS u", member_id, cap))
-
-
-async def _queue(tx: Connection, mail: Sequence[NewOutboxRow]) -> None:
-    if mail:
-        await tx.executemany(
-            "INSERT INTO outbox (id, kind, member_id, created_at, next_attempt_at, payload_ct) "
-            "VALUES ($1, $2, $3, $4, $4, $5)",
-            [(m.id, m.kind, m.member_id, m.created_at, m.payload_ct) for m in mail])

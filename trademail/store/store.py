@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from trademail.errors import Conflict, StoreError
-from trademail.store.db import Connection, Database, Duplicate, Row
+from trademail.store.db import Database, Duplicate, Row
 from trademail.store.gateway import GatewayStore
+from trademail.store.outbox import NewOutboxRow, OutboxRow, insert_outbox
 from trademail.store.sessions import SessionStore
 
 
@@ -106,26 +107,6 @@ class AttachmentRow:
     size: int
     meta_ct: bytes
     data_ct: bytes | None
-
-
-@dataclass(frozen=True)
-class NewOutboxRow:
-    id: str
-    kind: str
-    member_id: str | None
-    created_at: float
-    payload_ct: bytes
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    id: str
-    kind: str
-    member_id: str | None
-    created_at: float
-    attempts: int
-    payload_ct: bytes
-    lease: float = 0.0  # the claim this worker holds; outcomes only count while it holds
 
 
 @dataclass(frozen=True)
@@ -394,7 +375,7 @@ class Store(SessionStore, GatewayStore):
                 await tx.executemany(
                     "INSERT INTO word_index (member_id, token, message_id) VALUES ($1, $2, $3) "
                     "ON CONFLICT DO NOTHING", [(m, t, message.id) for m, t in words])
-            await _insert_outbox(tx, outbox)
+            await insert_outbox(tx, outbox)
         return Idempotent(message.id, message.thread_id, idempotency[1] if idempotency else b"")
 
     async def list_entries(self, member_id: str, *, folders: Sequence[str], unread_only: bool,
@@ -488,7 +469,7 @@ class Store(SessionStore, GatewayStore):
 
     async def enqueue(self, rows: Sequence[NewOutboxRow]) -> None:
         async with self.db.transaction() as tx:
-            await _insert_outbox(tx, rows)
+            await insert_outbox(tx, rows)
 
     async def claim_outbox(self, now: float, lease_seconds: float, limit: int) -> list[OutboxRow]:
         """Lease up to `limit` due rows to this worker; no other worker gets them meanwhile.
@@ -541,12 +522,3 @@ class Store(SessionStore, GatewayStore):
         row = await self.db.fetchrow(
             "SELECT state, attempts, last_error FROM outbox WHERE id = $1", outbox_id)
         return None if row is None else (row["state"], row["attempts"], row["last_error"])
-
-
-async def _insert_outbox(tx: Connection, rows: Sequence[NewOutboxRow]) -> None:
-    if rows:
-        await tx.executemany(
-            "INSERT INTO outbox (id, kind, member_id, created_at, next_attempt_at, payload_ct) "
-            "VALUES ($1, $2, $3, $4, $4, $5)",
-            [(r.id, r.kind, r.member_id, r.created_at, r.payload_ct) for r in rows])
-
