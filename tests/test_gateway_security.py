@@ -5,8 +5,8 @@ mail may carry, several recipients, copied outsiders and MTA retries."""
 from __future__ import annotations
 
 import re
-import sre_constants
-import sre_parse
+import re._constants as sre_constants  # the regex compiler's own parser, to inspect patterns
+import re._parser as sre_parse
 from email import policy
 from email.message import EmailMessage
 from typing import Any
