@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -26,7 +26,7 @@ from trademail.appkeys import (
 )
 from trademail.clock import Clock, SystemClock
 from trademail.config import Config
-from trademail.crypto import Keyring, PasswordHasher, load_master_keys
+from trademail.crypto import Key, Keyring, PasswordHasher, load_master_keys
 from trademail.events import Events, PostgresEvents
 from trademail.gateway.compose import Composer
 from trademail.gateway.relay import Relay
@@ -78,11 +78,13 @@ class Core:
         await self.store.close()
 
 
-async def open_keyring(config: Config, store: Store) -> Keyring:
-    """Load the master key and unwrap the system keys; a wrong key fails before any write."""
+async def open_keyring(config: Config, store: Store, *, also: Sequence[Key] = ()) -> Keyring:
+    """Load the master key and unwrap the system keys; a wrong key fails before any write.
+    `also` adds keys that may open the database too (a rotation's new key)."""
     wrapped = await store.system_keys()
     masters = load_master_keys(config.crypto.master_key.reveal(), config.master_key_path,
                                config.crypto.retired_key_files, allow_create=not wrapped)
+    masters += [key for key in also if key.id not in {m.id for m in masters}]
     if wrapped:
         return Keyring.open(masters, wrapped)
     keyring, fresh = Keyring.create(masters)

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import structlog
 from aiohttp import web
@@ -58,6 +59,25 @@ async def _migrate(config: Config) -> None:
     print(f"the {store.dialect} database is up to date")
 
 
+async def _rotate(config: Config, new_key_file: str) -> None:
+    from trademail.app import open_keyring
+    from trademail.crypto import key_file
+    from trademail.services.rotation import rotate_master_key
+    from trademail.store import open_store
+
+    store = await open_store(config.store_url, pool_size=1)
+    try:
+        new = key_file(Path(new_key_file))
+        keyring = await open_keyring(config, store, also=[new])
+        count = await rotate_master_key(store, keyring, new)
+    finally:
+        await store.close()
+    print(f"re-wrapped the system keys and {count} member keys under key {new.id.hex()}.\n"
+          f"Now make {new_key_file} the [crypto] master_key_file (or give it in "
+          "TRADEMAIL_CRYPTO_MASTER_KEY) and start the servers; keep the old key until they "
+          "all run with the new one.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trademail", description=__doc__)
     parser.add_argument("--config", metavar="FILE",
@@ -73,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
                                     help=argparse.SUPPRESS)
     commands["config"].add_argument("--defaults", action="store_true",
                                     help="print every key with its default and documentation")
+    rotate = sub.add_parser(
+        "rotate-master-key", help="re-wrap every key under a new master key (servers stopped)")
+    rotate.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS)
+    rotate.add_argument("new_key_file", metavar="NEW_KEY_FILE",
+                        help="the new master key; made (mode 0600) when the file is missing")
     return parser
 
 
@@ -92,7 +118,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
     configure_logging(config.log.level, config.log.format)
     try:
-        asyncio.run(_serve(config) if args.command == "serve" else _migrate(config))
+        if args.command == "serve":
+            asyncio.run(_serve(config))
+        elif args.command == "migrate":
+            asyncio.run(_migrate(config))
+        else:
+            asyncio.run(_rotate(config, args.new_key_file))
     except ConfigError as exc:
         print(f"trademail: config error: {exc}", file=sys.stderr)
         return 2

@@ -63,6 +63,14 @@ def create_key_file(path: Path) -> Key:
     return key
 
 
+def key_file(path: Path) -> Key:
+    """The key in `path`, made (mode 0600, with a warning to back it up) when missing."""
+    try:
+        return create_key_file(path)
+    except FileExistsError:
+        return _read_key_file(path)
+
+
 def load_master_keys(given: str, path: Path, retired: Iterable[str], *,
                      allow_create: bool) -> list[Key]:
     """The active master key first, then retired ones still needed to unwrap."""
@@ -164,6 +172,23 @@ class Keyring:
         keys = {name: Key.generate() for name in SYSTEM_KEYS}
         wrapped = {name: masters[0].wrap(key, _aad("system", name)) for name, key in keys.items()}
         return cls(masters, keys["directory"], keys["index"]), wrapped
+
+    def rotating_to(self, new: Key) -> Keyring:
+        """This keyring with `new` as the active master, the others kept to unwrap."""
+        masters = [new, *(k for k in self._masters.values() if k.id != new.id)]
+        return Keyring(masters, self._directory, self._index)
+
+    def wrapped_system_keys(self) -> dict[str, bytes]:
+        """The system keys wrapped under the active master (after a rotation, the new one)."""
+        keys = {"directory": self._directory, "index": self._index}
+        return {name: self._active.wrap(key, _aad("system", name)) for name, key in keys.items()}
+
+    def rewrap_member_key(self, member_id: str, wrapped: bytes) -> bytes | None:
+        """`wrapped` under the active master, or None when it already is."""
+        if key_id_of(wrapped) == self._active.id:
+            return None
+        key = self._master_for(wrapped).unwrap(wrapped, _aad(key_id_of(wrapped), member_id))
+        return self._active.wrap(key, _aad(self._active.id, member_id))
 
     def _master_for(self, blob: bytes) -> Key:
         try:

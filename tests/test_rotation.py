@@ -1,0 +1,66 @@
+"""Master key rotation through the command line: every key re-wrapped, no message lost."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import PASSWORD, make_config
+from trademail.app import open_core
+from trademail.config import Config
+from trademail.errors import MasterKeyError
+from trademail.testing import FakeClock
+
+
+def _config(tmp_path: Path, store_url: str, key: Path, **extra: str) -> Config:
+    return make_config(tmp_path, store_url, TRADEMAIL_CRYPTO_MASTER_KEY="",
+                       TRADEMAIL_CRYPTO_MASTER_KEY_FILE=str(key), **extra)
+
+
+async def test_rotation_rewraps_every_key_and_the_old_key_can_go(
+        tmp_path: Path, store_url: str, clock: FakeClock) -> None:
+    old = tmp_path / "old.key"
+    old.write_text(base64.b64encode(b"o" * 32).decode())
+    old.chmod(0o600)
+    core = await open_core(_config(tmp_path, store_url, old), clock)
+    try:
+        ids = []
+        for name in ("rota", "rotb"):
+            profile = await core.members.register(
+                username=name, password=PASSWORD, email=f"{name}@real-{name}.example",
+                company="Co", country="Peru", client="test")
+            ids.append(profile.id)
+        sent = await core.mailbox.send(ids[0], to=["rotb"], subject="Before rotation",
+                                       body="sealed under the old key")
+    finally:
+        await core.close()
+
+    new = tmp_path / "new.key"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEMAIL_")} | {
+        "TRADEMAIL_DATA_DIR": str(tmp_path / "var"), "TRADEMAIL_STORE_URL": store_url,
+        "TRADEMAIL_CRYPTO_MASTER_KEY_FILE": str(old)}
+    outputs = []
+    for _ in range(2):  # a second run finds nothing left to do
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "trademail", "rotate-master-key", str(new), env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err.decode()
+        outputs.append(out.decode())
+    assert "and 2 member keys" in outputs[0] and "and 0 member keys" in outputs[1]
+    assert new.stat().st_mode & 0o777 == 0o600
+
+    core = await open_core(_config(tmp_path, store_url, new), clock)
+    try:
+        message = await core.mailbox.read(ids[1], sent.id)
+        assert message.body == "sealed under the old key"
+        assert (await core.members.profile(ids[0])).email_masked == "r•••@real-rota.example"
+    finally:
+        await core.close()
+    with pytest.raises(MasterKeyError):
+        await open_core(_config(tmp_path, store_url, old), clock)
