@@ -215,6 +215,7 @@ async def test_send_read_and_only_parties_see_it(client: Any) -> None:
     resp = await client.get(f"/api/v1/messages/{sent['id']}", headers=jon.auth)
     message = await resp.json()
     assert message["body"] == "40 tonnes, CIF Mombasa" and message["thread_id"] == sent["id"]
+    assert message["unread"] is False  # the read that marks it read says so
     assert not (await inbox(client, jon))["messages"][0]["unread"]
 
     assert [m["id"] for m in (await inbox(client, ivy, folder="sent"))["messages"]] == [

@@ -37,7 +37,7 @@ from trademail.services.mailtext import (
     read_mail,
     trim_reply,
 )
-from trademail.services.notifications import Attached, DirectMail
+from trademail.services.notifications import DirectMail, Upload
 
 OUTSIDER = "olu@partner.example"
 
@@ -217,8 +217,8 @@ def test_composer_punycodes_idn_domains_and_refuses_non_ascii_local_parts() -> N
 
 def test_composer_sanitises_attachment_types_and_names() -> None:
     composer = Composer(DOMAIN)
-    odd = (Attached("a\u2028b\u2029c\x85.txt", "text/pl\u2028ain", b"x"),
-           Attached("b.txt", "text\u2028/plain", b"y"), Attached("c.bin", 'x/y; q="', b"z"))
+    odd = (Upload("a\u2028b\u2029c\x85.txt", "text/pl\u2028ain", b"x"),
+           Upload("b.txt", "text\u2028/plain", b"y"), Upload("c.bin", 'x/y; q="', b"z"))
     sent = parse(composer.direct(direct(attachments=odd), 0))
     parts = list(sent.iter_attachments())
     assert [p.get_content_type() for p in parts] == ["application/octet-stream"] * 2 + ["x/y"]

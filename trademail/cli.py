@@ -1,4 +1,4 @@
-"""The `trademail` command: serve, migrate, config."""
+"""The `trademail` command: serve, migrate, config, rotate-master-key."""
 
 from __future__ import annotations
 
@@ -37,6 +37,11 @@ async def _serve(config: Config) -> None:
         smtp_host, smtp_port = app[SMTP_GATEWAY].address
         log.info("TradeMail is serving", url=config.public_url, smtp=f"{smtp_host}:{smtp_port}",
                  store=config.store_url.split(":", 1)[0])
+        if not config.relay.smarthost:
+            log.warning("no [relay] smarthost: outbound mail, with real addresses and (for "
+                        "members who chose full notifications) message text, is written in "
+                        "clear to a Maildir for inspection; set a smarthost in production",
+                        maildir=str(config.maildir_path))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -271,15 +271,6 @@ class Config:
         """Where outbound mail goes when no smarthost is set."""
         return Path(self.data_dir) / "outbound-mail"
 
-    def replace(self, **sections: Any) -> Config:
-        """A copy with some sections' keys changed: `cfg.replace(auth={"hash_workers": 1})`."""
-        changes = {
-            name: dataclasses.replace(getattr(self, name), **value) if isinstance(value, dict)
-            else value
-            for name, value in sections.items()
-        }
-        return dataclasses.replace(self, **changes)
-
 
 SECTIONS = [f for f in fields(Config) if dataclasses.is_dataclass(f.default_factory)]  # type: ignore[arg-type]
 TOP_LEVEL = [f for f in fields(Config) if f not in SECTIONS]

@@ -217,7 +217,8 @@ class Inbound:
                   and _lookup_form(a) != header_from]
         try:
             text = _readable(mail)
-            alias = (await self._members.parties([member.id]))[member.id].alias
+            alias = next((a.address for a in await self._store.aliases_of([member.id])
+                          if a.enabled), "")
             replacement = alias or "[address removed]"
             await self._mailbox.send(
                 member.id, to=None, in_reply_to=thread[-1].message_id,

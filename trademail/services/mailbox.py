@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,20 +17,13 @@ from trademail.events import Events
 from trademail.ids import is_id, new_id
 from trademail.services import validation
 from trademail.services.members import Members, Party
-from trademail.services.notifications import Attached, NewMail, Notifications
+from trademail.services.notifications import NewMail, Notifications, Upload
 from trademail.store import EntryRow, MemberRow, NewAttachment, NewEntry, NewMessage, Store
 from trademail.store.gateway import CorrespondentRow
 
 FOLDERS = ("inbox", "sent", "archive", "trash")
 SNIPPET_CHARS = 140
 IDEMPOTENCY_KEY_MAX = 255
-
-
-@dataclass(frozen=True)
-class Upload:
-    filename: str
-    content_type: str
-    data: bytes
 
 
 @dataclass(frozen=True)
@@ -91,7 +85,7 @@ def decode_cursor(cursor: str) -> str:
 class Mailbox:
     def __init__(self, store: Store, keyring: Keyring, members: Members, clock: Clock,
                  limits: MessagesConfig, events: Events, *,
-                 notifications: Notifications | None = None) -> None:
+                 notifications: Notifications) -> None:
         self._events = events
         self._notifications = notifications
         self._store = store
@@ -156,17 +150,15 @@ class Mailbox:
         if idempotency_key is not None:
             fingerprint = keys[sender_id].fingerprint(json.dumps(
                 [sorted(recipient_ids), clean_subject, clean_body, message.in_reply_to,
-                 [(a.filename, a.content_type, a.data.hex()) for a in attachments]]).encode())
+                 [(a.filename, a.content_type, keys[sender_id].fingerprint(a.data).hex())
+                  for a in attachments]]).encode())
             idempotency = (idempotency_key, fingerprint)
-        outbox = []
-        if self._notifications is not None:
-            sender = members[sender_id]
-            outbox = await self._notifications.for_message(
-                NewMail(message_id, thread_id, sender_id, sender.company, sender.country,
-                        clean_subject, clean_body,
-                        tuple(Attached(a.filename, a.content_type, a.data) for a in attachments)),
-                [members[r] for r in member_ids], list(outsiders.values()),
-                sender_name=sender.company)
+        sender = members[sender_id]
+        outbox = await self._notifications.for_message(
+            NewMail(message_id, thread_id, sender_id, sender.company, sender.country,
+                    clean_subject, clean_body, tuple(attachments)),
+            [members[r] for r in member_ids], list(outsiders.values()),
+            sender_name=sender.company)
         stored = await self._store.deliver(message, entries, tokens, idempotency, outbox=outbox,
                                            seen=seen)
         if stored.message_id != message_id:
@@ -205,13 +197,10 @@ class Mailbox:
         searchable = validation.words(clean_subject, clean_body, name,
                                       *(a.filename for a in attachments))
         tokens = [(member_id, key.word_token(w)) for w in searchable]
-        outbox = []
-        if self._notifications is not None:
-            outbox = await self._notifications.for_message(
-                NewMail(message_id, thread_id, outsider.id, name or "Someone outside TradeMail",
-                        "", clean_subject, clean_body,
-                        tuple(Attached(a.filename, a.content_type, a.data) for a in attachments),
-                        external_sender=True, quiet=quiet), [member], [])
+        outbox = await self._notifications.for_message(
+            NewMail(message_id, thread_id, outsider.id, name or "Someone outside TradeMail",
+                    "", clean_subject, clean_body, tuple(attachments),
+                    external_sender=True, quiet=quiet), [member], [])
         await self._store.deliver(message, entries, tokens, outbox=outbox, seen=seen)
         await self._events.publish("mailbox", member_id)
         if outbox:
@@ -348,6 +337,7 @@ class Mailbox:
         (message,) = await self._summaries(key, [row], full=True)
         if mark_read and row.unread:
             await self._store.update_entry(member_id, message_id, unread=False)
+            message = dataclasses.replace(message, unread=False)
         return message
 
     async def thread(self, member_id: str, thread_id: str) -> list[Message]:

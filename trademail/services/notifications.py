@@ -45,7 +45,9 @@ PURPOSE_DIRECT = "o"  # VERP purpose: a member's answer to an outside correspond
 
 
 @dataclass(frozen=True)
-class Attached:
+class Upload:
+    """An attachment as a member or a mail brings it: name, type and bytes."""
+
     filename: str
     content_type: str
     data: bytes
@@ -62,7 +64,7 @@ class NewMail:
     sender_country: str
     subject: str
     body: str
-    attachments: tuple[Attached, ...] = ()
+    attachments: tuple[Upload, ...] = ()
     external_sender: bool = False
     quiet: bool = False  # auto-submitted mail: stored, but nobody is mailed about it
 
@@ -94,7 +96,7 @@ class DirectMail:
     to: str
     subject: str
     body: str
-    attachments: tuple[Attached, ...]
+    attachments: tuple[Upload, ...]
     message_id: str
     thread_id: str
 
@@ -132,7 +134,7 @@ class NotificationStatus:
 class Notifications:
     def __init__(self, store: Store, keyring: Keyring, outbox: Outbox, composer: Composer,
                  clock: Clock, *, relay_domain: str, public_url: str,
-                 webhooks: WebhookRows | None = None) -> None:
+                 webhooks: WebhookRows) -> None:
         self._store = store
         self._keyring = keyring
         self._outbox = outbox
@@ -233,7 +235,7 @@ class Notifications:
                 OutboundMail(self.bounce_address(PURPOSE_DIRECT, outbox_id), (address,),
                              self._composer.direct(direct, now)),
                 mail.sender_id, outbox_id))
-        if self._webhooks is not None and recipients:
+        if recipients:
             rows += await self._webhooks.for_event(
                 [m.id for m in recipients],
                 {"type": "message.received", "message_id": mail.message_id,

@@ -10,8 +10,10 @@ BATCH = 500
 
 async def rotate_master_key(store: Store, keyring: Keyring, new: Key) -> int:
     """Wrap every member key and the system keys under `new`; the number of member keys
-    re-wrapped. Work grows with members, not messages. Safe to run again after a crash:
-    keys already under `new` are skipped, and the old key still opens the others."""
+    re-wrapped. Work grows with members, not messages. Run it with the servers stopped: a
+    member signing up meanwhile could keep a key under the old master. If it stops early,
+    run it again before starting a server: keys already under `new` are skipped, but a
+    server with only the old key cannot open the members already re-wrapped."""
     rotated = keyring.rotating_to(new)
     count, after = 0, ""
     while batch := await store.member_keys_after(after, BATCH):

@@ -89,6 +89,11 @@ class _SQLiteConnection:
         return None if row is None else row[0]
 
 
+def in_list(start: int, count: int) -> str:
+    """`$start, …` for an IN list: the same SQL on both backends."""
+    return ", ".join(f"${i}" for i in range(start, start + count))
+
+
 def _to_sqlite(sql: str) -> str:
     return _PLACEHOLDER.sub(r"?\1", sql)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from trademail.store.db import Database, Row
+from trademail.store.db import Database, Row, in_list
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,6 @@ _CORRESPONDENT = "id, member_id, alias, address_index, address_ct, name_ct, crea
 def _correspondent(row: Row) -> CorrespondentRow:
     return CorrespondentRow(row["id"], row["member_id"], row["alias"], bytes(row["address_index"]),
                             bytes(row["address_ct"]), bytes(row["name_ct"]), row["created_at"])
-
-
-def _marks(start: int, count: int) -> str:
-    return ", ".join(f"${i}" for i in range(start, start + count))
 
 
 class GatewayStore:
@@ -120,7 +116,7 @@ class GatewayStore:
         if not ids:
             return {}
         rows = await self.db.fetch(
-            f"SELECT {_CORRESPONDENT} FROM correspondents WHERE id IN ({_marks(1, len(ids))})",
+            f"SELECT {_CORRESPONDENT} FROM correspondents WHERE id IN ({in_list(1, len(ids))})",
             *ids)
         return {r["id"]: _correspondent(r) for r in rows}
 
@@ -142,10 +138,6 @@ class GatewayStore:
             rows = await tx.fetch("UPDATE members SET notify = 'off' WHERE id = $1 RETURNING id",
                                   member_id)
         return bool(rows)
-
-    async def member_by_email_index(self, email_index: bytes) -> str | None:
-        return await self.db.fetchval("SELECT id FROM members WHERE email_index = $1",
-                                      email_index)
 
     async def outbox_member(self, outbox_id: str) -> str | None:
         return await self.db.fetchval("SELECT member_id FROM outbox WHERE id = $1", outbox_id)
@@ -205,7 +197,7 @@ class GatewayStore:
             return []
         rows = await self.db.fetch(
             "SELECT member_id, id, url_ct, secret_ct, created_at FROM webhooks "
-            f"WHERE member_id IN ({_marks(1, len(member_ids))}) ORDER BY member_id, id",
+            f"WHERE member_id IN ({in_list(1, len(member_ids))}) ORDER BY member_id, id",
             *member_ids)
         return [WebhookRow(r["member_id"], r["id"], bytes(r["url_ct"]), bytes(r["secret_ct"]),
                            r["created_at"]) for r in rows]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trademail.errors import Conflict, StoreError
-from trademail.store.db import Database, Duplicate, Row
+from trademail.store.db import Database, Duplicate, Row, in_list
 from trademail.store.gateway import GatewayStore
 from trademail.store.outbox import NewOutboxRow, OutboxRow, insert_outbox
 from trademail.store.sessions import SessionStore
@@ -144,11 +144,6 @@ def _token(row: Row) -> TokenRow:
                     expires_at=row["expires_at"], last_used_at=row["last_used_at"])
 
 
-def _in(start: int, count: int) -> str:
-    """Placeholders `$start, …` for an IN list (the same SQL on both backends)."""
-    return ", ".join(f"${i}" for i in range(start, start + count))
-
-
 class Store(SessionStore, GatewayStore):
     """Every query; the web's and the gateway's live in their own modules, mixed in here."""
 
@@ -233,7 +228,7 @@ class Store(SessionStore, GatewayStore):
         if not ids:
             return {}
         rows = await self.db.fetch(
-            f"SELECT {_MEMBER_COLUMNS} FROM members WHERE id IN ({_in(1, len(ids))})", *ids)
+            f"SELECT {_MEMBER_COLUMNS} FROM members WHERE id IN ({in_list(1, len(ids))})", *ids)
         return {r["id"]: m for r in rows if (m := _member(r))}
 
     async def set_password_hash(self, member_id: str, password_hash: str) -> None:
@@ -245,7 +240,7 @@ class Store(SessionStore, GatewayStore):
             return []
         rows = await self.db.fetch(
             "SELECT address, member_id, enabled, created_at FROM aliases "
-            f"WHERE member_id IN ({_in(1, len(member_ids))}) ORDER BY created_at, address",
+            f"WHERE member_id IN ({in_list(1, len(member_ids))}) ORDER BY created_at, address",
             *member_ids)
         return [AliasRow(r["address"], r["member_id"], bool(r["enabled"]), r["created_at"])
                 for r in rows]
@@ -254,7 +249,7 @@ class Store(SessionStore, GatewayStore):
         """Map each username or enabled alias in `names` to a member id; unknowns are left out."""
         if not names:
             return {}
-        marks = _in(1, len(names))
+        marks = in_list(1, len(names))
         rows = await self.db.fetch(
             f"SELECT username AS name, id FROM members WHERE username IN ({marks}) "
             f"UNION ALL SELECT address AS name, member_id AS id FROM aliases "
@@ -266,7 +261,7 @@ class Store(SessionStore, GatewayStore):
     async def signin_failures(self, subjects: Sequence[str]) -> dict[str, tuple[int, float]]:
         rows = await self.db.fetch(
             "SELECT subject, failures, last_failure_at FROM signin_failures "
-            f"WHERE subject IN ({_in(1, len(subjects))})", *subjects)
+            f"WHERE subject IN ({in_list(1, len(subjects))})", *subjects)
         return {r["subject"]: (r["failures"], r["last_failure_at"]) for r in rows}
 
     async def reserve_signin_attempt(
@@ -286,7 +281,7 @@ class Store(SessionStore, GatewayStore):
                 "VALUES ($1, 0, 0) ON CONFLICT DO NOTHING", [(s,) for s in ordered])
             rows = await tx.fetch(
                 "SELECT subject, failures, last_failure_at FROM signin_failures "
-                f"WHERE subject IN ({_in(1, len(ordered))}) ORDER BY subject{lock}", *ordered)
+                f"WHERE subject IN ({in_list(1, len(ordered))}) ORDER BY subject{lock}", *ordered)
             wait, resets = decide({r["subject"]: (r["failures"], r["last_failure_at"])
                                    for r in rows})
             if wait > 0:
@@ -397,7 +392,7 @@ class Store(SessionStore, GatewayStore):
                            limit: int) -> list[EntryRow]:
         """One page of a mailbox, newest first, by keyset on the time-ordered message id."""
         args: list[Any] = [member_id, *folders]
-        where = [f"e.member_id = $1 AND e.folder IN ({_in(2, len(folders))})"]
+        where = [f"e.member_id = $1 AND e.folder IN ({in_list(2, len(folders))})"]
         if unread_only:
             where.append("e.unread")
         if before is not None:
