@@ -19,7 +19,7 @@ import pytest
 from tests.helpers import Member, make_config, register, send
 from tests.smtp_helpers import Captured, Smarthost
 from trademail.app import build_app
-from trademail.appkeys import MEMBERS, NOTIFICATIONS, SMTP_GATEWAY, STORE
+from trademail.appkeys import NOTIFICATIONS, SMTP_GATEWAY, STORE
 from trademail.config import Config
 from trademail.gateway.transports import SmtpTransport
 from trademail.testing import FakeClock
@@ -150,8 +150,9 @@ async def test_unknown_disabled_and_foreign_recipients_are_refused_at_rcpt(
         code, text = await gateway.deliver("x@outside.example", [rcpt], mail)
         assert code == 550 and "5.1.1" in text
     assert (await gateway.deliver("x@outside.example", [amina.alias], mail))[0] == 250
-    await gateway.app[MEMBERS].set_alias_enabled(await member_id(gateway, amina), amina.alias,
-                                                  False)
+    # Straight to the store: the service keeps a member's only alias enabled.
+    await gateway.app[STORE].set_alias_enabled(await member_id(gateway, amina), amina.alias,
+                                               False)
     code, _ = await gateway.deliver("x@outside.example", [amina.alias], mail)
     assert code == 550
 

@@ -1,5 +1,6 @@
-"""Settings in the web inbox: password, real address (confirmed by mail), notifications,
-API tokens and sessions; and that no page ever shows a real address."""
+"""Settings in the web inbox: password, real address (confirmed by mail), aliases,
+notifications and bounces, API tokens and sessions; and that no page ever shows a real
+address."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiosmtplib
 import pytest
 
 from tests.browser_helpers import Browser, csrf_of
 from tests.helpers import PASSWORD
 from trademail.app import Core, create_app, open_core
+from trademail.appkeys import NOTIFICATIONS, SMTP_GATEWAY, STORE
 from trademail.config import Config
+from trademail.services.notifications import NOTICE_TEXT
 from trademail.services.outbox import OutboundMail
 from trademail.testing import FakeClock
 
@@ -214,6 +218,121 @@ async def test_notification_preference(browsers: Any, core: Core) -> None:
     assert await core.store.db.fetchval("SELECT notify FROM members") == "full"
     resp = await amina.post("/settings/notify", {"notify": "hourly"}, csrf=csrf_of(page))
     assert resp.status == 422
+
+
+# ---------------------------------------------------------------- aliases and bounces
+
+
+@pytest.fixture
+async def app_browsers(client: Any) -> AsyncIterator[Any]:
+    """Browsers against the whole server, SMTP gateway included."""
+    made: list[Browser] = []
+
+    def make() -> Browser:
+        made.append(Browser(client))
+        return made[-1]
+
+    yield make
+    for browser in made:
+        await browser.close()
+
+
+async def rcpt_reply(client: Any, rcpt: str) -> int:
+    """The gateway's answer to RCPT TO:<rcpt> from an outside sender."""
+    host, port = client.app[SMTP_GATEWAY].address
+    async with aiosmtplib.SMTP(hostname=host, port=port, start_tls=False, timeout=10) as smtp:
+        await smtp.ehlo()
+        assert (await smtp.execute_command(b"MAIL", b"FROM:<buyer@importer.example>")).code \
+            == 250
+        return (await smtp.execute_command(b"RCPT", f"TO:<{rcpt}>".encode())).code
+
+
+async def member_id_of(client: Any, username: str) -> str:
+    row = await client.app[STORE].member_by_username(username)
+    return str(row.id)
+
+
+async def test_a_disabled_alias_is_refused_at_rcpt_and_the_last_one_stays(
+        client: Any, app_browsers: Any, clock: FakeClock) -> None:
+    amina = app_browsers()
+    await amina.sign_up("amina")
+    page = await amina.page("/settings")
+    first = re.search(r'<code class="alias">([^<]+)</code>', page).group(1)  # type: ignore[union-attr]
+    # The only alias cannot be disabled: the button is off, and the form is refused too.
+    assert "Your only active alias" in page
+    resp = await amina.post("/settings/aliases", {"address": first, "enabled": "false"},
+                            csrf=csrf_of(page))
+    assert resp.status == 409 and "at least one enabled alias" in await resp.text()
+    assert await rcpt_reply(client, first) == 250
+    # Members get one alias at sign-up and nothing adds another yet; the store can.
+    second = "quay-second@" + first.partition("@")[2]
+    await client.app[STORE].db.execute(
+        "INSERT INTO aliases (address, member_id, enabled, created_at) "
+        "VALUES ($1, $2, TRUE, $3)", second, await member_id_of(client, "amina"), clock.now())
+    page = await amina.page("/settings")
+    assert "Your only active alias" not in page
+    resp = await amina.post("/settings/aliases", {"address": first, "enabled": "false"},
+                            csrf=csrf_of(page))
+    assert resp.status == 303 and resp.headers["Location"] == "/settings#aliases"
+    page = await amina.page("/settings")
+    assert "mail to it is now refused" in page and "Your only active alias" in page
+    assert await rcpt_reply(client, first) == 550
+    assert await rcpt_reply(client, second) == 250
+    resp = await amina.post("/settings/aliases", {"address": second, "enabled": "false"},
+                            csrf=csrf_of(page))
+    assert resp.status == 409
+    assert await rcpt_reply(client, second) == 250
+    # Enabled again, it takes mail again.
+    resp = await amina.post("/settings/aliases", {"address": first, "enabled": "true"},
+                            csrf=csrf_of(page))
+    assert resp.status == 303
+    assert await rcpt_reply(client, first) == 250
+
+
+async def test_the_alias_form_needs_the_right_csrf_token_and_the_members_own_alias(
+        client: Any, app_browsers: Any) -> None:
+    amina, bako = app_browsers(), app_browsers()
+    await amina.sign_up("amina")
+    await bako.sign_up("bako")
+    bako_page = await bako.page("/settings")
+    bako_alias = re.search(r'<code class="alias">([^<]+)</code>', bako_page).group(1)  # type: ignore[union-attr]
+    page = await amina.page("/settings")
+    for csrf in ("", "forged-token", csrf_of(bako_page)):
+        resp = await amina.post("/settings/aliases", {"address": bako_alias, "enabled": "false"},
+                                csrf=csrf)
+        assert resp.status == 403 and "That form has expired" in await resp.text()
+    resp = await amina.post("/settings/aliases", {"address": bako_alias, "enabled": "false"},
+                            csrf=csrf_of(page))
+    assert resp.status == 404
+    assert await rcpt_reply(client, bako_alias) == 250
+
+
+async def test_paused_notifications_show_a_banner_and_the_notices_in_settings(
+        client: Any, app_browsers: Any, clock: FakeClock) -> None:
+    amina = app_browsers()
+    await amina.sign_up("amina")
+    page = await amina.page("/settings")
+    assert "data-notifications-paused" not in page and "No notices in the last 30 days" in page
+    assert "data-notifications-paused" not in await amina.page("/inbox")
+    notifications = client.app[NOTIFICATIONS]
+    amina_id = await member_id_of(client, "amina")
+    for _ in range(3):
+        await notifications.notice(amina_id, "hard_bounce")
+        clock.advance(60)
+    for path in ("/inbox", "/sent", "/archive", "/trash"):
+        page = await amina.page(path)
+        assert "data-notifications-paused" in page and "are paused" in page, path
+    page = await amina.page("/settings")
+    assert "data-notifications-paused" in page and '<span class="tag">paused</span>' in page
+    assert re.search(r"<dt>Undelivered today</dt><dd>3</dd>", page)
+    assert page.count(NOTICE_TEXT["hard_bounce"]) == 3
+    assert "amina@real-amina.example" not in page
+    clock.advance(86400)
+    assert (await amina.sign_in("amina")).status == 303  # a day idle: signed out meanwhile
+    assert "data-notifications-paused" not in await amina.page("/inbox")
+    page = await amina.page("/settings")
+    assert "data-notifications-paused" not in page and "sending" in page
+    assert page.count(NOTICE_TEXT["hard_bounce"]) == 3  # still listed: a month of notices
 
 
 # ---------------------------------------------------------------- API tokens

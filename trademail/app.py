@@ -47,7 +47,7 @@ from trademail.services.sessions import Sessions
 from trademail.services.tokens import Tokens
 from trademail.services.webhooks import Webhooks
 from trademail.store import Store, open_store
-from trademail.web import setup_web, web_middleware
+from trademail.web import page_headers, setup_web, web_middleware
 
 log = structlog.get_logger(__name__)
 
@@ -108,13 +108,13 @@ async def open_core(config: Config, clock: Clock | None = None) -> Core:
     members = Members(store, keyring, hasher, clock, auth, config.smtp.relay_domain)
     tokens = Tokens(store, clock)
     sessions = Sessions(store, keyring, members, clock, auth)
-    account = Account(store, keyring, members, sessions, tokens, hasher, outbox, clock, auth,
-                      events, public_url=config.public_url,
-                      relay_domain=config.smtp.relay_domain)
     webhooks = Webhooks(store, keyring, outbox, clock)
     notifications = Notifications(store, keyring, outbox, Composer(config.smtp.relay_domain),
                                   clock, relay_domain=config.smtp.relay_domain,
                                   public_url=config.public_url, webhooks=webhooks)
+    account = Account(store, keyring, members, sessions, tokens, hasher, outbox, notifications,
+                      clock, auth, events, public_url=config.public_url,
+                      relay_domain=config.smtp.relay_domain)
     mailbox = Mailbox(store, keyring, members, clock, config.messages, events,
                       notifications=notifications)
     reader = MailReader(max_text_chars=TEXT_CAP_FACTOR * config.messages.max_body_bytes)
@@ -137,16 +137,15 @@ def mail_transport(config: Config) -> MailTransport:
                          password=relay.password.reveal(), tls=relay.tls)
 
 
-@web.middleware
-async def security_headers(
-        request: web.Request,
-        handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-    response = await handler(request)
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare, for every response of the app: a hook, not a middleware, so it
+    also reaches responses a handler prepares itself (the live-update stream)."""
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     if request.path.startswith("/api/"):
         response.headers.setdefault("Cache-Control", "no-store")
-    return response
+    elif request.path != "/healthz":
+        page_headers(request, response)
 
 
 def create_app(config: Config, core: Core) -> web.Application:
@@ -154,7 +153,8 @@ def create_app(config: Config, core: Core) -> web.Application:
     app = web.Application(
         client_max_size=limits.max_attachments * limits.max_attachment_bytes
         + 8 * limits.max_body_bytes + 1024 * 1024,
-        middlewares=[security_headers, problems_middleware, web_middleware])
+        middlewares=[problems_middleware, web_middleware])
+    app.on_response_prepare.append(security_headers)
     app[CONFIG] = config
     app[STORE] = core.store
     app[MEMBERS] = core.members

@@ -10,6 +10,8 @@ import structlog
 
 def configure_logging(level: str, fmt: str) -> None:
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
+    # aiosmtpd logs envelope addresses at INFO; TradeMail logs never hold an address.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     renderer = (structlog.processors.JSONRenderer() if fmt == "json"
                 else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
     structlog.configure(

@@ -112,6 +112,11 @@ def message_json(m: Message) -> dict[str, Any]:
     }
 
 
+def _client(request: web.Request) -> str:
+    """Who is asking, for per-client throttling."""
+    return request.remote or "unknown"
+
+
 def _bool_param(request: web.Request, name: str) -> bool:
     value = request.query.get(name, "false").lower()
     if value not in ("true", "false", "1", "0"):
@@ -137,7 +142,7 @@ async def register(request: web.Request) -> web.Response:
     profile = await request.app[MEMBERS].register(
         username=data.get("username"), password=data.get("password"), email=data.get("email"),
         company=data.get("company"), country=data.get("country"),
-        client=request.remote or "unknown")
+        client=_client(request))
     return web.json_response(profile_json(profile), status=201,
                              headers={"Location": "/api/v1/me"})
 
@@ -146,7 +151,7 @@ async def register(request: web.Request) -> web.Response:
 async def create_token(request: web.Request) -> web.Response:
     data = await read_json(request)
     member = await request.app[MEMBERS].sign_in(
-        data.get("username"), data.get("password"), request.remote or "unknown")
+        data.get("username"), data.get("password"), _client(request))
     token, secret = await request.app[TOKENS].issue(
         member.id, name=data.get("name"), scopes=data.get("scopes"),
         expires_in=data.get("expires_in"))

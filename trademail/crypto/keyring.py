@@ -78,11 +78,8 @@ def load_master_keys(given: str, path: Path, retired: Iterable[str], *,
         active = _decode_master(given, "[crypto] master_key")
     elif path.exists():
         active = _read_key_file(path)
-    elif allow_create:
-        try:
-            active = create_key_file(path)
-        except FileExistsError:  # another process starting at the same moment made it
-            active = _read_key_file(path)
+    elif allow_create:  # key_file reads it if another process starting now just made it
+        active = key_file(path)
     else:
         raise MasterKeyError(f"master key file {path} is missing, and this database holds "
                              "data sealed under a master key; restore the key from backup")
@@ -143,6 +140,7 @@ class Keyring:
         self._index = index
         self._forms = index.derive(b"form tokens")
         self._incoming = index.derive(b"incoming mail")
+        self._signatures = index.derive(b"mail signatures")
 
     @property
     def active_key_id(self) -> str:
@@ -169,9 +167,8 @@ class Keyring:
     @classmethod
     def create(cls, masters: list[Key]) -> tuple[Keyring, dict[str, bytes]]:
         """New system keys for a new database, and their wrapped form to store."""
-        keys = {name: Key.generate() for name in SYSTEM_KEYS}
-        wrapped = {name: masters[0].wrap(key, _aad("system", name)) for name, key in keys.items()}
-        return cls(masters, keys["directory"], keys["index"]), wrapped
+        keyring = cls(masters, directory=Key.generate(), index=Key.generate())
+        return keyring, keyring.wrapped_system_keys()
 
     def rotating_to(self, new: Key) -> Keyring:
         """This keyring with `new` as the active master, the others kept to unwrap."""
@@ -181,13 +178,14 @@ class Keyring:
     def wrapped_system_keys(self) -> dict[str, bytes]:
         """The system keys wrapped under the active master (after a rotation, the new one)."""
         keys = {"directory": self._directory, "index": self._index}
-        return {name: self._active.wrap(key, _aad("system", name)) for name, key in keys.items()}
+        return {name: self._active.wrap(keys[name], _aad("system", name))
+                for name in SYSTEM_KEYS}
 
     def rewrap_member_key(self, member_id: str, wrapped: bytes) -> bytes | None:
         """`wrapped` under the active master, or None when it already is."""
         if key_id_of(wrapped) == self._active.id:
             return None
-        key = self._master_for(wrapped).unwrap(wrapped, _aad(key_id_of(wrapped), member_id))
+        key = self._unwrap_member(member_id, wrapped)
         return self._active.wrap(key, _aad(self._active.id, member_id))
 
     def _master_for(self, blob: bytes) -> Key:
@@ -203,8 +201,11 @@ class Keyring:
         return MemberKey(member_id, key), wrapped
 
     def member_key(self, member_id: str, wrapped: bytes) -> MemberKey:
+        return MemberKey(member_id, self._unwrap_member(member_id, wrapped))
+
+    def _unwrap_member(self, member_id: str, wrapped: bytes) -> Key:
         master = self._master_for(wrapped)
-        return MemberKey(member_id, master.unwrap(wrapped, _aad(master.id, member_id)))
+        return master.unwrap(wrapped, _aad(master.id, member_id))
 
     def seal_field(self, member_id: str, field: str, text: str) -> bytes:
         """Seal a directory field (an email address, a contact section) of a member."""
@@ -241,7 +242,7 @@ class Keyring:
     def sign(self, purpose: str, data: str) -> str:
         """A short keyed signature (80 bits, lower-case base32) for tokens that travel in mail:
         VERP bounce addresses, unsubscribe links. Bound to its purpose."""
-        mac = self._index.derive(b"mail signatures").mac(_aad(purpose, data))
+        mac = self._signatures.mac(_aad(purpose, data))
         return base64.b32encode(mac[:10]).decode("ascii").lower()
 
     def verify(self, purpose: str, data: str, signature: str) -> bool:

@@ -8,8 +8,8 @@ the mail is committed.
 from __future__ import annotations
 
 import asyncio
-import logging
 import ssl
+import weakref
 from collections import defaultdict, deque
 from typing import Any
 
@@ -28,7 +28,7 @@ from trademail.errors import (
     TooLarge,
     TradeMailError,
 )
-from trademail.services.inbound import Inbound
+from trademail.services.inbound import Destination, Inbound
 
 log = structlog.get_logger(__name__)
 
@@ -92,8 +92,8 @@ class ClientLimits:
         return True
 
 
-def _client(session: Session | None) -> str:
-    peer = session.peer if session is not None else None
+def _peer_host(peer: object) -> str:
+    """The client's IP address from a socket's peername, or "unknown"."""
     return str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
 
 
@@ -103,10 +103,14 @@ class GatewayHandler:
     def __init__(self, inbound: Inbound, limits: ClientLimits) -> None:
         self._inbound = inbound
         self._limits = limits
+        # What each transaction's first recipient is; gone with its envelope (aiosmtpd makes
+        # a new one after DATA and on RSET).
+        self._first: weakref.WeakKeyDictionary[Envelope, Destination] = \
+            weakref.WeakKeyDictionary()
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
-        if not self._limits.message(_client(session)):
+        if not self._limits.message(_peer_host(session.peer)):
             return "451 4.7.1 Too many messages from your address; try again later"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
@@ -118,10 +122,11 @@ class GatewayHandler:
             return "452 4.5.3 Too many recipients"
         try:
             where = await self._inbound.destination(address)
-            first = await self._inbound.destination(envelope.rcpt_tos[0]) \
-                if envelope.rcpt_tos else where
         except Exception as exc:
             return smtp_reply(exc)
+        if not envelope.rcpt_tos:
+            self._first[envelope] = where
+        first = self._first[envelope]
         if first.kind != where.kind:
             return "550 5.5.3 One conversation per message: send this one on its own"
         if envelope.rcpt_tos and not self._inbound.compatible(first, where):
@@ -156,8 +161,7 @@ class GatewaySMTP(SMTP):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._original_transport is None and self._counted is None:  # not the STARTTLS one
-            peer = transport.get_extra_info("peername")
-            client = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
+            client = _peer_host(transport.get_extra_info("peername"))
             if not self._limits.connect(client):
                 self._turned_away = True
                 assert isinstance(transport, asyncio.WriteTransport)
@@ -199,8 +203,6 @@ class SmtpGateway:
         self.address: tuple[str, int] = (config.host, config.port)
 
     async def start(self) -> None:
-        # aiosmtpd logs envelope addresses at INFO; TradeMail logs never hold an address.
-        logging.getLogger("mail.log").setLevel(logging.WARNING)
         loop = asyncio.get_running_loop()
         context = tls_context(self._config)
 

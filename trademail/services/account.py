@@ -1,4 +1,5 @@
-"""A member's own settings: password, real address (confirmed by mail), notifications."""
+"""A member's own settings: password, real address (confirmed by mail), aliases,
+notifications."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from trademail.errors import (
 from trademail.events import Events
 from trademail.services import validation
 from trademail.services.members import Members, Profile
+from trademail.services.notifications import Notifications, NotificationStatus
 from trademail.services.outbox import OutboundMail, Outbox
 from trademail.services.sessions import SessionInfo, Sessions, Visit
 from trademail.services.tokens import Tokens
@@ -37,15 +39,16 @@ class Overview:
 
     profile: Profile
     pending_email_masked: str | None
+    notifications: NotificationStatus
     sessions: tuple[SessionInfo, ...]
     tokens: tuple[TokenRow, ...]
 
 
 class Account:
     def __init__(self, store: Store, keyring: Keyring, members: Members, sessions: Sessions,
-                 tokens: Tokens, hasher: PasswordHasher, outbox: Outbox, clock: Clock,
-                 auth: AuthConfig, events: Events, *, public_url: str,
-                 relay_domain: str) -> None:
+                 tokens: Tokens, hasher: PasswordHasher, outbox: Outbox,
+                 notifications: Notifications, clock: Clock, auth: AuthConfig, events: Events,
+                 *, public_url: str, relay_domain: str) -> None:
         self._store = store
         self._keyring = keyring
         self._members = members
@@ -53,6 +56,7 @@ class Account:
         self._tokens = tokens
         self._hasher = hasher
         self._outbox = outbox
+        self._notifications = notifications
         self._clock = clock
         self._auth = auth
         self._events = events
@@ -66,11 +70,16 @@ class Account:
             profile=profile,
             pending_email_masked=validation.mask_email(self._open_pending(pending))
             if pending else None,
+            notifications=await self._notifications.notification_status(visit.member_id),
             sessions=tuple(await self._sessions.list(visit)),
             tokens=tuple(await self._tokens.list(visit.member_id)))
 
     async def unread_count(self, member_id: str) -> int:
         return await self._store.unread_count(member_id)
+
+    async def notifications_paused(self, member_id: str) -> bool:
+        """Whether mail to the member's address is paused after repeated hard bounces."""
+        return await self._notifications.paused(member_id)
 
     # ------------------------------------------------------------------ password
 

@@ -288,8 +288,7 @@ def clean_text(text: str) -> str:
     return _CONTROL.sub("", text.replace("\t", "    "))
 
 
-def extract(message: EmailMessage, *, trim: bool = False, max_text_chars: int = 1 << 20,
-            relay_domain: str = "") -> Extracted:
+def extract(message: EmailMessage, *, max_text_chars: int = 1 << 20) -> Extracted:
     """Subject, body text and attachments of a mail, or InvalidInput when it is unreadable.
     The text of a part is cut at `max_text_chars` before it is read."""
     try:
@@ -330,11 +329,8 @@ def extract(message: EmailMessage, *, trim: bool = False, max_text_chars: int = 
     except (ValueError, LookupError, TypeError, IndexError, AttributeError, UnicodeError,
             AssertionError, RecursionError):
         raise InvalidInput.one("message", "the MIME structure cannot be read") from None
-    body = clean_text(text)
-    if trim:
-        body = trim_reply(body, relay_domain)
     subject = clean_text(header(message, "Subject"))[:255].strip()
-    return Extracted(subject, body, tuple(attachments))
+    return Extracted(subject, clean_text(text), tuple(attachments))
 
 
 # ---------------------------------------------------------------------- one mail, read once

@@ -155,9 +155,18 @@ class Members:
 
     async def set_alias_enabled(self, member_id: str, address: object, enabled: bool) -> None:
         """Disable (or enable again) one of the member's aliases; mail to a disabled alias
-        is refused at RCPT, and nobody can send to it."""
-        if not isinstance(address, str) or not await self._store.set_alias_enabled(
-                member_id, address.strip().lower(), enabled):
+        is refused at RCPT, and nobody can send to it. The last enabled alias stays enabled:
+        without one, nobody could reach the member."""
+        if not isinstance(address, str):
+            raise NotFound()
+        address = address.strip().lower()
+        aliases = await self._store.aliases_of([member_id])
+        if address not in {a.address for a in aliases}:
+            raise NotFound()
+        if not enabled and not any(a.enabled and a.address != address for a in aliases):
+            raise Conflict("you need at least one enabled alias, so others can reach you",
+                           "aliases")
+        if not await self._store.set_alias_enabled(member_id, address, enabled):
             raise NotFound()
 
     async def sign_in(self, username: object, password: object, client: str) -> MemberRow:

@@ -15,7 +15,7 @@ from trademail.crypto import Keyring, new_token, token_digest
 from trademail.errors import NotFound, SessionEnded
 from trademail.ids import is_id, new_id
 from trademail.services.members import Members
-from trademail.store import MemberRow, Store
+from trademail.store import Store
 from trademail.store.sessions import SessionRow
 
 _TOUCH_EVERY_SECONDS = 1.0
@@ -79,7 +79,8 @@ class Sessions:
                       user_agent: str, replacing: str | None = None) -> tuple[Visit, str]:
         """Check the password and start a new session; returns it and its cookie token."""
         member = await self._members.sign_in(username, password, client)
-        return await self._start(member, user_agent, replacing)
+        return await self._start(member.id, member.username, member.company, user_agent,
+                                 replacing)
 
     async def sign_up(self, *, username: object, password: object, email: object,
                       company: object, country: object, user_agent: str,
@@ -87,19 +88,18 @@ class Sessions:
         profile = await self._members.register(username=username, password=password,
                                                email=email, company=company, country=country,
                                                client=client)
-        member = await self._store.member_by_id(profile.id)
-        assert member is not None
-        return await self._start(member, user_agent, None)
+        return await self._start(profile.id, profile.username, profile.company, user_agent,
+                                 None)
 
-    async def _start(self, member: MemberRow, user_agent: str,
+    async def _start(self, member_id: str, username: str, company: str, user_agent: str,
                      replacing: str | None) -> tuple[Visit, str]:
         now = self._clock.now()
         token = new_token()
-        row = SessionRow(member.id, new_id(now), device_label(user_agent[:512]), now, now)
+        row = SessionRow(member_id, new_id(now), device_label(user_agent[:512]), now, now)
         await self._store.create_session(row, token_digest(token),
                                          token_digest(replacing) if replacing else None)
-        await self._store.forget_sessions(*self._ended_before(now), member_id=member.id)
-        return self._visit(row, member.username, member.company, token, now), token
+        await self._store.forget_sessions(*self._ended_before(now), member_id=member_id)
+        return self._visit(row, username, company, token, now), token
 
     async def sign_out(self, token: str) -> None:
         """End this browser's session on the server: its cookie is worthless from now on."""
@@ -107,9 +107,9 @@ class Sessions:
 
     # ------------------------------------------------------------------ each request
 
-    async def resume(self, token: str, *, touch: bool = True) -> Visit:
-        """The session a cookie token names, if it is still alive; with `touch`, this request
-        counts as activity and keeps it so (else see `touch` below)."""
+    async def resume(self, token: str) -> Visit:
+        """The session a cookie token names, if it is still alive. The request does not count
+        as activity yet: the door calls `touch` once it knows the request is a real one."""
         if not 20 <= len(token) <= 100:
             raise SessionEnded(timed_out=False)
         found = await self._store.session_by_digest(token_digest(token))
@@ -122,15 +122,11 @@ class Sessions:
             # Refused from now on. The row stays (until the next sign-in or housekeeping)
             # so every request of this browser can say why, not only the first one.
             raise SessionEnded(timed_out=True)
-        if touch and now - found.last_seen_at >= _TOUCH_EVERY_SECONDS:
-            await self._store.touch_session(found.member_id, found.id, now)
-        seen = now if touch else found.last_seen_at
-        row = SessionRow(found.member_id, found.id, found.device, found.created_at, seen)
-        return self._visit(row, found.username, found.company, token, now)
+        return self._visit(found, found.username, found.company, token, now)
 
     async def touch(self, visit: Visit) -> Visit:
-        """Count the request of a visit resumed without `touch` as activity after all (once
-        the door knows it is a real request: a known page, a form that passed its check)."""
+        """Count the request of a resumed visit as activity (once the door knows it is a real
+        request: a known page, a form that passed its check)."""
         if visit.now - visit.last_seen_at >= _TOUCH_EVERY_SECONDS:
             await self._store.touch_session(visit.member_id, visit.session_id, visit.now)
         ends_in, extendable = self._deadline(visit.created_at, visit.now, visit.now)

@@ -37,11 +37,17 @@ class EmailChangeRow:
 
 
 _SESSION = "s.member_id, s.id, s.device, s.created_at, s.last_seen_at"
+_EMAIL_CHANGE = "member_id, email_ct, email_index, created_at, expires_at"
 
 
 def _session(row: Row) -> SessionRow:
     return SessionRow(row["member_id"], row["id"], row["device"], row["created_at"],
                       row["last_seen_at"])
+
+
+def _email_change(row: Row) -> EmailChangeRow:
+    return EmailChangeRow(row["member_id"], bytes(row["email_ct"]), bytes(row["email_index"]),
+                          row["created_at"], row["expires_at"])
 
 
 class SessionStore:
@@ -136,20 +142,15 @@ class SessionStore:
 
     async def pending_email_change(self, member_id: str) -> EmailChangeRow | None:
         row = await self.db.fetchrow(
-            "SELECT member_id, email_ct, email_index, created_at, expires_at "
-            "FROM email_changes WHERE member_id = $1", member_id)
-        return None if row is None else EmailChangeRow(
-            row["member_id"], bytes(row["email_ct"]), bytes(row["email_index"]),
-            row["created_at"], row["expires_at"])
+            f"SELECT {_EMAIL_CHANGE} FROM email_changes WHERE member_id = $1", member_id)
+        return None if row is None else _email_change(row)
 
     async def email_change_by_digest(self, member_id: str,
                                      digest: bytes) -> EmailChangeRow | None:
         row = await self.db.fetchrow(
-            "SELECT member_id, email_ct, email_index, created_at, expires_at "
-            "FROM email_changes WHERE member_id = $1 AND digest = $2", member_id, digest)
-        return None if row is None else EmailChangeRow(
-            row["member_id"], bytes(row["email_ct"]), bytes(row["email_index"]),
-            row["created_at"], row["expires_at"])
+            f"SELECT {_EMAIL_CHANGE} FROM email_changes WHERE member_id = $1 AND digest = $2",
+            member_id, digest)
+        return None if row is None else _email_change(row)
 
     async def finish_email_change(self, member_id: str, email_ct: bytes, email_index: bytes,
                                   mail: Sequence[NewOutboxRow]) -> None:

@@ -10,10 +10,10 @@ from aiohttp import web
 
 from trademail.appkeys import WEB_STOPPING
 from trademail.web import live, settings, views
-from trademail.web.door import security_headers, web_middleware
+from trademail.web.door import page_headers, web_middleware
 from trademail.web.render import STATIC_DIR, TEMPLATE_DIR, configure
 
-__all__ = ["setup_web", "web_middleware"]
+__all__ = ["page_headers", "setup_web", "web_middleware"]
 
 
 def setup_web(app: web.Application) -> None:
@@ -26,7 +26,6 @@ def setup_web(app: web.Application) -> None:
     app.add_routes(settings.routes)
     app.add_routes(live.routes)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=False)
-    app.on_response_prepare.append(security_headers)
     app[WEB_STOPPING] = asyncio.Event()
 
     async def stop_streams(app: web.Application) -> None:

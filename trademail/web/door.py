@@ -58,6 +58,8 @@ NOTICES = {
     "sent": "Message sent.",
     "password": "Your password was changed. Every other session has been signed out.",
     "notify": "Notification preference saved.",
+    "alias-enabled": "The alias was enabled: it takes mail again.",
+    "alias-disabled": "The alias was disabled: mail to it is now refused.",
     "session-ended": "That session was signed out.",
     "others-ended": "Every other session was signed out.",
     "token-revoked": "The API token was revoked.",
@@ -106,6 +108,11 @@ def _is_activity(request: web.Request) -> bool:
 
 def visit_of(request: web.Request) -> Visit:
     return request[VISIT]
+
+
+def client_address(request: web.Request) -> str:
+    """Who is asking, for per-client throttling."""
+    return request.remote or "unknown"
 
 
 # ---------------------------------------------------------------- cookies
@@ -337,7 +344,7 @@ async def _serve(request: web.Request, handler: Handler) -> web.StreamResponse:
     if token:
         try:
             # Not counted as activity yet: an unknown address or a refused form is not.
-            request[VISIT] = await sessions.resume(token, touch=False)
+            request[VISIT] = await sessions.resume(token)
         except SessionEnded as exc:
             ended = exc
     if request.match_info.http_exception is not None:
@@ -376,13 +383,10 @@ async def _serve(request: web.Request, handler: Handler) -> web.StreamResponse:
     return response
 
 
-async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: what every page of the web door says about itself."""
-    if request.path.startswith(("/api/", "/healthz")):
-        return
+def page_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """What every page and static file of the web door says about itself (called from the
+    app's one on_response_prepare hook, so pages streamed by a handler get it too)."""
     headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")

@@ -44,7 +44,7 @@ async def events(request: web.Request) -> web.StreamResponse:
             if stop in done:
                 break
             try:
-                await request.app[SESSIONS].resume(token, touch=False)
+                await request.app[SESSIONS].resume(token)
             except SessionEnded:
                 await response.write(b"event: signed-out\ndata: {}\n\n")
                 break

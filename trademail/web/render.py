@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import nh3
 from markupsafe import Markup, escape
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -17,14 +16,6 @@ TEMPLATE_DIR = Path(__file__).with_name("templates")
 _URL = re.compile(r"\bhttps?://[^\s<>\"'`]+[^\s<>\"'`.,;:!?)\]}]", re.IGNORECASE)
 _QUOTE = re.compile(r"^(?:&gt; ?)+")
 AVATAR_COLOURS = 8
-
-# Mail that arrives as HTML keeps only harmless structure: no scripts, styles, forms,
-# images or event handlers; links open outside without telling the site where from.
-_ALLOWED_TAGS = {"a", "b", "blockquote", "br", "code", "div", "em", "h1", "h2", "h3", "h4",
-                 "hr", "i", "li", "ol", "p", "pre", "s", "span", "strong", "sub", "sup",
-                 "table", "tbody", "td", "th", "thead", "tr", "u", "ul"}
-_ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "td": {"colspan", "rowspan"},
-                       "th": {"colspan", "rowspan"}}
 
 
 # Line icons (after Feather, MIT), inlined so they need no extra request and no CSP source.
@@ -146,19 +137,9 @@ def plain_body(text: str) -> Markup:
     return Markup("\n".join(lines))  # noqa: S704 - built from escaped text only
 
 
-def html_body(html: str) -> Markup:
-    """Mail that arrived as HTML, sanitised by nh3 (never shown raw)."""
-    clean = nh3.clean(html, tags=_ALLOWED_TAGS, attributes=_ALLOWED_ATTRIBUTES,
-                      url_schemes={"http", "https", "mailto"},
-                      link_rel="noopener noreferrer nofollow")
-    return Markup(clean)  # noqa: S704 - sanitised by nh3
-
-
 def message_body(message: Any) -> Markup:
-    """The body of a message: sanitised HTML when the message carries HTML, else text."""
-    html = getattr(message, "body_html", None)
-    if isinstance(html, str) and html.strip():
-        return html_body(html)
+    """The body of a message, always text (mail that arrives as HTML was turned into text
+    by mailtext when it came in)."""
     return plain_body(message.body)
 
 

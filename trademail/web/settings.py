@@ -1,4 +1,5 @@
-"""The settings pages: password, real address, notifications, API tokens and sessions."""
+"""The settings pages: password, real address, aliases, notifications, API tokens and
+sessions."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
-from trademail.appkeys import ACCOUNT, SESSIONS, TOKENS
+from trademail.appkeys import ACCOUNT, MEMBERS, SESSIONS, TOKENS
 from trademail.errors import TradeMailError
 from trademail.services.tokens import SCOPES
 from trademail.web.door import (
     FORM_ERRORS,
+    client_address,
     field_errors,
     form_status,
     page,
@@ -21,10 +23,6 @@ from trademail.web.door import (
 
 routes = web.RouteTableDef()
 TOKEN_LIFETIMES = {"30": 30 * 86400, "90": 90 * 86400, "365": 365 * 86400, "never": None}
-
-
-def _client(request: web.Request) -> str:
-    return request.remote or "unknown"
 
 
 async def _settings(request: web.Request, *, status: int = 200, **context: Any) -> web.Response:
@@ -50,7 +48,7 @@ async def change_password(request: web.Request) -> web.Response:
     try:
         await request.app[ACCOUNT].change_password(
             visit_of(request), current=form.get("current_password"),
-            new=form.get("new_password"), client=_client(request))
+            new=form.get("new_password"), client=client_address(request))
     except FORM_ERRORS as exc:
         return await _refused(request, "password", exc)
     return redirect("/settings#password", "password", request=request)
@@ -62,7 +60,7 @@ async def change_email(request: web.Request) -> web.Response:
     try:
         masked = await request.app[ACCOUNT].request_email_change(
             visit_of(request), password=form.get("password"), email=form.get("email"),
-            client=_client(request))
+            client=client_address(request))
     except FORM_ERRORS as exc:
         return await _refused(request, "email", exc)
     return await _settings(request, section="email", email_sent_to=masked)
@@ -88,6 +86,19 @@ async def confirm_email(request: web.Request) -> web.Response:
         return await page(request, "confirm_email.html", {
             "token": "", "errors": field_errors(exc)}, status=form_status(exc))
     return redirect("/settings#email", "email-changed", request=request)
+
+
+@routes.post("/settings/aliases")
+async def set_alias(request: web.Request) -> web.Response:
+    form = await read_form(request)
+    enabled = form.get("enabled") == "true"
+    try:
+        await request.app[MEMBERS].set_alias_enabled(visit_of(request).member_id,
+                                                     form.get("address"), enabled)
+    except FORM_ERRORS as exc:
+        return await _refused(request, "aliases", exc)
+    return redirect("/settings#aliases", "alias-enabled" if enabled else "alias-disabled",
+                    request=request)
 
 
 @routes.post("/settings/notify")

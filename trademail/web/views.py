@@ -12,11 +12,12 @@ from urllib.parse import quote
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from trademail.appkeys import MAILBOX, SESSIONS
+from trademail.appkeys import ACCOUNT, MAILBOX, SESSIONS
 from trademail.crypto import new_token
 from trademail.services.mailbox import Upload
 from trademail.web.door import (
     FORM_ERRORS,
+    client_address,
     end_session,
     field_errors,
     form_status,
@@ -41,10 +42,6 @@ SIGNUP_FIELDS = ("username", "company", "country")  # the address and password a
 def _text(form: MultiDictProxy[Any], name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
-
-
-def _client(request: web.Request) -> str:
-    return request.remote or "unknown"
 
 
 # ---------------------------------------------------------------- signing in and out
@@ -79,7 +76,7 @@ async def signin(request: web.Request) -> web.Response:
     next_path = safe_next(form.get("next"))
     try:
         _, token = await request.app[SESSIONS].sign_in(
-            form.get("username"), form.get("password"), client=_client(request),
+            form.get("username"), form.get("password"), client=client_address(request),
             user_agent=request.headers.get("User-Agent", ""), replacing=session_token(request))
     except FORM_ERRORS as exc:
         return await page(request, "signin.html", {
@@ -104,7 +101,7 @@ async def signup(request: web.Request) -> web.Response:
         _, token = await request.app[SESSIONS].sign_up(
             username=form.get("username"), password=form.get("password"),
             email=form.get("email"), company=form.get("company"), country=form.get("country"),
-            user_agent=request.headers.get("User-Agent", ""), client=_client(request))
+            user_agent=request.headers.get("User-Agent", ""), client=client_address(request))
     except FORM_ERRORS as exc:
         return await page(request, "signup.html", {
             "values": {f: _text(form, f) for f in SIGNUP_FIELDS},
@@ -127,12 +124,13 @@ async def signout(request: web.Request) -> web.Response:
 
 @routes.get("/{folder:inbox|sent|archive|trash}")
 async def folder(request: web.Request) -> web.Response:
-    name = request.match_info["folder"]
+    name, member_id = request.match_info["folder"], visit_of(request).member_id
     listing = await request.app[MAILBOX].page(
-        visit_of(request).member_id, folder=name, cursor=request.query.get("cursor") or None)
+        member_id, folder=name, cursor=request.query.get("cursor") or None)
     return await page(request, "folder.html", {
         "folder": name, "title": FOLDER_TITLES[name], "listing": listing,
-        "first_page": not request.query.get("cursor")})
+        "first_page": not request.query.get("cursor"),
+        "notifications_paused": await request.app[ACCOUNT].notifications_paused(member_id)})
 
 
 @routes.get("/search")
