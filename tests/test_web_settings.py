@@ -264,13 +264,14 @@ async def test_a_disabled_alias_is_refused_at_rcpt_and_the_last_one_stays(
                             csrf=csrf_of(page))
     assert resp.status == 409 and "at least one enabled alias" in await resp.text()
     assert await rcpt_reply(client, first) == 250
-    # Members get one alias at sign-up and nothing adds another yet; the store can.
-    second = "quay-second@" + first.partition("@")[2]
-    await client.app[STORE].db.execute(
-        "INSERT INTO aliases (address, member_id, enabled, created_at) "
-        "VALUES ($1, $2, TRUE, $3)", second, await member_id_of(client, "amina"), clock.now())
+    # A second alias, made from the settings page, lets the first one go.
+    resp = await amina.post("/settings/aliases/new", {}, csrf=csrf_of(page))
+    assert resp.status == 303
     page = await amina.page("/settings")
-    assert "Your only active alias" not in page
+    assert "A new alias is ready" in page and "Your only active alias" not in page
+    second = next(a for a in re.findall(r'<code class="alias">([^<]+)</code>', page)
+                  if a != first)
+    assert await rcpt_reply(client, second) == 250
     resp = await amina.post("/settings/aliases", {"address": first, "enabled": "false"},
                             csrf=csrf_of(page))
     assert resp.status == 303 and resp.headers["Location"] == "/settings#aliases"
@@ -422,3 +423,16 @@ async def test_no_page_shows_a_real_address(browsers: Any, tmp_path: Path) -> No
             # Not even one's own address in full; of the other member nothing at all.
             for real in ("amina@real-amina.example", "bako@real-bako.example", other):
                 assert real not in page and real not in headers, (path, real)
+
+
+async def test_aliases_are_capped(client: Any, app_browsers: Any) -> None:
+    amina = app_browsers()
+    await amina.sign_up("amina")
+    statuses = []
+    for _ in range(10):
+        page = await amina.page("/settings")
+        statuses.append((await amina.post("/settings/aliases/new", {},
+                                          csrf=csrf_of(page))).status)
+    assert statuses == [303] * 9 + [409]
+    page = await amina.page("/settings")
+    assert len(re.findall(r'<code class="alias">', page)) == 10

@@ -20,7 +20,9 @@ from trademail.errors import (
 )
 from trademail.ids import new_id
 from trademail.services import validation
-from trademail.store import MemberRow, Store
+from trademail.store import Duplicate, MemberRow, Store
+
+MAX_ALIASES = 10
 
 # The first half of every public alias: plain trade words, easy to read aloud.
 ALIAS_WORDS = (
@@ -159,15 +161,27 @@ class Members:
         without one, nobody could reach the member."""
         if not isinstance(address, str):
             raise NotFound()
-        address = address.strip().lower()
-        aliases = await self._store.aliases_of([member_id])
-        if address not in {a.address for a in aliases}:
+        done = await self._store.set_alias_enabled(member_id, address.strip().lower(), enabled)
+        if done is None:
             raise NotFound()
-        if not enabled and not any(a.enabled and a.address != address for a in aliases):
+        if not done:
             raise Conflict("you need at least one enabled alias, so others can reach you",
                            "aliases")
-        if not await self._store.set_alias_enabled(member_id, address, enabled):
-            raise NotFound()
+
+    async def add_alias(self, member_id: str) -> str:
+        """Another public alias, e.g. one per marketplace listing, to disable on its own."""
+        for _ in range(5):
+            address = self._new_alias()
+            try:
+                added = await self._store.add_alias(member_id, address, self._clock.now(),
+                                                    MAX_ALIASES)
+            except Duplicate:
+                continue  # a random suffix already taken: draw another
+            if not added:
+                raise Conflict(f"you have {MAX_ALIASES} aliases already; disable one you no "
+                               "longer share instead", "aliases")
+            return address
+        raise Conflict("no free alias could be drawn; try again", "aliases")
 
     async def sign_in(self, username: object, password: object, client: str) -> MemberRow:
         """Check a password, throttled per account and per client address.

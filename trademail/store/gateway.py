@@ -126,12 +126,34 @@ class GatewayStore:
             "SELECT member_id, enabled FROM aliases WHERE address = $1", address)
         return None if row is None else (row["member_id"], bool(row["enabled"]))
 
-    async def set_alias_enabled(self, member_id: str, address: str, enabled: bool) -> bool:
+    async def set_alias_enabled(self, member_id: str, address: str,
+                                enabled: bool) -> bool | None:
+        """True when done; False when it would leave the member no enabled alias; None when
+        the alias is not the member's. One change per member at a time (row lock)."""
+        lock = " FOR UPDATE" if self.db.dialect == "postgres" else ""
         async with self.db.transaction() as tx:
-            rows = await tx.fetch(
-                "UPDATE aliases SET enabled = $3 WHERE member_id = $1 AND address = $2 "
-                "RETURNING address", member_id, address, enabled)
-        return bool(rows)
+            await tx.fetch(f"SELECT id FROM members WHERE id = $1{lock}", member_id)
+            rows = await tx.fetch("SELECT address, enabled FROM aliases WHERE member_id = $1",
+                                  member_id)
+            if address not in {r["address"] for r in rows}:
+                return None
+            if not enabled and not any(r["enabled"] and r["address"] != address for r in rows):
+                return False
+            await tx.execute("UPDATE aliases SET enabled = $3 WHERE member_id = $1 "
+                             "AND address = $2", member_id, address, enabled)
+        return True
+
+    async def add_alias(self, member_id: str, address: str, now: float, limit: int) -> bool:
+        """Give the member another alias unless they hold `limit` already."""
+        lock = " FOR UPDATE" if self.db.dialect == "postgres" else ""
+        async with self.db.transaction() as tx:
+            await tx.fetch(f"SELECT id FROM members WHERE id = $1{lock}", member_id)
+            if await tx.fetchval("SELECT count(*) FROM aliases WHERE member_id = $1",
+                                 member_id) >= limit:
+                return False
+            await tx.execute("INSERT INTO aliases (address, member_id, enabled, created_at) "
+                             "VALUES ($1, $2, TRUE, $3)", address, member_id, now)
+        return True
 
     async def notifications_off(self, member_id: str) -> bool:
         async with self.db.transaction() as tx:

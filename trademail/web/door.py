@@ -59,6 +59,7 @@ NOTICES = {
     "password": "Your password was changed. Every other session has been signed out.",
     "notify": "Notification preference saved.",
     "alias-enabled": "The alias was enabled: it takes mail again.",
+    "alias-added": "A new alias is ready: share it where you want mail you can switch off.",
     "alias-disabled": "The alias was disabled: mail to it is now refused.",
     "session-ended": "That session was signed out.",
     "others-ended": "Every other session was signed out.",

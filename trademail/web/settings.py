@@ -101,6 +101,16 @@ async def set_alias(request: web.Request) -> web.Response:
                     request=request)
 
 
+@routes.post("/settings/aliases/new")
+async def add_alias(request: web.Request) -> web.Response:
+    await read_form(request)  # the CSRF token is checked by the middleware
+    try:
+        await request.app[MEMBERS].add_alias(visit_of(request).member_id)
+    except FORM_ERRORS as exc:
+        return await _refused(request, "aliases", exc)
+    return redirect("/settings#aliases", "alias-added", request=request)
+
+
 @routes.post("/settings/notify")
 async def notify(request: web.Request) -> web.Response:
     form = await read_form(request)
