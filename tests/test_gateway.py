@@ -19,7 +19,7 @@ import pytest
 from tests.helpers import Member, make_config, register, send
 from tests.smtp_helpers import Captured, Smarthost
 from trademail.app import build_app
-from trademail.appkeys import NOTIFICATIONS, SMTP_GATEWAY, STORE
+from trademail.appkeys import MEMBERS, NOTIFICATIONS, SMTP_GATEWAY, STORE
 from trademail.config import Config
 from trademail.gateway.transports import SmtpTransport
 from trademail.testing import FakeClock
@@ -150,11 +150,14 @@ async def test_unknown_disabled_and_foreign_recipients_are_refused_at_rcpt(
         code, text = await gateway.deliver("x@outside.example", [rcpt], mail)
         assert code == 550 and "5.1.1" in text
     assert (await gateway.deliver("x@outside.example", [amina.alias], mail))[0] == 250
-    # Straight to the store: the service keeps a member's only alias enabled.
-    await gateway.app[STORE].set_alias_enabled(await member_id(gateway, amina), amina.alias,
-                                               False)
+    # A member keeps one enabled alias, so Amina takes a second before disabling the first.
+    members, amina_id = gateway.app[MEMBERS], await member_id(gateway, amina)
+    second = await members.add_alias(amina_id)
+    await members.set_alias_enabled(amina_id, amina.alias, False)
     code, _ = await gateway.deliver("x@outside.example", [amina.alias], mail)
     assert code == 550
+    other = mail_bytes(sender="x@outside.example", to=second, subject="hi", body="again")
+    assert (await gateway.deliver("x@outside.example", [second], other))[0] == 250
 
 
 @pytest.fixture
