@@ -496,3 +496,25 @@ async def test_addresses_are_kept_in_a_form_every_mail_server_takes(client: Any)
         "company": "Jörg GmbH", "country": "Germany"})
     assert resp.status == 201
     assert (await resp.json())["email_masked"] == "j•••@xn--bcher-kva.de"
+
+
+async def test_behind_a_trusted_proxy_the_forwarded_client_is_throttled(
+        aiohttp_client: Any, tmp_path: Any, store_url: str, clock: FakeClock) -> None:
+    async def guesses(client: Any, forwarded: str, count: int) -> list[int]:
+        statuses = []
+        for n in range(count):
+            resp = await client.post("/api/v1/tokens", headers={"X-Forwarded-For": forwarded},
+                                     json={"username": f"nobody{n}", "password": "x"})
+            statuses.append(resp.status)
+        return statuses
+
+    behind = await aiohttp_client(await build_app(make_config(
+        tmp_path / "a", store_url, TRADEMAIL_AUTH_CLIENT_FREE_FAILURES="2",
+        TRADEMAIL_HTTP_TRUSTED_PROXIES="127.0.0.0/8, ::1"), clock))
+    assert await guesses(behind, "198.51.100.7, 127.0.0.1", 3) == [401, 401, 429]
+    assert await guesses(behind, "203.0.113.9", 1) == [401]  # another client, not throttled
+
+    direct = await aiohttp_client(await build_app(make_config(
+        tmp_path / "b", store_url, TRADEMAIL_AUTH_CLIENT_FREE_FAILURES="2"), clock))
+    assert await guesses(direct, "198.51.100.8", 2) == [401, 401]
+    assert await guesses(direct, "203.0.113.10", 1) == [429]  # the header is not believed

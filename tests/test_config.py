@@ -61,6 +61,8 @@ def test_file_then_environment(tmp_path: Path) -> None:
     ({"TRADEMAIL_LOG_LEVEL": "loud"}, "[log] level: must be one of debug, info"),
     ({"TRADEMAIL_SMTP_REQUIRE_DMARC_PASS": "perhaps"},
      "[smtp] require_dmarc_pass: expected true or false"),
+    ({"TRADEMAIL_HTTP_TRUSTED_PROXIES": "10.0.0.0/8, proxy.local"},
+     "[http] trusted_proxies: 'proxy.local' is not an IP address or network"),
     ({"TRADEMAIL_RELAY_SMARTHOST": "mail.example"},
      "[relay] smarthost: must be empty or host:port"),
 ])

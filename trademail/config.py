@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import textwrap
 import tomllib
 from collections.abc import Callable, Mapping
@@ -77,6 +78,15 @@ def _http_url(value: str) -> str | None:
     return None
 
 
+def _networks(value: tuple[str, ...]) -> str | None:
+    for net in value:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            return f"{net!r} is not an IP address or network"
+    return None
+
+
 def _domain(value: str) -> str | None:
     labels = value.split(".")
     if not value or any(not label or not label.replace("-", "").isalnum() for label in labels):
@@ -101,6 +111,10 @@ class HttpConfig:
     host: str = _key("Address the web inbox and API listen on.", default="127.0.0.1")
     port: int = _key("Port the web inbox and API listen on (0 picks a free one).",
                      _between(0, 65535), default=8080)
+    trusted_proxies: tuple[str, ...] = _key(
+        "Addresses or networks (CIDR) of reverse proxies in front of TradeMail; requests "
+        "from them are throttled by the client address they name in X-Forwarded-For.",
+        _networks, default=())
     public_url: str = _key(
         "The URL members use to reach this server. Empty: http://host:port. "
         "An https URL turns on Secure cookies and HSTS.",

@@ -12,6 +12,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from trademail.api.problems import Problem
 from trademail.appkeys import CONFIG, MAILBOX, MEMBERS, STORE, TOKENS, WEBHOOKS
+from trademail.clientaddr import client_address
 from trademail.errors import AuthenticationFailed
 from trademail.services.mailbox import Message, Summary, Upload
 from trademail.services.members import Party, Profile
@@ -112,11 +113,6 @@ def message_json(m: Message) -> dict[str, Any]:
     }
 
 
-def _client(request: web.Request) -> str:
-    """Who is asking, for per-client throttling."""
-    return request.remote or "unknown"
-
-
 def _bool_param(request: web.Request, name: str) -> bool:
     value = request.query.get(name, "false").lower()
     if value not in ("true", "false", "1", "0"):
@@ -142,7 +138,7 @@ async def register(request: web.Request) -> web.Response:
     profile = await request.app[MEMBERS].register(
         username=data.get("username"), password=data.get("password"), email=data.get("email"),
         company=data.get("company"), country=data.get("country"),
-        client=_client(request))
+        client=client_address(request))
     return web.json_response(profile_json(profile), status=201,
                              headers={"Location": "/api/v1/me"})
 
@@ -151,7 +147,7 @@ async def register(request: web.Request) -> web.Response:
 async def create_token(request: web.Request) -> web.Response:
     data = await read_json(request)
     member = await request.app[MEMBERS].sign_in(
-        data.get("username"), data.get("password"), _client(request))
+        data.get("username"), data.get("password"), client_address(request))
     token, secret = await request.app[TOKENS].issue(
         member.id, name=data.get("name"), scopes=data.get("scopes"),
         expires_in=data.get("expires_in"))

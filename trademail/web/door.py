@@ -111,11 +111,6 @@ def visit_of(request: web.Request) -> Visit:
     return request[VISIT]
 
 
-def client_address(request: web.Request) -> str:
-    """Who is asking, for per-client throttling."""
-    return request.remote or "unknown"
-
-
 # ---------------------------------------------------------------- cookies
 
 

@@ -8,11 +8,11 @@ from typing import Any
 from aiohttp import web
 
 from trademail.appkeys import ACCOUNT, MEMBERS, SESSIONS, TOKENS
+from trademail.clientaddr import client_address
 from trademail.errors import TradeMailError
 from trademail.services.tokens import SCOPES
 from trademail.web.door import (
     FORM_ERRORS,
-    client_address,
     field_errors,
     form_status,
     page,

@@ -13,11 +13,11 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from trademail.appkeys import ACCOUNT, MAILBOX, SESSIONS
+from trademail.clientaddr import client_address
 from trademail.crypto import new_token
 from trademail.services.mailbox import Upload
 from trademail.web.door import (
     FORM_ERRORS,
-    client_address,
     end_session,
     field_errors,
     form_status,
