@@ -200,3 +200,13 @@ async def test_housekeeping_forgets_old_keys_and_failures(store: Store) -> None:
     await Housekeeping(store, FakeClock(NOW + 15 * 86400),
                        signin_keep_seconds=86400).run_once()
     assert await store.db.fetchval("SELECT count(*) FROM inbound_mail") == 0
+
+
+async def test_attachment_lists_come_only_from_the_members_own_mailbox(store: Store) -> None:
+    a, b = await two_members(store)
+    c = member("cid")
+    await store.create_member(c, "c@relay.test")
+    mid = await deliver(store, message(a.id, b.id, NOW))
+    assert [x.n for x in (await store.attachment_lists(b.id, [mid]))[mid]] == [1]
+    assert await store.attachment_lists(c.id, [mid]) == {}
+    assert await store.attachment_lists(b.id, []) == {}

@@ -307,12 +307,14 @@ class Mailbox:
         parties = await self._members.parties(
             [pid for r in rows for pid in (r.sender_id, *r.recipient_ids)])
         unknown = Party("", "(deleted member)", "", "", "")
+        stored_lists = await self._store.attachment_lists(
+            key.member_id, [r.message_id for r in rows if r.attachment_count]) if full else {}
         out = []
         for row in rows:
             ck = key.unwrap_content_key(row.content_key, row.message_id)
             attachments: tuple[AttachmentInfo, ...] = ()
-            if full and row.attachment_count:
-                stored = await self._store.attachments(row.member_id, row.message_id)
+            if row.message_id in stored_lists:
+                stored = stored_lists[row.message_id]
                 attachments = tuple(
                     AttachmentInfo(a.n, size=a.size, **json.loads(
                         ck.open(row.message_id, f"attachment {a.n} meta", a.meta_ct)))
@@ -339,6 +341,21 @@ class Mailbox:
             await self._store.update_entry(member_id, message_id, unread=False)
             message = dataclasses.replace(message, unread=False)
         return message
+
+    async def conversation(self, member_id: str,
+                           message_id: str) -> tuple[Message, list[Message]]:
+        """One message, marked read, and its thread (outside the trash), each message
+        decrypted once: what a page showing a message needs."""
+        row = await self._entry(member_id, message_id)
+        rows = [row] if row.folder == "trash" else await self._store.thread(member_id,
+                                                                            row.thread_id)
+        _, key = await self._member_key(member_id)
+        thread = await self._summaries(key, rows or [row], full=True)
+        if row.unread:
+            await self._store.update_entry(member_id, message_id, unread=False)
+            thread = [dataclasses.replace(m, unread=False) if m.id == message_id else m
+                      for m in thread]
+        return next(m for m in thread if m.id == message_id), thread
 
     async def thread(self, member_id: str, thread_id: str) -> list[Message]:
         if not is_id(thread_id):

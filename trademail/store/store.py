@@ -446,6 +446,22 @@ class Store(SessionStore, GatewayStore):
                              "(SELECT 1 FROM mailbox WHERE message_id = $1)", message_id)
         return True
 
+    async def attachment_lists(self, member_id: str,
+                               message_ids: Sequence[str]) -> dict[str, list[AttachmentRow]]:
+        """Attachment metadata of several messages in the member's mailbox, in one query."""
+        if not message_ids:
+            return {}
+        rows = await self.db.fetch(
+            "SELECT a.message_id, a.n, a.size, a.meta_ct FROM attachments a "
+            "JOIN mailbox e ON e.message_id = a.message_id AND e.member_id = $1 "
+            f"WHERE a.message_id IN ({in_list(2, len(message_ids))}) ORDER BY a.n",
+            member_id, *message_ids)
+        lists: dict[str, list[AttachmentRow]] = {}
+        for r in rows:
+            lists.setdefault(r["message_id"], []).append(
+                AttachmentRow(r["n"], r["size"], bytes(r["meta_ct"]), None))
+        return lists
+
     async def attachments(self, member_id: str, message_id: str, *,
                           n: int | None = None) -> list[AttachmentRow]:
         """Attachment metadata of a message in the member's mailbox; with `n`, that one's data."""

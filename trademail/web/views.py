@@ -154,10 +154,8 @@ async def search(request: web.Request) -> web.Response:
 @routes.get("/messages/{id}")
 async def message(request: web.Request) -> web.Response:
     visit = visit_of(request)
-    mailbox = request.app[MAILBOX]
-    opened = await mailbox.read(visit.member_id, request.match_info["id"])
-    thread = await mailbox.thread(visit.member_id, opened.thread_id) \
-        if opened.folder != "trash" else [opened]
+    opened, thread = await request.app[MAILBOX].conversation(visit.member_id,
+                                                             request.match_info["id"])
     return await page(request, "message.html", {"message": opened, "thread": thread,
                                                 "values": {"idempotency_key": new_token()}})
 
