@@ -16,7 +16,7 @@ from typing import Any
 import aiosmtplib
 import pytest
 
-from tests.helpers import Member, make_config, register, send
+from tests.helpers import Member, make_config, register, register_all, send
 from tests.smtp_helpers import Captured, Smarthost
 from trademail.app import build_app
 from trademail.appkeys import MEMBERS, NOTIFICATIONS, SMTP_GATEWAY, STORE
@@ -226,8 +226,7 @@ async def test_mail_loops_are_stopped(gateway: Gateway) -> None:
 
 async def test_a_new_message_notifies_the_recipient_with_a_clean_built_mail(
         gateway: Gateway) -> None:
-    amina, bakari = await register(gateway.client, "amina"), await register(gateway.client,
-                                                                            "bakari")
+    amina, bakari = await register_all(gateway.client, "amina", "bakari")
     await send(gateway.client, amina, [bakari.username], subject="Cashews",
                body="Can you quote 20 t?")
     (captured,) = await gateway.mails(1)
@@ -255,8 +254,7 @@ async def test_a_new_message_notifies_the_recipient_with_a_clean_built_mail(
 
 
 async def test_full_notifications_escape_html_and_off_sends_nothing(gateway: Gateway) -> None:
-    amina, bakari = await register(gateway.client, "amina"), await register(gateway.client,
-                                                                            "bakari")
+    amina, bakari = await register_all(gateway.client, "amina", "bakari")
     store = gateway.app[STORE]
     await store.db.execute("UPDATE members SET notify = 'full' WHERE username = 'bakari'")
     await send(gateway.client, amina, [bakari.username], subject="<b>Offer</b>",
@@ -273,8 +271,7 @@ async def test_full_notifications_escape_html_and_off_sends_nothing(gateway: Gat
 
 
 async def test_one_click_unsubscribe_turns_notifications_off(gateway: Gateway) -> None:
-    amina, bakari = await register(gateway.client, "amina"), await register(gateway.client,
-                                                                            "bakari")
+    amina, bakari = await register_all(gateway.client, "amina", "bakari")
     await send(gateway.client, amina, [bakari.username])
     (captured,) = await gateway.mails(1)
     url = parse(captured.data)["List-Unsubscribe"].strip("<>")
@@ -314,8 +311,7 @@ def gmail_reply(*, sender: str, name: str, to: str, body: str, quoted_from: str,
 
 
 async def test_two_members_converse_entirely_by_email(gateway: Gateway) -> None:
-    amina, bakari = await register(gateway.client, "amina"), await register(gateway.client,
-                                                                            "bakari")
+    amina, bakari = await register_all(gateway.client, "amina", "bakari")
     sent = await send(gateway.client, amina, [bakari.username], subject="Cashews W320",
                       body="Can you quote 20 t of W320?")
     (first,) = await gateway.mails(1)
@@ -360,8 +356,7 @@ async def test_two_members_converse_entirely_by_email(gateway: Gateway) -> None:
 
 async def test_replies_from_anyone_but_the_owner_are_refused_and_the_owner_told(
         gateway: Gateway, tmp_path: Path) -> None:
-    amina, bakari = await register(gateway.client, "amina"), await register(gateway.client,
-                                                                            "bakari")
+    amina, bakari = await register_all(gateway.client, "amina", "bakari")
     await send(gateway.client, amina, [bakari.username])
     (first,) = await gateway.mails(1)
     reply_to = reply_address(parse(first.data))
@@ -378,8 +373,7 @@ async def test_replies_from_anyone_but_the_owner_are_refused_and_the_owner_told(
 
 
 async def test_revoked_reply_addresses_are_refused_at_rcpt(gateway: Gateway) -> None:
-    amina, bakari = await register(gateway.client, "amina"), await register(gateway.client,
-                                                                            "bakari")
+    amina, bakari = await register_all(gateway.client, "amina", "bakari")
     await send(gateway.client, amina, [bakari.username])
     (first,) = await gateway.mails(1)
     reply_to = reply_address(parse(first.data))
@@ -390,8 +384,7 @@ async def test_revoked_reply_addresses_are_refused_at_rcpt(gateway: Gateway) -> 
 
 
 async def test_auto_replies_to_a_reply_address_are_dropped_quietly(gateway: Gateway) -> None:
-    amina, bakari = await register(gateway.client, "amina"), await register(gateway.client,
-                                                                            "bakari")
+    amina, bakari = await register_all(gateway.client, "amina", "bakari")
     await send(gateway.client, amina, [bakari.username])
     (first,) = await gateway.mails(1)
     reply_to = reply_address(parse(first.data))
@@ -462,8 +455,7 @@ async def test_with_dmarc_required_and_no_trusted_upstream_every_reply_is_refuse
 
 async def test_cc_to_outside_addresses_is_not_mailed_and_the_member_is_told(
         gateway: Gateway) -> None:
-    amina, bakari = await register(gateway.client, "amina"), await register(gateway.client,
-                                                                            "bakari")
+    amina, bakari = await register_all(gateway.client, "amina", "bakari")
     await send(gateway.client, amina, [bakari.username])
     (first,) = await gateway.mails(1)
     reply_to = reply_address(parse(first.data))
@@ -539,8 +531,7 @@ def dsn(*, to: str, failed: str, action: str = "failed", status: str = "5.1.1") 
 
 async def test_bounces_are_tied_by_verp_and_repeated_hard_bounces_pause_notifications(
         gateway: Gateway, clock: FakeClock) -> None:
-    amina, bakari = await register(gateway.client, "amina"), await register(gateway.client,
-                                                                            "bakari")
+    amina, bakari = await register_all(gateway.client, "amina", "bakari")
     notifications = gateway.app[NOTIFICATIONS]
     bakari_id = await member_id(gateway, bakari)
     for n in range(3):
@@ -566,8 +557,7 @@ async def test_bounces_are_tied_by_verp_and_repeated_hard_bounces_pause_notifica
 
 
 async def test_a_bounce_never_causes_a_notification(gateway: Gateway) -> None:
-    amina, bakari = await register(gateway.client, "amina"), await register(gateway.client,
-                                                                            "bakari")
+    amina, bakari = await register_all(gateway.client, "amina", "bakari")
     await send(gateway.client, amina, [bakari.username])
     (captured,) = await gateway.mails(1)
     await gateway.deliver("", [captured.mail_from], dsn(to=captured.mail_from,
