@@ -54,17 +54,23 @@ async def test_migrations_apply_once(store: Store, store_url: str) -> None:
     await again.close()
 
 
-async def test_usernames_and_addresses_are_unique(store: Store) -> None:
+async def test_usernames_aliases_and_confirmed_addresses_are_unique(store: Store) -> None:
     await store.create_member(member("ann", b"idx"), "a@relay.test")
     with pytest.raises(Conflict) as by_name:
         await store.create_member(member("ann", b"other"), "b@relay.test")
-    with pytest.raises(Conflict) as by_email:
-        await store.create_member(member("amy", b"idx"), "c@relay.test")
     with pytest.raises(Conflict) as by_alias:
         await store.create_member(member("abe", b"new"), "a@relay.test")
-    assert (by_name.value.field, by_email.value.field, by_alias.value.field) == (
-        "username", "email", "alias")
-    assert await store.member_by_username("amy") is None
+    assert (by_name.value.field, by_alias.value.field) == ("username", "alias")
+    assert await store.member_by_username("abe") is None
+    # An address is unique among confirmed members only: two may name it, one may hold it.
+    amy = member("amy", b"idx")
+    await store.create_member(amy, "c@relay.test")
+    ann = await store.member_by_username("ann")
+    assert ann is not None and await store.confirm_address(ann.id, b"idx", NOW)
+    with pytest.raises(Conflict) as by_email:
+        await store.confirm_address(amy.id, b"idx", NOW)
+    assert by_email.value.field == "email"
+    assert (await store.confirmed_member_by_email(b"idx")).username == "ann"  # type: ignore[union-attr]
 
 
 async def test_recipients_resolve_by_username_or_enabled_alias(store: Store) -> None:
@@ -200,6 +206,25 @@ async def test_housekeeping_forgets_old_keys_and_failures(store: Store) -> None:
     await Housekeeping(store, FakeClock(NOW + 15 * 86400),
                        signin_keep_seconds=86400).run_once()
     assert await store.db.fetchval("SELECT count(*) FROM inbound_mail") == 0
+
+
+async def test_housekeeping_forgets_expired_links_and_pending_addresses(store: Store) -> None:
+    from trademail.services.housekeeping import Housekeeping
+    from trademail.store.accounts import PURPOSE_RESET, AccountTokenRow
+    from trademail.store.sessions import EmailChangeRow
+    from trademail.testing import FakeClock
+
+    a, b = await two_members(store)
+    for member, expires in ((a, NOW + 3600), (b, NOW + 86400)):
+        await store.issue_account_token(AccountTokenRow(
+            member.id.encode(), member.id, PURPOSE_RESET, b"idx", NOW, expires), [])
+        await store.start_email_change(EmailChangeRow(
+            member.id, b"sealed", member.id.encode(), NOW, expires), member.id.encode(), [])
+    await Housekeeping(store, FakeClock(NOW + 7200), signin_keep_seconds=86400).run_once()
+    assert [r["member_id"] for r in await store.db.fetch(
+        "SELECT member_id FROM account_tokens")] == [b.id]
+    assert await store.pending_email_change(a.id) is None
+    assert await store.pending_email_change(b.id) is not None
 
 
 async def test_attachment_lists_come_only_from_the_members_own_mailbox(store: Store) -> None:

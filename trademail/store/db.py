@@ -98,6 +98,44 @@ def _to_sqlite(sql: str) -> str:
     return _PLACEHOLDER.sub(r"?\1", sql)
 
 
+def _statements(script: str) -> list[str]:
+    """The statements of an SQL script, split where SQLite says one is complete."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending)
+            pending = ""
+    if any(line.strip() and not line.strip().startswith("--")
+           for line in pending.splitlines()):
+        raise StoreError(f"an SQL statement does not end: {pending.strip()[:60]!r}")
+    return statements
+
+
+def _apply_sqlite_migration(conn: sqlite3.Connection, version: int, name: str,
+                            sql: str) -> None:
+    """One migration in one transaction. Foreign keys are off while it runs, as SQLite asks
+    for a table rebuild (a DROP TABLE would otherwise cascade into every referring row),
+    and checked before it commits."""
+    conn.execute("PRAGMA foreign_keys=OFF")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for statement in _statements(sql):
+            conn.execute(statement)
+        broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise sqlite3.IntegrityError(f"{len(broken)} rows break a foreign key")
+        conn.execute("INSERT INTO schema_migrations VALUES "
+                     "(?1, ?2, (julianday('now') - 2440587.5) * 86400.0)", (version, name))
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise StoreError(f"migration {name} failed: {exc}") from None
+    finally:
+        conn.execute("PRAGMA foreign_keys=ON")
+
+
 def _rollback_if_open(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         conn.execute("ROLLBACK")
@@ -204,17 +242,9 @@ class SQLiteDatabase:
                 raise _newer_schema(max(applied), known[-1][0])
             count = 0
             for version, name, sql in known:
-                if version in applied:
-                    continue
-                try:
-                    conn.executescript(
-                        f"BEGIN IMMEDIATE;\n{sql}\n;INSERT INTO schema_migrations "
-                        f"VALUES ({version}, '{name}', unixepoch('subsec'));\nCOMMIT;")
-                except sqlite3.Error as exc:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise StoreError(f"migration {name} failed: {exc}") from None
-                count += 1
+                if version not in applied:
+                    _apply_sqlite_migration(conn, version, name, sql)
+                    count += 1
             return count
 
         async with self._write_lock:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trademail.errors import Conflict, StoreError
+from trademail.store.accounts import AccountStore, AccountTokenRow, insert_account_token
 from trademail.store.db import Database, Duplicate, Row, in_list
 from trademail.store.gateway import GatewayStore
 from trademail.store.outbox import NewOutboxRow, OutboxRow, insert_outbox
@@ -30,6 +31,8 @@ class MemberRow:
     member_key: bytes
     notify: str
     created_at: float
+    email_confirmed: bool = False
+    address_since: float = 0.0  # when the address in use became the member's
 
 
 @dataclass(frozen=True)
@@ -117,14 +120,17 @@ class Idempotent:
 
 
 _MEMBER_COLUMNS = ("id, username, email_ct, email_index, company, country, password_hash, "
-                   "member_key, notify, created_at")
+                   "member_key, notify, created_at, email_confirmed, address_since")
 _ENTRY_COLUMNS = ("e.member_id, e.message_id, e.thread_id, m.in_reply_to, e.folder, e.unread, "
                   "e.content_key, m.sender_id, m.recipient_ids, m.created_at, m.subject_ct, "
                   "m.snippet_ct, {body} AS body_ct, m.attachment_count")
 
 
 def _member(row: Row | None) -> MemberRow | None:
-    return None if row is None else MemberRow(**{k: row[k] for k in MemberRow.__dataclass_fields__})
+    if row is None:
+        return None
+    values = {k: row[k] for k in MemberRow.__dataclass_fields__}
+    return MemberRow(**values | {"email_confirmed": bool(values["email_confirmed"])})
 
 
 def _entry(row: Row) -> EntryRow:
@@ -144,8 +150,9 @@ def _token(row: Row) -> TokenRow:
                     expires_at=row["expires_at"], last_used_at=row["last_used_at"])
 
 
-class Store(SessionStore, GatewayStore):
-    """Every query; the web's and the gateway's live in their own modules, mixed in here."""
+class Store(SessionStore, GatewayStore, AccountStore):
+    """Every query; accounts', the web's and the gateway's live in their own modules, mixed
+    in here."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -192,29 +199,33 @@ class Store(SessionStore, GatewayStore):
 
     # ------------------------------------------------------------------ members
 
-    async def create_member(self, member: MemberRow, alias: str) -> None:
+    async def create_member(self, member: MemberRow, alias: str, *,
+                            token: AccountTokenRow | None = None,
+                            outbox: Sequence[NewOutboxRow] = ()) -> None:
+        """A new member with their first alias and the mail their sign-up causes (with its
+        link's token), in one transaction. Only the username and the alias must be free:
+        an address is unique among confirmed members only."""
         async with self.db.transaction() as tx:
-            taken = await tx.fetchrow(
-                "SELECT username = $1 AS by_name FROM members "
-                "WHERE username = $1 OR email_index = $2 LIMIT 1",
-                member.username, member.email_index)
-            if taken is not None:
-                raise (Conflict("this username is taken", "username") if taken["by_name"]
-                       else Conflict("this email address cannot be registered again", "email"))
+            if await tx.fetchval("SELECT 1 FROM members WHERE username = $1", member.username):
+                raise Conflict("this username is taken", "username")
             if await tx.fetchval("SELECT 1 FROM aliases WHERE address = $1", alias):
                 raise Conflict("alias taken", "alias")
             try:
                 await tx.execute(
                     f"INSERT INTO members ({_MEMBER_COLUMNS}) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                     member.id, member.username, member.email_ct, member.email_index,
                     member.company, member.country, member.password_hash, member.member_key,
-                    member.notify, member.created_at)
+                    member.notify, member.created_at, member.email_confirmed,
+                    member.address_since)
                 await tx.execute(
                     "INSERT INTO aliases (address, member_id, enabled, created_at) "
                     "VALUES ($1, $2, TRUE, $3)", alias, member.id, member.created_at)
             except Duplicate:
-                raise Conflict("this username or email address is taken", "username") from None
+                raise Conflict("this username is taken", "username") from None
+            if token is not None:
+                await insert_account_token(tx, token)
+            await insert_outbox(tx, outbox)
 
     async def member_by_id(self, member_id: str) -> MemberRow | None:
         return _member(await self.db.fetchrow(
@@ -223,6 +234,12 @@ class Store(SessionStore, GatewayStore):
     async def member_by_username(self, username: str) -> MemberRow | None:
         return _member(await self.db.fetchrow(
             f"SELECT {_MEMBER_COLUMNS} FROM members WHERE username = $1", username))
+
+    async def confirmed_member_by_email(self, email_index: bytes) -> MemberRow | None:
+        """The member whose confirmed address has this blind index, if any."""
+        return _member(await self.db.fetchrow(
+            f"SELECT {_MEMBER_COLUMNS} FROM members WHERE email_index = $1 "
+            "AND email_confirmed", email_index))
 
     async def members_by_ids(self, ids: Sequence[str]) -> dict[str, MemberRow]:
         if not ids:
