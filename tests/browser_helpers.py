@@ -23,10 +23,13 @@ def csrf_of(page: str) -> str:
 class Browser:
     """One browser: its own cookie jar against the test server."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, *, https: bool = False) -> None:
+        """`https`: the app believes it is served over https (a https public_url), so the
+        test server's plain http address gets its Secure cookies as a real https one would."""
         self.client = client
-        self.session = ClientSession(base_url=str(client.make_url("/")),
-                                     cookie_jar=CookieJar(unsafe=True))
+        origin = [str(client.make_url("/"))] if https else None
+        self.session = ClientSession(base_url=str(client.make_url("/")), cookie_jar=CookieJar(
+            unsafe=True, treat_as_secure_origin=origin))
         self.last_page = ""
 
     async def close(self) -> None:

@@ -9,6 +9,7 @@ import asyncpg
 from aiohttp import FormData
 
 from tests.helpers import register, send
+from trademail.appkeys import STORE
 from trademail.config import Config
 
 SUBJECT = "Quotation for Zanzibar cloves"
@@ -68,3 +69,27 @@ async def test_database_holds_no_plaintext(client: Any, config: Config) -> None:
         assert ATTACHMENT[:28] not in blob
     # The things that are meant to be public are there, so the scan reads real data.
     assert any(b"opal" in blob for blob in values)
+
+
+async def test_throttles_and_idempotency_keys_are_kept_keyed(client: Any,
+                                                             config: Config) -> None:
+    """People type passwords and addresses into the username box, and a client may put
+    anything in an Idempotency-Key: what is kept of them is keyed, never as typed."""
+    opal = await register(client, "opal", email=EMAILS[0])
+    pike = await register(client, "pike", email=EMAILS[1])
+    typed = "opal.secret@real-opal.example hunter2-typed-here"
+    resp = await client.post("/api/v1/tokens", json={"username": typed, "password": "x"})
+    assert resp.status == 401
+    resp = await client.post("/api/v1/password-resets", json={"account": "pike"})
+    assert resp.status == 202
+    key = "order-ZX-55127-cloves"
+    resp = await client.post("/api/v1/messages", headers={**opal.auth, "Idempotency-Key": key},
+                             json={"to": [pike.alias], "subject": "Cloves", "body": "20 t?"})
+    assert resp.status == 201
+    values = await _raw_values(config)
+    for blob in values:
+        for secret in (typed, "hunter2-typed-here", key, "127.0.0.1"):
+            assert secret.encode() not in blob, secret
+    store = client.app[STORE]
+    subjects = [r["subject"] for r in await store.db.fetch("SELECT subject FROM signin_failures")]
+    assert subjects and all(len(s) == 64 and int(s, 16) >= 0 for s in subjects)

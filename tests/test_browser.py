@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import PASSWORD, make_config
+from tests.helpers import PASSWORD, make_config, take_mail
 from trademail.app import build_app
 from trademail.testing import FakeClock
 
@@ -140,7 +140,7 @@ async def test_two_members_write_live_reply_and_sign_out(
     cookies = await amina.context.cookies()
     (session,) = [c for c in cookies if c["name"] == "tm_session"]
     await amina.get_by_role("button", name="Sign out").first.click()
-    await amina.wait_for_url("**/signin")
+    await amina.wait_for_url("**/signin?reason=signed-out")
     assert await amina.get_by_text("You have signed out").is_visible()
     thief = await new_page(chromium, base)
     await thief.context.add_cookies([session])
@@ -202,3 +202,40 @@ async def test_live_updates_do_not_keep_an_unattended_inbox_signed_in(
     await bako.get_by_role("link", name="Archive").click()
     await bako.wait_for_url("**/signin?**")
     assert "reason=timeout" in bako.url
+
+
+async def test_a_new_member_confirms_forgets_and_resets_in_the_browser(
+        chromium: Any, aiohttp_server: Any, tmp_path: Path, store_url: str,
+        clock: FakeClock) -> None:
+    server = await aiohttp_server(await build_app(make_config(tmp_path, store_url), clock))
+    page = await new_page(chromium, str(server.make_url("")).rstrip("/"))
+    await sign_up(page, "dora")
+    await page.get_by_role("link", name="Settings").first.click()
+    assert await page.locator("[data-unconfirmed]").is_visible()
+
+    # The link from the mail opens a page with one button; pressing it confirms.
+    mail = await take_mail(server, "dora@real-dora.example", "/signup/confirm?token=")
+    (link,) = re.findall(r"http://\S+/signup/confirm\?token=\S+", mail)
+    await page.goto("/" + link.split("/", 3)[3])
+    await shot(page, "confirm-address")
+    await page.get_by_role("button", name="Confirm my address").click()
+    assert await page.get_by_text("Your address is confirmed").is_visible()
+    await page.goto("/settings")
+    assert await page.locator("[data-unconfirmed]").count() == 0
+
+    # Forgotten: a link by mail, a new password, and every old session is gone.
+    await page.get_by_role("button", name="Sign out").first.click()
+    await page.get_by_role("link", name="Forgot your password?").click()
+    await page.get_by_label("Username or email address").fill("dora@real-dora.example")
+    await page.get_by_role("button", name="Mail me a link").click()
+    assert await page.get_by_text("If an account matches").is_visible()
+    mail = await take_mail(server, "dora@real-dora.example", "/password/reset?token=")
+    (link,) = re.findall(r"http://\S+/password/reset\?token=\S+", mail)
+    await page.goto("/" + link.split("/", 3)[3])
+    await page.get_by_label("New password").fill("lantern harbour spice ledger")
+    await page.get_by_role("button", name="Set new password").click()
+    await page.wait_for_url("**/signin?reason=password-reset")
+    await page.get_by_label("Username").fill("dora")
+    await page.get_by_label("Password").fill("lantern harbour spice ledger")
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url("**/inbox")

@@ -16,7 +16,7 @@ from typing import Any
 import aiosmtplib
 import pytest
 
-from tests.helpers import Member, make_config, register, register_all, send
+from tests.helpers import OUTBOUND, Member, make_config, register, register_all, send
 from tests.smtp_helpers import Captured, Smarthost
 from trademail.app import build_app
 from trademail.appkeys import MEMBERS, NOTIFICATIONS, SMTP_GATEWAY, STORE
@@ -122,10 +122,12 @@ def config(tmp_path: Path, store_url: str) -> Config:
 
 
 @pytest.fixture
-async def gateway(aiohttp_client: Any, config: Config, clock: FakeClock,
-                  smarthost: Smarthost) -> Gateway:
+async def gateway(config: Config, clock: FakeClock, smarthost: Smarthost,
+                  aiohttp_client: Any) -> Gateway:
+    # The database (through config) first, so it outlives the app at teardown.
     app = await build_app(config, clock, transport=SmtpTransport(
         "127.0.0.1", smarthost.port, tls="none", timeout=5))
+    app[OUTBOUND] = smarthost
     return Gateway(await aiohttp_client(app), app, smarthost)
 
 
@@ -172,6 +174,7 @@ async def test_over_size_is_552_at_mail_when_declared_and_at_data_otherwise(
         smarthost: Smarthost) -> None:
     app = await build_app(small_config, clock, transport=SmtpTransport(
         "127.0.0.1", smarthost.port, tls="none", timeout=5))
+    app[OUTBOUND] = smarthost
     gw = Gateway(await aiohttp_client(app), app, smarthost)
     amina = await register(gw.client, "amina")
     big = mail_bytes(sender="x@outside.example", to=amina.alias, subject="big",
@@ -190,6 +193,7 @@ async def test_connection_and_message_rate_limits_answer_421_and_451(
         smarthost: Smarthost) -> None:
     app = await build_app(small_config, clock, transport=SmtpTransport(
         "127.0.0.1", smarthost.port, tls="none", timeout=5))
+    app[OUTBOUND] = smarthost
     gw = Gateway(await aiohttp_client(app), app, smarthost)
     amina = await register(gw.client, "amina")
     port = gw.port
@@ -411,6 +415,7 @@ async def test_with_dmarc_required_a_reply_needs_a_pass_from_the_trusted_upstrea
         smarthost: Smarthost) -> None:
     app = await build_app(dmarc_config, clock, transport=SmtpTransport(
         "127.0.0.1", smarthost.port, tls="none", timeout=5))
+    app[OUTBOUND] = smarthost
     gw = Gateway(await aiohttp_client(app), app, smarthost)
     amina, bakari = await register(gw.client, "amina"), await register(gw.client, "bakari")
     await send(gw.client, amina, [bakari.username])
@@ -442,6 +447,7 @@ async def test_with_dmarc_required_and_no_trusted_upstream_every_reply_is_refuse
     assert config.smtp.trusted_authserv_id == ""
     app = await build_app(config, clock, transport=SmtpTransport(
         "127.0.0.1", smarthost.port, tls="none", timeout=5))
+    app[OUTBOUND] = smarthost
     gw = Gateway(await aiohttp_client(app), app, smarthost)
     amina, bakari = await register(gw.client, "amina"), await register(gw.client, "bakari")
     await send(gw.client, amina, [bakari.username])

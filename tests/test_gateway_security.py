@@ -273,7 +273,7 @@ async def _conversation(gw: Gateway) -> tuple[Any, Any, dict[str, Any], str]:
     return amina, bakari, sent, reply_address(parse(first.data))
 
 
-async def test_a_reply_by_mail_drops_cards_and_attached_mail_and_scrubs_attachments(
+async def test_a_reply_by_mail_keeps_cards_and_attached_mail_scrubbed_of_the_address(
         gateway: Gateway) -> None:  # noqa: F811
     amina, bakari, sent, reply_to = await _conversation(gateway)
     msg = EmailMessage()
@@ -299,10 +299,17 @@ async def test_a_reply_by_mail_drops_cards_and_attached_mail_and_scrubs_attachme
                                              headers=amina.auth)).json()
     last = thread["messages"][-1]
     names = [a["filename"] for a in last["attachments"]]
-    assert names == ["notes.txt", f"offer for {bakari.alias}.pdf"]
-    resp = await gateway.client.get(f"/api/v1/messages/{last['id']}/attachments/1",
-                                    headers=amina.auth)
-    assert (await resp.read()).decode().strip() == f"Contact {bakari.alias} for samples."
+    assert names == ["bakari.vcf", "forwarded-message-1.eml", "notes.txt",
+                     f"offer for {bakari.alias}.pdf"]
+    contents = []
+    for n in range(1, len(names) + 1):
+        resp = await gateway.client.get(f"/api/v1/messages/{last['id']}/attachments/{n}",
+                                        headers=amina.auth)
+        contents.append(await resp.read())
+    assert all(bakari.email.encode() not in c.lower() for c in contents)
+    assert f"EMAIL:{bakari.alias}".encode() in contents[0]
+    assert b"internal" in contents[1] and b"boss@bakari-corp.example" in contents[1]
+    assert contents[2].decode().strip() == f"Contact {bakari.alias} for samples."
 
 
 async def test_a_reply_and_an_alias_in_one_mail_are_refused_at_rcpt(gateway: Gateway) -> None:  # noqa: F811

@@ -23,7 +23,7 @@ from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from tests.helpers import PASSWORD, register, send
+from tests.helpers import PASSWORD, link_token, register, send, take_mail
 from trademail.api import OPENAPI_PATH
 from trademail.testing import FakeClock
 
@@ -385,6 +385,8 @@ async def test_session_answers_match_the_document(api: Api, clock: FakeClock) ->
                                     json_body=member_json("alice"))).body
     assert alice_profile["email_masked"] == "a•••@real-alice.example"
     assert "alice@real-alice.example" not in json.dumps(alice_profile)
+    first_link = link_token(await take_mail(api.client, "alice@real-alice.example",
+                                            "/signup/confirm?token="), "/signup/confirm")
     await api.call("POST", MEMBERS, expect=201, json_body=member_json("bob"))
     carol = await register(api.client, "carol")
     taken = await api.call("POST", MEMBERS, expect=409,
@@ -430,8 +432,19 @@ async def test_session_answers_match_the_document(api: Api, clock: FakeClock) ->
                                json_body={"username": "carol", "password": PASSWORD})
     assert int(throttled.headers["Retry-After"]) >= 1
 
+    # ------------------------------------------------ proving the address
+    resent = await api.call("POST", "/api/v1/me/confirmation", expect=202, headers=alice)
+    assert resent.body == {"sent_to": "a•••@real-alice.example"}
+    second_link = link_token(await take_mail(api.client, "alice@real-alice.example",
+                                             "/signup/confirm?token="), "/signup/confirm")
+    await api.call("POST", f"{MEMBERS}/confirm", expect=422, json_body={"token": first_link})
+    await api.call("POST", f"{MEMBERS}/confirm", expect=204, json_body={"token": second_link})
+    await api.call("POST", f"{MEMBERS}/confirm", expect=422, json_body={"token": second_link})
+    await api.call("POST", f"{MEMBERS}/confirm", expect=422, json_body={"token": 7})
+    await api.call("POST", "/api/v1/me/confirmation", expect=422, headers=alice)
+
     me = await api.call("GET", "/api/v1/me", expect=200, headers=alice)
-    assert me.body == alice_profile
+    assert me.body == {**alice_profile, "email_confirmed": True}
     with pytest.raises(ValidationError):  # the real address would not pass unnoticed
         api.spec.validate_response("GET", "/api/v1/me", 200, "application/json",
                                    {**me.body, "email": "alice@real-alice.example"})
@@ -593,6 +606,24 @@ async def test_session_answers_match_the_document(api: Api, clock: FakeClock) ->
     await api.call("GET", unsubscribe, expect=200)
     await api.call("POST", unsubscribe, expect=204)
     await api.call("POST", unsubscribe[:-4] + "aaaa", expect=404)
+
+    # ------------------------------------------------ a forgotten password
+    asked = await api.call("POST", "/api/v1/password-resets", expect=202,
+                           json_body={"account": "bob"})
+    nobody = await api.call("POST", "/api/v1/password-resets", expect=202,
+                            json_body={"account": "nobody@real-nobody.example"})
+    assert asked.body == nobody.body
+    await api.call("POST", "/api/v1/password-resets", expect=422, json_body={"account": ""})
+    reset = link_token(await take_mail(api.client, "bob@real-bob.example",
+                                       "/password/reset?token="), "/password/reset")
+    weak = await api.call("POST", "/api/v1/password-resets/complete", expect=422,
+                          json_body={"token": reset, "password": "short"})
+    assert weak.body["errors"][0]["field"] == "password"
+    await api.call("POST", "/api/v1/password-resets/complete", expect=204,
+                   json_body={"token": reset, "password": "lantern harbour spice ledger"})
+    await api.call("GET", MESSAGES, expect=401, headers=bob_sender)  # every token revoked
+    await api.call("POST", "/api/v1/password-resets/complete", expect=422,
+                   json_body={"token": reset, "password": "lantern harbour spice ledger"})
 
     # Every documented operation took part, and succeeded at least once.
     succeeded = {(m, t) for m, t, status in api.seen if status < 300}

@@ -31,7 +31,7 @@ async def test_rotation_rewraps_every_key_and_the_old_key_can_go(
     try:
         ids = []
         for name in ("rota", "rotb"):
-            profile = await core.members.register(
+            profile = await core.signup.register(
                 username=name, password=PASSWORD, email=f"{name}@real-{name}.example",
                 company="Co", country="Peru", client="test")
             ids.append(profile.id)

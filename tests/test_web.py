@@ -164,13 +164,41 @@ async def test_sign_out_deletes_the_session_so_the_old_cookie_is_worthless(
     await browser.sign_up("amina")
     token = browser.cookie("tm_session")
     resp = await browser.post("/signout", form_page="/inbox")
-    assert (resp.status, resp.headers["Location"]) == (303, "/signin")
+    assert (resp.status, resp.headers["Location"]) == (303, "/signin?reason=signed-out")
     assert "Max-Age=0" in set_cookie(resp, "tm_session")
+    assert "You have signed out" in await browser.page(resp.headers["Location"])
     replay = browsers()
     replay.session.cookie_jar.update_cookies({"tm_session": token})
     resp = await replay.get("/inbox", allow_redirects=False)
     assert resp.status == 303 and resp.headers["Location"] == "/signin"
     assert "timed out" not in await (await replay.get("/signin")).text()
+
+
+async def test_pages_a_visitor_reads_set_no_cookie(browsers: Any) -> None:
+    """Only a form sets one strictly necessary anti-forgery cookie; reading sets none."""
+    visitor = browsers()
+    for path in ("/", "/nowhere", "/signup/confirm", "/favicon.ico",
+                 "/signin?reason=signed-out", "/password/reset?token=" + "x" * 43):
+        resp = await visitor.get(path, allow_redirects=False)
+        if "form" in (await resp.text()) and 'name="csrf"' in await resp.text():
+            continue
+        assert resp.headers.getall("Set-Cookie", []) == [], path
+    for path in ("/signin", "/signup", "/password/forgot"):
+        fresh = browsers()
+        resp = await fresh.get(path)
+        cookies = resp.headers.getall("Set-Cookie", [])
+        assert len(cookies) == 1 and cookies[0].startswith("tm_browser="), (path, cookies)
+
+
+async def test_signing_in_over_an_ended_session_keeps_the_new_one(browsers: Any) -> None:
+    browser = browsers()
+    await browser.sign_up("amina")
+    await browser.post("/signout", form_page="/inbox")
+    browser.session.cookie_jar.update_cookies({"tm_session": "x" * 43})  # ended elsewhere
+    resp = await browser.sign_in("amina")
+    assert resp.status == 303
+    assert "Max-Age=0" not in set_cookie(resp, "tm_session")
+    assert (await browser.get("/inbox", allow_redirects=False)).status == 200
 
 
 async def test_sign_out_only_by_post(browsers: Any) -> None:

@@ -7,6 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import structlog.testing
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
 from tests.browser_helpers import Browser
 from tests.helpers import make_config
 from trademail.app import build_app
@@ -84,6 +88,40 @@ async def test_live_updates_cross_server_processes_on_postgres(
         name, data = await asyncio.wait_for(next_event(stream), WAIT)
         assert (name, data) == ("mailbox", {"unread": 1})
         stream.close()
+    finally:
+        await amina.close()
+        await bako.close()
+
+
+class ServedLikeServe(TestServer):
+    """The app behind the same runner `trademail serve` uses: a handler is not cancelled
+    when its client goes away (aiohttp's test server cancels it), it finds out by writing."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.AppRunner:
+        kwargs.pop("handler_cancellation", None)
+        return web.AppRunner(self.app, access_log=None, **kwargs)
+
+
+async def test_a_page_that_goes_away_is_no_error(aiohttp_client: Any, config: Any,
+                                                 clock: FakeClock) -> None:
+    """A member leaving a page while live updates run is normal: one debug line at most,
+    never an error with a traceback."""
+    client = await aiohttp_client(ServedLikeServe(await build_app(config, clock)))
+    amina, bako = Browser(client), Browser(client)
+    try:
+        await amina.sign_up("amina")
+        await bako.sign_up("bako")
+        with structlog.testing.capture_logs() as logs:
+            stream = await bako.session.get("/events")
+            assert stream.status == 200
+            await asyncio.wait_for(stream.content.readline(), WAIT)  # the stream is open
+            stream.close()
+            deadline = asyncio.get_running_loop().time() + WAIT
+            while not any(e["event"] == "live updates: the page went away" for e in logs):
+                assert asyncio.get_running_loop().time() < deadline, logs
+                await amina.send("bako", "Hello", "Are you there?")  # wakes the stream
+                await asyncio.sleep(0.05)
+        assert [e for e in logs if e["log_level"] in ("error", "exception", "critical")] == []
     finally:
         await amina.close()
         await bako.close()

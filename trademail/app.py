@@ -18,7 +18,9 @@ from trademail.appkeys import (
     MAILBOX,
     MEMBERS,
     NOTIFICATIONS,
+    RECOVERY,
     SESSIONS,
+    SIGNUP,
     SMTP_GATEWAY,
     STORE,
     TOKENS,
@@ -35,6 +37,7 @@ from trademail.gateway.transports import MaildirTransport, MailTransport, SmtpTr
 from trademail.gateway.unsubscribe import setup_unsubscribe
 from trademail.gateway.webhooks import AiohttpWebhookSender
 from trademail.services.account import Account
+from trademail.services.accountmail import AccountMail
 from trademail.services.housekeeping import Housekeeping
 from trademail.services.inbound import Inbound
 from trademail.services.mailbox import Mailbox
@@ -43,7 +46,9 @@ from trademail.services.mailtext import TEXT_CAP_FACTOR
 from trademail.services.members import Members
 from trademail.services.notifications import Notifications
 from trademail.services.outbox import Outbox
+from trademail.services.recovery import RESET_JOB, Recovery
 from trademail.services.sessions import Sessions
+from trademail.services.signup import Signup
 from trademail.services.tokens import Tokens
 from trademail.services.webhooks import Webhooks
 from trademail.store import Store, open_store
@@ -65,6 +70,8 @@ class Core:
     tokens: Tokens
     mailbox: Mailbox
     sessions: Sessions
+    signup: Signup
+    recovery: Recovery
     account: Account
     notifications: Notifications
     webhooks: Webhooks
@@ -104,17 +111,22 @@ async def open_core(config: Config, clock: Clock | None = None) -> Core:
     hasher = PasswordHasher(time_cost=auth.argon2_time_cost, memory_kib=auth.argon2_memory_kib,
                             parallelism=auth.argon2_parallelism, workers=auth.hash_workers)
     events = PostgresEvents(config.store_url) if store.dialect == "postgres" else Events()
-    outbox = Outbox(store, keyring, clock)
-    members = Members(store, keyring, hasher, clock, auth, config.smtp.relay_domain)
-    tokens = Tokens(store, clock)
-    sessions = Sessions(store, keyring, members, clock, auth)
+    domain = config.smtp.relay_domain
+    composer = Composer(domain)
+    outbox = Outbox(store, keyring, clock, events)
+    account_mail = AccountMail(composer, outbox, clock, relay_domain=domain,
+                               public_url=config.public_url)
+    members = Members(store, keyring, hasher, clock, auth, domain)
+    signup = Signup(store, keyring, members, account_mail, outbox, clock, auth)
+    recovery = Recovery(store, keyring, members, hasher, account_mail, outbox, clock, auth)
+    tokens = Tokens(store, clock, default_lifetime=auth.token_lifetime_days * 86400)
+    sessions = Sessions(store, keyring, members, signup, clock, auth)
     webhooks = Webhooks(store, keyring, outbox, clock)
-    notifications = Notifications(store, keyring, outbox, Composer(config.smtp.relay_domain),
-                                  clock, relay_domain=config.smtp.relay_domain,
-                                  public_url=config.public_url, webhooks=webhooks)
-    account = Account(store, keyring, members, sessions, tokens, hasher, outbox, notifications,
-                      clock, auth, events, public_url=config.public_url,
-                      relay_domain=config.smtp.relay_domain)
+    notifications = Notifications(store, keyring, outbox, composer, clock, relay_domain=domain,
+                                  public_url=config.public_url, webhooks=webhooks,
+                                  account_mail=account_mail)
+    account = Account(store, keyring, members, sessions, tokens, hasher, outbox, account_mail,
+                      notifications, clock, auth)
     mailbox = Mailbox(store, keyring, members, clock, config.messages, events,
                       notifications=notifications)
     reader = MailReader(max_text_chars=TEXT_CAP_FACTOR * config.messages.max_body_bytes)
@@ -123,8 +135,8 @@ async def open_core(config: Config, clock: Clock | None = None) -> Core:
                       require_dmarc_pass=config.smtp.require_dmarc_pass,
                       trusted_authserv_id=config.smtp.trusted_authserv_id)
     return Core(store=store, keyring=keyring, hasher=hasher, events=events, outbox=outbox,
-                members=members, tokens=tokens, mailbox=mailbox,
-                sessions=sessions, account=account, notifications=notifications,
+                members=members, tokens=tokens, mailbox=mailbox, sessions=sessions,
+                signup=signup, recovery=recovery, account=account, notifications=notifications,
                 webhooks=webhooks, inbound=inbound, reader=reader)
 
 
@@ -161,6 +173,8 @@ def create_app(config: Config, core: Core) -> web.Application:
     app[TOKENS] = core.tokens
     app[MAILBOX] = core.mailbox
     app[SESSIONS] = core.sessions
+    app[SIGNUP] = core.signup
+    app[RECOVERY] = core.recovery
     app[ACCOUNT] = core.account
     app[EVENTS] = core.events
     app[NOTIFICATIONS] = core.notifications
@@ -190,10 +204,12 @@ async def build_app(config: Config, clock: Clock | None = None, *,
     webhook_sender = AiohttpWebhookSender()
     relay = Relay(core.store, core.outbox, transport or mail_transport(config), clock,
                   config.relay, webhooks=webhook_sender,
+                  jobs={RESET_JOB: core.recovery.fulfil},
                   on_permanent_failure=core.notifications.on_permanent_failure)
     smtp = app[SMTP_GATEWAY] = SmtpGateway(core.inbound, config.smtp, clock)
+    # Throttle rows also count mail per address and day, so they are kept a day at least.
     housekeeping = Housekeeping(core.store, clock, sessions=core.sessions,
-                                signin_keep_seconds=config.auth.lockout_seconds)
+                                signin_keep_seconds=max(config.auth.lockout_seconds, 86400))
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         await core.events.start()

@@ -13,7 +13,9 @@ from trademail.services.account import Account
 from trademail.services.mailbox import Mailbox
 from trademail.services.members import Members
 from trademail.services.notifications import Notifications
+from trademail.services.recovery import Recovery
 from trademail.services.sessions import Sessions
+from trademail.services.signup import Signup
 from trademail.services.tokens import Tokens
 from trademail.services.webhooks import Webhooks
 from trademail.store import Store
@@ -24,6 +26,8 @@ MEMBERS = web.AppKey("members", Members)
 TOKENS = web.AppKey("tokens", Tokens)
 MAILBOX = web.AppKey("mailbox", Mailbox)
 SESSIONS = web.AppKey("sessions", Sessions)
+SIGNUP = web.AppKey("signup", Signup)
+RECOVERY = web.AppKey("recovery", Recovery)
 ACCOUNT = web.AppKey("account", Account)
 EVENTS = web.AppKey("events", Events)
 WEB_STOPPING = web.AppKey("web_stopping", asyncio.Event)

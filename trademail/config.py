@@ -174,6 +174,14 @@ class AuthConfig:
         _between(1, 100000), default=20)
     max_backoff_seconds: int = _key("Longest wait imposed between failed sign-ins.",
                                     _between(1, 86400), default=900)
+    signup_confirm_seconds: int = _key(
+        "How long the link that confirms a new member's address works.",
+        _between(600, 30 * 86400), default=48 * 3600)
+    password_reset_seconds: int = _key("How long a password reset link works.",
+                                       _between(300, 86400), default=3600)
+    token_lifetime_days: int = _key(
+        "Lifetime of an API token made without expires_in (at most 366 days).",
+        _between(1, 366), default=90)
 
 
 def _hostport(value: str) -> str | None:

@@ -11,7 +11,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from trademail.api.problems import Problem
-from trademail.appkeys import CONFIG, MAILBOX, MEMBERS, STORE, TOKENS, WEBHOOKS
+from trademail.appkeys import CONFIG, MAILBOX, MEMBERS, RECOVERY, SIGNUP, STORE, TOKENS, WEBHOOKS
 from trademail.clientaddr import client_address
 from trademail.errors import AuthenticationFailed
 from trademail.services.mailbox import Message, Summary, Upload
@@ -23,6 +23,8 @@ from trademail.store import TokenRow
 routes = web.RouteTableDef()
 JSON_LIMIT = 64 * 1024
 SEND_FIELDS = ("to", "subject", "body", "in_reply_to")  # the text parts of a multipart send
+RESET_REQUESTED = ("If an account matches, a link to reset its password was mailed to the "
+                   "account's address.")
 
 
 # ---------------------------------------------------------------- parsing and rendering
@@ -82,7 +84,8 @@ def profile_json(profile: Profile) -> dict[str, Any]:
     return {
         "id": profile.id, "username": profile.username, "company": profile.company,
         "country": profile.country, "email_masked": profile.email_masked,
-        "notify": profile.notify, "created_at": _iso(profile.created_at),
+        "email_confirmed": profile.email_confirmed, "notify": profile.notify,
+        "created_at": _iso(profile.created_at),
         "aliases": [{"address": a.address, "enabled": a.enabled} for a in profile.aliases],
     }
 
@@ -135,12 +138,42 @@ def _int_param(request: web.Request, name: str) -> int | None:
 @routes.post("/api/v1/members")
 async def register(request: web.Request) -> web.Response:
     data = await read_json(request)
-    profile = await request.app[MEMBERS].register(
+    profile = await request.app[SIGNUP].register(
         username=data.get("username"), password=data.get("password"), email=data.get("email"),
         company=data.get("company"), country=data.get("country"),
         client=client_address(request))
     return web.json_response(profile_json(profile), status=201,
                              headers={"Location": "/api/v1/me"})
+
+
+@routes.post("/api/v1/members/confirm")
+async def confirm_address(request: web.Request) -> web.Response:
+    data = await read_json(request)
+    await request.app[SIGNUP].confirm(data.get("token"))
+    return web.Response(status=204)
+
+
+@routes.post("/api/v1/me/confirmation")
+async def resend_confirmation(request: web.Request) -> web.Response:
+    who = await caller(request, "account:manage")
+    masked = await request.app[SIGNUP].resend(who.member_id)
+    return web.json_response({"sent_to": masked}, status=202)
+
+
+@routes.post("/api/v1/password-resets")
+async def request_password_reset(request: web.Request) -> web.Response:
+    data = await read_json(request)
+    account = data.get("account", data.get("username", data.get("email")))
+    await request.app[RECOVERY].request(account, client=client_address(request))
+    return web.json_response({"detail": RESET_REQUESTED}, status=202)
+
+
+@routes.post("/api/v1/password-resets/complete")
+async def complete_password_reset(request: web.Request) -> web.Response:
+    data = await read_json(request)
+    await request.app[RECOVERY].complete(data.get("token"), data.get("password"),
+                                         client=client_address(request))
+    return web.Response(status=204)
 
 
 @routes.post("/api/v1/tokens")

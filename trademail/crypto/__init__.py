@@ -1,6 +1,6 @@
 """Every key and every cryptographic primitive of TradeMail; nothing outside imports them."""
 
-from trademail.crypto.aead import DecryptionFailed, Key
+from trademail.crypto.aead import DecryptionFailed, Key, digest
 from trademail.crypto.keyring import ContentKey, Keyring, MemberKey, key_file, load_master_keys
 from trademail.crypto.passwords import PasswordHasher
 from trademail.crypto.tokens import (
@@ -18,6 +18,7 @@ __all__ = [
     "Keyring",
     "MemberKey",
     "PasswordHasher",
+    "digest",
     "key_file",
     "load_master_keys",
     "new_mail_token",

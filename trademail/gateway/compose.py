@@ -11,13 +11,14 @@ import re
 import secrets
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, EmailPolicy
 from email.utils import format_datetime
 
 import idna
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from trademail.errors import InvalidInput
+from trademail.services.accountmail import AccountMessage
 from trademail.services.notifications import DirectMail, NotificationMail
 
 # The only headers TradeMail ever writes on outbound mail (MIME ones are set by the email
@@ -27,6 +28,26 @@ ALLOWED_HEADERS = frozenset({
     "auto-submitted", "x-auto-response-suppress", "list-unsubscribe", "list-unsubscribe-post",
     "list-id", "mime-version", "content-type", "content-transfer-encoding",
 })
+
+
+# Headers whose value is a URL list: written exactly as made, never as an RFC 2047 encoded
+# word (the email package encodes a long token that way, and no client can use it then).
+_VERBATIM = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+MAX_LINE = 998  # RFC 5322 section 2.1.1
+
+
+class _OutboundPolicy(EmailPolicy):
+    """policy.SMTP, but URL headers are never encoded: they are ASCII and fit one line."""
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        text = str(value)
+        if (name.lower() in _VERBATIM and text.isascii() and text.isprintable()
+                and len(name) + 2 + len(text) <= MAX_LINE):
+            return f"{name}: {text}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+OUTBOUND = _OutboundPolicy(linesep="\r\n")
 
 
 # RFC 2045 token characters: what a MIME type and subtype may be made of.
@@ -129,7 +150,21 @@ class Composer:
                                filename=_clean(attached.filename, 255) or "attachment")
         return self._finish(msg)
 
+    def account(self, mail: AccountMessage, now: float) -> bytes:
+        """A mail about the member's own account (a link to confirm an address or reset a
+        password, a warning), in plain text from the relay domain's no-reply address."""
+        msg = EmailMessage(policy=SMTP)
+        msg["Date"] = format_datetime(dt.datetime.fromtimestamp(now, dt.UTC))
+        msg["Message-ID"] = f"<tm.account.{secrets.token_hex(12)}@{self._domain}>"
+        msg["From"] = Address("TradeMail", addr_spec=f"noreply@{self._domain}")
+        msg["To"] = mail_address(mail.to)
+        msg["Subject"] = _clean(mail.subject)
+        msg["Auto-Submitted"] = "auto-generated"
+        msg["X-Auto-Response-Suppress"] = "All"
+        msg.set_content(mail.text)
+        return self._finish(msg)
+
     def _finish(self, msg: EmailMessage) -> bytes:
         extra = {k.lower() for k in msg.keys()} - ALLOWED_HEADERS
         assert not extra, f"header outside the allow-list: {sorted(extra)}"
-        return msg.as_bytes(policy=SMTP)
+        return msg.as_bytes(policy=OUTBOUND)

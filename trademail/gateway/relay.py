@@ -1,10 +1,11 @@
-"""Relay workers: claim due outbox rows, deliver them, retry with back-off, give up in time."""
+"""Relay workers: claim due outbox rows, deliver them (or do the job they hold), retry with
+back-off, give up in time."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 import structlog
@@ -13,7 +14,7 @@ from trademail.clock import Clock
 from trademail.config import RelayConfig
 from trademail.events import Events
 from trademail.gateway.transports import MailTransport, PermanentFailure, TemporaryFailure
-from trademail.services.outbox import OutboundMail, Outbox, Webhook
+from trademail.services.outbox import Job, OutboundMail, Outbox, Webhook
 from trademail.store import OutboxRow, Store
 
 log = structlog.get_logger(__name__)
@@ -27,12 +28,15 @@ class WebhookSender(Protocol):
 
 
 FailureHook = Callable[[OutboxRow, str], Awaitable[None]]
+JobWorker = Callable[[dict[str, str]], Awaitable[None]]
 
 
 class Relay:
     def __init__(self, store: Store, outbox: Outbox, mail: MailTransport, clock: Clock,
                  config: RelayConfig, *, webhooks: WebhookSender | None = None,
+                 jobs: Mapping[str, JobWorker] | None = None,
                  on_permanent_failure: FailureHook | None = None) -> None:
+        self._jobs = dict(jobs or {})
         self._store = store
         self._outbox = outbox
         self._mail = mail
@@ -53,6 +57,10 @@ class Relay:
             delivery = self._outbox.open(row)
             if isinstance(delivery, OutboundMail):
                 await self._mail.send(delivery)
+            elif isinstance(delivery, Job):
+                if delivery.name not in self._jobs:
+                    raise PermanentFailure(f"no worker for {delivery.name} jobs")
+                await self._jobs[delivery.name](delivery.arguments)
             elif self._webhooks is not None:
                 await self._webhooks.post(delivery)
             else:

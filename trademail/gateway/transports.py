@@ -83,6 +83,7 @@ class MaildirTransport:
 
     def _write(self, data: bytes) -> None:
         try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)  # Maildir makes one level
             mailbox.Maildir(self._path, create=True).add(data)
         except OSError as exc:
             raise TemporaryFailure(f"maildir: {exc.strerror or exc.__class__.__name__}") from None

@@ -3,27 +3,24 @@ notifications."""
 
 from __future__ import annotations
 
-import email.utils
 from dataclasses import dataclass
-from email.message import EmailMessage
-from urllib.parse import quote
 
 from trademail.clock import Clock
 from trademail.config import AuthConfig
 from trademail.crypto import Keyring, PasswordHasher, new_token, token_digest
 from trademail.errors import (
     AuthenticationFailed,
-    Conflict,
     FieldProblem,
     InvalidInput,
     NotFound,
 )
-from trademail.events import Events
 from trademail.services import validation
+from trademail.services.accountmail import AccountMail
 from trademail.services.members import Members, Profile
 from trademail.services.notifications import Notifications, NotificationStatus
-from trademail.services.outbox import OutboundMail, Outbox
+from trademail.services.outbox import Outbox
 from trademail.services.sessions import SessionInfo, Sessions, Visit
+from trademail.services.signup import SIGNUP_MAILS_PER_ADDRESS
 from trademail.services.tokens import Tokens
 from trademail.store import Store, TokenRow
 from trademail.store.sessions import EmailChangeRow
@@ -46,9 +43,8 @@ class Overview:
 
 class Account:
     def __init__(self, store: Store, keyring: Keyring, members: Members, sessions: Sessions,
-                 tokens: Tokens, hasher: PasswordHasher, outbox: Outbox,
-                 notifications: Notifications, clock: Clock, auth: AuthConfig, events: Events,
-                 *, public_url: str, relay_domain: str) -> None:
+                 tokens: Tokens, hasher: PasswordHasher, outbox: Outbox, mail: AccountMail,
+                 notifications: Notifications, clock: Clock, auth: AuthConfig) -> None:
         self._store = store
         self._keyring = keyring
         self._members = members
@@ -56,12 +52,10 @@ class Account:
         self._tokens = tokens
         self._hasher = hasher
         self._outbox = outbox
+        self._mail = mail
         self._notifications = notifications
         self._clock = clock
         self._auth = auth
-        self._events = events
-        self._public_url = public_url
-        self._relay_domain = relay_domain
 
     async def overview(self, visit: Visit) -> Overview:
         profile = await self._members.profile(visit.member_id)
@@ -79,7 +73,8 @@ class Account:
 
     async def notifications_paused(self, member_id: str) -> bool:
         """Whether mail to the member's address is paused after repeated hard bounces."""
-        return await self._notifications.paused(member_id)
+        member = await self._store.member_by_id(member_id)
+        return member is not None and await self._notifications.paused(member)
 
     # ------------------------------------------------------------------ password
 
@@ -99,7 +94,7 @@ class Account:
 
     async def change_password(self, visit: Visit, *, current: object, new: object,
                               client: str) -> None:
-        """Set a new password; every other session of the member ends."""
+        """Set a new password; every other session and every API token of the member ends."""
         username, address = await self._check_password(visit.member_id, current,
                                                        "current_password", client)
         clean = validation.password(new, min_length=self._auth.min_password_length,
@@ -133,25 +128,26 @@ class Account:
         if validation.email_lookup_form(address) == validation.email_lookup_form(old):
             raise InvalidInput.one("email", "is already your address")
         index = self._keyring.blind_index("email", validation.email_lookup_form(address))
-        if await self._store.email_index_taken(index):
-            raise Conflict("this address cannot be used for your account", "email")
         now = self._clock.now()
         token = new_token()
         change = EmailChangeRow(visit.member_id,
                                 self._keyring.seal_field(visit.member_id, "pending email",
                                                          address),
                                 index, now, now + EMAIL_CHANGE_SECONDS)
-        link = f"{self._public_url}/settings/email/confirm?token={quote(token)}"
-        mail = self._mail(address, "Confirm your new TradeMail address", (
-            f"Hello {visit.username},\n\n"
-            "Someone signed in to your TradeMail account asked to use this address for it.\n"
-            f"If that was you, confirm it by opening this link within 24 hours:\n\n{link}\n\n"
-            "If it was not you, ignore this mail: nothing changes unless the link is opened,\n"
-            "and consider changing your TradeMail password.\n\n"
-            "TradeMail staff will never ask you for your password.\n"))
-        await self._store.start_email_change(change, token_digest(token),
-                                             self._outbox.seal(mail, visit.member_id))
-        await self._events.publish("outbox", "")
+        # An address another member holds gets its owner a warning instead of the link: the
+        # answer is the same, so this form cannot tell who is a member.
+        owner = await self._store.confirmed_member_by_email(index)
+        if not await self._members.quota(f"signup-mail:{index.hex()}",
+                                         per_day=SIGNUP_MAILS_PER_ADDRESS):
+            mail = []
+        elif owner is not None:
+            owned = self._keyring.open_field(owner.id, "email", owner.email_ct)
+            mail = [self._mail.address_claimed(owner.id, owner.username, owned)]
+        else:
+            mail = [self._mail.confirm_new_address(visit.member_id, visit.username, address,
+                                                   token, EMAIL_CHANGE_SECONDS)]
+        await self._store.start_email_change(change, token_digest(token), mail)
+        await self._outbox.wake()
         return validation.mask_email(address)
 
     async def confirm_email_change(self, visit: Visit, token: object) -> str:
@@ -164,17 +160,16 @@ class Account:
                                             "expired; ask for a new one in settings")
         address = self._open_pending(change)
         member = await self._store.member_by_id(visit.member_id)
-        assert member is not None
+        if member is None:
+            raise NotFound()
         old = self._keyring.open_field(member.id, "email", member.email_ct)
-        notice = self._mail(old, "Your TradeMail address was changed", (
-            f"Hello {visit.username},\n\n"
-            "The address your TradeMail account uses was just changed, and TradeMail will no\n"
-            "longer write to this one. If you did not do this, sign in and change your\n"
-            "password at once, or contact the marketplace's support.\n"))
+        # The old address is told, unless it was never proven to be the member's.
+        notice = [self._mail.address_changed(member.id, member.username, old)] \
+            if member.email_confirmed else []
         await self._store.finish_email_change(
             visit.member_id, self._keyring.seal_field(visit.member_id, "email", address),
-            change.email_index, [self._outbox.seal(notice, visit.member_id)])
-        await self._events.publish("outbox", "")
+            change.email_index, self._clock.now(), notice)
+        await self._outbox.wake()
         return validation.mask_email(address)
 
     async def cancel_email_change(self, visit: Visit) -> None:
@@ -186,18 +181,6 @@ class Account:
 
     def _open_pending(self, change: EmailChangeRow) -> str:
         return self._keyring.open_field(change.member_id, "pending email", change.email_ct)
-
-    def _mail(self, to: str, subject: str, text: str) -> OutboundMail:
-        sender = f"noreply@{self._relay_domain}"
-        message = EmailMessage()
-        message["From"] = email.utils.formataddr(("TradeMail", sender))
-        message["To"] = to
-        message["Subject"] = subject
-        message["Date"] = email.utils.formatdate(self._clock.now(), usegmt=True)
-        message["Message-ID"] = email.utils.make_msgid(domain=self._relay_domain)
-        message["Auto-Submitted"] = "auto-generated"
-        message.set_content(text)
-        return OutboundMail(sender, (to,), bytes(message))
 
     # ------------------------------------------------------------------ notifications
 

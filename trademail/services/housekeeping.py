@@ -25,5 +25,7 @@ class Housekeeping:
         await self._store.forget_signin_failures(now - self._signin_keep_seconds)
         await self._store.forget_delivered(now - OUTBOX_KEEP_SECONDS)
         await self._store.forget_inbound_mail(now - INBOUND_DIGEST_KEEP_SECONDS)
+        await self._store.forget_account_tokens(now)
+        await self._store.forget_email_changes(now)
         if self._sessions is not None:
             await self._sessions.forget_ended()

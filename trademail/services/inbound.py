@@ -16,7 +16,7 @@ import authres
 import structlog
 
 from trademail.clock import Clock
-from trademail.crypto import Keyring
+from trademail.crypto import Keyring, digest
 from trademail.errors import InvalidInput, MailRefused, NotFound
 from trademail.ids import new_id
 from trademail.services import validation
@@ -27,22 +27,19 @@ from trademail.services.mailtext import (
     Part,
     ReadMail,
     display_name,
-    scrub,
-    scrub_bytes,
     trim_reply,
 )
 from trademail.services.members import Members
 from trademail.services.notifications import Notifications
-from trademail.store import Store
+from trademail.store import MemberRow, Store
 from trademail.store.gateway import CorrespondentRow
 
 log = structlog.get_logger(__name__)
 
 MAX_HOPS = 30
+# What outside mail shows where it spelled an address it was sent from.
+HIDDEN_ADDRESS = "[address hidden]"
 _OUR_MESSAGE_ID = re.compile(r"<tm\.([0-9a-f]{32})\.[0-9a-f]+@([^>\s]+)>")
-# Parts a reply by mail never carries into the conversation: a member's own contact card,
-# and mail attached whole (forwarded mail names its senders and recipients).
-_PRIVATE_TYPES = frozenset({"text/vcard", "text/x-vcard", "text/directory"})
 
 
 @dataclass(frozen=True)
@@ -159,9 +156,11 @@ class Inbound:
         mail = await self._reader.read(raw, bounce=destinations[0].kind == "bounce")
         if mail.received > MAX_HOPS:
             raise MailRefused("too many hops: a mail loop", "5.4.6")
-        # What makes a retry the same mail: its Message-ID, or all of it when it has none.
+        # What makes a retry the same mail: its Message-ID, or all of it when it has none;
+        # kept to a fixed size whatever the mail's.
         message_id = mail.get("Message-ID")
-        identity = b"id " + message_id.encode() if message_id else b"raw " + raw
+        identity = digest(b"id " + message_id.encode("utf-8", "surrogateescape")
+                               if message_id else b"raw " + raw)
         first = destinations[0]
         if first.kind == "bounce":
             return [await self._bounce(first, mail)]
@@ -175,12 +174,10 @@ class Inbound:
         return member_id, self._keyring.incoming_mail_digest(member_id, scope, identity)
 
     async def _bounce(self, where: Destination, mail: ReadMail) -> str:
-        temporary, permanent = mail.failures
-        is_report = mail.content_type == "multipart/report"
-        if not (temporary or permanent or is_report):
+        if not mail.bounce_status:
             return "dropped"  # an auto-reply to the envelope sender, not a bounce
         await self._notifications.record_bounce(where.purpose, where.outbox_id,
-                                                hard=permanent)
+                                                mail.bounce_status)
         return "bounce"
 
     async def _reply(self, where: Destination, mail_from: str, mail: ReadMail,
@@ -190,17 +187,8 @@ class Inbound:
         member = await self._store.member_by_id(where.member_id)
         if member is None:
             raise NotFound()
-        senders = mail.addresses["from"]
-        envelope = _lookup_form(mail_from)
-        header_from = _lookup_form(senders[0][1]) if len(senders) == 1 else None
-        genuine = (envelope is not None and header_from is not None
-                   and self._keyring.blind_index("email", envelope) == member.email_index
-                   and self._keyring.blind_index("email", header_from) == member.email_index
-                   and (not self._require_dmarc
-                        or dmarc_passed(mail.authentication_results,
-                                        header_from.rpartition("@")[2],
-                                        self._trusted_authserv_id)))
-        if not genuine:
+        writer = await self.from_member(mail, mail_from)
+        if writer is None or writer.id != member.id:
             await self._notifications.notice(member.id, "reply_refused")
             log.info("reply by mail refused: not from the owner's address")
             raise MailRefused("this reply address takes mail only from its owner's registered "
@@ -211,24 +199,26 @@ class Inbound:
         seen = self._seen(member.id, f"thread {where.thread_id}", identity)
         if await self._store.inbound_mail_seen(*seen):
             return "duplicate"  # an MTA's retry of a reply already in the conversation
-        own = self._keyring.open_field(member.id, "email", member.email_ct)
         others = [a for _, a in mail.addresses["to"] + mail.addresses["cc"]
                   if a.lower().rpartition("@")[2] != self._domain
-                  and _lookup_form(a) != header_from]
+                  and _lookup_form(a) != _lookup_form(mail_from)]
         try:
             text = _readable(mail)
             alias = next((a.address for a in await self._store.aliases_of([member.id])
                           if a.enabled), "")
-            replacement = alias or "[address removed]"
+            # Every address the member ever registered, in every spelling and every part:
+            # cards, invitations, forwarded mail and all (see mailscrub).
+            own = await self._reader.scrub(
+                Extracted(text.subject, trim_reply(text.body, self._domain), text.attachments),
+                await self._members.addresses(member.id), alias or "[address removed]")
             await self._mailbox.send(
-                member.id, to=None, in_reply_to=thread[-1].message_id,
-                subject=scrub(text.subject, [own], replacement),
-                body=scrub(trim_reply(text.body, self._domain), [own], replacement),
-                attachments=[_scrubbed(a, own, replacement) for a in text.attachments
-                             if not _private(a)], seen=seen)
+                member.id, to=None, in_reply_to=thread[-1].message_id, subject=own.subject,
+                body=own.body, attachments=[_upload(a) for a in own.attachments], seen=seen)
         except InvalidInput:
             await self._notifications.notice(member.id, "reply_failed")
             raise
+        if own.removed:
+            await self._notifications.parts_removed(member.id, list(own.removed))
         if others:
             # Whoever was copied got the mail itself, reply address and all: that address
             # is theirs to use now, so it stops working; the next notification has a new one.
@@ -253,18 +243,26 @@ class Inbound:
 
     async def _external(self, destinations: Sequence[Destination], mail_from: str,
                         mail: ReadMail, identity: bytes) -> list[str]:
-        """Mail from outside to one or more aliases: everything is checked before the first
-        write, so a refusal stores nothing; a retry after a failure part-way (the store
-        going away) skips the members who already have it."""
+        """Mail to one or more aliases. Proven to come from a member (see `from_member`),
+        it is that member writing, scrubbed of their addresses as a reply is. Otherwise it
+        is outside mail, scrubbed of the addresses it was sent from, whoever's they are:
+        a forged From may be a member's, and a treatment that depended on whose would tell
+        the sender who is a member. Everything is checked before the first write, so a
+        refusal stores nothing; a retry after a failure part-way (the store going away)
+        skips the members who already have it."""
+        member = await self.from_member(mail, mail_from, authenticated=True)
+        others = [d for d in destinations if member is None or d.member_id != member.id]
+        if member is not None and others:
+            if is_automatic(mail, mail_from):
+                return ["dropped"]  # a member's auto-reply is no message from them
+            return [await self._member_by_mail(member, others, mail, identity)]
         address = self._outsider_address(mail, mail_from)
-        text = _readable(mail)
-        thread_of = None
-        for ref in (mail.get("In-Reply-To") + " " + mail.get("References")).split():
-            match = _OUR_MESSAGE_ID.fullmatch(ref)
-            if match and match.group(2).lower() == self._domain:
-                thread_of = match.group(1)
+        text = await self._reader.scrub(
+            _readable(mail), self._sender_addresses(mail, mail_from), HIDDEN_ADDRESS,
+            cautious=False)
+        thread_of = self._answers(mail)
         body = trim_reply(text.body, self._domain) if thread_of is not None else text.body
-        attachments = [Upload(a.filename, a.content_type, a.data) for a in text.attachments]
+        attachments = [_upload(a) for a in text.attachments]
         self._mailbox.check_incoming(subject=text.subject, body=body, attachments=attachments)
         names = mail.addresses["from"]
         name = display_name(names[0][0] if names else "")
@@ -289,6 +287,67 @@ class Inbound:
             outcomes.append("external")
         return outcomes
 
+    def _answers(self, mail: ReadMail) -> str | None:
+        """The message of ours a mail answers, by its In-Reply-To or References."""
+        thread_of = None
+        for ref in (mail.get("In-Reply-To") + " " + mail.get("References")).split():
+            match = _OUR_MESSAGE_ID.fullmatch(ref)
+            if match and match.group(2).lower() == self._domain:
+                thread_of = match.group(1)
+        return thread_of
+
+    @staticmethod
+    def _sender_addresses(mail: ReadMail, mail_from: str) -> list[str]:
+        """Every address a mail says it comes from: envelope, From, Sender and Reply-To."""
+        named = [mail_from, *(a for field in ("from", "sender", "reply-to")
+                              for _, a in mail.addresses.get(field, ()))]
+        return list(dict.fromkeys(form for a in named if (form := _lookup_form(a))))
+
+    async def _member_by_mail(self, member: MemberRow, destinations: Sequence[Destination],
+                              mail: ReadMail, identity: bytes) -> str:
+        """A member writing from their own address to aliases: TradeMail from them, scrubbed
+        of their addresses as a reply is, in the conversation it answers when that is one
+        of theirs."""
+        seen = self._seen(member.id, "aliases " + " ".join(d.address for d in destinations),
+                          identity)
+        if await self._store.inbound_mail_seen(*seen):
+            return "duplicate"
+        alias = next((a.address for a in await self._store.aliases_of([member.id])
+                      if a.enabled), HIDDEN_ADDRESS)
+        thread_of = self._answers(mail)
+        text = _readable(mail)
+        clean = await self._reader.scrub(
+            Extracted(text.subject, trim_reply(text.body, self._domain) if thread_of
+                      else text.body, text.attachments),
+            await self._members.addresses(member.id), alias)
+        parent = await self._store.entry(member.id, thread_of) if thread_of else None
+        await self._mailbox.send(
+            member.id, to=[d.address for d in destinations], subject=clean.subject,
+            body=clean.body, attachments=[_upload(a) for a in clean.attachments],
+            in_reply_to=parent.message_id if parent else None, seen=seen)
+        if clean.removed:
+            await self._notifications.parts_removed(member.id, list(clean.removed))
+        return "member"
+
+    async def from_member(self, mail: ReadMail, mail_from: str, *,
+                          authenticated: bool = False) -> MemberRow | None:
+        """The member a mail genuinely comes from: its envelope sender and its one From are
+        the same address, that member's confirmed one, and DMARC passed by the trusted
+        upstream's word when `authenticated` is asked for or configured. Anyone can write
+        any From: a reply address is a secret of its member's, but an alias is public, so
+        mail to an alias needs the proof always."""
+        senders = mail.addresses["from"]
+        envelope = _lookup_form(mail_from)
+        header_from = _lookup_form(senders[0][1]) if len(senders) == 1 else None
+        if envelope is None or envelope != header_from:
+            return None
+        if (authenticated or self._require_dmarc) and not dmarc_passed(
+                mail.authentication_results, envelope.rpartition("@")[2],
+                self._trusted_authserv_id):
+            return None
+        return await self._store.confirmed_member_by_email(
+            self._keyring.blind_index("email", envelope))
+
 
 def _readable(mail: ReadMail) -> Extracted:
     if mail.text is None:
@@ -296,14 +355,6 @@ def _readable(mail: ReadMail) -> Extracted:
     return mail.text
 
 
-def _private(part: Part) -> bool:
-    return (part.embedded or part.content_type in _PRIVATE_TYPES
-            or part.content_type.startswith("message/"))
-
-
-def _scrubbed(part: Part, own: str, replacement: str) -> Upload:
-    """An attachment of a reply by mail with the member's own address taken out of its name
-    and, for text, of its content."""
-    data = scrub_bytes(part.data, [own], replacement) if part.content_type.startswith(
-        "text/") else part.data
-    return Upload(scrub(part.filename, [own], replacement), part.content_type, data)
+def _upload(part: Part) -> Upload:
+    """A (scrubbed) attachment of a reply by mail, as the mailbox takes it."""
+    return Upload(part.filename, part.content_type, part.data)

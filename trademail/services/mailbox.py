@@ -152,7 +152,10 @@ class Mailbox:
                 [sorted(recipient_ids), clean_subject, clean_body, message.in_reply_to,
                  [(a.filename, a.content_type, keys[sender_id].fingerprint(a.data).hex())
                   for a in attachments]]).encode())
-            idempotency = (idempotency_key, fingerprint)
+            # The key is kept keyed too: a client may put anything in it.
+            key = keys[sender_id].fingerprint(b"idempotency key\0" + idempotency_key.encode(
+                "utf-8", "surrogatepass")).hex()
+            idempotency = (key, fingerprint)
         sender = members[sender_id]
         outbox = await self._notifications.for_message(
             NewMail(message_id, thread_id, sender_id, sender.company, sender.country,

@@ -1,28 +1,36 @@
-"""Incoming mail is parsed in a small pool of worker processes, never on the event loop.
+"""Incoming mail is parsed and scrubbed in a small pool of worker processes, never on the
+event loop.
 
 CPython's email parser is quadratic on some headers and mail can be large, so however
-`mailtext` bounds its input, reading one mail may take a while: in a worker it holds up
-no one else. A mail that takes longer than `timeout` is refused and the pool restarted
-(a running worker cannot be stopped alone), so a hostile mail costs at most that.
+`mailtext` bounds its input, reading one mail may take a while; so may looking for a member's
+address in every part of it (`mailscrub`). In a worker it holds up no one else. Work that
+takes longer than `timeout` is refused and the pool restarted (a running worker cannot be
+stopped alone), so a hostile mail costs at most that.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from functools import partial
+from typing import Any, TypeVar
 
 import structlog
 
 from trademail.errors import MailDeferred, MailRefused
-from trademail.services.mailtext import ReadMail, read_mail
+from trademail.services.mailscrub import Scrubbed, scrub_mail
+from trademail.services.mailtext import Extracted, ReadMail, read_mail
+
+_T = TypeVar("_T")
 
 log = structlog.get_logger(__name__)
 
 
 class MailReader:
-    """`read_mail` in at most `workers` processes at once."""
+    """`read_mail` and `scrub_mail` in at most `workers` processes at once."""
 
     def __init__(self, *, max_text_chars: int, workers: int = 2, timeout: float = 60.0) -> None:
         self._max_text_chars = max_text_chars
@@ -34,18 +42,31 @@ class MailReader:
         if self._pool is None:
             # forkserver: workers are not forks of this process and its threads and sockets.
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["trademail.services.mailtext"])
+            context.set_forkserver_preload(["trademail.services.mailtext",
+                                            "trademail.services.mailscrub"])
             self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=context)
         return self._pool
 
     async def read(self, raw: bytes, *, bounce: bool = False) -> ReadMail:
         """The mail read, or the TooLarge / InvalidInput / MailRefused `read_mail` raised."""
-        future = asyncio.get_running_loop().run_in_executor(
-            self._executor(), _read, raw, self._max_text_chars, bounce)
+        return await self._run(len(raw), _read, raw, self._max_text_chars, bounce)
+
+    async def scrub(self, text: Extracted, addresses: list[str], replacement: str, *,
+                    cautious: bool = True) -> Scrubbed:
+        """`text` with every spelling of `addresses` replaced by `replacement`, and the parts
+        that still name one removed (see `mailscrub`)."""
+        size = sum(len(a.data) for a in text.attachments) + len(text.body)
+        return await self._run(size, partial(scrub_mail, cautious=cautious), text, addresses,
+                               replacement)
+
+    async def _run(self, size: int, work: Callable[..., _T], *args: Any) -> _T:
+        """`work(*args)` in a worker: MailRefused when it takes too long, MailDeferred when
+        the pool broke under it (a worker killed: try the mail again later)."""
+        future = asyncio.get_running_loop().run_in_executor(self._executor(), work, *args)
         try:
             return await asyncio.wait_for(future, self._timeout)
         except TimeoutError:
-            log.warning("smtp: a mail took too long to read; refused", size=len(raw))
+            log.warning("smtp: a mail took too long to read; refused", size=size)
             self._restart()
             raise MailRefused("the message is too complex to read", "5.6.0") from None
         except BrokenProcessPool:

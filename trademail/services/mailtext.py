@@ -10,19 +10,23 @@ headers, so `check_raw` bounds the header fields on the raw bytes before it runs
 
 from __future__ import annotations
 
+import base64
+import binascii
 import html
+import quopri
 import re
 import unicodedata
 from dataclasses import dataclass
 from email import policy
+from email.errors import HeaderParseError
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses
 
 import nh3
-from flufl.bounce import all_failures
 
 from trademail.errors import InvalidInput, MailRefused, TooLarge
+from trademail.services.dsn import bounce_status
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_HEADERS = 500
@@ -69,6 +73,8 @@ _QUOTE_TAGS = (("div", "gmail_quote"), ("blockquote", "type=cite"),
                ("div", "id=divrplyfwdmsg"), ("div", "id=appendonsend"),
                ("div", "id=mail-editor-reference-message"), ("hr", "id=stopspelling"))
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A mail attached whole: kept as one attachment, for its parts only make sense together.
+_ATTACHED_MAIL = frozenset({"message/rfc822", "message/global"})
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ class Part:
     filename: str
     content_type: str
     data: bytes
-    embedded: bool = False  # inside an attached mail (message/rfc822), not the mail's own
+    charset: str = ""  # as declared by the mail, for text; "" when it declares none
 
 
 @dataclass(frozen=True)
@@ -260,22 +266,6 @@ def trim_reply(text: str, relay_domain: str = "") -> str:
     return "\n".join(kept).strip()
 
 
-def scrub(text: str, addresses: list[str], replacement: str) -> str:
-    """Replace every spelling of these addresses (any case, in mailto: or <…>) in `text`."""
-    for address in addresses:
-        if address:
-            text = re.sub(re.escape(address), replacement, text, flags=re.I)
-    return text
-
-
-def scrub_bytes(data: bytes, addresses: list[str], replacement: str) -> bytes:
-    """`scrub` for the bytes of a text attachment (addresses are ASCII)."""
-    for address in addresses:
-        if address and address.isascii():
-            data = re.sub(re.escape(address.encode()), replacement.encode(), data, flags=re.I)
-    return data
-
-
 def display_name(text: str) -> str:
     """A sender's display name fit to show: one line, no address in it, bounded."""
     words = _CONTROL.sub(" ", text).split()
@@ -288,17 +278,39 @@ def clean_text(text: str) -> str:
     return _CONTROL.sub("", text.replace("\t", "    "))
 
 
+def _embedded_bytes(part: EmailMessage) -> bytes:
+    """The bytes of a mail attached whole (message/rfc822). Some clients base64 it, which RFC
+    2046 forbids and the parser then reads as a mail with no header: undone here."""
+    inner = part.get_payload(0)
+    if not isinstance(inner, Message):
+        raise InvalidInput.one("message", "an attached mail cannot be read")
+    try:
+        data = inner.as_bytes(policy=policy.default.clone(refold_source="none"))
+    except Exception:  # the generator fails on hostile headers; the old one writes them raw
+        data = inner.as_bytes(policy=policy.compat32)
+    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    try:
+        if encoding == "base64":
+            return base64.b64decode(data)
+        if encoding == "quoted-printable":
+            return quopri.decodestring(data)
+    except (ValueError, binascii.Error):
+        pass  # not encoded after all: the bytes as parsed are the best there is
+    return data
+
+
 def extract(message: EmailMessage, *, max_text_chars: int = 1 << 20) -> Extracted:
     """Subject, body text and attachments of a mail, or InvalidInput when it is unreadable.
-    The text of a part is cut at `max_text_chars` before it is read."""
+    The text of a part is cut at `max_text_chars` before it is read. A mail attached whole
+    (forwarded) is one attachment, message/rfc822, not the parts inside it."""
     try:
         parts = list(message.walk())
         if len(parts) > MAX_PARTS:
             raise InvalidInput.one("message", f"more than {MAX_PARTS} MIME parts")
-        embedded: set[int] = set()
+        inside: set[int] = set()  # parts of a mail attached whole
         for part in parts:
-            if part.get_content_maintype() == "message" and id(part) not in embedded:
-                embedded.update(id(p) for p in part.walk() if p is not part)
+            if part.get_content_type() in _ATTACHED_MAIL and id(part) not in inside:
+                inside.update(id(p) for p in part.walk() if p is not part)
         body_part = message.get_body(preferencelist=("plain", "html"))
         text = _text_of(body_part, max_text_chars) if isinstance(body_part, EmailMessage) \
             else ""
@@ -309,12 +321,21 @@ def extract(message: EmailMessage, *, max_text_chars: int = 1 << 20) -> Extracte
             text = payload[:max_text_chars].decode("utf-8", "replace") \
                 if isinstance(payload, bytes) else ""
         attachments: list[Part] = []
+        forwarded = 0
         for part in parts:
-            inside = id(part) in embedded
-            if part.is_multipart() or part is body_part:
+            if id(part) in inside or part is body_part:
+                continue
+            filename = part.get_filename()
+            if part.get_content_type() in _ATTACHED_MAIL and isinstance(part, EmailMessage) \
+                    and part.is_multipart():
+                forwarded += 1
+                name = clean_text(filename or "")[:200].strip() or \
+                    f"forwarded-message-{forwarded}.eml"
+                attachments.append(Part(name, "message/rfc822", _embedded_bytes(part)))
+                continue
+            if part.is_multipart():
                 continue
             disposition = part.get_content_disposition()
-            filename = part.get_filename()
             if part.get_content_maintype() == "text" and not filename and disposition != \
                     "attachment":
                 continue  # an alternative rendering of the body
@@ -323,11 +344,12 @@ def extract(message: EmailMessage, *, max_text_chars: int = 1 << 20) -> Extracte
                 continue
             name = clean_text(filename or "")[:200].strip() or \
                 f"part-{len(attachments) + 1}.{part.get_content_subtype()}"
-            attachments.append(Part(name, part.get_content_type(), data, inside))
+            attachments.append(Part(name, part.get_content_type(), data,
+                                    part.get_content_charset() or ""))
     except InvalidInput:
         raise
     except (ValueError, LookupError, TypeError, IndexError, AttributeError, UnicodeError,
-            AssertionError, RecursionError):
+            AssertionError, RecursionError, HeaderParseError):
         raise InvalidInput.one("message", "the MIME structure cannot be read") from None
     subject = clean_text(header(message, "Subject"))[:255].strip()
     return Extracted(subject, clean_text(text), tuple(attachments))
@@ -337,7 +359,7 @@ def extract(message: EmailMessage, *, max_text_chars: int = 1 << 20) -> Extracte
 
 _FIELDS = ("auto-submitted", "precedence", "x-autoreply", "x-autorespond", "in-reply-to",
            "references", "message-id")
-_ADDRESS_FIELDS = ("from", "reply-to", "to", "cc")
+_ADDRESS_FIELDS = ("from", "sender", "reply-to", "to", "cc")
 
 
 @dataclass(frozen=True)
@@ -352,7 +374,7 @@ class ReadMail:
     authentication_results: tuple[str, ...]  # every Authentication-Results, topmost first
     text: Extracted | None  # None when the MIME structure cannot be read
     problem: str = ""  # why `text` is None
-    failures: tuple[bool, bool] = (False, False)  # (temporary, permanent) bounce failures
+    bounce_status: str = ""  # a bounce's enhanced status code (RFC 3463), see services.dsn
 
     def get(self, name: str) -> str:
         return self.fields.get(name.lower(), "")
@@ -384,12 +406,11 @@ def read_mail(raw: bytes, *, max_text_chars: int, bounce: bool = False) -> ReadM
         text = extract(message, max_text_chars=max_text_chars)
     except InvalidInput as exc:
         problem = "; ".join(p.message for p in exc.problems)
-    failures = (False, False)
+    status = ""
     if bounce:
         try:
-            temporary, permanent = all_failures(message)
-            failures = (bool(temporary), bool(permanent))
+            status = bounce_status(message)
         except Exception:  # a detector choking on hostile input is no reason to fail
-            failures = (False, False)
+            status = ""
     return ReadMail(content_type, received, fields, addresses, results, text, problem,
-                    failures)
+                    status)

@@ -6,6 +6,7 @@ import secrets
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from trademail.clock import Clock
 from trademail.config import AuthConfig
@@ -20,9 +21,14 @@ from trademail.errors import (
 )
 from trademail.ids import new_id
 from trademail.services import validation
-from trademail.store import Duplicate, MemberRow, Store
+from trademail.services.reserved import claims_staff
+from trademail.store import Duplicate, MemberRow, NewOutboxRow, Store
+from trademail.store.accounts import AccountTokenRow
 
 MAX_ALIASES = 10
+DAY = 86400.0
+RESERVED_MESSAGE = ("is reserved: it could be taken for the marketplace or its staff. "
+                    "Choose a name of your own")
 
 # The first half of every public alias: plain trade words, easy to read aloud.
 ALIAS_WORDS = (
@@ -30,6 +36,12 @@ ALIAS_WORDS = (
     "galley", "harbor", "haven", "hull", "keel", "ledger", "manifest", "market", "mast",
     "pallet", "parcel", "pier", "port", "quay", "route", "sail", "tide", "trade", "wharf",
 )
+
+
+@cache
+def alias_words(relay_domain: str) -> tuple[str, ...]:
+    """The alias words fit for this relay domain: none may pass for the staff."""
+    return tuple(w for w in ALIAS_WORDS if not claims_staff(w, relay_domain=relay_domain))
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,7 @@ class Profile:
     company: str
     country: str
     email_masked: str
+    email_confirmed: bool
     notify: str
     aliases: tuple[Alias, ...]
     created_at: float
@@ -72,12 +85,10 @@ class Members:
         self._auth = auth
         self._relay_domain = relay_domain
 
-    async def register(self, *, username: object, password: object, email: object,
-                       company: object, country: object, client: str) -> Profile:
-        """A new member with a public alias. Each client address gets a few sign-ups a day
-        for free, then waits longer each time: sign-ups cost an Argon2 hash, and a refused
-        one says whether a username or address is taken."""
-        await self.limit(f"signup:{client}", free=self._auth.client_free_signups)
+    async def prepare(self, *, username: object, password: object, email: object,
+                      company: object, country: object) -> tuple[MemberRow, str]:
+        """A new member's row, checked and with the password hashed, and their address;
+        nothing is stored yet (see `create`). The address starts unconfirmed."""
         problems: list[FieldProblem] = []
         values: dict[str, str] = {}
         checks = {
@@ -91,6 +102,9 @@ class Members:
                 values[name] = check()
             except InvalidInput as exc:
                 problems += exc.problems
+        for name in ("username", "company"):
+            if name in values and claims_staff(values[name], relay_domain=self._relay_domain):
+                problems.append(FieldProblem(name, RESERVED_MESSAGE))
         try:
             context = (values.get("username", ""), values.get("email", "").partition("@")[0])
             values["password"] = validation.password(
@@ -99,31 +113,58 @@ class Members:
             problems += exc.problems
         if problems:
             raise InvalidInput(*problems)
-
         now = self._clock.now()
         member_id = new_id(now)
         _, wrapped_key = self._keyring.new_member_key(member_id)
         member = MemberRow(
             id=member_id, username=values["username"],
             email_ct=self._keyring.seal_field(member_id, "email", values["email"]),
-            email_index=self._email_index(values["email"]),
+            email_index=self.email_index(values["email"]),
             company=values["company"], country=values["country"],
             password_hash=await self._hasher.hash(values["password"]),
-            member_key=wrapped_key, notify="summary", created_at=now)
+            member_key=wrapped_key, notify="summary", created_at=now,
+            email_confirmed=False, address_since=now)
+        return member, values["email"]
+
+    async def create(self, member: MemberRow, *, token: AccountTokenRow | None,
+                     outbox: Sequence[NewOutboxRow]) -> Profile:
+        """Store a prepared member with a public alias, and the mail their sign-up causes."""
         for _ in range(5):
             try:
-                await self._store.create_member(member, self._new_alias())
+                await self._store.create_member(member, self._new_alias(), token=token,
+                                                outbox=outbox)
                 break
             except Conflict as exc:
                 if exc.field != "alias":
                     raise
-        return await self.profile(member_id)
+        return await self.profile(member.id)
+
+    async def addresses(self, member_id: str) -> list[str]:
+        """Every address the member has given: the one in use first, then earlier ones and
+        one waiting for confirmation. A reply by mail is scrubbed of all of them."""
+        member = await self._store.member_by_id(member_id)
+        if member is None:
+            return []
+        found = [self._keyring.open_field(member_id, "email", member.email_ct)]
+        found += [self._keyring.open_field(member_id, "email", ct)
+                  for ct in await self._store.past_addresses(member_id)]
+        pending = await self._store.pending_email_change(member_id)
+        if pending is not None:
+            found.append(self._keyring.open_field(member_id, "pending email", pending.email_ct))
+        return list(dict.fromkeys(found))
 
     def _new_alias(self) -> str:
-        return f"{secrets.choice(ALIAS_WORDS)}-{random_word_suffix()}@{self._relay_domain}"
+        words = alias_words(self._relay_domain)
+        return f"{secrets.choice(words)}-{random_word_suffix()}@{self._relay_domain}"
 
-    def _email_index(self, address: str) -> bytes:
+    def email_index(self, address: str) -> bytes:
+        """The blind index an address is looked up by."""
         return self._keyring.blind_index("email", validation.email_lookup_form(address))
+
+    def throttle_subject(self, subject: str) -> str:
+        """What a throttle is counted under: keyed, never as typed (people type passwords and
+        addresses into the username box, and client addresses are personal data)."""
+        return self._keyring.blind_index("throttle", subject[:1024]).hex()
 
     async def profile(self, member_id: str) -> Profile:
         member = await self._store.member_by_id(member_id)
@@ -134,7 +175,8 @@ class Members:
         return Profile(
             id=member.id, username=member.username, company=member.company,
             country=member.country, email_masked=validation.mask_email(email),
-            notify=member.notify, aliases=tuple(Alias(a.address, a.enabled) for a in aliases),
+            email_confirmed=member.email_confirmed, notify=member.notify,
+            aliases=tuple(Alias(a.address, a.enabled) for a in aliases),
             created_at=member.created_at)
 
     async def parties(self, member_ids: Sequence[str]) -> dict[str, Party]:
@@ -192,7 +234,8 @@ class Members:
         username = validation.plain_text(username, "username")
         password = validation.plain_text(password, "password")
         name = username.strip().lower()[:64]
-        account, client = f"account:{name}", f"client:{client}"
+        account = self.throttle_subject(f"account:{name}")
+        client = self.throttle_subject(f"client:{client}")
         now = self._clock.now()
         # The attempt counts as a failure before the password is checked, in one atomic
         # step with the decision to let it through, so parallel guesses cannot slip past.
@@ -211,6 +254,12 @@ class Members:
         if rehashed:
             await self._store.set_password_hash(member.id, rehashed)
         return member
+
+    async def forget_failures(self, username: str, client: str) -> None:
+        """The member proved who they are another way (a reset link): failed sign-ins on the
+        account no longer hold it back."""
+        await self._store.signin_succeeded(self.throttle_subject(f"account:{username}"),
+                                           self.throttle_subject(f"client:{client}"))
 
     def _throttle(self, state: dict[str, tuple[int, float]], account: str, client: str,
                   now: float) -> tuple[float, set[str]]:
@@ -236,6 +285,7 @@ class Members:
         """Count one costly or revealing action against `subject`: `free` a day, then each
         further one waits twice as long as the last (raises Throttled)."""
         now = self._clock.now()
+        subject = self.throttle_subject(subject)
 
         def decide(state: dict[str, tuple[int, float]]) -> tuple[float, set[str]]:
             count, last = state[subject]
@@ -246,6 +296,22 @@ class Members:
         wait = await self._store.reserve_signin_attempt([subject], now, decide)
         if wait > 0:
             raise Throttled(wait)
+
+    async def quota(self, subject: str, *, per_day: int) -> bool:
+        """Count one mail sent on behalf of `subject` if fewer than `per_day` went out since
+        the subject was last quiet for a day; False (nothing counted) once that many did.
+        For mail a stranger can cause (a sign-up with someone's address), so it can never
+        become a flood."""
+        now = self._clock.now()
+        subject = self.throttle_subject(subject)
+
+        def decide(state: dict[str, tuple[int, float]]) -> tuple[float, set[str]]:
+            count, last = state[subject]
+            if count and now > last + DAY:
+                return 0.0, {subject}
+            return (last + DAY - now if count >= per_day else 0.0), set()
+
+        return await self._store.reserve_signin_attempt([subject], now, decide) <= 0
 
     def _backoff_until(self, failures: int, last: float, *, free: int) -> float:
         """Each failure past the free ones doubles the wait, up to max_backoff_seconds."""

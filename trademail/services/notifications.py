@@ -14,6 +14,8 @@ from trademail.clock import Clock
 from trademail.crypto import Keyring, new_mail_token, token_digest
 from trademail.errors import NotFound
 from trademail.ids import is_id, new_id
+from trademail.services import dsn
+from trademail.services.accountmail import AccountMail
 from trademail.services.outbox import OutboundMail, Outbox
 from trademail.store import MemberRow, NewOutboxRow, OutboxRow, Store
 from trademail.store.gateway import CorrespondentRow, NoticeRow, ReplyTokenRow
@@ -21,11 +23,20 @@ from trademail.store.gateway import CorrespondentRow, NoticeRow, ReplyTokenRow
 log = structlog.get_logger(__name__)
 
 HARD_BOUNCES_TO_PAUSE = 3
+# A full or disabled mailbox (5.2.2, 5.2.1) may be a passing state: such bounces count
+# towards a pause only once there are this many of them in the window.
+MAILBOX_BOUNCES_TO_COUNT = 2
 BOUNCE_WINDOW_SECONDS = 86400.0
 NOTICE_DAYS = 30
 # What a member is told about their mail; never an address, never message text.
 NOTICE_TEXT = {
-    "hard_bounce": "A notification to your email address could not be delivered.",
+    "hard_bounce": "A notification to your email address could not be delivered: your mail "
+                   "server says the address does not exist.",
+    "mailbox_bounce": "A notification to your email address could not be delivered: your "
+                      "mailbox is full or disabled.",
+    "refused_bounce": "A notification to your email address was refused by your mail server "
+                      "(for example by its spam filter). Notifications continue; if this "
+                      "repeats, ask your mail provider to accept mail from TradeMail.",
     "soft_bounce": "A notification to your email address was delayed.",
     "reply_refused": "A reply by email was refused: it did not come from the address you "
                      "registered with (or did not pass the sender checks). Reply from that "
@@ -38,6 +49,8 @@ NOTICE_TEXT = {
                      "reply address in it, so that address no longer works: your next "
                      "notification carries a new one.",
     "outbound_bounce": "A message you sent to an outside correspondent could not be delivered.",
+    "parts_removed": "An attachment of your reply by email was removed because it contained "
+                     "your email address; the rest of your reply was delivered.",
     "alias_refused": "Mail to one of your aliases was refused because the alias is disabled.",
 }
 PURPOSE_NOTIFY = "n"  # VERP purpose: a notification to a member's real address
@@ -134,8 +147,9 @@ class NotificationStatus:
 class Notifications:
     def __init__(self, store: Store, keyring: Keyring, outbox: Outbox, composer: Composer,
                  clock: Clock, *, relay_domain: str, public_url: str,
-                 webhooks: WebhookRows) -> None:
+                 webhooks: WebhookRows, account_mail: AccountMail) -> None:
         self._store = store
+        self._account_mail = account_mail
         self._keyring = keyring
         self._outbox = outbox
         self._composer = composer
@@ -208,7 +222,10 @@ class Notifications:
         rows: list[NewOutboxRow] = []
         now = self._clock.now()
         for member in recipients:
-            if mail.quiet or member.notify == "off" or await self.paused(member.id):
+            # Until an address is proven (a link mailed to it was followed), nothing but
+            # the proof goes to it: it may be someone else's, typed in by anyone.
+            if (mail.quiet or member.notify == "off" or not member.email_confirmed
+                    or await self.paused(member)):
                 continue
             outbox_id = new_id(now)
             address = self._keyring.open_field(member.id, "email", member.email_ct)
@@ -249,20 +266,25 @@ class Notifications:
         now = self._clock.now()
         await self._store.add_notice(NoticeRow(member_id, new_id(now), kind, now, outbox_id))
 
-    async def record_bounce(self, purpose: str, outbox_id: str, *, hard: bool) -> None:
-        """A bounce (a DSN, or a 5xx from the smarthost) for one outbox row."""
+    async def record_bounce(self, purpose: str, outbox_id: str, status: str) -> None:
+        """A bounce (a DSN, or a refusal from the smarthost) for one outbox row, by the
+        enhanced status code it carries (see services.dsn)."""
         member_id = await self._store.outbox_member(outbox_id)
         if member_id is None:
             return
+        kind = dsn.classify(status)
         if purpose == PURPOSE_DIRECT:
-            if hard:
+            if kind != dsn.DELAYED:
                 await self.notice(member_id, "outbound_bounce", outbox_id)
             return
-        await self.notice(member_id, "hard_bounce" if hard else "soft_bounce", outbox_id)
-        log.info("bounce recorded", hard=hard, outbox_id=outbox_id)
+        notice = {dsn.ADDRESS: "hard_bounce", dsn.MAILBOX: "mailbox_bounce",
+                  dsn.REFUSED: "refused_bounce", dsn.DELAYED: "soft_bounce"}[kind]
+        await self.notice(member_id, notice, outbox_id)
+        log.info("bounce recorded", kind=kind, status=status, outbox_id=outbox_id)
 
     async def on_permanent_failure(self, row: OutboxRow, error: str) -> None:
-        """The relay's hook: a mail refused for good by the smarthost counts as a hard bounce."""
+        """The relay's hook: a mail the smarthost refused for good is a bounce, classified
+        by the enhanced status code of the refusal ("550 5.7.1" is not a bad address)."""
         if row.kind != "mail" or not error.startswith("5"):
             return
         try:
@@ -273,27 +295,51 @@ class Notifications:
             local = delivery.envelope_from.rpartition("@")[0]
             parsed = self.parse_bounce_local(local)
             if parsed is not None:
-                await self.record_bounce(parsed[0], row.id, hard=True)
+                await self.record_bounce(parsed[0], row.id,
+                                         dsn.status_in(error) or _basic_status(error))
 
-    async def paused(self, member_id: str) -> bool:
-        """Notifications pause after repeated hard bounces within a day."""
-        since = self._clock.now() - BOUNCE_WINDOW_SECONDS
-        return await self._store.count_notices(member_id, "hard_bounce", since) \
-            >= HARD_BOUNCES_TO_PAUSE
+    async def _bounces(self, member: MemberRow) -> tuple[int, int]:
+        """(address failures, counted mailbox failures) since the window opened or the
+        address came into use, whichever is later: a new address starts afresh."""
+        since = max(self._clock.now() - BOUNCE_WINDOW_SECONDS, member.address_since)
+        hard = await self._store.count_notices(member.id, "hard_bounce", since)
+        mailbox = await self._store.count_notices(member.id, "mailbox_bounce", since)
+        return hard, mailbox if mailbox >= MAILBOX_BOUNCES_TO_COUNT else 0
+
+    async def paused(self, member: MemberRow) -> bool:
+        """Notifications pause after repeated failures of the address within a day."""
+        return sum(await self._bounces(member)) >= HARD_BOUNCES_TO_PAUSE
+
+    async def parts_removed(self, member_id: str, filenames: Sequence[str]) -> None:
+        """Tell a member, in settings and by mail, that parts of their reply by mail were
+        removed because they held the member's own address."""
+        member = await self._store.member_by_id(member_id)
+        if member is None or not filenames:
+            return
+        await self.notice(member_id, "parts_removed")
+        if member.email_confirmed:
+            address = self._keyring.open_field(member.id, "email", member.email_ct)
+            await self._outbox.enqueue_rows([self._account_mail.parts_removed(
+                member.id, member.username, address, filenames)])
 
     async def notification_status(self, member_id: str) -> NotificationStatus:
         member = await self._store.member_by_id(member_id)
         if member is None:
             raise NotFound()
         now = self._clock.now()
-        hard = await self._store.count_notices(member_id, "hard_bounce",
-                                               now - BOUNCE_WINDOW_SECONDS)
+        hard = sum(await self._bounces(member))
         rows = await self._store.notices(member_id, now - NOTICE_DAYS * 86400)
         return NotificationStatus(
             preference=member.notify, paused=hard >= HARD_BOUNCES_TO_PAUSE,
             hard_bounces_today=hard,
             notices=tuple(Notice(r.kind, NOTICE_TEXT.get(r.kind, r.kind), r.created_at)
                           for r in rows))
+
+
+def _basic_status(error: str) -> str:
+    """An enhanced status code for a reply that gave only a basic one (RFC 3463 section 3
+    maps 551 and 553 to address failures); anything else says nothing about the address."""
+    return "5.1.0" if error[:3] in ("551", "553") else "5.0.0"
 
 
 def event_body(event: dict[str, object], event_id: str, created_at: float) -> bytes:

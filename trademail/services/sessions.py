@@ -15,6 +15,7 @@ from trademail.crypto import Keyring, new_token, token_digest
 from trademail.errors import NotFound, SessionEnded
 from trademail.ids import is_id, new_id
 from trademail.services.members import Members
+from trademail.services.signup import Signup
 from trademail.store import Store
 from trademail.store.sessions import SessionRow
 
@@ -65,11 +66,12 @@ def device_label(user_agent: str) -> str:
 
 
 class Sessions:
-    def __init__(self, store: Store, keyring: Keyring, members: Members, clock: Clock,
-                 auth: AuthConfig) -> None:
+    def __init__(self, store: Store, keyring: Keyring, members: Members, signup: Signup,
+                 clock: Clock, auth: AuthConfig) -> None:
         self._store = store
         self._keyring = keyring
         self._members = members
+        self._signup = signup
         self._clock = clock
         self._auth = auth
 
@@ -85,9 +87,9 @@ class Sessions:
     async def sign_up(self, *, username: object, password: object, email: object,
                       company: object, country: object, user_agent: str,
                       client: str) -> tuple[Visit, str]:
-        profile = await self._members.register(username=username, password=password,
-                                               email=email, company=company, country=country,
-                                               client=client)
+        profile = await self._signup.register(username=username, password=password,
+                                              email=email, company=company, country=country,
+                                              client=client)
         return await self._start(profile.id, profile.username, profile.company, user_agent,
                                  None)
 

@@ -33,13 +33,15 @@ class Caller:
 
 
 class Tokens:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, *, default_lifetime: int) -> None:
         self._store = store
         self._clock = clock
+        self._default_lifetime = default_lifetime
 
     async def issue(self, member_id: str, *, name: object, scopes: object,
                     expires_in: object) -> tuple[TokenRow, str]:
-        """A new token and its secret; the secret is never stored and cannot be shown again."""
+        """A new token and its secret; the secret is never stored and cannot be shown again.
+        Without `expires_in` it lives for the configured default."""
         label = validation.line(name if name is not None else "API token", "name",
                                 max_length=100)
         if scopes is None:
@@ -48,13 +50,13 @@ class Tokens:
                 or not all(isinstance(s, str) and s in SCOPES for s in scopes)):
             raise InvalidInput.one("scopes", f"must be a non-empty list of {', '.join(SCOPES)}")
         now = self._clock.now()
-        expires_at = None
-        if expires_in is not None:
-            if (isinstance(expires_in, bool) or not isinstance(expires_in, int)
-                    or not 60 <= expires_in <= MAX_LIFETIME_SECONDS):
-                raise InvalidInput.one("expires_in", "must be whole seconds from 60 to "
-                                                     f"{MAX_LIFETIME_SECONDS}")
-            expires_at = now + expires_in
+        if expires_in is None:
+            expires_in = self._default_lifetime  # no token lives for ever
+        if (isinstance(expires_in, bool) or not isinstance(expires_in, int)
+                or not 60 <= expires_in <= MAX_LIFETIME_SECONDS):
+            raise InvalidInput.one("expires_in", "must be whole seconds from 60 to "
+                                                 f"{MAX_LIFETIME_SECONDS}")
+        expires_at = now + expires_in
         secret = new_token(PREFIX)
         token = TokenRow(member_id=member_id, id=new_id(now), name=label,
                          scopes=tuple(s for s in SCOPES if s in scopes), created_at=now,

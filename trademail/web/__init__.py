@@ -9,7 +9,7 @@ import jinja2
 from aiohttp import web
 
 from trademail.appkeys import WEB_STOPPING
-from trademail.web import live, settings, views
+from trademail.web import account, live, settings, views
 from trademail.web.door import page_headers, web_middleware
 from trademail.web.render import STATIC_DIR, TEMPLATE_DIR, configure
 
@@ -24,6 +24,7 @@ def setup_web(app: web.Application) -> None:
     configure(env)
     app.add_routes(views.routes)
     app.add_routes(settings.routes)
+    app.add_routes(account.routes)
     app.add_routes(live.routes)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=False)
     app[WEB_STOPPING] = asyncio.Event()

@@ -54,9 +54,10 @@ MALFORMED_BODY = (ValueError, LookupError, RuntimeError, AssertionError, HttpPro
 # by the member, so it must not keep an unattended session alive.
 REFRESH_HEADER = "X-TradeMail-Refresh"
 NOTICES = {
-    "signed-out": "You have signed out.",
     "sent": "Message sent.",
-    "password": "Your password was changed. Every other session has been signed out.",
+    "password": "Your password was changed. Every other session has been signed out and "
+                "every API token revoked.",
+    "confirmation-sent": "We sent a new confirmation link to your address.",
     "notify": "Notification preference saved.",
     "alias-enabled": "The alias was enabled: it takes mail again.",
     "alias-added": "A new alias is ready: share it where you want mail you can switch off.",
@@ -72,7 +73,8 @@ NOTICES = {
     "unread": "Marked as unread.",
     "deleted": "Deleted for good.",
     "welcome": "Welcome to TradeMail. Your public alias is ready: share it instead of your "
-               "real address.",
+               "real address. We mailed you a link to confirm your address: until you open "
+               "it, TradeMail sends you no notifications.",
 }
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
@@ -243,7 +245,7 @@ async def page(request: web.Request, template: str, context: Mapping[str, Any] |
         request[NOTICE] = notice  # shown now, so the middleware forgets it
     ctx: dict[str, Any] = {
         "visit": visit,
-        "csrf": visit.csrf if visit else _anonymous_csrf(request),
+        "csrf": visit.csrf if visit else LazyFormToken(request),
         "notice": NOTICES.get(notice),
         "notice_key": notice if notice in NOTICES else "",
         "unread": await request.app[ACCOUNT].unread_count(visit.member_id) if visit else 0,
@@ -256,12 +258,24 @@ async def page(request: web.Request, template: str, context: Mapping[str, Any] |
     return response
 
 
-def _anonymous_csrf(request: web.Request) -> str:
-    secret = request.get(BROWSER_SECRET)
-    if secret is None:
-        secret = request[NEW_BROWSER_SECRET] = request.app[SESSIONS].new_browser_secret()
-        request[BROWSER_SECRET] = secret
-    return request.app[SESSIONS].form_token(secret)
+class LazyFormToken:
+    """A visitor's form token, made (with the one anti-forgery cookie it needs) only when a
+    page renders a form: a page a visitor only reads sets no cookie."""
+
+    def __init__(self, request: web.Request) -> None:
+        self._request = request
+        self._value: str | None = None
+
+    def __str__(self) -> str:
+        if self._value is None:
+            request = self._request
+            secret = request.get(BROWSER_SECRET)
+            if secret is None:
+                secret = request[NEW_BROWSER_SECRET] = \
+                    request.app[SESSIONS].new_browser_secret()
+                request[BROWSER_SECRET] = secret
+            self._value = request.app[SESSIONS].form_token(secret)
+        return self._value
 
 
 _ERROR_PAGES = {
@@ -326,6 +340,10 @@ async def web_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         if "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
+    except ConnectionResetError:
+        # The browser went away (a page left, a tab closed): normal, nothing to answer.
+        log.debug("client went away", path=request.path)
+        return web.Response(status=499)
     except Exception:
         log.exception("unhandled error", path=request.path, method=request.method)
         return await error_page(request, 500)
@@ -372,7 +390,8 @@ async def _serve(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     if NOTICE in request and notice_cookie not in response.cookies and not response.prepared:
         _del_cookie(request, response, notice_cookie)
-    if token and ended is not None and not ended.timed_out and not response.prepared:
+    if (token and ended is not None and not ended.timed_out and not response.prepared
+            and session_cookie not in response.cookies):  # not when it starts a new one
         end_session(request, response)
     if NEW_BROWSER_SECRET in request and not response.prepared:
         _set_cookie(request, response, browser_cookie, request[NEW_BROWSER_SECRET])

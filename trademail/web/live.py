@@ -11,12 +11,14 @@ import asyncio
 import contextlib
 import json
 
+import structlog
 from aiohttp import web
 
 from trademail.appkeys import ACCOUNT, EVENTS, SESSIONS, WEB_STOPPING
 from trademail.errors import SessionEnded
 from trademail.web.door import fetched, session_token, visit_of
 
+log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
 HEARTBEAT_SECONDS = 20.0
 
@@ -29,18 +31,32 @@ async def events(request: web.Request) -> web.StreamResponse:
         "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store",
         "X-Accel-Buffering": "no"})
     await response.prepare(request)
+    try:
+        await _stream(request, response, visit.member_id, token)
+    except ConnectionResetError:
+        log.debug("live updates: the page went away")
+    return response
+
+
+async def _stream(request: web.Request, response: web.StreamResponse, member_id: str,
+                  token: str) -> None:
+    """Wake-ups for one member's page until it goes away, the session ends or the server
+    stops."""
     await response.write(b"retry: 5000\n\n")
     stopping = request.app[WEB_STOPPING]
-    async with request.app[EVENTS].subscribe("mailbox", visit.member_id) as queue:
+    async with request.app[EVENTS].subscribe("mailbox", member_id) as queue:
         while not stopping.is_set():
             got = asyncio.ensure_future(queue.get())
             stop = asyncio.ensure_future(stopping.wait())
-            done, pending = await asyncio.wait({got, stop}, timeout=HEARTBEAT_SECONDS,
-                                               return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            try:
+                done, _ = await asyncio.wait({got, stop}, timeout=HEARTBEAT_SECONDS,
+                                             return_when=asyncio.FIRST_COMPLETED)
+            finally:  # also when the handler is cancelled: no task is left behind
+                for task in (got, stop):
+                    if not task.done():
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
             if stop in done:
                 break
             try:
@@ -51,12 +67,11 @@ async def events(request: web.Request) -> web.StreamResponse:
             if got in done:
                 while not queue.empty():  # one look covers every wake-up so far
                     queue.get_nowait()
-                unread = await request.app[ACCOUNT].unread_count(visit.member_id)
+                unread = await request.app[ACCOUNT].unread_count(member_id)
                 data = json.dumps({"unread": unread})
                 await response.write(f"event: mailbox\ndata: {data}\n\n".encode())
             else:
                 await response.write(b": still here\n\n")
-    return response
 
 
 @routes.post("/session/keepalive")

@@ -22,7 +22,7 @@ from trademail.web.door import (
 )
 
 routes = web.RouteTableDef()
-TOKEN_LIFETIMES = {"30": 30 * 86400, "90": 90 * 86400, "365": 365 * 86400, "never": None}
+TOKEN_LIFETIMES = {"30": 30 * 86400, "90": 90 * 86400, "365": 365 * 86400}
 
 
 async def _settings(request: web.Request, *, status: int = 200, **context: Any) -> web.Response:
@@ -31,8 +31,9 @@ async def _settings(request: web.Request, *, status: int = 200, **context: Any) 
                                                  "errors": {}, **context}, status=status)
 
 
-async def _refused(request: web.Request, section: str, exc: TradeMailError,
-                   **context: Any) -> web.Response:
+async def refused(request: web.Request, section: str, exc: TradeMailError,
+                  **context: Any) -> web.Response:
+    """The settings page again, with a refused form's errors in its section."""
     return await _settings(request, status=form_status(exc), section=section,
                            errors=field_errors(exc), **context)
 
@@ -50,7 +51,7 @@ async def change_password(request: web.Request) -> web.Response:
             visit_of(request), current=form.get("current_password"),
             new=form.get("new_password"), client=client_address(request))
     except FORM_ERRORS as exc:
-        return await _refused(request, "password", exc)
+        return await refused(request, "password", exc)
     return redirect("/settings#password", "password", request=request)
 
 
@@ -62,7 +63,7 @@ async def change_email(request: web.Request) -> web.Response:
             visit_of(request), password=form.get("password"), email=form.get("email"),
             client=client_address(request))
     except FORM_ERRORS as exc:
-        return await _refused(request, "email", exc)
+        return await refused(request, "email", exc)
     return await _settings(request, section="email", email_sent_to=masked)
 
 
@@ -96,7 +97,7 @@ async def set_alias(request: web.Request) -> web.Response:
         await request.app[MEMBERS].set_alias_enabled(visit_of(request).member_id,
                                                      form.get("address"), enabled)
     except FORM_ERRORS as exc:
-        return await _refused(request, "aliases", exc)
+        return await refused(request, "aliases", exc)
     return redirect("/settings#aliases", "alias-enabled" if enabled else "alias-disabled",
                     request=request)
 
@@ -107,7 +108,7 @@ async def add_alias(request: web.Request) -> web.Response:
     try:
         await request.app[MEMBERS].add_alias(visit_of(request).member_id)
     except FORM_ERRORS as exc:
-        return await _refused(request, "aliases", exc)
+        return await refused(request, "aliases", exc)
     return redirect("/settings#aliases", "alias-added", request=request)
 
 
@@ -117,7 +118,7 @@ async def notify(request: web.Request) -> web.Response:
     try:
         await request.app[ACCOUNT].set_notify(visit_of(request).member_id, form.get("notify"))
     except FORM_ERRORS as exc:
-        return await _refused(request, "notify", exc)
+        return await refused(request, "notify", exc)
     return redirect("/settings#notifications", "notify", request=request)
 
 
@@ -129,9 +130,9 @@ async def create_token(request: web.Request) -> web.Response:
         token, secret = await request.app[TOKENS].issue(
             visit_of(request).member_id, name=form.get("name") or None,
             scopes=[s for s in form.getall("scopes", []) if isinstance(s, str)],
-            expires_in=TOKEN_LIFETIMES.get(lifetime if isinstance(lifetime, str) else "", 0))
+            expires_in=TOKEN_LIFETIMES.get(lifetime, 0) if isinstance(lifetime, str) else 0)
     except FORM_ERRORS as exc:
-        return await _refused(request, "tokens", exc)
+        return await refused(request, "tokens", exc)
     return await _settings(request, section="tokens", new_token=token, new_secret=secret)
 
 

@@ -34,8 +34,13 @@ from trademail.web.render import STATIC_DIR
 
 routes = web.RouteTableDef()
 FOLDER_TITLES = {"inbox": "Inbox", "sent": "Sent", "archive": "Archive", "trash": "Trash"}
-SIGNIN_REASONS = {"timeout": "Your session timed out, so you were signed out to keep your "
-                             "mail safe. Sign in again to continue where you were."}
+SIGNIN_REASONS = {
+    "timeout": "Your session timed out, so you were signed out to keep your mail safe. Sign in "
+               "again to continue where you were.",
+    "signed-out": "You have signed out.",
+    "password-reset": "Your new password is set. Every session was signed out and every API "
+                      "token revoked: sign in with the new password.",
+}
 SIGNUP_FIELDS = ("username", "company", "country")  # the address and password are not echoed
 
 
@@ -64,9 +69,10 @@ async def favicon(request: web.Request) -> web.Response:
 @routes.get("/signin")
 @public
 async def signin_form(request: web.Request) -> web.Response:
+    reason = request.query.get("reason", "")
     return await page(request, "signin.html", {
         "next": safe_next(request.query.get("next")), "values": {},
-        "reason": SIGNIN_REASONS.get(request.query.get("reason", ""))})
+        "reason": SIGNIN_REASONS.get(reason), "reason_key": reason})
 
 
 @routes.post("/signin")
@@ -114,7 +120,8 @@ async def signup(request: web.Request) -> web.Response:
 @routes.post("/signout")
 async def signout(request: web.Request) -> web.Response:
     await request.app[SESSIONS].sign_out(session_token(request) or "")
-    response = redirect("/signin", "signed-out", request=request)
+    # Said in the address, not in a cookie: the sign-in page sets none but its form's.
+    response = redirect("/signin?reason=signed-out")
     end_session(request, response)
     return response
 
