@@ -43,7 +43,7 @@ from tests.test_gateway import (  # noqa: F401 - fixtures are used by name
     smarthost,
 )
 from trademail.appkeys import NOTIFICATIONS, STORE
-from trademail.services.mailscrub import REMOVED_NOTICE, mentions_address
+from trademail.mail.scrub import REMOVED_NOTICE, mentions_address
 
 MAIL = Path(__file__).parent / "mail"
 OUTSIDER = "olu@partner.example"

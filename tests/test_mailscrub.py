@@ -25,10 +25,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests import mail_artifacts as artifacts
-from trademail.services.addressforms import forms, spans
-from trademail.services.addressscan import MAX_EXPANDED_BYTES, container_kind
-from trademail.services.mailreader import MailReader
-from trademail.services.mailscrub import (
+from trademail.mail.forms import forms, spans
+from trademail.mail.reader import MailReader
+from trademail.mail.scan import MAX_EXPANDED_BYTES, container_kind
+from trademail.mail.scrub import (
     REMOVED_NOTICE,
     SUBJECT_REMOVED,
     TEXT_REMOVED,
@@ -36,7 +36,7 @@ from trademail.services.mailscrub import (
     mentions_address,
     scrub_mail,
 )
-from trademail.services.mailtext import Extracted, Part
+from trademail.services.incoming import Extracted, Part
 
 ADDRESS = "bakari@real-bakari.example"
 LOCAL, DOMAIN = ADDRESS.split("@")

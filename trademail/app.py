@@ -36,13 +36,13 @@ from trademail.gateway.smtp import SmtpGateway
 from trademail.gateway.transports import MaildirTransport, MailTransport, SmtpTransport
 from trademail.gateway.unsubscribe import setup_unsubscribe
 from trademail.gateway.webhooks import AiohttpWebhookSender
+from trademail.mail.parse import TEXT_CAP_FACTOR
+from trademail.mail.reader import MailReader
 from trademail.services.account import Account
 from trademail.services.accountmail import AccountMail
 from trademail.services.housekeeping import Housekeeping
 from trademail.services.inbound import Inbound
 from trademail.services.mailbox import Mailbox
-from trademail.services.mailreader import MailReader
-from trademail.services.mailtext import TEXT_CAP_FACTOR
 from trademail.services.members import Members
 from trademail.services.notifications import Notifications
 from trademail.services.outbox import Outbox
@@ -129,11 +129,11 @@ async def open_core(config: Config, clock: Clock | None = None) -> Core:
                       notifications, clock, auth)
     mailbox = Mailbox(store, keyring, members, clock, config.messages, events,
                       notifications=notifications)
-    reader = MailReader(max_text_chars=TEXT_CAP_FACTOR * config.messages.max_body_bytes)
+    reader = MailReader(max_text_chars=TEXT_CAP_FACTOR * config.messages.max_body_bytes,
+                        trusted_authserv_id=config.smtp.trusted_authserv_id.strip())
     inbound = Inbound(store, keyring, members, mailbox, notifications, clock, reader,
                       relay_domain=config.smtp.relay_domain,
-                      require_dmarc_pass=config.smtp.require_dmarc_pass,
-                      trusted_authserv_id=config.smtp.trusted_authserv_id)
+                      require_dmarc_pass=config.smtp.require_dmarc_pass)
     return Core(store=store, keyring=keyring, hasher=hasher, events=events, outbox=outbox,
                 members=members, tokens=tokens, mailbox=mailbox, sessions=sessions,
                 signup=signup, recovery=recovery, account=account, notifications=notifications,
@@ -206,7 +206,7 @@ async def build_app(config: Config, clock: Clock | None = None, *,
                   config.relay, webhooks=webhook_sender,
                   jobs={RESET_JOB: core.recovery.fulfil},
                   on_permanent_failure=core.notifications.on_permanent_failure)
-    smtp = app[SMTP_GATEWAY] = SmtpGateway(core.inbound, config.smtp, clock)
+    smtp = app[SMTP_GATEWAY] = SmtpGateway(core.inbound, core.reader, config.smtp, clock)
     # Throttle rows also count mail per address and day, so they are kept a day at least.
     housekeeping = Housekeeping(core.store, clock, sessions=core.sessions,
                                 signin_keep_seconds=max(config.auth.lockout_seconds, 86400))

@@ -100,23 +100,36 @@ class SessionEnded(AuthenticationFailed):
 
 
 class MailRefused(TradeMailError):
-    """An incoming mail is refused for good (a forged reply, a loop, a disabled alias);
-    `status` is the enhanced status code (RFC 3463) the SMTP door answers with."""
+    """An incoming mail is refused for good. `reason` says why in the domain's words; the
+    SMTP door alone knows which reply each one gets:
 
-    def __init__(self, message: str, status: str = "5.7.1") -> None:
-        self.status = status
-        super().__init__(message)
+    unreadable          a header of the mail cannot be read
+    too_complex         the mail takes too long to read
+    mixed_recipients    one mail for a reply or bounce address and for others
+    loop                too many hops: a mail loop
+    forged_reply        a reply address written to from anywhere but its owner's address
+    conversation_gone   a reply to a conversation that no longer exists
+    sender_not_ascii    the sender's address cannot be answered (not ASCII)
+    no_sender           the mail names no valid sender address
+    """
 
-    def __reduce__(self) -> tuple[type, tuple[str, str]]:
-        return (self.__class__, (str(self), self.status))
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        return (self.__class__, (self.reason,))
 
 
 class MailDeferred(TradeMailError):
-    """An incoming mail cannot be taken now (a rate limit); the sender should try later."""
+    """An incoming mail cannot be taken now; the sender should try again later. `reason`:
 
-    def __init__(self, message: str, status: str = "4.7.1") -> None:
-        self.status = status
-        super().__init__(message)
+    busy                the mail could not be read now (a reader was lost)
+    """
 
-    def __reduce__(self) -> tuple[type, tuple[str, str]]:
-        return (self.__class__, (str(self), self.status))
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        return (self.__class__, (self.reason,))

@@ -28,11 +28,25 @@ from trademail.errors import (
     TooLarge,
     TradeMailError,
 )
+from trademail.mail.reader import MailReader
 from trademail.services.inbound import Destination, Inbound
 
 log = structlog.get_logger(__name__)
 
 MAX_RECIPIENTS = 20
+# The reply to each reason the inbound service gives for refusing or deferring a mail.
+REPLIES = {
+    "unreadable": "550 5.6.0 A header of the message cannot be read",
+    "too_complex": "550 5.6.0 The message is too complex to read",
+    "mixed_recipients": "550 5.5.3 One conversation per message",
+    "loop": "554 5.4.6 Too many hops: a mail loop",
+    "forged_reply": "550 5.7.1 This reply address takes mail only from its owner's "
+                    "registered address",
+    "conversation_gone": "550 5.1.1 This conversation no longer exists",
+    "sender_not_ascii": "550 5.6.7 This address cannot be answered (it is not ASCII)",
+    "no_sender": "550 5.1.7 The mail names no valid sender address",
+    "busy": "451 4.3.0 The message could not be read now; try again later",
+}
 
 
 def smtp_reply(exc: BaseException) -> str:
@@ -42,11 +56,9 @@ def smtp_reply(exc: BaseException) -> str:
     if isinstance(exc, TooLarge):  # its messages name limits, never the mail's content
         detail = "; ".join(p.message for p in exc.problems)[:200]
         return f"552 5.3.4 Message too big: {detail}" if detail else "552 5.3.4 Message too big"
-    if isinstance(exc, MailRefused):
-        code = "554" if exc.status.startswith("5.4") else "550"
-        return f"{code} {exc.status} {exc}"
-    if isinstance(exc, MailDeferred):
-        return f"451 {exc.status} {exc}"
+    if isinstance(exc, MailRefused | MailDeferred):
+        return REPLIES.get(exc.reason, "550 5.7.1 Message refused" if isinstance(
+            exc, MailRefused) else "451 4.3.0 Temporary failure; try again later")
     if isinstance(exc, InvalidInput):
         detail = "; ".join(p.message for p in exc.problems)[:200]
         return f"550 5.6.0 Message refused: {detail}"
@@ -98,10 +110,11 @@ def _peer_host(peer: object) -> str:
 
 
 class GatewayHandler:
-    """aiosmtpd hooks: thin, one service call each."""
+    """aiosmtpd hooks: thin, one service call each (DATA reads the mail first)."""
 
-    def __init__(self, inbound: Inbound, limits: ClientLimits) -> None:
+    def __init__(self, inbound: Inbound, reader: MailReader, limits: ClientLimits) -> None:
         self._inbound = inbound
+        self._reader = reader
         self._limits = limits
         # What each transaction's first recipient is; gone with its envelope (aiosmtpd makes
         # a new one after DATA and on RSET).
@@ -136,9 +149,12 @@ class GatewayHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
+        first = self._first.get(envelope)
         try:
+            mail = await self._reader.read(raw, bounce=first is not None
+                                           and first.kind == "bounce")
             outcomes = await self._inbound.receive(envelope.mail_from or "",
-                                                   list(envelope.rcpt_tos), raw)
+                                                   list(envelope.rcpt_tos), mail, raw)
         except Exception as exc:
             return smtp_reply(exc)
         log.info("mail received", outcomes=outcomes, size=len(raw))
@@ -193,11 +209,16 @@ def tls_context(config: SmtpConfig) -> ssl.SSLContext | None:
 class SmtpGateway:
     """The listening socket and its sessions, started and stopped with the app."""
 
-    def __init__(self, inbound: Inbound, config: SmtpConfig, clock: Clock) -> None:
+    def __init__(self, inbound: Inbound, reader: MailReader, config: SmtpConfig,
+                 clock: Clock) -> None:
         self._config = config
         self._limits = ClientLimits(config.max_connections_per_client,
                                     config.max_messages_per_minute, clock)
-        self._handler = GatewayHandler(inbound, self._limits)
+        self._handler = GatewayHandler(inbound, reader, self._limits)
+        if config.require_dmarc_pass and not config.trusted_authserv_id.strip():
+            log.warning("smtp: require_dmarc_pass is on but trusted_authserv_id is empty: no "
+                        "Authentication-Results header is trusted, so every reply by mail "
+                        "is refused")
         self._sessions: set[GatewaySMTP] = set()
         self._server: asyncio.Server | None = None
         self.address: tuple[str, int] = (config.host, config.port)

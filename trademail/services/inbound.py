@@ -12,7 +12,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import authres
 import structlog
 
 from trademail.clock import Clock
@@ -20,17 +19,11 @@ from trademail.crypto import Keyring, digest
 from trademail.errors import InvalidInput, MailRefused, NotFound
 from trademail.ids import new_id
 from trademail.services import validation
+from trademail.services.incoming import Extracted, MailWorker, Part, ReadMail
 from trademail.services.mailbox import Mailbox, Upload
-from trademail.services.mailreader import MailReader
-from trademail.services.mailtext import (
-    Extracted,
-    Part,
-    ReadMail,
-    display_name,
-    trim_reply,
-)
 from trademail.services.members import Members
 from trademail.services.notifications import Notifications
+from trademail.services.quoting import display_name, trim_reply
 from trademail.store import MemberRow, Store
 from trademail.store.gateway import CorrespondentRow
 
@@ -60,7 +53,7 @@ def is_automatic(mail: ReadMail, mail_from: str) -> bool:
     return (not mail_from or bool(auto and auto != "no")
             or mail.get("Precedence").lower() in ("bulk", "junk", "list", "auto_reply")
             or bool(mail.get("X-Autoreply") or mail.get("X-Autorespond"))
-            or mail.content_type == "multipart/report")
+            or mail.is_report)
 
 
 def _lookup_form(address: str) -> str | None:
@@ -70,48 +63,19 @@ def _lookup_form(address: str) -> str | None:
         return None
 
 
-def dmarc_passed(results: Sequence[str], from_domain: str, trusted_authserv_id: str) -> bool:
-    """The topmost Authentication-Results that our own upstream added (its authserv-id is
-    `trusted_authserv_id`; RFC 8601 section 5: any other is ignored, for the sender may have
-    written it) says DMARC passed for the From domain. With no trusted id, none counts."""
-    if not trusted_authserv_id:
-        return False
-    for value in results:
-        try:
-            parsed = authres.AuthenticationResultsHeader.parse_value(value)
-        except Exception:  # authres raises its own tree and plain errors on garbage
-            parsed = None
-        if parsed is None or str(parsed.authserv_id or "").lower() != \
-                trusted_authserv_id.lower():
-            continue
-        for result in parsed.results:
-            if result.method == "dmarc":
-                domain = next((p.value for p in result.properties
-                               if p.type == "header" and p.name == "from"), "")
-                return result.result == "pass" and str(domain).lower() == from_domain.lower()
-        return False
-    return False
-
-
 class Inbound:
     def __init__(self, store: Store, keyring: Keyring, members: Members, mailbox: Mailbox,
-                 notifications: Notifications, clock: Clock, reader: MailReader, *,
-                 relay_domain: str, require_dmarc_pass: bool,
-                 trusted_authserv_id: str = "") -> None:
+                 notifications: Notifications, clock: Clock, worker: MailWorker, *,
+                 relay_domain: str, require_dmarc_pass: bool) -> None:
         self._store = store
         self._keyring = keyring
         self._members = members
         self._mailbox = mailbox
         self._notifications = notifications
         self._clock = clock
-        self._reader = reader
+        self._worker = worker
         self._domain = relay_domain.lower()
         self._require_dmarc = require_dmarc_pass
-        self._trusted_authserv_id = trusted_authserv_id.strip()
-        if require_dmarc_pass and not self._trusted_authserv_id:
-            log.warning("smtp: require_dmarc_pass is on but trusted_authserv_id is empty: no "
-                        "Authentication-Results header is trusted, so every reply by mail "
-                        "is refused")
 
     # ------------------------------------------------------------------ RCPT
 
@@ -144,23 +108,24 @@ class Inbound:
 
     # ------------------------------------------------------------------ DATA
 
-    async def receive(self, mail_from: str, recipients: Sequence[str], raw: bytes) -> list[str]:
-        """Take one mail for its recipients; what became of it for each. Every recipient is
-        resolved and the mail read (once) before anything is written; raises, having stored
-        nothing, when it must be refused."""
+    async def receive(self, mail_from: str, recipients: Sequence[str], mail: ReadMail,
+                      raw: bytes) -> list[str]:
+        """Take one mail, read by the gateway, for its recipients; what became of it for
+        each. Every recipient is resolved before anything is written; raises, having stored
+        nothing, when it must be refused. `raw` is the mail as it came, for its identity
+        when it has no Message-ID."""
         destinations = [await self.destination(address) for address in recipients]
         if not destinations:
             raise NotFound()
         if any(not self.compatible(destinations[0], d) for d in destinations[1:]):
-            raise MailRefused("one conversation per message", "5.5.3")
-        mail = await self._reader.read(raw, bounce=destinations[0].kind == "bounce")
+            raise MailRefused("mixed_recipients")
         if mail.received > MAX_HOPS:
-            raise MailRefused("too many hops: a mail loop", "5.4.6")
+            raise MailRefused("loop")
         # What makes a retry the same mail: its Message-ID, or all of it when it has none;
         # kept to a fixed size whatever the mail's.
         message_id = mail.get("Message-ID")
         identity = digest(b"id " + message_id.encode("utf-8", "surrogateescape")
-                               if message_id else b"raw " + raw)
+                          if message_id else b"raw " + raw)
         first = destinations[0]
         if first.kind == "bounce":
             return [await self._bounce(first, mail)]
@@ -191,11 +156,10 @@ class Inbound:
         if writer is None or writer.id != member.id:
             await self._notifications.notice(member.id, "reply_refused")
             log.info("reply by mail refused: not from the owner's address")
-            raise MailRefused("this reply address takes mail only from its owner's registered "
-                              "address")
+            raise MailRefused("forged_reply")
         thread = await self._store.thread(member.id, where.thread_id)
         if not thread:
-            raise MailRefused("this conversation no longer exists", "5.1.1")
+            raise MailRefused("conversation_gone")
         seen = self._seen(member.id, f"thread {where.thread_id}", identity)
         if await self._store.inbound_mail_seen(*seen):
             return "duplicate"  # an MTA's retry of a reply already in the conversation
@@ -207,8 +171,8 @@ class Inbound:
             alias = next((a.address for a in await self._store.aliases_of([member.id])
                           if a.enabled), "")
             # Every address the member ever registered, in every spelling and every part:
-            # cards, invitations, forwarded mail and all (see mailscrub).
-            own = await self._reader.scrub(
+            # cards, invitations, forwarded mail and all.
+            own = await self._worker.scrub(
                 Extracted(text.subject, trim_reply(text.body, self._domain), text.attachments),
                 await self._members.addresses(member.id), alias or "[address removed]")
             await self._mailbox.send(
@@ -233,13 +197,12 @@ class Inbound:
             if local and not local.isascii():
                 # Mail to a non-ASCII local part needs SMTPUTF8 all the way; an answer could
                 # not be delivered reliably, so the conversation is not started.
-                raise MailRefused("this address cannot be answered (it is not ASCII)",
-                                  "5.6.7")
+                raise MailRefused("sender_not_ascii")
             try:
                 return validation.email(candidate)
             except InvalidInput:
                 continue
-        raise MailRefused("the mail names no valid sender address", "5.1.7")
+        raise MailRefused("no_sender")
 
     async def _external(self, destinations: Sequence[Destination], mail_from: str,
                         mail: ReadMail, identity: bytes) -> list[str]:
@@ -257,7 +220,7 @@ class Inbound:
                 return ["dropped"]  # a member's auto-reply is no message from them
             return [await self._member_by_mail(member, others, mail, identity)]
         address = self._outsider_address(mail, mail_from)
-        text = await self._reader.scrub(
+        text = await self._worker.scrub(
             _readable(mail), self._sender_addresses(mail, mail_from), HIDDEN_ADDRESS,
             cautious=False)
         thread_of = self._answers(mail)
@@ -316,7 +279,7 @@ class Inbound:
                       if a.enabled), HIDDEN_ADDRESS)
         thread_of = self._answers(mail)
         text = _readable(mail)
-        clean = await self._reader.scrub(
+        clean = await self._worker.scrub(
             Extracted(text.subject, trim_reply(text.body, self._domain) if thread_of
                       else text.body, text.attachments),
             await self._members.addresses(member.id), alias)
@@ -341,9 +304,8 @@ class Inbound:
         header_from = _lookup_form(senders[0][1]) if len(senders) == 1 else None
         if envelope is None or envelope != header_from:
             return None
-        if (authenticated or self._require_dmarc) and not dmarc_passed(
-                mail.authentication_results, envelope.rpartition("@")[2],
-                self._trusted_authserv_id):
+        if (authenticated or self._require_dmarc) and \
+                mail.dmarc_pass != envelope.rpartition("@")[2]:
             return None
         return await self._store.confirmed_member_by_email(
             self._keyring.blind_index("email", envelope))

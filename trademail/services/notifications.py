@@ -14,7 +14,7 @@ from trademail.clock import Clock
 from trademail.crypto import Keyring, new_mail_token, token_digest
 from trademail.errors import NotFound
 from trademail.ids import is_id, new_id
-from trademail.services import dsn
+from trademail.services import bounces
 from trademail.services.accountmail import AccountMail
 from trademail.services.outbox import OutboundMail, Outbox
 from trademail.store import MemberRow, NewOutboxRow, OutboxRow, Store
@@ -268,17 +268,17 @@ class Notifications:
 
     async def record_bounce(self, purpose: str, outbox_id: str, status: str) -> None:
         """A bounce (a DSN, or a refusal from the smarthost) for one outbox row, by the
-        enhanced status code it carries (see services.dsn)."""
+        enhanced status code it carries (see `bounces`)."""
         member_id = await self._store.outbox_member(outbox_id)
         if member_id is None:
             return
-        kind = dsn.classify(status)
+        kind = bounces.classify(status)
         if purpose == PURPOSE_DIRECT:
-            if kind != dsn.DELAYED:
+            if kind != bounces.DELAYED:
                 await self.notice(member_id, "outbound_bounce", outbox_id)
             return
-        notice = {dsn.ADDRESS: "hard_bounce", dsn.MAILBOX: "mailbox_bounce",
-                  dsn.REFUSED: "refused_bounce", dsn.DELAYED: "soft_bounce"}[kind]
+        notice = {bounces.ADDRESS: "hard_bounce", bounces.MAILBOX: "mailbox_bounce",
+                  bounces.REFUSED: "refused_bounce", bounces.DELAYED: "soft_bounce"}[kind]
         await self.notice(member_id, notice, outbox_id)
         log.info("bounce recorded", kind=kind, status=status, outbox_id=outbox_id)
 
@@ -296,7 +296,7 @@ class Notifications:
             parsed = self.parse_bounce_local(local)
             if parsed is not None:
                 await self.record_bounce(parsed[0], row.id,
-                                         dsn.status_in(error) or _basic_status(error))
+                                         bounces.status_in(error) or _basic_status(error))
 
     async def _bounces(self, member: MemberRow) -> tuple[int, int]:
         """(address failures, counted mailbox failures) since the window opened or the

@@ -139,7 +139,7 @@ def plain_body(text: str) -> Markup:
 
 def message_body(message: Any) -> Markup:
     """The body of a message, always text (mail that arrives as HTML was turned into text
-    by mailtext when it came in)."""
+    by the gateway when it came in)."""
     return plain_body(message.body)
 
 

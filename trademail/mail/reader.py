@@ -2,8 +2,8 @@
 event loop.
 
 CPython's email parser is quadratic on some headers and mail can be large, so however
-`mailtext` bounds its input, reading one mail may take a while; so may looking for a member's
-address in every part of it (`mailscrub`). In a worker it holds up no one else. Work that
+`parse` bounds its input, reading one mail may take a while; so may looking for a member's
+address in every part of it (`scrub`). In a worker it holds up no one else. Work that
 takes longer than `timeout` is refused and the pool restarted (a running worker cannot be
 stopped alone), so a hostile mail costs at most that.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
@@ -21,8 +21,9 @@ from typing import Any, TypeVar
 import structlog
 
 from trademail.errors import MailDeferred, MailRefused
-from trademail.services.mailscrub import Scrubbed, scrub_mail
-from trademail.services.mailtext import Extracted, ReadMail, read_mail
+from trademail.mail.parse import read_mail
+from trademail.mail.scrub import scrub_mail
+from trademail.services.incoming import Extracted, ReadMail, Scrubbed
 
 _T = TypeVar("_T")
 
@@ -30,10 +31,14 @@ log = structlog.get_logger(__name__)
 
 
 class MailReader:
-    """`read_mail` and `scrub_mail` in at most `workers` processes at once."""
+    """`read_mail` and `scrub_mail` in at most `workers` processes at once: the inbound
+    service's MailWorker. `trusted_authserv_id` names the upstream whose word on DMARC
+    counts (see `parse.dmarc_pass`)."""
 
-    def __init__(self, *, max_text_chars: int, workers: int = 2, timeout: float = 60.0) -> None:
+    def __init__(self, *, max_text_chars: int, trusted_authserv_id: str = "", workers: int = 2,
+                 timeout: float = 60.0) -> None:
         self._max_text_chars = max_text_chars
+        self._trusted_authserv_id = trusted_authserv_id
         self._workers = workers
         self._timeout = timeout
         self._pool: ProcessPoolExecutor | None = None
@@ -42,22 +47,23 @@ class MailReader:
         if self._pool is None:
             # forkserver: workers are not forks of this process and its threads and sockets.
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["trademail.services.mailtext",
-                                            "trademail.services.mailscrub"])
+            context.set_forkserver_preload(["trademail.mail.parse", "trademail.mail.scrub"])
             self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=context)
         return self._pool
 
     async def read(self, raw: bytes, *, bounce: bool = False) -> ReadMail:
         """The mail read, or the TooLarge / InvalidInput / MailRefused `read_mail` raised."""
-        return await self._run(len(raw), _read, raw, self._max_text_chars, bounce)
+        return await self._run(len(raw), partial(
+            read_mail, max_text_chars=self._max_text_chars, bounce=bounce,
+            trusted_authserv_id=self._trusted_authserv_id), raw)
 
-    async def scrub(self, text: Extracted, addresses: list[str], replacement: str, *,
+    async def scrub(self, text: Extracted, addresses: Sequence[str], replacement: str, *,
                     cautious: bool = True) -> Scrubbed:
         """`text` with every spelling of `addresses` replaced by `replacement`, and the parts
-        that still name one removed (see `mailscrub`)."""
+        that still name one removed (see `scrub`)."""
         size = sum(len(a.data) for a in text.attachments) + len(text.body)
-        return await self._run(size, partial(scrub_mail, cautious=cautious), text, addresses,
-                               replacement)
+        return await self._run(size, partial(scrub_mail, cautious=cautious), text,
+                               list(addresses), replacement)
 
     async def _run(self, size: int, work: Callable[..., _T], *args: Any) -> _T:
         """`work(*args)` in a worker: MailRefused when it takes too long, MailDeferred when
@@ -68,11 +74,10 @@ class MailReader:
         except TimeoutError:
             log.warning("smtp: a mail took too long to read; refused", size=size)
             self._restart()
-            raise MailRefused("the message is too complex to read", "5.6.0") from None
+            raise MailRefused("too_complex") from None
         except BrokenProcessPool:
             self._restart()
-            raise MailDeferred("the message could not be read now; try again later",
-                               "4.3.0") from None
+            raise MailDeferred("busy") from None
 
     def _restart(self) -> None:
         pool, self._pool = self._pool, None
@@ -87,6 +92,3 @@ class MailReader:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
 
-
-def _read(raw: bytes, max_text_chars: int, bounce: bool) -> ReadMail:
-    return read_mail(raw, max_text_chars=max_text_chars, bounce=bounce)

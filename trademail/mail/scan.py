@@ -21,7 +21,7 @@ import zipfile
 import zlib
 from collections.abc import Callable
 
-from trademail.services.addressforms import Forms, views
+from trademail.mail.forms import Forms, views
 
 # How deep containers may nest (base64 in a zip in a mail in a mail…).
 MAX_DEPTH = 8

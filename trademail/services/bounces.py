@@ -1,5 +1,6 @@
 """What a bounce says went wrong: the enhanced status code (RFC 3463) of a delivery status
-notification (RFC 3464), or of a refusal the relay met, and what that means for the address.
+notification (RFC 3464, read by the gateway), or of a refusal the relay met, and what that
+means for the address.
 
 Only a code that says the mailbox or address does not work pauses a member's
 notifications. A spam filter's refusal (5.7.x) or a content refusal (5.6.x) says nothing
@@ -9,9 +10,7 @@ about the address: a sender name an outsider chose can trigger one.
 from __future__ import annotations
 
 import re
-from email.message import EmailMessage, Message
-
-from flufl.bounce import all_failures
+from collections.abc import Sequence
 
 # An enhanced status code in a DSN's Status field or a reply line of the relay's smarthost.
 _STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
@@ -41,30 +40,8 @@ def classify(status: str) -> str:
     return REFUSED
 
 
-def _rank(status: str) -> tuple[int, int]:
-    """Orders codes by how much they say about the address: the worst first."""
+def worst(statuses: Sequence[str]) -> str:
+    """Of several codes (one per recipient of a DSN), the one that says most against the
+    address."""
     order = {ADDRESS: 0, MAILBOX: 1, REFUSED: 2, DELAYED: 3}
-    return order[classify(status)], 0 if status.startswith("5") else 1
-
-
-def bounce_status(message: EmailMessage) -> str:
-    """The status a bounce reports: from the per-recipient Status fields of its
-    message/delivery-status part (the worst one). A bounce without one (flufl.bounce
-    knows the older formats) gives "5.0.0" (failed, cause unknown) or "4.0.0" (delayed):
-    its free text may quote the bounced mail, words an outsider chose, so no code is read
-    from it. "" when it is not a bounce at all."""
-    found: list[str] = []
-    for part in message.walk():
-        if part.get_content_type() != "message/delivery-status":
-            continue
-        blocks = part.get_payload()
-        for block in blocks if isinstance(blocks, list) else []:
-            if isinstance(block, Message) and (status := status_in(str(block.get("Status",
-                                                                                  "")))):
-                found.append(status)
-    if found:
-        return min(found, key=_rank)
-    temporary, permanent = all_failures(message)
-    if permanent:
-        return "5.0.0"
-    return "4.0.0" if temporary else ""
+    return min(statuses, key=lambda s: (order[classify(s)], 0 if s.startswith("5") else 1))

@@ -1,13 +1,13 @@
 """A reply by mail with the member's own address taken out, in every spelling and every part.
 
-Text is rewritten: every spelling of the address (see `addressforms`) becomes the alias, and
+Text is rewritten: every spelling of the address (see `forms`) becomes the alias, and
 text parts are stored as UTF-8. Forwarded mail is rewritten header by header and part by part,
 and winmail.dat is unpacked into its attachments. A part that names the address and cannot be
 rewritten (keys, signatures, certificates, archives, documents, images, or a rewrite that
 still names it) is removed, and the reader is told so in the body. Nothing here raises on
 hostile input: what cannot be read is removed.
 
-Pure functions of their input, meant to run in a worker process (see `mailreader`).
+Pure functions of their input, meant to run in a worker process (see `reader`).
 """
 
 from __future__ import annotations
@@ -22,15 +22,17 @@ from typing import Any
 from tnefparse import TNEF
 
 from trademail.errors import InvalidInput, TooLarge
-from trademail.services.addressforms import Forms, forms, normalised, spans
-from trademail.services.addressscan import (
+from trademail.mail.extract import MAX_PARTS, clean_text
+from trademail.mail.forms import Forms, forms, normalised, spans
+from trademail.mail.parse import check_raw
+from trademail.mail.scan import (
     container_kind,
     decode_text,
     legacy_text,
     mentions,
     textual,
 )
-from trademail.services.mailtext import MAX_PARTS, Extracted, Part, check_raw, clean_text
+from trademail.services.incoming import Extracted, Part, Scrubbed
 
 REMOVED_NOTICE = ("[TradeMail: an attachment was removed because it contained the sender's "
                   "email address: {}]")
@@ -85,16 +87,6 @@ _TYPES_BY_EXTENSION = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-
-
-@dataclass(frozen=True)
-class Scrubbed:
-    """A reply as the other party may see it."""
-
-    subject: str
-    body: str
-    attachments: tuple[Part, ...]
-    removed: tuple[str, ...]  # (scrubbed) names of the parts removed for naming the address
 
 
 def mentions_address(data: bytes | str, addresses: Sequence[str]) -> bool:

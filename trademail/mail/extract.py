@@ -1,0 +1,184 @@
+"""What TradeMail keeps of an incoming mail's MIME structure: its subject, its body as text
+(HTML made safe text by nh3, quoted history cut at the markup that starts it), and its
+attachments, a forwarded mail as one. Parsing never trusts the mail: every part's text is
+capped before it is read, and nothing here can backtrack.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import quopri
+import re
+import unicodedata
+from email import policy
+from email.errors import HeaderParseError
+from email.message import EmailMessage, Message
+
+import nh3
+
+from trademail.errors import InvalidInput
+from trademail.services.incoming import Extracted, Part
+
+MAX_PARTS = 200
+# Tags whose end makes a line break in the text.
+_BREAK_TAGS = frozenset({"br", "hr", "/p", "/div", "/li", "/tr", "/blockquote",
+                         "/h1", "/h2", "/h3", "/h4", "/h5", "/h6"})
+# Gmail's quote container, Apple's and Thunderbird's cited blockquotes, Outlook's reply
+# header block: (tag, a marker in its attributes with quotes removed, lower case).
+_QUOTE_TAGS = (("div", "gmail_quote"), ("blockquote", "type=cite"),
+               ("div", "id=divrplyfwdmsg"), ("div", "id=appendonsend"),
+               ("div", "id=mail-editor-reference-message"), ("hr", "id=stopspelling"))
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A mail attached whole: kept as one attachment, for its parts only make sense together.
+_ATTACHED_MAIL = frozenset({"message/rfc822", "message/global"})
+
+
+def header(message: Message, name: str) -> str:
+    """A header as clean text, however broken its encoding; empty when missing or when the
+    parser gives up on it."""
+    try:
+        value = message.get(name)
+    except Exception:  # the header parser raises anything on hostile input, RecursionError too
+        return ""
+    if value is None:
+        return ""
+    return " ".join(_CONTROL.sub(" ", str(value)).split())
+
+
+def _quote_marker(name: str, attributes: str) -> bool:
+    plain = attributes.replace('"', "").replace("'", "")
+    return any(name == tag and marker in plain for tag, marker in _QUOTE_TAGS)
+
+
+def _breaks_and_cut(markup: str) -> str:
+    """The markup with break tags made newlines and everything from the first quote block
+    on cut. One pass with str.find: every character is looked at a bounded number of times
+    (a regular expression here was quadratic on "<div<div<div…")."""
+    out: list[str] = []
+    pos = 0
+    while True:
+        start = markup.find("<", pos)
+        close = markup.find(">", start + 1) if start >= 0 else -1
+        if close < 0:
+            out.append(markup[pos:])  # no more complete tags; nh3 drops a broken one
+            break
+        inner = markup.rfind("<", start + 1, close)  # "a < b <br>": the tag is the last "<"
+        start = inner if inner >= 0 else start
+        body = markup[start + 1:close].lstrip().lower()
+        end = 1 if body.startswith("/") else 0
+        while end < len(body) and body[end].isalnum():
+            end += 1
+        name = body[:end]
+        if _quote_marker(name, body[end:]):
+            out.append(markup[pos:start])
+            break
+        if name in _BREAK_TAGS:
+            out.append(markup[pos:start])
+            out.append("\n")
+        else:
+            out.append(markup[pos:close + 1])
+        pos = close + 1
+    return "".join(out)
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text of an HTML mail body: quoted history cut, every tag dropped by nh3."""
+    text = nh3.clean(_breaks_and_cut(markup), tags=set(),
+                     clean_content_tags={"script", "style", "head", "title"})
+    return html.unescape(text)
+
+
+def _text_of(part: EmailMessage, limit: int) -> str:
+    try:
+        content = part.get_content()
+    except (LookupError, UnicodeError, ValueError, AssertionError):
+        payload = part.get_payload(decode=True)
+        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+    if not isinstance(content, str):
+        content = content.decode("utf-8", "replace") if isinstance(content, bytes) else ""
+    content = content[:limit]  # cut before anything reads it, so work stays bounded
+    return html_to_text(content) if part.get_content_subtype() == "html" else content
+
+
+def clean_text(text: str) -> str:
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n"))
+    return _CONTROL.sub("", text.replace("\t", "    "))
+
+
+def _embedded_bytes(part: EmailMessage) -> bytes:
+    """The bytes of a mail attached whole (message/rfc822). Some clients base64 it, which RFC
+    2046 forbids and the parser then reads as a mail with no header: undone here."""
+    inner = part.get_payload(0)
+    if not isinstance(inner, Message):
+        raise InvalidInput.one("message", "an attached mail cannot be read")
+    try:
+        data = inner.as_bytes(policy=policy.default.clone(refold_source="none"))
+    except Exception:  # the generator fails on hostile headers; the old one writes them raw
+        data = inner.as_bytes(policy=policy.compat32)
+    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    try:
+        if encoding == "base64":
+            return base64.b64decode(data)
+        if encoding == "quoted-printable":
+            return quopri.decodestring(data)
+    except (ValueError, binascii.Error):
+        pass  # not encoded after all: the bytes as parsed are the best there is
+    return data
+
+
+def extract(message: EmailMessage, *, max_text_chars: int = 1 << 20) -> Extracted:
+    """Subject, body text and attachments of a mail, or InvalidInput when it is unreadable.
+    The text of a part is cut at `max_text_chars` before it is read. A mail attached whole
+    (forwarded) is one attachment, message/rfc822, not the parts inside it."""
+    try:
+        parts = list(message.walk())
+        if len(parts) > MAX_PARTS:
+            raise InvalidInput.one("message", f"more than {MAX_PARTS} MIME parts")
+        inside: set[int] = set()  # parts of a mail attached whole
+        for part in parts:
+            if part.get_content_type() in _ATTACHED_MAIL and id(part) not in inside:
+                inside.update(id(p) for p in part.walk() if p is not part)
+        body_part = message.get_body(preferencelist=("plain", "html"))
+        text = _text_of(body_part, max_text_chars) if isinstance(body_part, EmailMessage) \
+            else ""
+        if body_part is None and not message.is_multipart():
+            # A multipart type without a usable boundary: its payload is all there is.
+            body_part = message
+            payload = message.get_payload(decode=True)
+            text = payload[:max_text_chars].decode("utf-8", "replace") \
+                if isinstance(payload, bytes) else ""
+        attachments: list[Part] = []
+        forwarded = 0
+        for part in parts:
+            if id(part) in inside or part is body_part:
+                continue
+            filename = part.get_filename()
+            if part.get_content_type() in _ATTACHED_MAIL and isinstance(part, EmailMessage) \
+                    and part.is_multipart():
+                forwarded += 1
+                name = clean_text(filename or "")[:200].strip() or \
+                    f"forwarded-message-{forwarded}.eml"
+                attachments.append(Part(name, "message/rfc822", _embedded_bytes(part)))
+                continue
+            if part.is_multipart():
+                continue
+            disposition = part.get_content_disposition()
+            if part.get_content_maintype() == "text" and not filename and disposition != \
+                    "attachment":
+                continue  # an alternative rendering of the body
+            data = part.get_payload(decode=True)
+            if not isinstance(data, bytes):
+                continue
+            name = clean_text(filename or "")[:200].strip() or \
+                f"part-{len(attachments) + 1}.{part.get_content_subtype()}"
+            attachments.append(Part(name, part.get_content_type(), data,
+                                    part.get_content_charset() or ""))
+    except InvalidInput:
+        raise
+    except (ValueError, LookupError, TypeError, IndexError, AttributeError, UnicodeError,
+            AssertionError, RecursionError, HeaderParseError):
+        raise InvalidInput.one("message", "the MIME structure cannot be read") from None
+    subject = clean_text(header(message, "Subject"))[:255].strip()
+    return Extracted(subject, clean_text(text), tuple(attachments))

@@ -1,0 +1,170 @@
+"""Reading one incoming mail, in a worker process (see `reader`): the raw bytes bounded
+before CPython's parser sees them (it is not linear on some headers), then what the inbound
+service needs of the mail as plain data: its text, its addresses, the word of the trusted
+upstream on DMARC, and what a bounce says went wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from email import policy
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import getaddresses
+
+import authres
+from flufl.bounce import all_failures
+
+from trademail.errors import InvalidInput, MailRefused, TooLarge
+from trademail.mail.extract import MAX_PARTS, extract, header
+from trademail.services.bounces import status_in, worst
+from trademail.services.incoming import Extracted, ReadMail
+
+MAX_HEADER_BYTES = 64 * 1024
+MAX_HEADERS = 500
+# CPython's address parser is quadratic in the length of some address fields ("a"a"a…),
+# and its parameter parser in the length of some Content-Type fields: both are bounded on
+# the raw bytes, before the parser sees them.
+MAX_ADDRESS_FIELD_BYTES = 4 * 1024
+ADDRESS_FIELDS = frozenset({b"from", b"reply-to", b"to", b"cc", b"sender"})
+MAX_MIME_FIELD_BYTES = 2 * 1024
+# How many times max_body_bytes of text one part may hold before it is cut, unread: enough
+# for quoted history and HTML markup around a body that fits.
+TEXT_CAP_FACTOR = 4
+_FIELDS = ("auto-submitted", "precedence", "x-autoreply", "x-autorespond", "in-reply-to",
+           "references", "message-id")
+_ADDRESS_FIELDS = ("from", "sender", "reply-to", "to", "cc")
+
+
+def _field_end(raw: bytes, start: int, limit: int) -> int:
+    """Where the header field starting at `start` ends (its folded lines included), looking
+    no further than `limit` bytes: -1 when it is longer."""
+    pos = start
+    stop = min(len(raw), start + limit + 1)
+    while True:
+        newline = raw.find(b"\n", pos, stop)
+        if newline < 0:
+            return len(raw) if stop == len(raw) else -1
+        if raw[newline + 1:newline + 2] not in (b" ", b"\t"):
+            return newline + 1
+        pos = newline + 1
+
+
+# Searched over the whole mail: no repeat in it, so it cannot backtrack.
+_MIME_FIELD = re.compile(rb"^content-(?:type|disposition)", re.I | re.M)
+
+
+def check_raw(raw: bytes) -> None:
+    """Refuse, on the raw bytes and before any parser runs, mail whose header section is
+    huge or has absurdly many fields, whose address fields are long, or whose MIME fields
+    (in any part) are long or too many. Linear: each byte is looked at a bounded number of
+    times."""
+    end = raw.find(b"\r\n\r\n")
+    end = raw.find(b"\n\n") if end < 0 else end
+    head = raw if end < 0 else raw[:end]
+    if len(head) > MAX_HEADER_BYTES:
+        raise TooLarge.one("headers", f"the header section is larger than "
+                                      f"{MAX_HEADER_BYTES} bytes")
+    lines = head.split(b"\n")
+    fields = sum(1 for line in lines if line[:1] not in (b" ", b"\t", b""))
+    if fields > MAX_HEADERS:
+        raise TooLarge.one("headers", f"more than {MAX_HEADERS} header fields")
+    name, size = b"", 0
+    for line in [*lines, b""]:
+        if line[:1] in (b" ", b"\t"):
+            size += len(line) + 1
+            continue
+        if name in ADDRESS_FIELDS and size > MAX_ADDRESS_FIELD_BYTES:
+            raise TooLarge.one("headers", f"an address field ({name.decode().title()}) is "
+                                          f"longer than {MAX_ADDRESS_FIELD_BYTES} bytes")
+        name, size = line.partition(b":")[0].strip().lower(), len(line) + 1
+    for count, match in enumerate(_MIME_FIELD.finditer(raw), start=1):
+        if count > 2 * MAX_PARTS + 2:
+            raise InvalidInput.one("message", f"more than {MAX_PARTS} MIME parts")
+        if _field_end(raw, match.start(), MAX_MIME_FIELD_BYTES) < 0:
+            raise TooLarge.one("headers", f"a MIME header field is longer than "
+                                          f"{MAX_MIME_FIELD_BYTES} bytes")
+
+
+def dmarc_pass(results: list[str], trusted_authserv_id: str) -> str:
+    """The From domain for which the topmost Authentication-Results our own upstream added
+    (its authserv-id is `trusted_authserv_id`; RFC 8601 section 5: any other is ignored, for
+    the sender may have written it) says DMARC passed; "" when none does. With no trusted
+    id, none counts."""
+    if not trusted_authserv_id:
+        return ""
+    for value in results:
+        try:
+            parsed = authres.AuthenticationResultsHeader.parse_value(value)
+        except Exception:  # authres raises its own tree and plain errors on garbage
+            parsed = None
+        if parsed is None or str(parsed.authserv_id or "").lower() != \
+                trusted_authserv_id.lower():
+            continue
+        for result in parsed.results:
+            if result.method == "dmarc":
+                domain = next((p.value for p in result.properties
+                               if p.type == "header" and p.name == "from"), "")
+                return str(domain).lower() if result.result == "pass" else ""
+        return ""
+    return ""
+
+
+def bounce_status(message: EmailMessage) -> str:
+    """The status a bounce reports: from the per-recipient Status fields of its
+    message/delivery-status part (the worst one). A bounce without one (flufl.bounce
+    knows the older formats) gives "5.0.0" (failed, cause unknown) or "4.0.0" (delayed):
+    its free text may quote the bounced mail, words an outsider chose, so no code is read
+    from it. "" when it is not a bounce at all."""
+    found: list[str] = []
+    for part in message.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        blocks = part.get_payload()
+        for block in blocks if isinstance(blocks, list) else []:
+            if isinstance(block, Message) and (status := status_in(str(block.get("Status",
+                                                                                  "")))):
+                found.append(status)
+    if found:
+        return worst(found)
+    temporary, permanent = all_failures(message)
+    if permanent:
+        return "5.0.0"
+    return "4.0.0" if temporary else ""
+
+
+def _addresses(message: EmailMessage, name: str) -> tuple[tuple[str, str], ...]:
+    values = [str(v) for v in message.get_all(name) or []]
+    return tuple((n, a) for n, a in getaddresses(values) if a)
+
+
+def read_mail(raw: bytes, *, max_text_chars: int, bounce: bool = False,
+              trusted_authserv_id: str = "") -> ReadMail:
+    """Check, parse and read one mail. Raises TooLarge or InvalidInput for mail over the
+    header limits and MailRefused for headers the parser cannot read (RecursionError on
+    "((((…" among them); never anything else."""
+    check_raw(raw)
+    try:
+        message = BytesParser(policy=policy.default).parsebytes(raw)
+        assert isinstance(message, EmailMessage)
+        addresses = {name: _addresses(message, name) for name in _ADDRESS_FIELDS}
+        results = [str(v) for v in message.get_all("Authentication-Results") or []]
+        received = len(message.get_all("Received") or [])
+        is_report = message.get_content_type() == "multipart/report"
+    except Exception:  # the parser's whole range of failures on hostile headers
+        raise MailRefused("unreadable") from None
+    fields = {name: header(message, name) for name in _FIELDS}
+    text: Extracted | None = None
+    problem = ""
+    try:
+        text = extract(message, max_text_chars=max_text_chars)
+    except InvalidInput as exc:
+        problem = "; ".join(p.message for p in exc.problems)
+    status = ""
+    if bounce:
+        try:
+            status = bounce_status(message)
+        except Exception:  # a detector choking on hostile input is no reason to fail
+            status = ""
+    return ReadMail(received, fields, addresses, text, problem, status, is_report,
+                    dmarc_pass(results, trusted_authserv_id))
