@@ -4,7 +4,7 @@
     python3 benchmarks/inbox_page.py --sizes 100 1000000  # the issue's 1,000,000
     python3 benchmarks/inbox_page.py --store-url postgresql://postgres@127.0.0.1/postgres
 
-Rows are written straight through the Store (real ciphertexts, one content key reused
+Rows are written straight into the database (real ciphertexts, one content key reused
 to save set-up time); pages are read through the Mailbox service, decryption included.
 """
 
@@ -30,12 +30,12 @@ PASSWORD = "benchmark harbour crane pallet"  # noqa: S105 - a throwaway benchmar
 
 
 async def fill(core, sender, recipient, count: int, start: float) -> None:  # type: ignore[no-untyped-def]
-    members = await core.store.members_by_ids([sender, recipient])
+    members = await core.stores.members.members_by_ids([sender, recipient])
     keys = {mid: core.keyring.member_key(mid, m.member_key) for mid, m in members.items()}
     ck = ContentKey.generate()
     batch = 2000
     for offset in range(0, count, batch):
-        async with core.store.db.transaction() as tx:
+        async with core.stores.db.transaction() as tx:
             messages, entries = [], []
             for n in range(offset, min(offset + batch, count)):
                 mid = new_id(start + n)
@@ -73,7 +73,7 @@ async def main(url: str | None, sizes: list[int], repeats: int) -> None:
             suffix = new_id(clock.now())[-6:]
             ids = []
             for name in ("bench-a", "bench-b"):
-                profile = await core.members.register(
+                profile = await core.signup.register(
                     username=f"{name}{suffix}", password=PASSWORD,
                     email=f"{name}{suffix}@example.com", company="Bench", country="Peru",
                     client="benchmark")

@@ -13,7 +13,8 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from trademail.appkeys import CONFIG, STORE
+from trademail.app import CORE
+from trademail.appkeys import CONFIG
 from trademail.config import Config, load_config
 
 PASSWORD = "harbour crane pallet voyage"
@@ -81,7 +82,7 @@ async def take_mail(client: Any, to: str, contains: str, *, within: float = 10.0
 
 async def jobs_done(client: Any, *, within: float = 10.0) -> None:
     """Wait (on real I/O) until the relay has done every queued job (a reset request)."""
-    store = client.app[STORE]
+    store = client.app[CORE].stores
     deadline = asyncio.get_running_loop().time() + within
     while await store.db.fetchval(
             "SELECT COUNT(*) FROM outbox WHERE kind = 'job' AND state = 'pending'"):
@@ -91,8 +92,8 @@ async def jobs_done(client: Any, *, within: float = 10.0) -> None:
 
 async def outbox_rows(client: Any, username: str) -> int:
     """How many deliveries were ever queued on behalf of (or to) a member."""
-    store = client.app[STORE]
-    member = await store.member_by_username(username)
+    store = client.app[CORE].stores
+    member = await store.members.member_by_username(username)
     return int(await store.db.fetchval("SELECT COUNT(*) FROM outbox WHERE member_id = $1",
                                        member.id))
 

@@ -9,7 +9,7 @@ import asyncpg
 from aiohttp import FormData
 
 from tests.helpers import register, send
-from trademail.appkeys import STORE
+from trademail.app import CORE
 from trademail.config import Config
 
 SUBJECT = "Quotation for Zanzibar cloves"
@@ -90,6 +90,6 @@ async def test_throttles_and_idempotency_keys_are_kept_keyed(client: Any,
     for blob in values:
         for secret in (typed, "hunter2-typed-here", key, "127.0.0.1"):
             assert secret.encode() not in blob, secret
-    store = client.app[STORE]
+    store = client.app[CORE].stores
     subjects = [r["subject"] for r in await store.db.fetch("SELECT subject FROM signin_failures")]
     assert subjects and all(len(s) == 64 and int(s, 16) >= 0 for s in subjects)

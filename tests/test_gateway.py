@@ -18,8 +18,8 @@ import pytest
 
 from tests.helpers import OUTBOUND, Member, make_config, register, register_all, send
 from tests.smtp_helpers import Captured, Smarthost
-from trademail.app import build_app
-from trademail.appkeys import MEMBERS, NOTIFICATIONS, SMTP_GATEWAY, STORE
+from trademail.app import CORE, build_app
+from trademail.appkeys import MEMBERS, NOTIFICATIONS, SMTP_GATEWAY
 from trademail.config import Config
 from trademail.gateway.transports import SmtpTransport
 from trademail.testing import FakeClock
@@ -132,7 +132,7 @@ async def gateway(config: Config, clock: FakeClock, smarthost: Smarthost,
 
 
 async def member_id(gw: Gateway, member: Member) -> str:
-    row = await gw.app[STORE].member_by_username(member.username)
+    row = await gw.app[CORE].stores.members.member_by_username(member.username)
     return str(row.id)
 
 
@@ -185,7 +185,7 @@ async def test_over_size_is_552_at_mail_when_declared_and_at_data_otherwise(
     # Undeclared: refused once DATA is in, and nothing is stored.
     code, _ = await gw.deliver("x@outside.example", [amina.alias], big)
     assert code == 552
-    assert await app[STORE].db.fetchval("SELECT COUNT(*) FROM messages") == 0
+    assert await app[CORE].stores.db.fetchval("SELECT COUNT(*) FROM messages") == 0
 
 
 async def test_connection_and_message_rate_limits_answer_421_and_451(
@@ -259,7 +259,7 @@ async def test_a_new_message_notifies_the_recipient_with_a_clean_built_mail(
 
 async def test_full_notifications_escape_html_and_off_sends_nothing(gateway: Gateway) -> None:
     amina, bakari = await register_all(gateway.client, "amina", "bakari")
-    store = gateway.app[STORE]
+    store = gateway.app[CORE].stores
     await store.db.execute("UPDATE members SET notify = 'full' WHERE username = 'bakari'")
     await send(gateway.client, amina, [bakari.username], subject="<b>Offer</b>",
                body="Price: <script>alert(1)</script> & terms")
@@ -372,7 +372,7 @@ async def test_replies_from_anyone_but_the_owner_are_refused_and_the_owner_told(
     status = await gateway.app[NOTIFICATIONS].notification_status(
         await member_id(gateway, bakari))
     assert [n.kind for n in status.notices] == ["reply_refused", "reply_refused"]
-    assert await gateway.app[STORE].db.fetchval("SELECT COUNT(*) FROM messages") == 1
+    assert await gateway.app[CORE].stores.db.fetchval("SELECT COUNT(*) FROM messages") == 1
     assert len(await gateway.mails(1)) == 1  # nothing bounced to anyone
 
 
@@ -395,7 +395,7 @@ async def test_auto_replies_to_a_reply_address_are_dropped_quietly(gateway: Gate
     ooo = mail_bytes(sender=bakari.email, to=reply_to, subject="Out of office",
                      body="I am away.", extra={"Auto-Submitted": "auto-replied"})
     assert (await gateway.deliver(bakari.email, [reply_to], ooo))[0] == 250
-    assert await gateway.app[STORE].db.fetchval("SELECT COUNT(*) FROM messages") == 1
+    assert await gateway.app[CORE].stores.db.fetchval("SELECT COUNT(*) FROM messages") == 1
     assert len(await gateway.mails(1)) == 1
 
 
@@ -517,7 +517,7 @@ async def test_outside_mail_lands_marked_external_and_the_answer_leaves_from_the
 
     for query in ("SELECT address_ct AS ct FROM correspondents",
                   "SELECT payload_ct AS ct FROM outbox"):
-        rows = await gateway.app[STORE].db.fetch(query)
+        rows = await gateway.app[CORE].stores.db.fetch(query)
         assert rows and all(outsider.encode() not in bytes(r["ct"] or b"") for r in rows)
 
 

@@ -42,7 +42,8 @@ from tests.test_gateway import (  # noqa: F401 - fixtures are used by name
     reply_address,
     smarthost,
 )
-from trademail.appkeys import NOTIFICATIONS, STORE
+from trademail.app import CORE
+from trademail.appkeys import NOTIFICATIONS
 from trademail.mail.scrub import REMOVED_NOTICE, mentions_address
 
 MAIL = Path(__file__).parent / "mail"
@@ -300,7 +301,7 @@ async def test_mail_through_the_gateway(gateway: Gateway, case: Case) -> None:  
     assert code == case.code, reply
     assert bakari.email not in reply and "@" not in reply.replace("@relay.localhost", "")
 
-    store = gateway.app[STORE]
+    store = gateway.app[CORE].stores
     bakari_id = await member_id(gateway, bakari)
     status = await gateway.app[NOTIFICATIONS].notification_status(bakari_id)
     notices = [n.kind for n in status.notices]

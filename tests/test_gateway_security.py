@@ -25,7 +25,8 @@ from tests.test_gateway import (  # noqa: F401 - fixtures are used by name
     reply_address,
     smarthost,
 )
-from trademail.appkeys import NOTIFICATIONS, STORE
+from trademail.app import CORE
+from trademail.appkeys import NOTIFICATIONS
 from trademail.errors import InvalidInput, MailRefused, TooLarge
 from trademail.gateway.compose import Composer, mail_address
 from trademail.mail import extract as mailtext
@@ -192,7 +193,7 @@ async def test_hostile_address_headers_get_a_5xx_with_a_reason(gateway: Gateway)
     folded = b"From: " + b"\r\n ".join([b'"a"a' * 15] * 1000)
     code, text = await gateway.deliver(OUTSIDER, [bakari.alias], folded + body)
     assert code == 552 and "address field" in text
-    assert await gateway.app[STORE].db.fetchval("SELECT COUNT(*) FROM messages") == 0
+    assert await gateway.app[CORE].stores.db.fetchval("SELECT COUNT(*) FROM messages") == 0
 
 
 # ---------------------------------------------------------------- 3. non-ASCII addresses
@@ -232,7 +233,7 @@ async def test_mail_from_a_non_ascii_local_part_is_refused_as_unanswerable(
            "Content-Type: text/plain; charset=utf-8\r\n\r\nGuten Tag\r\n").encode()
     code, text = await gateway.deliver("jörg@outside.example", [bakari.alias], raw)
     assert code == 550 and "cannot be answered" in text and "jörg" not in text
-    assert await gateway.app[STORE].db.fetchval("SELECT COUNT(*) FROM messages") == 0
+    assert await gateway.app[CORE].stores.db.fetchval("SELECT COUNT(*) FROM messages") == 0
 
 
 # ---------------------------------------------------------------- 4. trimming keeps real text
@@ -317,7 +318,7 @@ async def test_a_reply_and_an_alias_in_one_mail_are_refused_at_rcpt(gateway: Gat
     for rcpts in ([reply_to, bakari.alias], [bakari.alias, reply_to]):
         code, text = await gateway.deliver(bakari.email, rcpts, mail)
         assert code == 550 and "One conversation per message" in text
-    assert await gateway.app[STORE].db.fetchval("SELECT COUNT(*) FROM messages") == 1
+    assert await gateway.app[CORE].stores.db.fetchval("SELECT COUNT(*) FROM messages") == 1
 
 
 async def test_mail_refused_for_one_alias_stores_nothing_for_the_others(
@@ -327,8 +328,8 @@ async def test_mail_refused_for_one_alias_stores_nothing_for_the_others(
     big = mail_bytes(sender=OUTSIDER, to=amina.alias, subject="big", body="x" * 300_000)
     code, _ = await gateway.deliver(OUTSIDER, [amina.alias, bakari.alias], big)
     assert code in (550, 552)
-    assert await gateway.app[STORE].db.fetchval("SELECT COUNT(*) FROM messages") == 0
-    assert await gateway.app[STORE].db.fetchval("SELECT COUNT(*) FROM correspondents") == 0
+    assert await gateway.app[CORE].stores.db.fetchval("SELECT COUNT(*) FROM messages") == 0
+    assert await gateway.app[CORE].stores.db.fetchval("SELECT COUNT(*) FROM correspondents") == 0
 
 
 async def test_copying_an_outsider_revokes_the_reply_address_and_says_so(
@@ -361,7 +362,7 @@ async def test_an_mta_retry_of_a_reply_or_an_outside_mail_is_posted_once(
                          message_id="<retry-2@partner.example>")
     for _ in range(2):
         assert (await gateway.deliver(OUTSIDER, [bakari.alias], outside))[0] == 250
-    store = gateway.app[STORE]
+    store = gateway.app[CORE].stores
     assert await store.db.fetchval("SELECT COUNT(*) FROM messages") == 3
     digests = [bytes(r["digest"]) for r in await store.db.fetch(
         "SELECT digest FROM inbound_mail")]

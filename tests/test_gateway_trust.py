@@ -26,8 +26,8 @@ from tests.test_gateway import (  # noqa: F401 - fixtures are used by name
     smarthost,
 )
 from tests.test_gateway import dsn as dsn_mail
-from trademail.app import build_app
-from trademail.appkeys import NOTIFICATIONS, STORE
+from trademail.app import CORE, build_app
+from trademail.appkeys import NOTIFICATIONS
 from trademail.gateway.transports import SmtpTransport
 from trademail.testing import FakeClock
 
@@ -124,7 +124,7 @@ async def test_a_large_mail_without_message_id_is_taken_once(gateway: Gateway) -
     for _ in range(2):  # an MTA's retry of the same mail
         code, text = await gateway.deliver("buyer@importer.example", [bakari.alias], raw)
         assert code == 250, text
-    assert await gateway.app[STORE].db.fetchval("SELECT COUNT(*) FROM messages") == 1
+    assert await gateway.app[CORE].stores.db.fetchval("SELECT COUNT(*) FROM messages") == 1
 
 
 async def test_list_unsubscribe_goes_out_as_a_plain_url(gateway: Gateway) -> None:  # noqa: F811

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from trademail.store import open_store
+from trademail.store import open_stores
 from trademail.store.db import _migrations
 
 NOW = 1_790_000_000.0
@@ -66,15 +66,15 @@ async def test_migrating_keeps_members_their_rows_and_their_keys(
         await _sqlite_at_v4(Path(store_url[len("sqlite:///"):]))
     else:
         await _postgres_at_v4(store_url)
-    store = await open_store(store_url)
+    store = await open_stores(store_url)
     try:
-        ann = await store.member_by_username("ann")
+        ann = await store.members.member_by_username("ann")
         assert ann is not None and ann.email_confirmed and ann.address_since == NOW
-        assert (await store.confirmed_member_by_email(b"idx-ann")).id == ann.id  # type: ignore[union-attr]
-        assert await store.past_addresses(ann.id) == [b"ct-ann"]
-        (token,) = await store.tokens_of(ann.id)
+        assert (await store.members.confirmed_member_by_email(b"idx-ann")).id == ann.id  # type: ignore[union-attr]
+        assert await store.accounts.past_addresses(ann.id) == [b"ct-ann"]
+        (token,) = await store.tokens.tokens_of(ann.id)
         assert token.name == "crm" and token.expires_at is not None  # none lives for ever
-        assert [a.address for a in await store.aliases_of([ann.id])] == ["ann-x@relay.test"]
+        assert [a.address for a in await store.members.aliases_of([ann.id])] == ["ann-x@relay.test"]
         # Kept as typed before: gone now that throttles are kept keyed.
         assert await store.db.fetchval("SELECT COUNT(*) FROM signin_failures") == 0
         # The rebuilt table still anchors the others: removing a member removes their rows.
@@ -97,7 +97,7 @@ async def test_a_migration_that_breaks_a_foreign_key_changes_nothing(tmp_path: P
     conn.execute("INSERT INTO aliases VALUES ('ghost@relay.test', 'no-such-member', 1, 0)")
     conn.close()
     with pytest.raises(Exception, match="foreign key"):
-        await open_store(f"sqlite:///{path}")
+        await open_stores(f"sqlite:///{path}")
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone() == (BEFORE,)
     assert conn.execute("SELECT COUNT(*) FROM members").fetchone() == (1,)

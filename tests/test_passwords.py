@@ -6,14 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from tests.helpers import PASSWORD, make_config, register
-from trademail.app import build_app
-from trademail.appkeys import STORE
+from trademail.app import CORE, build_app
 from trademail.testing import FakeClock
 
 
 async def _stored_hash(client: Any, username: str) -> str:
-    store = client.app[STORE]
-    member = await store.member_by_username(username)
+    store = client.app[CORE].stores
+    member = await store.members.member_by_username(username)
     assert member is not None
     return str(member.password_hash)
 

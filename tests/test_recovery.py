@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.browser_helpers import Browser, csrf_of
 from tests.helpers import PASSWORD, jobs_done, link_token, outbox_rows, register, take_mail
-from trademail.appkeys import STORE
+from trademail.app import CORE
 from trademail.testing import FakeClock
 
 NEW_PASSWORD = "lantern harbour spice ledger"
@@ -89,7 +89,7 @@ async def test_no_reset_goes_to_an_address_someone_else_confirmed(client: Any) -
     await ask_reset(client, "mallory")
     await jobs_done(client)
     assert await outbox_rows(client, "mallory") == 0
-    assert await client.app[STORE].db.fetchval("SELECT COUNT(*) FROM account_tokens") == 0
+    assert await client.app[CORE].stores.db.fetchval("SELECT COUNT(*) FROM account_tokens") == 0
 
 
 async def test_a_reset_link_also_proves_an_unconfirmed_address(client: Any) -> None:

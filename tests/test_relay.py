@@ -46,7 +46,7 @@ def mail(n: int) -> OutboundMail:
 
 
 def relay_to(core: Core, config: Config, clock: FakeClock, port: int) -> Relay:
-    return Relay(core.store, core.outbox, SmtpTransport("127.0.0.1", port, tls="none",
+    return Relay(core.stores.outbox, core.outbox, SmtpTransport("127.0.0.1", port, tls="none",
                                                         timeout=5), clock, config.relay)
 
 
@@ -56,7 +56,7 @@ async def test_a_smarthost_that_is_down_and_comes_back_gets_every_mail_once(
     relay = relay_to(core, config, clock, port)
     ids = [await core.outbox.enqueue(mail(n), None) for n in range(3)]
     assert await relay.run_once() == 3
-    assert {(await core.store.outbox_state(i))[:2] for i in ids} == {("pending", 1)}
+    assert {(await core.stores.outbox.outbox_state(i))[:2] for i in ids} == {("pending", 1)}
     assert await relay.run_once() == 0  # backing off: nothing is due yet
 
     async with Smarthost(port=port) as smarthost:
@@ -67,8 +67,8 @@ async def test_a_smarthost_that_is_down_and_comes_back_gets_every_mail_once(
         assert await relay.run_once() == 0
     assert sorted(m.data.split(b"\r\n")[0] for m in smarthost.mails) == [
         b"Subject: note 0", b"Subject: note 1", b"Subject: note 2"]
-    assert {(await core.store.outbox_state(i))[0] for i in ids} == {"sent"}
-    payloads = await core.store.db.fetch("SELECT payload_ct FROM outbox")
+    assert {(await core.stores.outbox.outbox_state(i))[0] for i in ids} == {"sent"}
+    payloads = await core.stores.db.fetch("SELECT payload_ct FROM outbox")
     assert all(r["payload_ct"] is None for r in payloads)
 
 
@@ -78,21 +78,21 @@ async def test_a_5xx_is_permanent_and_a_4xx_is_retried_until_given_up(
         relay = relay_to(core, config, clock, host.port)
         failed = await core.outbox.enqueue(mail(0), None)
         await relay.run_once()
-        state = await core.store.outbox_state(failed)
+        state = await core.stores.outbox.outbox_state(failed)
         assert state == ("failed", 1, "550 5.1.1")  # the reply's text (an address) is dropped
 
         host.reply = "451 4.3.0 try later"
         deferred = await core.outbox.enqueue(mail(1), None)
         waits = []
-        while (await core.store.outbox_state(deferred))[0] == "pending":
+        while (await core.stores.outbox.outbox_state(deferred))[0] == "pending":
             before = clock.now()
             await relay.run_once()
-            row = await core.store.db.fetchrow(
+            row = await core.stores.db.fetchrow(
                 "SELECT next_attempt_at FROM outbox WHERE id = $1", deferred)
             waits.append(row["next_attempt_at"] - before)
             clock.advance(max(waits[-1], 1))
         assert waits[:4] == [60, 120, 240, 480] and max(waits) == 3600
-        state = await core.store.outbox_state(deferred)
+        state = await core.stores.outbox.outbox_state(deferred)
         assert state[0] == "failed" and state[2].startswith("gave up after")
     assert host.mails == []
 
@@ -112,7 +112,7 @@ async def test_workers_never_send_the_same_mail_twice(core: Core, config: Config
 async def test_without_a_smarthost_mail_lands_in_a_maildir(core: Core, config: Config,
                                                            clock: FakeClock,
                                                            tmp_path: Path) -> None:
-    relay = Relay(core.store, core.outbox, MaildirTransport(tmp_path / "outbound"), clock,
+    relay = Relay(core.stores.outbox, core.outbox, MaildirTransport(tmp_path / "outbound"), clock,
                   config.relay)
     await core.outbox.enqueue(mail(7), None)
     assert await relay.run_once() == 1
@@ -123,7 +123,7 @@ async def test_without_a_smarthost_mail_lands_in_a_maildir(core: Core, config: C
 
 async def test_queued_mail_is_sealed_at_rest(core: Core) -> None:
     await core.outbox.enqueue(mail(3), None)
-    (row,) = await core.store.db.fetch("SELECT payload_ct FROM outbox")
+    (row,) = await core.stores.db.fetch("SELECT payload_ct FROM outbox")
     assert b"member3@real.example" not in bytes(row["payload_ct"])
     assert b"note 3" not in bytes(row["payload_ct"])
 
@@ -131,9 +131,9 @@ async def test_queued_mail_is_sealed_at_rest(core: Core) -> None:
 async def test_a_worker_that_overran_its_lease_loses_the_row(core: Core,
                                                              clock: FakeClock) -> None:
     outbox_id = await core.outbox.enqueue(mail(1), None)
-    (slow,) = await core.store.claim_outbox(clock.now(), 300.0, 10)
-    (fast,) = await core.store.claim_outbox(clock.now() + 301, 300.0, 10)
+    (slow,) = await core.stores.outbox.claim_outbox(clock.now(), 300.0, 10)
+    (fast,) = await core.stores.outbox.claim_outbox(clock.now() + 301, 300.0, 10)
     assert slow.id == fast.id == outbox_id
-    assert await core.store.outbox_sent(fast)
-    assert not await core.store.outbox_failed(slow, "550 5.0.0")
-    assert await core.store.outbox_state(outbox_id) == ("sent", 2, None)
+    assert await core.stores.outbox.outbox_sent(fast)
+    assert not await core.stores.outbox.outbox_failed(slow, "550 5.0.0")
+    assert await core.stores.outbox.outbox_state(outbox_id) == ("sent", 2, None)

@@ -17,7 +17,7 @@ from tests.helpers import (
     send,
     take_mail,
 )
-from trademail.appkeys import STORE
+from trademail.app import CORE
 from trademail.testing import FakeClock
 
 SIGNUP = {"password": PASSWORD, "company": "Nile Sesame", "country": "Egypt"}
@@ -112,7 +112,7 @@ async def test_one_address_gets_at_most_three_sign_up_mails_a_day(
         client: Any, clock: FakeClock) -> None:
     for n in range(5):
         assert (await sign_up(client, f"flood{n}", "victim@real-victim.example")).status == 201
-    store = client.app[STORE]
+    store = client.app[CORE].stores
     assert await store.db.fetchval("SELECT COUNT(*) FROM outbox") == 3
     for _ in range(3):
         await take_mail(client, "victim@real-victim.example", "/signup/confirm?token=")
@@ -148,7 +148,7 @@ async def test_uniqueness_holds_among_confirmed_addresses(client: Any) -> None:
     assert (await client.post("/api/v1/members/confirm", json={"token": second})).status == 204
     resp = await client.post("/api/v1/members/confirm", json={"token": first})
     assert resp.status == 409
-    store = client.app[STORE]
+    store = client.app[CORE].stores
     assert await store.db.fetchval(
         "SELECT COUNT(*) FROM members WHERE email_confirmed") == 1
 

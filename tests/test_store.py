@@ -1,4 +1,4 @@
-"""The Store contract: the same behaviour from SQLite and from PostgreSQL."""
+"""The stores' contract: the same behaviour from SQLite and from PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import pytest
 
 from trademail.errors import Conflict
 from trademail.ids import new_id
-from trademail.store import MemberRow, NewAttachment, NewEntry, NewMessage, Store, open_store
+from trademail.store import MemberRow, NewAttachment, NewEntry, NewMessage, Stores, open_stores
 
 NOW = 1_790_000_000.0
 
 
 @pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    store = await open_store(store_url, pool_size=4)
+async def store(store_url: str) -> AsyncIterator[Stores]:
+    store = await open_stores(store_url, pool_size=4)
     yield store
     await store.close()
 
@@ -34,108 +34,109 @@ def message(sender: str, to: str, at: float, thread: str | None = None) -> NewMe
                       snippet_ct=b"n", attachments=(NewAttachment(1, 3, b"m", b"d"),))
 
 
-async def two_members(store: Store) -> tuple[MemberRow, MemberRow]:
+async def two_members(store: Stores) -> tuple[MemberRow, MemberRow]:
     a, b = member("ann"), member("ben")
-    await store.create_member(a, "a@relay.test")
-    await store.create_member(b, "b@relay.test")
+    await store.members.create_member(a, "a@relay.test")
+    await store.members.create_member(b, "b@relay.test")
     return a, b
 
 
-async def deliver(store: Store, msg: NewMessage, key: tuple[str, bytes] | None = None) -> str:
+async def deliver(store: Stores, msg: NewMessage, key: tuple[str, bytes] | None = None) -> str:
     entries = [NewEntry(msg.sender_id, "sent", False, b"k1"),
                NewEntry(msg.recipient_ids[0], "inbox", True, b"k2")]
     words = [(msg.recipient_ids[0], b"token-" + msg.id[-4:].encode())]
-    return (await store.deliver(msg, entries, words, key)).message_id
+    return (await store.mailbox.deliver(msg, entries, words, key)).message_id
 
 
-async def test_migrations_apply_once(store: Store, store_url: str) -> None:
+async def test_migrations_apply_once(store: Stores, store_url: str) -> None:
     assert await store.db.migrate() == 0
-    again = await open_store(store_url)
+    again = await open_stores(store_url)
     await again.close()
 
 
-async def test_usernames_aliases_and_confirmed_addresses_are_unique(store: Store) -> None:
-    await store.create_member(member("ann", b"idx"), "a@relay.test")
+async def test_usernames_aliases_and_confirmed_addresses_are_unique(store: Stores) -> None:
+    await store.members.create_member(member("ann", b"idx"), "a@relay.test")
     with pytest.raises(Conflict) as by_name:
-        await store.create_member(member("ann", b"other"), "b@relay.test")
+        await store.members.create_member(member("ann", b"other"), "b@relay.test")
     with pytest.raises(Conflict) as by_alias:
-        await store.create_member(member("abe", b"new"), "a@relay.test")
+        await store.members.create_member(member("abe", b"new"), "a@relay.test")
     assert (by_name.value.field, by_alias.value.field) == ("username", "alias")
-    assert await store.member_by_username("abe") is None
+    assert await store.members.member_by_username("abe") is None
     # An address is unique among confirmed members only: two may name it, one may hold it.
     amy = member("amy", b"idx")
-    await store.create_member(amy, "c@relay.test")
-    ann = await store.member_by_username("ann")
-    assert ann is not None and await store.confirm_address(ann.id, b"idx", NOW)
+    await store.members.create_member(amy, "c@relay.test")
+    ann = await store.members.member_by_username("ann")
+    assert ann is not None and await store.accounts.confirm_address(ann.id, b"idx", NOW)
     with pytest.raises(Conflict) as by_email:
-        await store.confirm_address(amy.id, b"idx", NOW)
+        await store.accounts.confirm_address(amy.id, b"idx", NOW)
     assert by_email.value.field == "email"
-    assert (await store.confirmed_member_by_email(b"idx")).username == "ann"  # type: ignore[union-attr]
+    assert (await store.members.confirmed_member_by_email(b"idx")).username == "ann"  # type: ignore[union-attr]
 
 
-async def test_recipients_resolve_by_username_or_enabled_alias(store: Store) -> None:
+async def test_recipients_resolve_by_username_or_enabled_alias(store: Stores) -> None:
     a, b = await two_members(store)
-    assert await store.resolve_recipients(["ann", "b@relay.test", "zed"]) == {
+    assert await store.members.resolve_recipients(["ann", "b@relay.test", "zed"]) == {
         "ann": a.id, "b@relay.test": b.id}
 
 
-async def test_pages_follow_the_keyset(store: Store) -> None:
+async def test_pages_follow_the_keyset(store: Stores) -> None:
     a, b = await two_members(store)
     ids = [await deliver(store, message(a.id, b.id, NOW + n)) for n in range(5)]
-    page = await store.list_entries(b.id, folders=["inbox"], unread_only=False, word_tokens=[],
-                                    before=None, limit=2)
+    page = await store.mailbox.list_entries(b.id, folders=["inbox"], unread_only=False,
+                                            word_tokens=[], before=None, limit=2)
     assert [e.message_id for e in page] == ids[:-3:-1]
-    page = await store.list_entries(b.id, folders=["inbox"], unread_only=False, word_tokens=[],
-                                    before=page[-1].message_id, limit=10)
+    page = await store.mailbox.list_entries(b.id, folders=["inbox"], unread_only=False,
+                                            word_tokens=[], before=page[-1].message_id,
+                                            limit=10)
     assert [e.message_id for e in page] == ids[2::-1]
-    assert await store.list_entries(a.id, folders=["inbox"], unread_only=False, word_tokens=[],
-                                    before=None, limit=10) == []
-    found = await store.list_entries(b.id, folders=["inbox"], unread_only=True,
+    assert await store.mailbox.list_entries(a.id, folders=["inbox"], unread_only=False,
+                                            word_tokens=[], before=None, limit=10) == []
+    found = await store.mailbox.list_entries(b.id, folders=["inbox"], unread_only=True,
                                      word_tokens=[b"token-" + ids[1][-4:].encode()],
                                      before=None, limit=10)
     assert [e.message_id for e in found] == [ids[1]]
 
 
-async def test_idempotent_delivery_writes_once(store: Store) -> None:
+async def test_idempotent_delivery_writes_once(store: Stores) -> None:
     a, b = await two_members(store)
     first = message(a.id, b.id, NOW)
     retry = message(a.id, b.id, NOW + 1)
     assert await deliver(store, first, ("k", b"fp")) == first.id
     assert await deliver(store, retry, ("k", b"fp")) == first.id
-    assert await store.entry(b.id, retry.id) is None
-    assert len(await store.list_entries(b.id, folders=["inbox"], unread_only=False,
+    assert await store.mailbox.entry(b.id, retry.id) is None
+    assert len(await store.mailbox.list_entries(b.id, folders=["inbox"], unread_only=False,
                                         word_tokens=[], before=None, limit=10)) == 1
 
 
-async def test_the_last_entry_takes_the_message_with_it(store: Store) -> None:
+async def test_the_last_entry_takes_the_message_with_it(store: Stores) -> None:
     a, b = await two_members(store)
     mid = await deliver(store, message(a.id, b.id, NOW))
-    assert await store.delete_entry(b.id, mid)
-    assert len(await store.attachments(a.id, mid)) == 1
-    assert not await store.delete_entry(b.id, mid)
-    assert await store.delete_entry(a.id, mid)
+    assert await store.mailbox.delete_entry(b.id, mid)
+    assert len(await store.mailbox.attachments(a.id, mid)) == 1
+    assert not await store.mailbox.delete_entry(b.id, mid)
+    assert await store.mailbox.delete_entry(a.id, mid)
     assert await store.db.fetchval("SELECT count(*) FROM messages") == 0
     assert await store.db.fetchval("SELECT count(*) FROM attachments") == 0
 
 
-async def test_filing_touches_one_mailbox(store: Store) -> None:
+async def test_filing_touches_one_mailbox(store: Stores) -> None:
     a, b = await two_members(store)
     mid = await deliver(store, message(a.id, b.id, NOW))
-    assert await store.update_entry(b.id, mid, folder="archive", unread=False)
-    assert not await store.update_entry(b.id, new_id(NOW), folder="archive")
-    mine, theirs = await store.entry(b.id, mid), await store.entry(a.id, mid)
+    assert await store.mailbox.update_entry(b.id, mid, folder="archive", unread=False)
+    assert not await store.mailbox.update_entry(b.id, new_id(NOW), folder="archive")
+    mine, theirs = await store.mailbox.entry(b.id, mid), await store.mailbox.entry(a.id, mid)
     assert mine is not None and theirs is not None
     assert (mine.folder, mine.unread, theirs.folder) == ("archive", False, "sent")
 
 
-async def test_signin_attempts_are_counted_atomically(store: Store) -> None:
+async def test_signin_attempts_are_counted_atomically(store: Stores) -> None:
     def let_through(state: dict[str, tuple[int, float]]) -> tuple[float, set[str]]:
         return 0.0, set()
 
     for n in range(3):
-        assert await store.reserve_signin_attempt(["account:x", "client:1"], NOW + n,
+        assert await store.throttles.reserve_signin_attempt(["account:x", "client:1"], NOW + n,
                                                   let_through) == 0.0
-    assert await store.signin_failures(["account:x", "client:1", "none"]) == {
+    assert await store.throttles.signin_failures(["account:x", "client:1", "none"]) == {
         "account:x": (3, NOW + 2), "client:1": (3, NOW + 2)}
     seen = {}
 
@@ -143,32 +144,33 @@ async def test_signin_attempts_are_counted_atomically(store: Store) -> None:
         seen.update(state)
         return 9.0, set()
 
-    assert await store.reserve_signin_attempt(["client:1", "account:x"], NOW + 5, wait) == 9.0
+    assert await store.throttles.reserve_signin_attempt(["client:1", "account:x"], NOW + 5,
+                                                        wait) == 9.0
     assert seen == {"account:x": (3, NOW + 2), "client:1": (3, NOW + 2)}
-    await store.reserve_signin_attempt(["account:x", "client:1"], NOW + 6,
+    await store.throttles.reserve_signin_attempt(["account:x", "client:1"], NOW + 6,
                                        lambda state: (0.0, {"account:x"}))
-    assert await store.signin_failures(["account:x", "client:1"]) == {
+    assert await store.throttles.signin_failures(["account:x", "client:1"]) == {
         "account:x": (1, NOW + 6), "client:1": (4, NOW + 6)}
-    await store.signin_succeeded("account:x", "client:1")
-    assert await store.signin_failures(["account:x", "client:1"]) == {
+    await store.throttles.signin_succeeded("account:x", "client:1")
+    assert await store.throttles.signin_failures(["account:x", "client:1"]) == {
         "client:1": (3, NOW + 6)}
 
     # Twenty at once, each allowed only while fewer than five are counted: five get in.
     def five(state: dict[str, tuple[int, float]]) -> tuple[float, set[str]]:
         return (0.0 if state["account:y"][0] < 5 else 60.0), set()
 
-    waits = await asyncio.gather(*(store.reserve_signin_attempt(["account:y"], NOW, five)
+    waits = await asyncio.gather(*(store.throttles.reserve_signin_attempt(["account:y"], NOW, five)
                                    for _ in range(20)))
     assert waits.count(0.0) == 5
 
 
-async def test_concurrent_writers_do_not_trip_over_each_other(store: Store) -> None:
+async def test_concurrent_writers_do_not_trip_over_each_other(store: Stores) -> None:
     a, b = await two_members(store)
     await asyncio.gather(*(deliver(store, message(a.id, b.id, NOW + n)) for n in range(40)))
     assert await store.db.fetchval("SELECT count(*) FROM mailbox") == 80
 
 
-async def test_inbox_pages_are_read_through_an_index(store: Store) -> None:
+async def test_inbox_pages_are_read_through_an_index(store: Stores) -> None:
     """A page costs the same with 100 or 1,000,000 messages: no scan, no sort."""
     a, b = await two_members(store)
     await deliver(store, message(a.id, b.id, NOW))
@@ -176,7 +178,7 @@ async def test_inbox_pages_are_read_through_an_index(store: Store) -> None:
            "WHERE e.member_id = $1 AND e.folder IN ($2) AND e.message_id < $3 "
            "ORDER BY e.message_id DESC LIMIT 51")
     args = (b.id, "inbox", "f" * 32)
-    if store.dialect == "sqlite":
+    if store.db.dialect == "sqlite":
         plan = " ".join(str(tuple(r)) for r in await store.db.fetch(
             "EXPLAIN QUERY PLAN " + sql, *args))
         assert "USING COVERING INDEX mailbox_folder" in plan or \
@@ -189,18 +191,19 @@ async def test_inbox_pages_are_read_through_an_index(store: Store) -> None:
         assert "mailbox_folder" in plan and "Sort" not in plan, plan
 
 
-async def test_housekeeping_forgets_old_keys_and_failures(store: Store) -> None:
+async def test_housekeeping_forgets_old_keys_and_failures(store: Stores) -> None:
     from trademail.services.housekeeping import Housekeeping
     from trademail.testing import FakeClock
 
     a, b = await two_members(store)
     await deliver(store, message(a.id, b.id, NOW), ("old", b"fp"))
-    await store.reserve_signin_attempt(["account:x"], NOW, lambda state: (0.0, set()))
+    await store.throttles.reserve_signin_attempt(["account:x"], NOW, lambda state: (0.0, set()))
     clock = FakeClock(NOW + 86400 + 1)
-    await store.reserve_signin_attempt(["account:y"], clock.now(), lambda state: (0.0, set()))
+    await store.throttles.reserve_signin_attempt(["account:y"], clock.now(),
+                                                 lambda state: (0.0, set()))
     await Housekeeping(store, clock, signin_keep_seconds=86400).run_once()
     assert await store.db.fetchval("SELECT count(*) FROM idempotency_keys") == 0
-    assert list(await store.signin_failures(["account:x", "account:y"])) == ["account:y"]
+    assert list(await store.throttles.signin_failures(["account:x", "account:y"])) == ["account:y"]
     await store.db.execute("INSERT INTO inbound_mail (member_id, digest, created_at) "
                            "VALUES ($1, $2, $3)", a.id, b"old", NOW)
     await Housekeeping(store, FakeClock(NOW + 15 * 86400),
@@ -208,30 +211,29 @@ async def test_housekeeping_forgets_old_keys_and_failures(store: Store) -> None:
     assert await store.db.fetchval("SELECT count(*) FROM inbound_mail") == 0
 
 
-async def test_housekeeping_forgets_expired_links_and_pending_addresses(store: Store) -> None:
+async def test_housekeeping_forgets_expired_links_and_pending_addresses(store: Stores) -> None:
     from trademail.services.housekeeping import Housekeeping
-    from trademail.store.accounts import PURPOSE_RESET, AccountTokenRow
-    from trademail.store.sessions import EmailChangeRow
+    from trademail.store import PURPOSE_RESET, AccountTokenRow, EmailChangeRow
     from trademail.testing import FakeClock
 
     a, b = await two_members(store)
     for member, expires in ((a, NOW + 3600), (b, NOW + 86400)):
-        await store.issue_account_token(AccountTokenRow(
+        await store.accounts.issue_account_token(AccountTokenRow(
             member.id.encode(), member.id, PURPOSE_RESET, b"idx", NOW, expires), [])
-        await store.start_email_change(EmailChangeRow(
+        await store.accounts.start_email_change(EmailChangeRow(
             member.id, b"sealed", member.id.encode(), NOW, expires), member.id.encode(), [])
     await Housekeeping(store, FakeClock(NOW + 7200), signin_keep_seconds=86400).run_once()
     assert [r["member_id"] for r in await store.db.fetch(
         "SELECT member_id FROM account_tokens")] == [b.id]
-    assert await store.pending_email_change(a.id) is None
-    assert await store.pending_email_change(b.id) is not None
+    assert await store.accounts.pending_email_change(a.id) is None
+    assert await store.accounts.pending_email_change(b.id) is not None
 
 
-async def test_attachment_lists_come_only_from_the_members_own_mailbox(store: Store) -> None:
+async def test_attachment_lists_come_only_from_the_members_own_mailbox(store: Stores) -> None:
     a, b = await two_members(store)
     c = member("cid")
-    await store.create_member(c, "c@relay.test")
+    await store.members.create_member(c, "c@relay.test")
     mid = await deliver(store, message(a.id, b.id, NOW))
-    assert [x.n for x in (await store.attachment_lists(b.id, [mid]))[mid]] == [1]
-    assert await store.attachment_lists(c.id, [mid]) == {}
-    assert await store.attachment_lists(b.id, []) == {}
+    assert [x.n for x in (await store.mailbox.attachment_lists(b.id, [mid]))[mid]] == [1]
+    assert await store.mailbox.attachment_lists(c.id, [mid]) == {}
+    assert await store.mailbox.attachment_lists(b.id, []) == {}

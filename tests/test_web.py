@@ -14,8 +14,8 @@ from aiohttp import FormData
 
 from tests.browser_helpers import Browser, csrf_of
 from tests.helpers import PASSWORD, make_config
-from trademail.app import build_app
-from trademail.appkeys import SESSIONS, STORE
+from trademail.app import CORE, build_app
+from trademail.appkeys import SESSIONS
 from trademail.services.housekeeping import Housekeeping
 from trademail.testing import FakeClock
 from trademail.web.door import safe_next
@@ -91,7 +91,7 @@ async def test_session_cookie_attributes_on_http(client: Any, browsers: Any) -> 
     token = cookie.split(";")[0].split("=", 1)[1]
     assert len(token) >= 43  # 256 bits, base64url
     # Only a digest is stored.
-    rows = await client.app[STORE].db.fetch(
+    rows = await client.app[CORE].stores.db.fetch(
         "SELECT digest FROM web_sessions")
     assert rows and all(token.encode() not in bytes(r["digest"]) for r in rows)
 
@@ -299,7 +299,7 @@ async def test_unknown_pages_and_refused_forms_are_not_activity(
 async def test_housekeeping_forgets_ended_sessions(browsers: Any, client: Any,
                                                   clock: FakeClock, config: Any) -> None:
     amina, bako = await two_members(browsers)
-    store = client.app[STORE]
+    store = client.app[CORE].stores
     clock.advance(config.auth.idle_timeout_seconds - 1)
     assert (await bako.get("/inbox", allow_redirects=False)).status == 200
     clock.advance(2)  # amina's session has now been idle too long; bako's has not

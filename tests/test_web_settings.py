@@ -15,8 +15,8 @@ import pytest
 
 from tests.browser_helpers import Browser, csrf_of
 from tests.helpers import PASSWORD, link_token
-from trademail.app import Core, create_app, open_core
-from trademail.appkeys import NOTIFICATIONS, SMTP_GATEWAY, STORE
+from trademail.app import CORE, Core, create_app, open_core
+from trademail.appkeys import NOTIFICATIONS, SMTP_GATEWAY
 from trademail.config import Config
 from trademail.services.notifications import NOTICE_TEXT
 from trademail.services.outbox import OutboundMail
@@ -52,7 +52,7 @@ async def browsers(web: Any) -> AsyncIterator[Any]:
 
 
 async def queued_mail(core: Core, clock: FakeClock) -> list[email.message.Message]:
-    rows = await core.store.claim_outbox(clock.now(), 60, 100)
+    rows = await core.stores.outbox.claim_outbox(clock.now(), 60, 100)
     out = []
     for row in rows:
         delivery = core.outbox.open(row)
@@ -132,7 +132,7 @@ async def test_email_change_needs_the_password_and_a_confirmation_by_mail(
     assert "a•••@fresh-mail.example" in text and "amina.new@" not in text
     assert "a•••@real-amina.example" in text  # not changed yet
     # The pending address is sealed at rest, like members.email_ct.
-    row = await core.store.db.fetchrow("SELECT email_ct FROM email_changes")
+    row = await core.stores.db.fetchrow("SELECT email_ct FROM email_changes")
     assert b"fresh-mail" not in bytes(row["email_ct"])
 
     (mail,) = await queued_mail(core, clock)
@@ -233,7 +233,7 @@ async def test_notification_preference(browsers: Any, core: Core) -> None:
     assert resp.status == 303
     page = await amina.page("/settings")
     assert re.search(r'value="full" checked', page)
-    assert await core.store.db.fetchval("SELECT notify FROM members") == "full"
+    assert await core.stores.db.fetchval("SELECT notify FROM members") == "full"
     resp = await amina.post("/settings/notify", {"notify": "hourly"}, csrf=csrf_of(page))
     assert resp.status == 422
 
@@ -266,7 +266,7 @@ async def rcpt_reply(client: Any, rcpt: str) -> int:
 
 
 async def member_id_of(client: Any, username: str) -> str:
-    row = await client.app[STORE].member_by_username(username)
+    row = await client.app[CORE].stores.members.member_by_username(username)
     return str(row.id)
 
 

@@ -15,8 +15,8 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from tests.helpers import make_config, register, send
-from trademail.app import open_core
-from trademail.appkeys import STORE, WEBHOOKS
+from trademail.app import CORE, open_core
+from trademail.appkeys import WEBHOOKS
 from trademail.gateway.relay import Relay
 from trademail.gateway.transports import MaildirTransport, PermanentFailure
 from trademail.gateway.webhooks import AiohttpWebhookSender, NoPublicAddress, PublicOnlyResolver
@@ -40,7 +40,7 @@ async def test_register_list_delete_and_the_secret_is_shown_once_and_sealed(
     assert hook["secret"].startswith("whsec_")
     listed = await (await client.get("/api/v1/webhooks", headers=amina.auth)).json()
     assert listed == {"webhooks": [{k: hook[k] for k in ("id", "url", "created_at")}]}
-    rows = await client.app[STORE].db.fetch("SELECT secret_ct FROM webhooks")
+    rows = await client.app[CORE].stores.db.fetch("SELECT secret_ct FROM webhooks")
     assert hook["secret"].encode() not in bytes(rows[0]["secret_ct"])
     for bad in ("http://crm.amina.example/tm", "https://127.0.0.1/x", "https://u:p@x.example/",
                 "https://localhost/x", "ftp://x.example/", 7):
@@ -78,7 +78,7 @@ async def test_the_url_is_sealed_at_rest_and_public_hosts_pass(client: Any) -> N
                  "https://example.com./hook", "https://1e100.net/hook"):
         resp = await client.post("/api/v1/webhooks", headers=amina.auth, json={"url": fine})
         assert resp.status == 201, (fine, await resp.text())
-    rows = await client.app[STORE].db.fetch("SELECT * FROM webhooks")
+    rows = await client.app[CORE].stores.db.fetch("SELECT * FROM webhooks")
     assert len(rows) == 5 and "url" not in rows[0].keys()
     stored = [r[k] for r in rows for k in r.keys()]  # sqlite3.Row has keys() only
     assert all(b"let-me-in" not in bytes(v) for v in stored if isinstance(v, bytes | memoryview))
@@ -94,7 +94,7 @@ async def test_a_new_message_queues_a_signed_event_without_content(client: Any) 
     secret = (await resp.json())["secret"]
     sent = await send(client, amina, [bakari.username], subject="Secret cashew price",
                       body="1,450 USD/t")
-    store = client.app[STORE]
+    store = client.app[CORE].stores
     rows = await store.db.fetch("SELECT id, kind, member_id, created_at, attempts, payload_ct "
                                 "FROM outbox WHERE kind = 'webhook'")
     assert len(rows) == 1
@@ -127,7 +127,7 @@ async def test_the_sender_posts_signed_and_the_relay_retries_until_2xx(
     core = await open_core(make_config(tmp_path, store_url), clock)
     sender = AiohttpWebhookSender(timeout=5, allow_private=True)  # the receiver is local
     try:
-        relay = Relay(core.store, core.outbox, MaildirTransport(tmp_path / "md"), clock,
+        relay = Relay(core.stores.outbox, core.outbox, MaildirTransport(tmp_path / "md"), clock,
                       make_config(tmp_path, store_url).relay, webhooks=sender)
         body = b'{"type":"message.received"}'
         await core.outbox.enqueue(Webhook(str(server.make_url("/hook")), (
@@ -137,7 +137,7 @@ async def test_the_sender_posts_signed_and_the_relay_retries_until_2xx(
         assert await relay.run_once() == 0
         clock.advance(60)
         assert await relay.run_once() == 1
-        state = await core.store.db.fetchval("SELECT state FROM outbox")
+        state = await core.stores.db.fetchval("SELECT state FROM outbox")
         assert state == "sent" and len(received) == 2
         assert received[1][1] == body and received[1][0]["X-TradeMail-Signature"] == "v1=abc"
     finally:
@@ -190,11 +190,11 @@ async def test_delivery_refuses_a_name_that_resolves_to_a_local_address(
         assert received == [b"{}"]
         # Through the relay the delivery fails for good, not retried.
         config = make_config(tmp_path, store_url)
-        relay = Relay(core.store, core.outbox, MaildirTransport(tmp_path / "md"), clock,
+        relay = Relay(core.stores.outbox, core.outbox, MaildirTransport(tmp_path / "md"), clock,
                       config.relay, webhooks=sender)
         await core.outbox.enqueue(rebound, None)
         assert await relay.run_once() == 1
-        assert await core.store.db.fetchval("SELECT state FROM outbox") == "failed"
+        assert await core.stores.db.fetchval("SELECT state FROM outbox") == "failed"
         assert len(received) == 1
     finally:
         await sender.close()

@@ -15,6 +15,7 @@ from trademail.appkeys import (
     ACCOUNT,
     CONFIG,
     EVENTS,
+    HEALTH,
     MAILBOX,
     MEMBERS,
     NOTIFICATIONS,
@@ -22,7 +23,6 @@ from trademail.appkeys import (
     SESSIONS,
     SIGNUP,
     SMTP_GATEWAY,
-    STORE,
     TOKENS,
     WEBHOOKS,
 )
@@ -40,6 +40,7 @@ from trademail.mail.parse import TEXT_CAP_FACTOR
 from trademail.mail.reader import MailReader
 from trademail.services.account import Account
 from trademail.services.accountmail import AccountMail
+from trademail.services.health import Health
 from trademail.services.housekeeping import Housekeeping
 from trademail.services.inbound import Inbound
 from trademail.services.mailbox import Mailbox
@@ -51,7 +52,7 @@ from trademail.services.sessions import Sessions
 from trademail.services.signup import Signup
 from trademail.services.tokens import Tokens
 from trademail.services.webhooks import Webhooks
-from trademail.store import Store, open_store
+from trademail.store import KeyStore, Stores, open_stores
 from trademail.web import page_headers, setup_web, web_middleware
 
 log = structlog.get_logger(__name__)
@@ -61,7 +62,7 @@ log = structlog.get_logger(__name__)
 class Core:
     """Everything `serve` runs on; closed together."""
 
-    store: Store
+    stores: Stores
     keyring: Keyring
     hasher: PasswordHasher
     events: Events
@@ -82,10 +83,14 @@ class Core:
         self.hasher.close()
         self.reader.close()
         await self.events.close()
-        await self.store.close()
+        await self.stores.close()
 
 
-async def open_keyring(config: Config, store: Store, *, also: Sequence[Key] = ()) -> Keyring:
+CORE = web.AppKey("core", Core)
+
+
+async def open_keyring(config: Config, store: KeyStore, *,
+                       also: Sequence[Key] = ()) -> Keyring:
     """Load the master key and unwrap the system keys; a wrong key fails before any write.
     `also` adds keys that may open the database too (a rotation's new key)."""
     wrapped = await store.system_keys()
@@ -101,40 +106,45 @@ async def open_keyring(config: Config, store: Store, *, also: Sequence[Key] = ()
 
 async def open_core(config: Config, clock: Clock | None = None) -> Core:
     clock = clock or SystemClock()
-    store = await open_store(config.store_url, pool_size=config.store.pool_size)
+    stores = await open_stores(config.store_url, pool_size=config.store.pool_size)
     try:
-        keyring = await open_keyring(config, store)
+        keyring = await open_keyring(config, stores.keys)
     except BaseException:
-        await store.close()
+        await stores.close()
         raise
     auth = config.auth
     hasher = PasswordHasher(time_cost=auth.argon2_time_cost, memory_kib=auth.argon2_memory_kib,
                             parallelism=auth.argon2_parallelism, workers=auth.hash_workers)
-    events = PostgresEvents(config.store_url) if store.dialect == "postgres" else Events()
+    events = PostgresEvents(config.store_url) if stores.db.dialect == "postgres" else Events()
     domain = config.smtp.relay_domain
     composer = Composer(domain)
-    outbox = Outbox(store, keyring, clock, events)
+    outbox = Outbox(stores.outbox, keyring, clock, events)
     account_mail = AccountMail(composer, outbox, clock, relay_domain=domain,
                                public_url=config.public_url)
-    members = Members(store, keyring, hasher, clock, auth, domain)
-    signup = Signup(store, keyring, members, account_mail, outbox, clock, auth)
-    recovery = Recovery(store, keyring, members, hasher, account_mail, outbox, clock, auth)
-    tokens = Tokens(store, clock, default_lifetime=auth.token_lifetime_days * 86400)
-    sessions = Sessions(store, keyring, members, signup, clock, auth)
-    webhooks = Webhooks(store, keyring, outbox, clock)
-    notifications = Notifications(store, keyring, outbox, composer, clock, relay_domain=domain,
+    members = Members(stores.members, stores.throttles, stores.accounts, stores.correspondents,
+                      keyring, hasher, clock, auth, domain)
+    signup = Signup(stores.members, stores.accounts, keyring, members, account_mail, outbox,
+                    clock, auth)
+    recovery = Recovery(stores.members, stores.accounts, keyring, members, hasher, account_mail,
+                        outbox, clock, auth)
+    tokens = Tokens(stores.tokens, clock, default_lifetime=auth.token_lifetime_days * 86400)
+    sessions = Sessions(stores.sessions, keyring, members, signup, clock, auth)
+    webhooks = Webhooks(stores.webhooks, keyring, outbox, clock)
+    notifications = Notifications(stores.members, stores.notifications, keyring, outbox,
+                                  composer, clock, relay_domain=domain,
                                   public_url=config.public_url, webhooks=webhooks,
                                   account_mail=account_mail)
-    account = Account(store, keyring, members, sessions, tokens, hasher, outbox, account_mail,
-                      notifications, clock, auth)
-    mailbox = Mailbox(store, keyring, members, clock, config.messages, events,
-                      notifications=notifications)
+    account = Account(stores.members, stores.accounts, stores.mailbox, keyring, members,
+                      sessions, tokens, hasher, outbox, account_mail, notifications, clock, auth)
+    mailbox = Mailbox(stores.mailbox, stores.members, stores.correspondents, keyring, members,
+                      clock, config.messages, events, notifications=notifications)
     reader = MailReader(max_text_chars=TEXT_CAP_FACTOR * config.messages.max_body_bytes,
                         trusted_authserv_id=config.smtp.trusted_authserv_id.strip())
-    inbound = Inbound(store, keyring, members, mailbox, notifications, clock, reader,
+    inbound = Inbound(stores.members, stores.correspondents, stores.mailbox, keyring, members,
+                      mailbox, notifications, clock, reader,
                       relay_domain=config.smtp.relay_domain,
                       require_dmarc_pass=config.smtp.require_dmarc_pass)
-    return Core(store=store, keyring=keyring, hasher=hasher, events=events, outbox=outbox,
+    return Core(stores=stores, keyring=keyring, hasher=hasher, events=events, outbox=outbox,
                 members=members, tokens=tokens, mailbox=mailbox, sessions=sessions,
                 signup=signup, recovery=recovery, account=account, notifications=notifications,
                 webhooks=webhooks, inbound=inbound, reader=reader)
@@ -168,7 +178,8 @@ def create_app(config: Config, core: Core) -> web.Application:
         middlewares=[problems_middleware, web_middleware])
     app.on_response_prepare.append(security_headers)
     app[CONFIG] = config
-    app[STORE] = core.store
+    app[HEALTH] = Health(core.stores.ping)
+    app[CORE] = core  # for whoever embeds or tests the app; no door reads it
     app[MEMBERS] = core.members
     app[TOKENS] = core.tokens
     app[MAILBOX] = core.mailbox
@@ -202,13 +213,13 @@ async def build_app(config: Config, clock: Clock | None = None, *,
     core = await open_core(config, clock)
     app = create_app(config, core)
     webhook_sender = AiohttpWebhookSender()
-    relay = Relay(core.store, core.outbox, transport or mail_transport(config), clock,
+    relay = Relay(core.stores.outbox, core.outbox, transport or mail_transport(config), clock,
                   config.relay, webhooks=webhook_sender,
                   jobs={RESET_JOB: core.recovery.fulfil},
                   on_permanent_failure=core.notifications.on_permanent_failure)
     smtp = app[SMTP_GATEWAY] = SmtpGateway(core.inbound, core.reader, config.smtp, clock)
     # Throttle rows also count mail per address and day, so they are kept a day at least.
-    housekeeping = Housekeeping(core.store, clock, sessions=core.sessions,
+    housekeeping = Housekeeping(core.stores, clock, sessions=core.sessions,
                                 signin_keep_seconds=max(config.auth.lockout_seconds, 86400))
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:

@@ -10,6 +10,7 @@ from trademail.config import Config
 from trademail.events import Events
 from trademail.gateway.smtp import SmtpGateway
 from trademail.services.account import Account
+from trademail.services.health import Health
 from trademail.services.mailbox import Mailbox
 from trademail.services.members import Members
 from trademail.services.notifications import Notifications
@@ -18,10 +19,9 @@ from trademail.services.sessions import Sessions
 from trademail.services.signup import Signup
 from trademail.services.tokens import Tokens
 from trademail.services.webhooks import Webhooks
-from trademail.store import Store
 
 CONFIG = web.AppKey("config", Config)
-STORE = web.AppKey("store", Store)
+HEALTH = web.AppKey("health", Health)
 MEMBERS = web.AppKey("members", Members)
 TOKENS = web.AppKey("tokens", Tokens)
 MAILBOX = web.AppKey("mailbox", Mailbox)

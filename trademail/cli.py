@@ -54,29 +54,29 @@ async def _serve(config: Config) -> None:
 
 async def _migrate(config: Config) -> None:
     from trademail.app import open_keyring
-    from trademail.store import open_store
+    from trademail.store import open_stores
 
-    store = await open_store(config.store_url, pool_size=1)
+    stores = await open_stores(config.store_url, pool_size=1)
     try:
-        await open_keyring(config, store)  # a wrong master key is refused here too
+        await open_keyring(config, stores.keys)  # a wrong master key is refused here too
     finally:
-        await store.close()
-    print(f"the {store.dialect} database is up to date")
+        await stores.close()
+    print(f"the {stores.db.dialect} database is up to date")
 
 
 async def _rotate(config: Config, new_key_file: str) -> None:
     from trademail.app import open_keyring
     from trademail.crypto import key_file
     from trademail.services.rotation import rotate_master_key
-    from trademail.store import open_store
+    from trademail.store import open_stores
 
-    store = await open_store(config.store_url, pool_size=1)
+    stores = await open_stores(config.store_url, pool_size=1)
     try:
         new = key_file(Path(new_key_file))
-        keyring = await open_keyring(config, store, also=[new])
-        count = await rotate_master_key(store, keyring, new)
+        keyring = await open_keyring(config, stores.keys, also=[new])
+        count = await rotate_master_key(stores.keys, keyring, new)
     finally:
-        await store.close()
+        await stores.close()
     print(f"re-wrapped the system keys and {count} member keys under key {new.id.hex()}.\n"
           f"Now make {new_key_file} the [crypto] master_key_file (or give it in "
           "TRADEMAIL_CRYPTO_MASTER_KEY) and start the servers; keep the old key until they "

@@ -11,7 +11,16 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from trademail.api.problems import Problem
-from trademail.appkeys import CONFIG, MAILBOX, MEMBERS, RECOVERY, SIGNUP, STORE, TOKENS, WEBHOOKS
+from trademail.appkeys import (
+    CONFIG,
+    HEALTH,
+    MAILBOX,
+    MEMBERS,
+    RECOVERY,
+    SIGNUP,
+    TOKENS,
+    WEBHOOKS,
+)
 from trademail.clientaddr import client_address
 from trademail.errors import AuthenticationFailed
 from trademail.services.mailbox import Message, Summary, Upload
@@ -375,5 +384,5 @@ async def delete_webhook(request: web.Request) -> web.Response:
 
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
-    await request.app[STORE].ping()
+    await request.app[HEALTH].check()
     return web.json_response({"status": "ok"})

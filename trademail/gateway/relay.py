@@ -15,7 +15,7 @@ from trademail.config import RelayConfig
 from trademail.events import Events
 from trademail.gateway.transports import MailTransport, PermanentFailure, TemporaryFailure
 from trademail.services.outbox import Job, OutboundMail, Outbox, Webhook
-from trademail.store import OutboxRow, Store
+from trademail.store import OutboxRow, OutboxStore
 
 log = structlog.get_logger(__name__)
 
@@ -32,7 +32,7 @@ JobWorker = Callable[[dict[str, str]], Awaitable[None]]
 
 
 class Relay:
-    def __init__(self, store: Store, outbox: Outbox, mail: MailTransport, clock: Clock,
+    def __init__(self, store: OutboxStore, outbox: Outbox, mail: MailTransport, clock: Clock,
                  config: RelayConfig, *, webhooks: WebhookSender | None = None,
                  jobs: Mapping[str, JobWorker] | None = None,
                  on_permanent_failure: FailureHook | None = None) -> None:

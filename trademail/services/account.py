@@ -22,8 +22,7 @@ from trademail.services.outbox import Outbox
 from trademail.services.sessions import SessionInfo, Sessions, Visit
 from trademail.services.signup import SIGNUP_MAILS_PER_ADDRESS
 from trademail.services.tokens import Tokens
-from trademail.store import Store, TokenRow
-from trademail.store.sessions import EmailChangeRow
+from trademail.store import AccountStore, EmailChangeRow, MailboxStore, MemberStore, TokenRow
 
 NOTIFY_CHOICES = ("off", "summary", "full")
 EMAIL_CHANGE_SECONDS = 24 * 3600
@@ -42,10 +41,14 @@ class Overview:
 
 
 class Account:
-    def __init__(self, store: Store, keyring: Keyring, members: Members, sessions: Sessions,
-                 tokens: Tokens, hasher: PasswordHasher, outbox: Outbox, mail: AccountMail,
-                 notifications: Notifications, clock: Clock, auth: AuthConfig) -> None:
-        self._store = store
+    def __init__(self, member_store: MemberStore, account_store: AccountStore,
+                 mailbox_store: MailboxStore, keyring: Keyring, members: Members,
+                 sessions: Sessions, tokens: Tokens, hasher: PasswordHasher, outbox: Outbox,
+                 mail: AccountMail, notifications: Notifications, clock: Clock,
+                 auth: AuthConfig) -> None:
+        self._members_store = member_store
+        self._accounts_store = account_store
+        self._mailbox_store = mailbox_store
         self._keyring = keyring
         self._members = members
         self._sessions = sessions
@@ -69,11 +72,11 @@ class Account:
             tokens=tuple(await self._tokens.list(visit.member_id)))
 
     async def unread_count(self, member_id: str) -> int:
-        return await self._store.unread_count(member_id)
+        return await self._mailbox_store.unread_count(member_id)
 
     async def notifications_paused(self, member_id: str) -> bool:
         """Whether mail to the member's address is paused after repeated hard bounces."""
-        member = await self._store.member_by_id(member_id)
+        member = await self._members_store.member_by_id(member_id)
         return member is not None and await self._notifications.paused(member)
 
     # ------------------------------------------------------------------ password
@@ -81,7 +84,7 @@ class Account:
     async def _check_password(self, member_id: str, password: object, field: str,
                               client: str) -> tuple[str, str]:
         """The member's username and real address, once `password` proves it is them."""
-        member = await self._store.member_by_id(member_id)
+        member = await self._members_store.member_by_id(member_id)
         if member is None:
             raise NotFound()
         if not isinstance(password, str) or not password:
@@ -100,7 +103,7 @@ class Account:
         clean = validation.password(new, min_length=self._auth.min_password_length,
                                     context=(username, address.partition("@")[0]),
                                     field="new_password")
-        await self._store.change_password(visit.member_id, await self._hasher.hash(clean),
+        await self._accounts_store.change_password(visit.member_id, await self._hasher.hash(clean),
                                           visit.session_id)
 
     # ------------------------------------------------------------------ real address
@@ -136,7 +139,7 @@ class Account:
                                 index, now, now + EMAIL_CHANGE_SECONDS)
         # An address another member holds gets its owner a warning instead of the link: the
         # answer is the same, so this form cannot tell who is a member.
-        owner = await self._store.confirmed_member_by_email(index)
+        owner = await self._members_store.confirmed_member_by_email(index)
         if not await self._members.quota(f"signup-mail:{index.hex()}",
                                          per_day=SIGNUP_MAILS_PER_ADDRESS):
             mail = []
@@ -146,7 +149,7 @@ class Account:
         else:
             mail = [self._mail.confirm_new_address(visit.member_id, visit.username, address,
                                                    token, EMAIL_CHANGE_SECONDS)]
-        await self._store.start_email_change(change, token_digest(token), mail)
+        await self._accounts_store.start_email_change(change, token_digest(token), mail)
         await self._outbox.wake()
         return validation.mask_email(address)
 
@@ -154,29 +157,30 @@ class Account:
         """Make the pending address the member's real one; returns it masked."""
         if not isinstance(token, str) or not 20 <= len(token) <= 100:
             raise InvalidInput.one("token", "this confirmation link is not valid")
-        change = await self._store.email_change_by_digest(visit.member_id, token_digest(token))
+        change = await self._accounts_store.email_change_by_digest(visit.member_id,
+                                                                   token_digest(token))
         if change is None or self._clock.now() >= change.expires_at:
             raise InvalidInput.one("token", "this confirmation link is not valid or has "
                                             "expired; ask for a new one in settings")
         address = self._open_pending(change)
-        member = await self._store.member_by_id(visit.member_id)
+        member = await self._members_store.member_by_id(visit.member_id)
         if member is None:
             raise NotFound()
         old = self._keyring.open_field(member.id, "email", member.email_ct)
         # The old address is told, unless it was never proven to be the member's.
         notice = [self._mail.address_changed(member.id, member.username, old)] \
             if member.email_confirmed else []
-        await self._store.finish_email_change(
+        await self._accounts_store.finish_email_change(
             visit.member_id, self._keyring.seal_field(visit.member_id, "email", address),
             change.email_index, self._clock.now(), notice)
         await self._outbox.wake()
         return validation.mask_email(address)
 
     async def cancel_email_change(self, visit: Visit) -> None:
-        await self._store.cancel_email_change(visit.member_id)
+        await self._accounts_store.cancel_email_change(visit.member_id)
 
     async def _live_change(self, member_id: str) -> EmailChangeRow | None:
-        change = await self._store.pending_email_change(member_id)
+        change = await self._accounts_store.pending_email_change(member_id)
         return change if change and self._clock.now() < change.expires_at else None
 
     def _open_pending(self, change: EmailChangeRow) -> str:
@@ -187,4 +191,4 @@ class Account:
     async def set_notify(self, member_id: str, choice: object) -> None:
         if choice not in NOTIFY_CHOICES:
             raise InvalidInput.one("notify", f"must be one of {', '.join(NOTIFY_CHOICES)}")
-        await self._store.set_notify(member_id, str(choice))
+        await self._members_store.set_notify(member_id, str(choice))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from trademail.clock import Clock
 from trademail.services.sessions import Sessions
-from trademail.store import Store
+from trademail.store import Stores
 
 IDEMPOTENCY_KEEP_SECONDS = 24 * 3600
 OUTBOX_KEEP_SECONDS = 30 * 24 * 3600
@@ -12,20 +12,23 @@ INBOUND_DIGEST_KEEP_SECONDS = 14 * 24 * 3600  # longer than any MTA keeps retryi
 
 
 class Housekeeping:
-    def __init__(self, store: Store, clock: Clock, *, signin_keep_seconds: float,
+    def __init__(self, stores: Stores, clock: Clock, *, signin_keep_seconds: float,
                  sessions: Sessions | None = None) -> None:
         self._sessions = sessions
-        self._store = store
+        self._mailbox_store = stores.mailbox
+        self._throttles_store = stores.throttles
+        self._outbox_store = stores.outbox
+        self._accounts_store = stores.accounts
         self._clock = clock
         self._signin_keep_seconds = signin_keep_seconds
 
     async def run_once(self) -> None:
         now = self._clock.now()
-        await self._store.forget_idempotency_keys(now - IDEMPOTENCY_KEEP_SECONDS)
-        await self._store.forget_signin_failures(now - self._signin_keep_seconds)
-        await self._store.forget_delivered(now - OUTBOX_KEEP_SECONDS)
-        await self._store.forget_inbound_mail(now - INBOUND_DIGEST_KEEP_SECONDS)
-        await self._store.forget_account_tokens(now)
-        await self._store.forget_email_changes(now)
+        await self._mailbox_store.forget_idempotency_keys(now - IDEMPOTENCY_KEEP_SECONDS)
+        await self._throttles_store.forget_signin_failures(now - self._signin_keep_seconds)
+        await self._outbox_store.forget_delivered(now - OUTBOX_KEEP_SECONDS)
+        await self._mailbox_store.forget_inbound_mail(now - INBOUND_DIGEST_KEEP_SECONDS)
+        await self._accounts_store.forget_account_tokens(now)
+        await self._accounts_store.forget_email_changes(now)
         if self._sessions is not None:
             await self._sessions.forget_ended()

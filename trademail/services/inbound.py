@@ -24,8 +24,13 @@ from trademail.services.mailbox import Mailbox, Upload
 from trademail.services.members import Members
 from trademail.services.notifications import Notifications
 from trademail.services.quoting import display_name, trim_reply
-from trademail.store import MemberRow, Store
-from trademail.store.gateway import CorrespondentRow
+from trademail.store import (
+    CorrespondentRow,
+    CorrespondentStore,
+    MailboxStore,
+    MemberRow,
+    MemberStore,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -64,10 +69,13 @@ def _lookup_form(address: str) -> str | None:
 
 
 class Inbound:
-    def __init__(self, store: Store, keyring: Keyring, members: Members, mailbox: Mailbox,
+    def __init__(self, member_store: MemberStore, correspondent_store: CorrespondentStore,
+                 mailbox_store: MailboxStore, keyring: Keyring, members: Members, mailbox: Mailbox,
                  notifications: Notifications, clock: Clock, worker: MailWorker, *,
                  relay_domain: str, require_dmarc_pass: bool) -> None:
-        self._store = store
+        self._members_store = member_store
+        self._correspondents_store = correspondent_store
+        self._mailbox_store = mailbox_store
         self._keyring = keyring
         self._members = members
         self._mailbox = mailbox
@@ -95,7 +103,7 @@ class Inbound:
             if parsed is None:
                 raise NotFound()  # a forged bounce is dropped at RCPT
             return Destination("bounce", address, purpose=parsed[0], outbox_id=parsed[1])
-        owner = await self._store.alias_owner(address)
+        owner = await self._members_store.alias_owner(address)
         if owner is None or not owner[1]:
             raise NotFound()
         return Destination("alias", address, owner[0])
@@ -149,7 +157,7 @@ class Inbound:
                      identity: bytes) -> str:
         if is_automatic(mail, mail_from):
             return "dropped"  # out-of-office and the like never reach the conversation
-        member = await self._store.member_by_id(where.member_id)
+        member = await self._members_store.member_by_id(where.member_id)
         if member is None:
             raise NotFound()
         writer = await self.from_member(mail, mail_from)
@@ -157,18 +165,18 @@ class Inbound:
             await self._notifications.notice(member.id, "reply_refused")
             log.info("reply by mail refused: not from the owner's address")
             raise MailRefused("forged_reply")
-        thread = await self._store.thread(member.id, where.thread_id)
+        thread = await self._mailbox_store.thread(member.id, where.thread_id)
         if not thread:
             raise MailRefused("conversation_gone")
         seen = self._seen(member.id, f"thread {where.thread_id}", identity)
-        if await self._store.inbound_mail_seen(*seen):
+        if await self._mailbox_store.inbound_mail_seen(*seen):
             return "duplicate"  # an MTA's retry of a reply already in the conversation
         others = [a for _, a in mail.addresses["to"] + mail.addresses["cc"]
                   if a.lower().rpartition("@")[2] != self._domain
                   and _lookup_form(a) != _lookup_form(mail_from)]
         try:
             text = _readable(mail)
-            alias = next((a.address for a in await self._store.aliases_of([member.id])
+            alias = next((a.address for a in await self._members_store.aliases_of([member.id])
                           if a.enabled), "")
             # Every address the member ever registered, in every spelling and every part:
             # cards, invitations, forwarded mail and all.
@@ -232,12 +240,12 @@ class Inbound:
         outcomes = []
         for where in destinations:
             seen = self._seen(where.member_id, f"alias {where.address}", identity)
-            if await self._store.inbound_mail_seen(*seen):
+            if await self._mailbox_store.inbound_mail_seen(*seen):
                 outcomes.append("duplicate")
                 continue
             now = self._clock.now()
             cid = new_id(now)
-            outsider = await self._store.correspondent(CorrespondentRow(
+            outsider = await self._correspondents_store.correspondent(CorrespondentRow(
                 id=cid, member_id=where.member_id, alias=where.address,
                 address_index=self._keyring.blind_index(
                     "correspondent", validation.email_lookup_form(address)),
@@ -273,9 +281,9 @@ class Inbound:
         of theirs."""
         seen = self._seen(member.id, "aliases " + " ".join(d.address for d in destinations),
                           identity)
-        if await self._store.inbound_mail_seen(*seen):
+        if await self._mailbox_store.inbound_mail_seen(*seen):
             return "duplicate"
-        alias = next((a.address for a in await self._store.aliases_of([member.id])
+        alias = next((a.address for a in await self._members_store.aliases_of([member.id])
                       if a.enabled), HIDDEN_ADDRESS)
         thread_of = self._answers(mail)
         text = _readable(mail)
@@ -283,7 +291,7 @@ class Inbound:
             Extracted(text.subject, trim_reply(text.body, self._domain) if thread_of
                       else text.body, text.attachments),
             await self._members.addresses(member.id), alias)
-        parent = await self._store.entry(member.id, thread_of) if thread_of else None
+        parent = await self._mailbox_store.entry(member.id, thread_of) if thread_of else None
         await self._mailbox.send(
             member.id, to=[d.address for d in destinations], subject=clean.subject,
             body=clean.body, attachments=[_upload(a) for a in clean.attachments],
@@ -307,7 +315,7 @@ class Inbound:
         if (authenticated or self._require_dmarc) and \
                 mail.dmarc_pass != envelope.rpartition("@")[2]:
             return None
-        return await self._store.confirmed_member_by_email(
+        return await self._members_store.confirmed_member_by_email(
             self._keyring.blind_index("email", envelope))
 
 

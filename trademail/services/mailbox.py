@@ -18,8 +18,17 @@ from trademail.ids import is_id, new_id
 from trademail.services import validation
 from trademail.services.members import Members, Party
 from trademail.services.notifications import NewMail, Notifications, Upload
-from trademail.store import EntryRow, MemberRow, NewAttachment, NewEntry, NewMessage, Store
-from trademail.store.gateway import CorrespondentRow
+from trademail.store import (
+    CorrespondentRow,
+    CorrespondentStore,
+    EntryRow,
+    MailboxStore,
+    MemberRow,
+    MemberStore,
+    NewAttachment,
+    NewEntry,
+    NewMessage,
+)
 
 FOLDERS = ("inbox", "sent", "archive", "trash")
 SNIPPET_CHARS = 140
@@ -83,12 +92,15 @@ def decode_cursor(cursor: str) -> str:
 
 
 class Mailbox:
-    def __init__(self, store: Store, keyring: Keyring, members: Members, clock: Clock,
-                 limits: MessagesConfig, events: Events, *,
+    def __init__(self, mailbox_store: MailboxStore, member_store: MemberStore,
+                 correspondent_store: CorrespondentStore, keyring: Keyring, members: Members,
+                 clock: Clock, limits: MessagesConfig, events: Events, *,
                  notifications: Notifications) -> None:
         self._events = events
         self._notifications = notifications
-        self._store = store
+        self._mailbox_store = mailbox_store
+        self._members_store = member_store
+        self._correspondents_store = correspondent_store
         self._keyring = keyring
         self._members = members
         self._clock = clock
@@ -112,7 +124,7 @@ class Mailbox:
         if in_reply_to is not None:
             if not isinstance(in_reply_to, str) or not is_id(in_reply_to):
                 raise InvalidInput.one("in_reply_to", "must be a message id")
-            parent = await self._store.entry(sender_id, in_reply_to)
+            parent = await self._mailbox_store.entry(sender_id, in_reply_to)
             if parent is None:
                 raise InvalidInput.one("in_reply_to", "no such message in your mailbox")
         recipient_ids = await self._recipients(sender_id, to, parent)
@@ -123,11 +135,11 @@ class Mailbox:
             parent = None
         # Answers in a conversation with someone outside go to them by mail, from the alias
         # they wrote to; they have no mailbox here.
-        outsiders = {i: c for i, c in (await self._store.correspondents_by_ids(
+        outsiders = {i: c for i, c in (await self._correspondents_store.correspondents_by_ids(
             recipient_ids)).items() if c.member_id == sender_id} if parent else {}
         member_ids = [r for r in recipient_ids if r not in outsiders]
 
-        members = await self._store.members_by_ids([sender_id, *member_ids])
+        members = await self._members_store.members_by_ids([sender_id, *member_ids])
         if sender_id not in members or any(r not in members for r in member_ids):
             raise UnknownRecipients("to", ["(deleted member)"])
         keys = {mid: self._keyring.member_key(mid, m.member_key) for mid, m in members.items()}
@@ -162,8 +174,8 @@ class Mailbox:
                     clean_subject, clean_body, tuple(attachments)),
             [members[r] for r in member_ids], list(outsiders.values()),
             sender_name=sender.company)
-        stored = await self._store.deliver(message, entries, tokens, idempotency, outbox=outbox,
-                                           seen=seen)
+        stored = await self._mailbox_store.deliver(message, entries, tokens, idempotency,
+                                                   outbox=outbox, seen=seen)
         if stored.message_id != message_id:
             if idempotency is None or stored.fingerprint != idempotency[1]:
                 raise Conflict("this Idempotency-Key was already used for a different message",
@@ -186,7 +198,7 @@ class Mailbox:
         clean_subject, clean_body = self.check_incoming(subject=subject, body=body,
                                                         attachments=attachments)
         member, key = await self._member_key(member_id)
-        parent = await self._store.entry(member_id, thread_of) if thread_of else None
+        parent = await self._mailbox_store.entry(member_id, thread_of) if thread_of else None
         if parent is not None and outsider.id not in (parent.sender_id, *parent.recipient_ids):
             parent = None
         now = self._clock.now()
@@ -204,7 +216,7 @@ class Mailbox:
             NewMail(message_id, thread_id, outsider.id, name or "Someone outside TradeMail",
                     "", clean_subject, clean_body, tuple(attachments),
                     external_sender=True, quiet=quiet), [member], [])
-        await self._store.deliver(message, entries, tokens, outbox=outbox, seen=seen)
+        await self._mailbox_store.deliver(message, entries, tokens, outbox=outbox, seen=seen)
         await self._events.publish("mailbox", member_id)
         if outbox:
             await self._events.publish("outbox", "")
@@ -264,7 +276,7 @@ class Mailbox:
         if len(to) > self._limits.max_recipients:
             raise InvalidInput.one("to", f"at most {self._limits.max_recipients} recipients")
         names = [validation.plain_text(t, "to").strip().lower() for t in to]
-        found = await self._store.resolve_recipients(names)
+        found = await self._members_store.resolve_recipients(names)
         unknown = [n for n in names if n not in found]
         if unknown:
             raise UnknownRecipients("to", unknown)
@@ -276,7 +288,7 @@ class Mailbox:
     # ------------------------------------------------------------------ reading
 
     async def _member_key(self, member_id: str) -> tuple[MemberRow, MemberKey]:
-        member = await self._store.member_by_id(member_id)
+        member = await self._members_store.member_by_id(member_id)
         if member is None:
             raise NotFound()
         return member, self._keyring.member_key(member_id, member.member_key)
@@ -296,7 +308,7 @@ class Mailbox:
         if query is not None and not words:
             raise InvalidInput.one("q", "must contain at least one word of two letters or more")
         folders = [folder] if folder else (["inbox", "sent", "archive"] if words else ["inbox"])
-        rows = await self._store.list_entries(
+        rows = await self._mailbox_store.list_entries(
             member_id, folders=folders, unread_only=unread_only,
             word_tokens=[key.word_token(w) for w in sorted(words)], before=before,
             limit=limit + 1)
@@ -310,7 +322,7 @@ class Mailbox:
         parties = await self._members.parties(
             [pid for r in rows for pid in (r.sender_id, *r.recipient_ids)])
         unknown = Party("", "(deleted member)", "", "", "")
-        stored_lists = await self._store.attachment_lists(
+        stored_lists = await self._mailbox_store.attachment_lists(
             key.member_id, [r.message_id for r in rows if r.attachment_count]) if full else {}
         out = []
         for row in rows:
@@ -341,7 +353,7 @@ class Mailbox:
         _, key = await self._member_key(member_id)
         (message,) = await self._summaries(key, [row], full=True)
         if mark_read and row.unread:
-            await self._store.update_entry(member_id, message_id, unread=False)
+            await self._mailbox_store.update_entry(member_id, message_id, unread=False)
             message = dataclasses.replace(message, unread=False)
         return message
 
@@ -350,12 +362,12 @@ class Mailbox:
         """One message, marked read, and its thread (outside the trash), each message
         decrypted once: what a page showing a message needs."""
         row = await self._entry(member_id, message_id)
-        rows = [row] if row.folder == "trash" else await self._store.thread(member_id,
+        rows = [row] if row.folder == "trash" else await self._mailbox_store.thread(member_id,
                                                                             row.thread_id)
         _, key = await self._member_key(member_id)
         thread = await self._summaries(key, rows or [row], full=True)
         if row.unread:
-            await self._store.update_entry(member_id, message_id, unread=False)
+            await self._mailbox_store.update_entry(member_id, message_id, unread=False)
             thread = [dataclasses.replace(m, unread=False) if m.id == message_id else m
                       for m in thread]
         return next(m for m in thread if m.id == message_id), thread
@@ -363,14 +375,14 @@ class Mailbox:
     async def thread(self, member_id: str, thread_id: str) -> list[Message]:
         if not is_id(thread_id):
             raise NotFound()
-        rows = await self._store.thread(member_id, thread_id)
+        rows = await self._mailbox_store.thread(member_id, thread_id)
         if not rows:
             raise NotFound()
         _, key = await self._member_key(member_id)
         return await self._summaries(key, rows, full=True)
 
     async def _entry(self, member_id: str, message_id: str) -> EntryRow:
-        row = await self._store.entry(member_id, message_id) if is_id(message_id) else None
+        row = await self._mailbox_store.entry(member_id, message_id) if is_id(message_id) else None
         if row is None:
             raise NotFound()
         return row
@@ -378,7 +390,7 @@ class Mailbox:
     async def attachment(self, member_id: str, message_id: str, n: int) -> tuple[
             AttachmentInfo, bytes]:
         row = await self._entry(member_id, message_id)
-        stored = await self._store.attachments(member_id, message_id, n=n)
+        stored = await self._mailbox_store.attachments(member_id, message_id, n=n)
         if not stored or stored[0].data_ct is None:
             raise NotFound()
         _, key = await self._member_key(member_id)
@@ -400,13 +412,14 @@ class Mailbox:
                 raise InvalidInput.one("folder", f"this message cannot be filed in {folder}")
         if unread is not None and not isinstance(unread, bool):
             raise InvalidInput.one("unread", "must be true or false")
-        await self._store.update_entry(member_id, message_id, folder=folder,  # type: ignore[arg-type]
+        await self._mailbox_store.update_entry(member_id, message_id, folder=folder,  # type: ignore[arg-type]
                                        unread=unread)
         return await self.read(member_id, message_id, mark_read=False)
 
     async def delete(self, member_id: str, message_id: str) -> None:
         """Remove a message from this member's mailbox only; the other parties keep theirs."""
-        if not is_id(message_id) or not await self._store.delete_entry(member_id, message_id):
+        if not is_id(message_id) or not await self._mailbox_store.delete_entry(member_id,
+                                                                                 message_id):
             raise NotFound()
 
 

@@ -22,8 +22,16 @@ from trademail.errors import (
 from trademail.ids import new_id
 from trademail.services import validation
 from trademail.services.reserved import claims_staff
-from trademail.store import Duplicate, MemberRow, NewOutboxRow, Store
-from trademail.store.accounts import AccountTokenRow
+from trademail.store import (
+    AccountStore,
+    AccountTokenRow,
+    CorrespondentStore,
+    Duplicate,
+    MemberRow,
+    MemberStore,
+    NewOutboxRow,
+    ThrottleStore,
+)
 
 MAX_ALIASES = 10
 DAY = 86400.0
@@ -76,9 +84,14 @@ class Profile:
 
 
 class Members:
-    def __init__(self, store: Store, keyring: Keyring, hasher: PasswordHasher, clock: Clock,
-                 auth: AuthConfig, relay_domain: str) -> None:
-        self._store = store
+    def __init__(self, member_store: MemberStore, throttle_store: ThrottleStore,
+                 account_store: AccountStore, correspondent_store: CorrespondentStore,
+                 keyring: Keyring, hasher: PasswordHasher, clock: Clock, auth: AuthConfig,
+                 relay_domain: str) -> None:
+        self._members_store = member_store
+        self._throttles_store = throttle_store
+        self._accounts_store = account_store
+        self._correspondents_store = correspondent_store
         self._keyring = keyring
         self._hasher = hasher
         self._clock = clock
@@ -131,7 +144,7 @@ class Members:
         """Store a prepared member with a public alias, and the mail their sign-up causes."""
         for _ in range(5):
             try:
-                await self._store.create_member(member, self._new_alias(), token=token,
+                await self._members_store.create_member(member, self._new_alias(), token=token,
                                                 outbox=outbox)
                 break
             except Conflict as exc:
@@ -142,13 +155,13 @@ class Members:
     async def addresses(self, member_id: str) -> list[str]:
         """Every address the member has given: the one in use first, then earlier ones and
         one waiting for confirmation. A reply by mail is scrubbed of all of them."""
-        member = await self._store.member_by_id(member_id)
+        member = await self._members_store.member_by_id(member_id)
         if member is None:
             return []
         found = [self._keyring.open_field(member_id, "email", member.email_ct)]
         found += [self._keyring.open_field(member_id, "email", ct)
-                  for ct in await self._store.past_addresses(member_id)]
-        pending = await self._store.pending_email_change(member_id)
+                  for ct in await self._accounts_store.past_addresses(member_id)]
+        pending = await self._accounts_store.pending_email_change(member_id)
         if pending is not None:
             found.append(self._keyring.open_field(member_id, "pending email", pending.email_ct))
         return list(dict.fromkeys(found))
@@ -167,10 +180,10 @@ class Members:
         return self._keyring.blind_index("throttle", subject[:1024]).hex()
 
     async def profile(self, member_id: str) -> Profile:
-        member = await self._store.member_by_id(member_id)
+        member = await self._members_store.member_by_id(member_id)
         if member is None:
             raise AuthenticationFailed("this account no longer exists")
-        aliases = await self._store.aliases_of([member_id])
+        aliases = await self._members_store.aliases_of([member_id])
         email = self._keyring.open_field(member.id, "email", member.email_ct)
         return Profile(
             id=member.id, username=member.username, company=member.company,
@@ -182,14 +195,15 @@ class Members:
     async def parties(self, member_ids: Sequence[str]) -> dict[str, Party]:
         """Public identities of some members, keyed by id; the alias is their first enabled one."""
         ids = sorted(set(member_ids))
-        members = await self._store.members_by_ids(ids)
+        members = await self._members_store.members_by_ids(ids)
         first_alias: dict[str, str] = {}
-        for alias in await self._store.aliases_of(ids):
+        for alias in await self._members_store.aliases_of(ids):
             if alias.enabled:
                 first_alias.setdefault(alias.member_id, alias.address)
         found = {m.id: Party(m.id, m.username, m.company, m.country, first_alias.get(m.id, ""))
                  for m in members.values()}
-        outsiders = await self._store.correspondents_by_ids([i for i in ids if i not in found])
+        outsiders = await self._correspondents_store.correspondents_by_ids(
+            [i for i in ids if i not in found])
         for outsider in outsiders.values():
             # Shown by the name they gave, never by their address.
             name = self._keyring.open_field(outsider.id, "name", outsider.name_ct)
@@ -203,7 +217,8 @@ class Members:
         without one, nobody could reach the member."""
         if not isinstance(address, str):
             raise NotFound()
-        done = await self._store.set_alias_enabled(member_id, address.strip().lower(), enabled)
+        done = await self._members_store.set_alias_enabled(member_id, address.strip().lower(),
+                                                           enabled)
         if done is None:
             raise NotFound()
         if not done:
@@ -215,7 +230,7 @@ class Members:
         for _ in range(5):
             address = self._new_alias()
             try:
-                added = await self._store.add_alias(member_id, address, self._clock.now(),
+                added = await self._members_store.add_alias(member_id, address, self._clock.now(),
                                                     MAX_ALIASES)
             except Duplicate:
                 continue  # a random suffix already taken: draw another
@@ -239,26 +254,26 @@ class Members:
         now = self._clock.now()
         # The attempt counts as a failure before the password is checked, in one atomic
         # step with the decision to let it through, so parallel guesses cannot slip past.
-        wait = await self._store.reserve_signin_attempt(
+        wait = await self._throttles_store.reserve_signin_attempt(
             [account, client], now, lambda state: self._throttle(state, account, client, now))
         if wait > 0:
             raise Throttled(wait)
-        member = await self._store.member_by_username(name)
+        member = await self._members_store.member_by_username(name)
         normalized = unicodedata.normalize("NFKC", password)[
             :validation.MAX_PASSWORD_LENGTH]
         ok, rehashed = await self._hasher.verify(member.password_hash if member else None,
                                                  normalized)
         if not ok or member is None:
             raise AuthenticationFailed()
-        await self._store.signin_succeeded(account, client)
+        await self._throttles_store.signin_succeeded(account, client)
         if rehashed:
-            await self._store.set_password_hash(member.id, rehashed)
+            await self._members_store.set_password_hash(member.id, rehashed)
         return member
 
     async def forget_failures(self, username: str, client: str) -> None:
         """The member proved who they are another way (a reset link): failed sign-ins on the
         account no longer hold it back."""
-        await self._store.signin_succeeded(self.throttle_subject(f"account:{username}"),
+        await self._throttles_store.signin_succeeded(self.throttle_subject(f"account:{username}"),
                                            self.throttle_subject(f"client:{client}"))
 
     def _throttle(self, state: dict[str, tuple[int, float]], account: str, client: str,
@@ -293,7 +308,7 @@ class Members:
                 return 0.0, {subject}
             return max(0.0, self._backoff_until(count, last, free=free) - now), set()
 
-        wait = await self._store.reserve_signin_attempt([subject], now, decide)
+        wait = await self._throttles_store.reserve_signin_attempt([subject], now, decide)
         if wait > 0:
             raise Throttled(wait)
 
@@ -311,7 +326,7 @@ class Members:
                 return 0.0, {subject}
             return (last + DAY - now if count >= per_day else 0.0), set()
 
-        return await self._store.reserve_signin_attempt([subject], now, decide) <= 0
+        return await self._throttles_store.reserve_signin_attempt([subject], now, decide) <= 0
 
     def _backoff_until(self, failures: int, last: float, *, free: int) -> float:
         """Each failure past the free ones doubles the wait, up to max_backoff_seconds."""

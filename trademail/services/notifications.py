@@ -17,8 +17,16 @@ from trademail.ids import is_id, new_id
 from trademail.services import bounces
 from trademail.services.accountmail import AccountMail
 from trademail.services.outbox import OutboundMail, Outbox
-from trademail.store import MemberRow, NewOutboxRow, OutboxRow, Store
-from trademail.store.gateway import CorrespondentRow, NoticeRow, ReplyTokenRow
+from trademail.store import (
+    CorrespondentRow,
+    MemberRow,
+    MemberStore,
+    NewOutboxRow,
+    NoticeRow,
+    NotificationStore,
+    OutboxRow,
+    ReplyTokenRow,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -145,10 +153,12 @@ class NotificationStatus:
 
 
 class Notifications:
-    def __init__(self, store: Store, keyring: Keyring, outbox: Outbox, composer: Composer,
-                 clock: Clock, *, relay_domain: str, public_url: str,
-                 webhooks: WebhookRows, account_mail: AccountMail) -> None:
-        self._store = store
+    def __init__(self, member_store: MemberStore, notice_store: NotificationStore,
+                 keyring: Keyring, outbox: Outbox, composer: Composer, clock: Clock, *,
+                 relay_domain: str, public_url: str, webhooks: WebhookRows,
+                 account_mail: AccountMail) -> None:
+        self._members_store = member_store
+        self._notices_store = notice_store
         self._account_mail = account_mail
         self._keyring = keyring
         self._outbox = outbox
@@ -162,10 +172,10 @@ class Notifications:
 
     async def reply_address(self, member_id: str, thread_id: str) -> str:
         """`reply+<token>@relay`: unique to (thread, member), random, revocable."""
-        sealed = await self._store.live_reply_token(member_id, thread_id)
+        sealed = await self._notices_store.live_reply_token(member_id, thread_id)
         if sealed is None:
             token = new_mail_token()
-            sealed = await self._store.add_reply_token(
+            sealed = await self._notices_store.add_reply_token(
                 token_digest(token), member_id, thread_id,
                 self._keyring.seal_field(member_id, f"reply token {thread_id}", token),
                 self._clock.now())
@@ -176,13 +186,13 @@ class Notifications:
         """The live (member, thread) a reply token belongs to, or None."""
         if not token.isalnum() or len(token) > 64:
             return None
-        row = await self._store.reply_token(token_digest(token.lower()))
+        row = await self._notices_store.reply_token(token_digest(token.lower()))
         return None if row is None or row.revoked else row
 
     async def revoke_reply_addresses(self, member_id: str, thread_id: str | None = None) -> int:
         """Revoke a member's reply addresses (of one thread, or all); mail to them is refused.
         The next notification makes a new one."""
-        return await self._store.revoke_reply_tokens(member_id, thread_id)
+        return await self._notices_store.revoke_reply_tokens(member_id, thread_id)
 
     def bounce_address(self, purpose: str, outbox_id: str) -> str:
         """The VERP envelope sender: ties a bounce to its outbox row; signed against forgery."""
@@ -208,7 +218,7 @@ class Notifications:
         member_id, _, signature = token.partition(".")
         if not is_id(member_id) or not self._keyring.verify("unsubscribe", member_id, signature):
             raise NotFound()
-        if not await self._store.notifications_off(member_id):
+        if not await self._members_store.notifications_off(member_id):
             raise NotFound()
         log.info("notifications turned off by one-click unsubscribe")
 
@@ -264,12 +274,13 @@ class Notifications:
     async def notice(self, member_id: str, kind: str, outbox_id: str | None = None) -> None:
         assert kind in NOTICE_TEXT
         now = self._clock.now()
-        await self._store.add_notice(NoticeRow(member_id, new_id(now), kind, now, outbox_id))
+        await self._notices_store.add_notice(NoticeRow(member_id, new_id(now), kind, now,
+                                                       outbox_id))
 
     async def record_bounce(self, purpose: str, outbox_id: str, status: str) -> None:
         """A bounce (a DSN, or a refusal from the smarthost) for one outbox row, by the
         enhanced status code it carries (see `bounces`)."""
-        member_id = await self._store.outbox_member(outbox_id)
+        member_id = await self._outbox.sender_of(outbox_id)
         if member_id is None:
             return
         kind = bounces.classify(status)
@@ -302,8 +313,8 @@ class Notifications:
         """(address failures, counted mailbox failures) since the window opened or the
         address came into use, whichever is later: a new address starts afresh."""
         since = max(self._clock.now() - BOUNCE_WINDOW_SECONDS, member.address_since)
-        hard = await self._store.count_notices(member.id, "hard_bounce", since)
-        mailbox = await self._store.count_notices(member.id, "mailbox_bounce", since)
+        hard = await self._notices_store.count_notices(member.id, "hard_bounce", since)
+        mailbox = await self._notices_store.count_notices(member.id, "mailbox_bounce", since)
         return hard, mailbox if mailbox >= MAILBOX_BOUNCES_TO_COUNT else 0
 
     async def paused(self, member: MemberRow) -> bool:
@@ -313,7 +324,7 @@ class Notifications:
     async def parts_removed(self, member_id: str, filenames: Sequence[str]) -> None:
         """Tell a member, in settings and by mail, that parts of their reply by mail were
         removed because they held the member's own address."""
-        member = await self._store.member_by_id(member_id)
+        member = await self._members_store.member_by_id(member_id)
         if member is None or not filenames:
             return
         await self.notice(member_id, "parts_removed")
@@ -323,12 +334,12 @@ class Notifications:
                 member.id, member.username, address, filenames)])
 
     async def notification_status(self, member_id: str) -> NotificationStatus:
-        member = await self._store.member_by_id(member_id)
+        member = await self._members_store.member_by_id(member_id)
         if member is None:
             raise NotFound()
         now = self._clock.now()
         hard = sum(await self._bounces(member))
-        rows = await self._store.notices(member_id, now - NOTICE_DAYS * 86400)
+        rows = await self._notices_store.notices(member_id, now - NOTICE_DAYS * 86400)
         return NotificationStatus(
             preference=member.notify, paused=hard >= HARD_BOUNCES_TO_PAUSE,
             hard_bounces_today=hard,

@@ -11,7 +11,7 @@ from trademail.clock import Clock
 from trademail.crypto import Keyring
 from trademail.events import Events
 from trademail.ids import new_id
-from trademail.store import NewOutboxRow, OutboxRow, Store
+from trademail.store import NewOutboxRow, OutboxRow, OutboxStore
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ Delivery = OutboundMail | Webhook | Job
 
 
 class Outbox:
-    def __init__(self, store: Store, keyring: Keyring, clock: Clock, events: Events) -> None:
+    def __init__(self, store: OutboxStore, keyring: Keyring, clock: Clock, events: Events) -> None:
         self._store = store
         self._keyring = keyring
         self._clock = clock
@@ -53,7 +53,7 @@ class Outbox:
 
     def seal(self, delivery: Delivery, member_id: str | None,
              outbox_id: str | None = None) -> NewOutboxRow:
-        """The row to write with whatever caused it (pass it to `Store.deliver`)."""
+        """The row to write with whatever caused it, in the same transaction."""
         now = self._clock.now()
         outbox_id = outbox_id or new_id(now)
         payload: dict[str, object]
@@ -81,6 +81,10 @@ class Outbox:
         """Queue sealed deliveries in a transaction of their own, and wake the relay."""
         await self._store.enqueue(rows)
         await self.wake()
+
+    async def sender_of(self, outbox_id: str) -> str | None:
+        """The member a queued delivery was made for (or on behalf of), if it is known."""
+        return await self._store.outbox_member(outbox_id)
 
     async def wake(self) -> None:
         """Tell the relay workers (in every server process) that rows were committed."""

@@ -14,8 +14,7 @@ from trademail.services.accountmail import AccountMail
 from trademail.services.members import Members
 from trademail.services.outbox import Job, Outbox
 from trademail.services.signup import SIGNUP_MAILS_PER_ADDRESS, token_text
-from trademail.store import MemberRow, Store
-from trademail.store.accounts import PURPOSE_RESET, AccountTokenRow
+from trademail.store import PURPOSE_RESET, AccountStore, AccountTokenRow, MemberRow, MemberStore
 
 RESET_JOB = "password_reset"
 # Reset mail one member may be sent a day: asked for from one client, and from all of them
@@ -27,9 +26,11 @@ INVALID_LINK = "this reset link is not valid or has expired; ask for a new one"
 
 
 class Recovery:
-    def __init__(self, store: Store, keyring: Keyring, members: Members, hasher: PasswordHasher,
-                 mail: AccountMail, outbox: Outbox, clock: Clock, auth: AuthConfig) -> None:
-        self._store = store
+    def __init__(self, member_store: MemberStore, account_store: AccountStore,
+                 keyring: Keyring, members: Members, hasher: PasswordHasher, mail: AccountMail,
+                 outbox: Outbox, clock: Clock, auth: AuthConfig) -> None:
+        self._members_store = member_store
+        self._accounts_store = account_store
         self._keyring = keyring
         self._members = members
         self._hasher = hasher
@@ -63,7 +64,7 @@ class Recovery:
         address = self._keyring.open_field(member.id, "email", member.email_ct)
         mail = self._mail.reset_password(member.id, member.username, address, secret, lifetime,
                                          confirms=not member.email_confirmed)
-        await self._store.issue_account_token(token, [mail])
+        await self._accounts_store.issue_account_token(token, [mail])
         await self._outbox.wake()
 
     async def _may_mail(self, member: MemberRow, client: str) -> bool:
@@ -86,16 +87,18 @@ class Recovery:
                 address = validation.email(text, "account")
             except InvalidInput:
                 return None
-            return await self._store.confirmed_member_by_email(self._members.email_index(address))
-        member = await self._store.member_by_username(text.lower()[:64])
+            return await self._members_store.confirmed_member_by_email(
+                self._members.email_index(address))
+        member = await self._members_store.member_by_username(text.lower()[:64])
         if member is None or member.email_confirmed:
             return member
-        owner = await self._store.confirmed_member_by_email(member.email_index)
+        owner = await self._members_store.confirmed_member_by_email(member.email_index)
         return member if owner is None else None
 
     async def check(self, token: object) -> None:
         """Whether a reset link still works (to show its form, or say it does not)."""
-        row = await self._store.account_token(token_digest(token_text(token)), PURPOSE_RESET)
+        row = await self._accounts_store.account_token(token_digest(token_text(token)),
+                                                       PURPOSE_RESET)
         if row is None or self._clock.now() >= row.expires_at:
             raise InvalidInput.one("token", INVALID_LINK)
 
@@ -105,25 +108,25 @@ class Recovery:
         A link mailed to an address the member has since left no longer works. A refused
         password leaves the link usable."""
         digest = token_digest(token_text(token))
-        row = await self._store.account_token(digest, PURPOSE_RESET)
-        member = await self._store.member_by_id(row.member_id) if row else None
+        row = await self._accounts_store.account_token(digest, PURPOSE_RESET)
+        member = await self._members_store.member_by_id(row.member_id) if row else None
         if (row is None or member is None or self._clock.now() >= row.expires_at
                 or row.email_index != member.email_index):
             raise InvalidInput.one("token", INVALID_LINK)
         address = self._keyring.open_field(member.id, "email", member.email_ct)
         clean = validation.password(password, min_length=self._auth.min_password_length,
                                     context=(member.username, address.partition("@")[0]))
-        if await self._store.take_account_token(digest, PURPOSE_RESET) is None:
+        if await self._accounts_store.take_account_token(digest, PURPOSE_RESET) is None:
             raise InvalidInput.one("token", INVALID_LINK)  # used meanwhile, by another request
         told = [self._mail.password_was_reset(member.id, member.username, address)] \
             if member.email_confirmed else []
-        await self._store.reset_password(member.id, await self._hasher.hash(clean),
+        await self._accounts_store.reset_password(member.id, await self._hasher.hash(clean),
                                          outbox=told)
         if not member.email_confirmed:
             # The link reached this address, so it is the member's, unless another member
             # confirmed it meanwhile (then it stays unconfirmed here; the password is set).
             with contextlib.suppress(Conflict):
-                await self._store.confirm_address(member.id, member.email_index,
+                await self._accounts_store.confirm_address(member.id, member.email_index,
                                                   self._clock.now())
         await self._members.forget_failures(member.username, client)
         await self._outbox.wake()

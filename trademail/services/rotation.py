@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from trademail.crypto import Key, Keyring
-from trademail.store import Store
+from trademail.store import KeyStore
 
 BATCH = 500
 
 
-async def rotate_master_key(store: Store, keyring: Keyring, new: Key) -> int:
+async def rotate_master_key(store: KeyStore, keyring: Keyring, new: Key) -> int:
     """Wrap every member key and the system keys under `new`; the number of member keys
     re-wrapped. Work grows with members, not messages. Run it with the servers stopped: a
     member signing up meanwhile could keep a key under the old master. If it stops early,

@@ -16,8 +16,7 @@ from trademail.errors import NotFound, SessionEnded
 from trademail.ids import is_id, new_id
 from trademail.services.members import Members
 from trademail.services.signup import Signup
-from trademail.store import Store
-from trademail.store.sessions import SessionRow
+from trademail.store import SessionRow, SessionStore
 
 _TOUCH_EVERY_SECONDS = 1.0
 _BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
@@ -66,7 +65,7 @@ def device_label(user_agent: str) -> str:
 
 
 class Sessions:
-    def __init__(self, store: Store, keyring: Keyring, members: Members, signup: Signup,
+    def __init__(self, store: SessionStore, keyring: Keyring, members: Members, signup: Signup,
                  clock: Clock, auth: AuthConfig) -> None:
         self._store = store
         self._keyring = keyring

@@ -11,8 +11,14 @@ from trademail.services import validation
 from trademail.services.accountmail import AccountMail
 from trademail.services.members import Members, Profile
 from trademail.services.outbox import Outbox
-from trademail.store import MemberRow, NewOutboxRow, Store
-from trademail.store.accounts import PURPOSE_CONFIRM, AccountTokenRow
+from trademail.store import (
+    PURPOSE_CONFIRM,
+    AccountStore,
+    AccountTokenRow,
+    MemberRow,
+    MemberStore,
+    NewOutboxRow,
+)
 
 # Mail a stranger can cause by typing someone's address: at most this many a day to one
 # address, whether they are confirmation links or warnings to its owner.
@@ -30,9 +36,11 @@ def token_text(token: object) -> str:
 
 
 class Signup:
-    def __init__(self, store: Store, keyring: Keyring, members: Members, mail: AccountMail,
-                 outbox: Outbox, clock: Clock, auth: AuthConfig) -> None:
-        self._store = store
+    def __init__(self, member_store: MemberStore, account_store: AccountStore,
+                 keyring: Keyring, members: Members, mail: AccountMail, outbox: Outbox,
+                 clock: Clock, auth: AuthConfig) -> None:
+        self._members_store = member_store
+        self._accounts_store = account_store
         self._keyring = keyring
         self._members = members
         self._mail = mail
@@ -52,7 +60,7 @@ class Signup:
         member, address = await self._members.prepare(
             username=username, password=password, email=email, company=company,
             country=country)
-        if await self._store.member_by_username(member.username) is not None:
+        if await self._members_store.member_by_username(member.username) is not None:
             # Refused now, before it spends the address's daily mail (create checks again).
             raise Conflict("this username is taken", "username")
         token, outbox = await self._proof_mail(member, address)
@@ -64,7 +72,7 @@ class Signup:
             AccountTokenRow | None, list[NewOutboxRow]]:
         """The link to confirm `address` for `member`, or, when a confirmed member holds
         it already, a warning to that member; nothing past the daily quota per address."""
-        owner = await self._store.confirmed_member_by_email(member.email_index)
+        owner = await self._members_store.confirmed_member_by_email(member.email_index)
         if not await self._members.quota(f"signup-mail:{member.email_index.hex()}",
                                          per_day=SIGNUP_MAILS_PER_ADDRESS):
             return None, []
@@ -81,7 +89,7 @@ class Signup:
     async def resend(self, member_id: str) -> str:
         """Mail the confirmation link again (an earlier one stops working); returns the
         address masked. Answers the same whether or not the address is someone else's."""
-        member = await self._store.member_by_id(member_id)
+        member = await self._members_store.member_by_id(member_id)
         if member is None:
             raise NotFound()
         if member.email_confirmed:
@@ -90,9 +98,9 @@ class Signup:
         address = self._keyring.open_field(member.id, "email", member.email_ct)
         token, outbox = await self._proof_mail(member, address)
         if token is not None:
-            await self._store.issue_account_token(token, outbox)
+            await self._accounts_store.issue_account_token(token, outbox)
         elif outbox:
-            await self._store.enqueue(outbox)
+            await self._outbox.enqueue_rows(outbox)
         await self._outbox.wake()
         return validation.mask_email(address)
 
@@ -100,9 +108,9 @@ class Signup:
         """Follow a confirmation link (no sign-in needed: the link is the proof). A link
         works once, within its lifetime, and only for the address it was mailed to."""
         secret = token_text(token)
-        row = await self._store.take_account_token(token_digest(secret), PURPOSE_CONFIRM)
+        row = await self._accounts_store.take_account_token(token_digest(secret), PURPOSE_CONFIRM)
         if row is None or self._clock.now() >= row.expires_at:
             raise InvalidInput.one("token", INVALID_LINK)
-        if not await self._store.confirm_address(row.member_id, row.email_index,
+        if not await self._accounts_store.confirm_address(row.member_id, row.email_index,
                                                  self._clock.now()):
             raise InvalidInput.one("token", INVALID_LINK)

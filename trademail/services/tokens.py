@@ -10,7 +10,7 @@ from trademail.crypto import new_token, token_digest
 from trademail.errors import AuthenticationFailed, Forbidden, InvalidInput, NotFound
 from trademail.ids import is_id, new_id
 from trademail.services import validation
-from trademail.store import Store, TokenRow
+from trademail.store import TokenRow, TokenStore
 
 # read and send mail; file and delete it; manage tokens and webhooks
 SCOPES = ("messages:read", "messages:send", "messages:write", "account:manage")
@@ -33,7 +33,7 @@ class Caller:
 
 
 class Tokens:
-    def __init__(self, store: Store, clock: Clock, *, default_lifetime: int) -> None:
+    def __init__(self, store: TokenStore, clock: Clock, *, default_lifetime: int) -> None:
         self._store = store
         self._clock = clock
         self._default_lifetime = default_lifetime

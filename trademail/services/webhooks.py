@@ -16,8 +16,7 @@ from trademail.errors import Conflict, InvalidInput, NotFound
 from trademail.ids import is_id, new_id
 from trademail.services.notifications import event_body
 from trademail.services.outbox import Outbox, Webhook
-from trademail.store import NewOutboxRow, Store
-from trademail.store.gateway import WebhookRow
+from trademail.store import NewOutboxRow, WebhookRow, WebhookStore
 
 MAX_WEBHOOKS = 5
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
@@ -104,7 +103,7 @@ def _check_url(url: object, *, allow_http: bool) -> str:
 
 
 class Webhooks:
-    def __init__(self, store: Store, keyring: Keyring, outbox: Outbox, clock: Clock, *,
+    def __init__(self, store: WebhookStore, keyring: Keyring, outbox: Outbox, clock: Clock, *,
                  allow_http: bool = False) -> None:
         self._store = store
         self._keyring = keyring

@@ -1,40 +1,118 @@
-"""Storage: one Store over SQLite (embedded default) or PostgreSQL, with numbered migrations."""
+"""Storage: small stores, one per domain, over one Database with two backends (SQLite, the
+embedded default, and PostgreSQL) and numbered migrations. Stores are handed `now`; they
+never read the clock. They hold ciphertexts and keyed digests only: sealing and opening
+happen in the services, through `trademail.crypto`."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trademail.errors import StoreError
+from trademail.store.accounts import (
+    PURPOSE_CONFIRM,
+    PURPOSE_RESET,
+    AccountStore,
+    AccountTokenRow,
+    EmailChangeRow,
+)
+from trademail.store.correspondents import CorrespondentRow, CorrespondentStore
 from trademail.store.db import Database, Duplicate, open_database
-from trademail.store.store import (
-    AliasRow,
+from trademail.store.keys import KeyStore
+from trademail.store.mailbox import (
     AttachmentRow,
     EntryRow,
-    MemberRow,
+    Idempotent,
+    MailboxStore,
     NewAttachment,
     NewEntry,
     NewMessage,
-    NewOutboxRow,
-    OutboxRow,
-    Store,
-    TokenRow,
 )
+from trademail.store.members import AliasRow, MemberRow, MemberStore
+from trademail.store.notifications import NoticeRow, NotificationStore, ReplyTokenRow
+from trademail.store.outbox import NewOutboxRow, OutboxRow, OutboxStore
+from trademail.store.sessions import ActiveSession, SessionRow, SessionStore
+from trademail.store.throttles import ThrottleStore
+from trademail.store.tokens import TokenRow, TokenStore
+from trademail.store.webhooks import WebhookRow, WebhookStore
 
 __all__ = [
+    "PURPOSE_CONFIRM",
+    "PURPOSE_RESET",
+    "AccountStore",
+    "AccountTokenRow",
+    "ActiveSession",
     "AliasRow",
     "AttachmentRow",
+    "CorrespondentRow",
+    "CorrespondentStore",
     "Database",
     "Duplicate",
+    "EmailChangeRow",
     "EntryRow",
+    "Idempotent",
+    "KeyStore",
+    "MailboxStore",
     "MemberRow",
+    "MemberStore",
     "NewAttachment",
     "NewEntry",
     "NewMessage",
     "NewOutboxRow",
+    "NoticeRow",
+    "NotificationStore",
     "OutboxRow",
-    "Store",
+    "OutboxStore",
+    "ReplyTokenRow",
+    "SessionRow",
+    "SessionStore",
+    "Stores",
+    "ThrottleStore",
     "TokenRow",
-    "open_store",
+    "TokenStore",
+    "WebhookRow",
+    "WebhookStore",
+    "open_stores",
 ]
 
 
-async def open_store(url: str, *, pool_size: int = 10, migrate: bool = True) -> Store:
-    """Connect, bring the schema up to date, and hand back the Store."""
+@dataclass(frozen=True)
+class Stores:
+    """Every store over one database: what the composition root hands out, one or two to
+    each service."""
+
+    db: Database
+    keys: KeyStore
+    members: MemberStore
+    throttles: ThrottleStore
+    tokens: TokenStore
+    sessions: SessionStore
+    accounts: AccountStore
+    mailbox: MailboxStore
+    outbox: OutboxStore
+    notifications: NotificationStore
+    correspondents: CorrespondentStore
+    webhooks: WebhookStore
+
+    @classmethod
+    def over(cls, db: Database) -> Stores:
+        return cls(db=db, keys=KeyStore(db), members=MemberStore(db), throttles=ThrottleStore(db),
+                   tokens=TokenStore(db), sessions=SessionStore(db), accounts=AccountStore(db),
+                   mailbox=MailboxStore(db), outbox=OutboxStore(db),
+                   notifications=NotificationStore(db), correspondents=CorrespondentStore(db),
+                   webhooks=WebhookStore(db))
+
+    async def ping(self) -> None:
+        try:
+            await self.db.fetchval("SELECT 1")
+        except Exception as exc:
+            raise StoreError(f"the database does not answer: {exc.__class__.__name__}") from None
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+async def open_stores(url: str, *, pool_size: int = 10, migrate: bool = True) -> Stores:
+    """Connect, bring the schema up to date, and hand back every store."""
     db = await open_database(url, pool_size)
     try:
         if migrate:
@@ -42,4 +120,4 @@ async def open_store(url: str, *, pool_size: int = 10, migrate: bool = True) -> 
     except BaseException:
         await db.close()
         raise
-    return Store(db)
+    return Stores.over(db)

@@ -1,5 +1,5 @@
-"""Queries of account trust: the addresses a member has used, links mailed to confirm an
-address or reset a password, and the changes they make."""
+"""Account trust: the addresses a member has confirmed, a pending change of address, links
+mailed to confirm an address or reset a password, and the password changes they make."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from trademail.store.db import Connection, Database, Duplicate, Row
 from trademail.store.outbox import NewOutboxRow, insert_outbox
 
 PURPOSE_CONFIRM = "confirm"  # prove the address given at sign-up
+
+
 PURPOSE_RESET = "reset"  # set a new password
 
 
@@ -26,12 +28,29 @@ class AccountTokenRow:
     expires_at: float
 
 
+@dataclass(frozen=True)
+class EmailChangeRow:
+    member_id: str
+    email_ct: bytes
+    email_index: bytes
+    created_at: float
+    expires_at: float
+
+
 _TOKEN_COLUMNS = "digest, member_id, purpose, email_index, created_at, expires_at"  # noqa: S105
+
+
+_EMAIL_CHANGE = "member_id, email_ct, email_index, created_at, expires_at"
 
 
 def _token(row: Row) -> AccountTokenRow:
     return AccountTokenRow(bytes(row["digest"]), row["member_id"], row["purpose"],
                            bytes(row["email_index"]), row["created_at"], row["expires_at"])
+
+
+def _email_change(row: Row) -> EmailChangeRow:
+    return EmailChangeRow(row["member_id"], bytes(row["email_ct"]), bytes(row["email_index"]),
+                          row["created_at"], row["expires_at"])
 
 
 async def insert_account_token(tx: Connection, token: AccountTokenRow) -> None:
@@ -50,7 +69,10 @@ async def remember_address(tx: Connection, member_id: str, now: float) -> None:
 
 
 class AccountStore:
-    db: Database
+    """Confirmed addresses, address changes, mailed links and password changes."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     async def past_addresses(self, member_id: str) -> list[bytes]:
         """Every address the member has used (sealed), oldest first."""
@@ -58,6 +80,77 @@ class AccountStore:
             "SELECT email_ct FROM member_addresses WHERE member_id = $1 ORDER BY created_at",
             member_id)
         return [bytes(r["email_ct"]) for r in rows]
+
+    async def change_password(self, member_id: str, password_hash: str, keep_session: str) -> None:
+        """A new password hash; every other session, every API token and every reset link
+        of the member ends with the old one (a token may be what a thief took)."""
+        async with self.db.transaction() as tx:
+            await tx.execute("UPDATE members SET password_hash = $2 WHERE id = $1",
+                             member_id, password_hash)
+            await tx.execute("DELETE FROM web_sessions WHERE member_id = $1 AND id <> $2",
+                             member_id, keep_session)
+            await tx.execute("DELETE FROM api_tokens WHERE member_id = $1", member_id)
+            await tx.execute("DELETE FROM account_tokens WHERE member_id = $1 AND purpose = $2",
+                             member_id, PURPOSE_RESET)
+
+    async def reset_password(self, member_id: str, password_hash: str, *,
+                             outbox: Sequence[NewOutboxRow] = ()) -> None:
+        """A new password after a reset by mail: every session and every API token ends,
+        and every link mailed to the member (this one among them)."""
+        async with self.db.transaction() as tx:
+            await tx.execute("UPDATE members SET password_hash = $2 WHERE id = $1",
+                             member_id, password_hash)
+            await tx.execute("DELETE FROM web_sessions WHERE member_id = $1", member_id)
+            await tx.execute("DELETE FROM api_tokens WHERE member_id = $1", member_id)
+            await tx.execute("DELETE FROM account_tokens WHERE member_id = $1", member_id)
+            await insert_outbox(tx, outbox)
+
+    async def start_email_change(self, change: EmailChangeRow, digest: bytes,
+                                 mail: Sequence[NewOutboxRow]) -> None:
+        """Remember the pending address (replacing an earlier one) and queue its check mail."""
+        async with self.db.transaction() as tx:
+            await tx.execute("DELETE FROM email_changes WHERE member_id = $1", change.member_id)
+            await tx.execute(
+                "INSERT INTO email_changes (member_id, digest, email_ct, email_index, "
+                "created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)", change.member_id,
+                digest, change.email_ct, change.email_index, change.created_at, change.expires_at)
+            await insert_outbox(tx, mail)
+
+    async def pending_email_change(self, member_id: str) -> EmailChangeRow | None:
+        row = await self.db.fetchrow(
+            f"SELECT {_EMAIL_CHANGE} FROM email_changes WHERE member_id = $1", member_id)
+        return None if row is None else _email_change(row)
+
+    async def email_change_by_digest(self, member_id: str,
+                                     digest: bytes) -> EmailChangeRow | None:
+        row = await self.db.fetchrow(
+            f"SELECT {_EMAIL_CHANGE} FROM email_changes WHERE member_id = $1 AND digest = $2",
+            member_id, digest)
+        return None if row is None else _email_change(row)
+
+    async def finish_email_change(self, member_id: str, email_ct: bytes, email_index: bytes,
+                                  now: float, mail: Sequence[NewOutboxRow]) -> None:
+        """The new address, proven by its link, replaces the old one (which is remembered);
+        the pending row and every link mailed to the old address go; mail is queued."""
+        async with self.db.transaction() as tx:
+            try:
+                await tx.execute("UPDATE members SET email_ct = $2, email_index = $3, "
+                                 "email_confirmed = TRUE, address_since = $4 WHERE id = $1",
+                                 member_id, email_ct, email_index, now)
+            except Duplicate:
+                raise Conflict("this address belongs to another account", "email") from None
+            await remember_address(tx, member_id, now)
+            await tx.execute("DELETE FROM email_changes WHERE member_id = $1", member_id)
+            # Links mailed to the old address (a reset among them) must not outlive it.
+            await tx.execute("DELETE FROM account_tokens WHERE member_id = $1", member_id)
+            await insert_outbox(tx, mail)
+
+    async def cancel_email_change(self, member_id: str) -> None:
+        await self.db.execute("DELETE FROM email_changes WHERE member_id = $1", member_id)
+
+    async def forget_email_changes(self, expired_before: float) -> None:
+        """A pending address nobody confirmed in time goes (it is sealed, but not kept)."""
+        await self.db.execute("DELETE FROM email_changes WHERE expires_at < $1", expired_before)
 
     async def issue_account_token(self, token: AccountTokenRow,
                                   outbox: Sequence[NewOutboxRow]) -> None:
@@ -96,18 +189,6 @@ class AccountStore:
                              member_id, PURPOSE_CONFIRM)
             await remember_address(tx, member_id, now)
         return bool(rows)
-
-    async def reset_password(self, member_id: str, password_hash: str, *,
-                             outbox: Sequence[NewOutboxRow] = ()) -> None:
-        """A new password after a reset by mail: every session and every API token ends,
-        and every link mailed to the member (this one among them)."""
-        async with self.db.transaction() as tx:
-            await tx.execute("UPDATE members SET password_hash = $2 WHERE id = $1",
-                             member_id, password_hash)
-            await tx.execute("DELETE FROM web_sessions WHERE member_id = $1", member_id)
-            await tx.execute("DELETE FROM api_tokens WHERE member_id = $1", member_id)
-            await tx.execute("DELETE FROM account_tokens WHERE member_id = $1", member_id)
-            await insert_outbox(tx, outbox)
 
     async def forget_account_tokens(self, expired_before: float) -> None:
         await self.db.execute("DELETE FROM account_tokens WHERE expires_at < $1", expired_before)

@@ -1,12 +1,13 @@
-"""Rows of the transactional outbox, and the one insert every transaction that queues
-a delivery shares."""
+"""The transactional outbox: deliveries written with what caused them, claimed by relay
+workers under a lease, and what became of each."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from trademail.store.db import Connection
+from trademail.store.db import Connection, Database
 
 
 @dataclass(frozen=True)
@@ -35,3 +36,67 @@ async def insert_outbox(tx: Connection, rows: Sequence[NewOutboxRow]) -> None:
             "INSERT INTO outbox (id, kind, member_id, created_at, next_attempt_at, payload_ct) "
             "VALUES ($1, $2, $3, $4, $4, $5)",
             [(r.id, r.kind, r.member_id, r.created_at, r.payload_ct) for r in rows])
+
+
+class OutboxStore:
+    """Outbox rows; the payload is sealed, and dropped once the row is done."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def enqueue(self, rows: Sequence[NewOutboxRow]) -> None:
+        async with self.db.transaction() as tx:
+            await insert_outbox(tx, rows)
+
+    async def claim_outbox(self, now: float, lease_seconds: float, limit: int) -> list[OutboxRow]:
+        """Lease up to `limit` due rows to this worker; no other worker gets them meanwhile.
+
+        On PostgreSQL, SKIP LOCKED lets many workers in many processes claim side by side;
+        SQLite's single writer serialises the claims anyway.
+        """
+        lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgres" else ""
+        async with self.db.transaction() as tx:
+            rows = await tx.fetch(
+                "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1 "
+                "WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' "
+                "AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until < $1) "
+                f"ORDER BY next_attempt_at LIMIT $3{lock}) "
+                "RETURNING id, kind, member_id, created_at, attempts, payload_ct",
+                now, now + lease_seconds, limit)
+        return [OutboxRow(r["id"], r["kind"], r["member_id"], r["created_at"], r["attempts"],
+                          bytes(r["payload_ct"]), now + lease_seconds) for r in rows]
+
+    async def outbox_sent(self, row: OutboxRow) -> bool:
+        return await self._outbox_outcome(
+            "UPDATE outbox SET state = 'sent', payload_ct = NULL, claimed_until = NULL, "
+            "last_error = NULL WHERE id = $1 AND claimed_until = $2 RETURNING id",
+            row.id, row.lease)
+
+    async def outbox_retry(self, row: OutboxRow, next_attempt_at: float, error: str) -> bool:
+        return await self._outbox_outcome(
+            "UPDATE outbox SET next_attempt_at = $3, claimed_until = NULL, last_error = $4 "
+            "WHERE id = $1 AND claimed_until = $2 RETURNING id",
+            row.id, row.lease, next_attempt_at, error)
+
+    async def outbox_failed(self, row: OutboxRow, error: str) -> bool:
+        return await self._outbox_outcome(
+            "UPDATE outbox SET state = 'failed', payload_ct = NULL, claimed_until = NULL, "
+            "last_error = $3 WHERE id = $1 AND claimed_until = $2 RETURNING id",
+            row.id, row.lease, error)
+
+    async def _outbox_outcome(self, sql: str, *args: Any) -> bool:
+        async with self.db.transaction() as tx:
+            return bool(await tx.fetch(sql, *args))
+
+    async def forget_delivered(self, older_than: float) -> None:
+        """Delivered and given-up rows hold no payload; keep their trace for a while only."""
+        await self.db.execute("DELETE FROM outbox WHERE state <> 'pending' AND created_at < $1",
+                              older_than)
+
+    async def outbox_state(self, outbox_id: str) -> tuple[str, int, str | None] | None:
+        row = await self.db.fetchrow(
+            "SELECT state, attempts, last_error FROM outbox WHERE id = $1", outbox_id)
+        return None if row is None else (row["state"], row["attempts"], row["last_error"])
+
+    async def outbox_member(self, outbox_id: str) -> str | None:
+        return await self.db.fetchval("SELECT member_id FROM outbox WHERE id = $1", outbox_id)

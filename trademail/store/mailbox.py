@@ -1,0 +1,264 @@
+"""Mailboxes: messages, each member's entries, attachments, the keyed word index, and what
+makes a retry the same (idempotency keys, digests of incoming mail)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from trademail.store.db import Database, Row, in_list
+from trademail.store.outbox import NewOutboxRow, insert_outbox
+
+
+@dataclass(frozen=True)
+class NewAttachment:
+    n: int
+    size: int
+    meta_ct: bytes
+    data_ct: bytes
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    id: str
+    thread_id: str
+    in_reply_to: str | None
+    sender_id: str
+    recipient_ids: tuple[str, ...]
+    created_at: float
+    subject_ct: bytes
+    body_ct: bytes
+    snippet_ct: bytes
+    attachments: tuple[NewAttachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    member_id: str
+    folder: str
+    unread: bool
+    content_key: bytes
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    """One message as it stands in one member's mailbox."""
+
+    member_id: str
+    message_id: str
+    thread_id: str
+    in_reply_to: str | None
+    folder: str
+    unread: bool
+    content_key: bytes
+    sender_id: str
+    recipient_ids: tuple[str, ...]
+    created_at: float
+    subject_ct: bytes
+    snippet_ct: bytes
+    body_ct: bytes | None
+    attachment_count: int
+
+
+@dataclass(frozen=True)
+class AttachmentRow:
+    n: int
+    size: int
+    meta_ct: bytes
+    data_ct: bytes | None
+
+
+@dataclass(frozen=True)
+class Idempotent:
+    message_id: str
+    thread_id: str
+    fingerprint: bytes
+
+
+_ENTRY_COLUMNS = ("e.member_id, e.message_id, e.thread_id, m.in_reply_to, e.folder, e.unread, "
+                  "e.content_key, m.sender_id, m.recipient_ids, m.created_at, m.subject_ct, "
+                  "m.snippet_ct, {body} AS body_ct, m.attachment_count")
+
+
+def _entry(row: Row) -> EntryRow:
+    return EntryRow(
+        member_id=row["member_id"], message_id=row["message_id"], thread_id=row["thread_id"],
+        in_reply_to=row["in_reply_to"], folder=row["folder"], unread=bool(row["unread"]),
+        content_key=bytes(row["content_key"]), sender_id=row["sender_id"],
+        recipient_ids=tuple(json.loads(row["recipient_ids"])), created_at=row["created_at"],
+        subject_ct=bytes(row["subject_ct"]), snippet_ct=bytes(row["snippet_ct"]),
+        body_ct=None if row["body_ct"] is None else bytes(row["body_ct"]),
+        attachment_count=row["attachment_count"])
+
+
+class MailboxStore:
+    """Ciphertexts and keyed digests only; sealing happens in the services."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def deliver(self, message: NewMessage, entries: Sequence[NewEntry],
+                      words: Sequence[tuple[str, bytes]],
+                      idempotency: tuple[str, bytes] | None = None,
+                      outbox: Sequence[NewOutboxRow] = (),
+                      seen: tuple[str, bytes] | None = None) -> Idempotent:
+        """Write a message, its mailbox entries, word index and outbound mail in one
+        transaction (the transactional outbox: committed together or not at all).
+
+        With an idempotency (key, fingerprint), a key seen before returns the first
+        result and writes nothing. With `seen` (member id, digest of an incoming mail), the
+        digest is recorded in the same transaction (a second writer of it fails: Duplicate).
+        """
+        async with self.db.transaction() as tx:
+            if seen is not None:
+                await tx.execute(
+                    "INSERT INTO inbound_mail (member_id, digest, created_at) VALUES ($1, $2, $3)",
+                    seen[0], seen[1], message.created_at)
+            if idempotency is not None:
+                key, fingerprint = idempotency
+                claimed = await tx.fetch(
+                    "INSERT INTO idempotency_keys (member_id, key, fingerprint, message_id, "
+                    "thread_id, created_at) VALUES ($1, $2, $3, $4, $5, $6) "
+                    "ON CONFLICT DO NOTHING RETURNING key", message.sender_id, key, fingerprint,
+                    message.id, message.thread_id, message.created_at)
+                if not claimed:
+                    first = await tx.fetchrow(
+                        "SELECT message_id, thread_id, fingerprint FROM idempotency_keys "
+                        "WHERE member_id = $1 AND key = $2", message.sender_id, key)
+                    return Idempotent(first["message_id"], first["thread_id"],
+                                      bytes(first["fingerprint"]))
+            await tx.execute(
+                "INSERT INTO messages (id, thread_id, in_reply_to, sender_id, recipient_ids, "
+                "created_at, subject_ct, body_ct, snippet_ct, attachment_count) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                message.id, message.thread_id, message.in_reply_to, message.sender_id,
+                json.dumps(list(message.recipient_ids)), message.created_at, message.subject_ct,
+                message.body_ct, message.snippet_ct, len(message.attachments))
+            if message.attachments:
+                await tx.executemany(
+                    "INSERT INTO attachments (message_id, n, size, meta_ct, data_ct) "
+                    "VALUES ($1, $2, $3, $4, $5)",
+                    [(message.id, a.n, a.size, a.meta_ct, a.data_ct) for a in message.attachments])
+            await tx.executemany(
+                "INSERT INTO mailbox (member_id, message_id, thread_id, folder, unread, "
+                "content_key) VALUES ($1, $2, $3, $4, $5, $6)",
+                [(e.member_id, message.id, message.thread_id, e.folder, e.unread, e.content_key)
+                 for e in entries])
+            if words:
+                await tx.executemany(
+                    "INSERT INTO word_index (member_id, token, message_id) VALUES ($1, $2, $3) "
+                    "ON CONFLICT DO NOTHING", [(m, t, message.id) for m, t in words])
+            await insert_outbox(tx, outbox)
+        return Idempotent(message.id, message.thread_id, idempotency[1] if idempotency else b"")
+
+    async def list_entries(self, member_id: str, *, folders: Sequence[str], unread_only: bool,
+                           word_tokens: Sequence[bytes], before: str | None,
+                           limit: int) -> list[EntryRow]:
+        """One page of a mailbox, newest first, by keyset on the time-ordered message id."""
+        args: list[Any] = [member_id, *folders]
+        where = [f"e.member_id = $1 AND e.folder IN ({in_list(2, len(folders))})"]
+        if unread_only:
+            where.append("e.unread")
+        if before is not None:
+            args.append(before)
+            where.append(f"e.message_id < ${len(args)}")
+        for token in word_tokens:
+            args.append(token)
+            where.append(f"e.message_id IN (SELECT w.message_id FROM word_index w "
+                         f"WHERE w.member_id = $1 AND w.token = ${len(args)})")
+        args.append(limit)
+        rows = await self.db.fetch(
+            f"SELECT {_ENTRY_COLUMNS.format(body='NULL')} FROM mailbox e "
+            f"JOIN messages m ON m.id = e.message_id WHERE {' AND '.join(where)} "
+            f"ORDER BY e.message_id DESC LIMIT ${len(args)}", *args)
+        return [_entry(r) for r in rows]
+
+    async def entry(self, member_id: str, message_id: str) -> EntryRow | None:
+        row = await self.db.fetchrow(
+            f"SELECT {_ENTRY_COLUMNS.format(body='m.body_ct')} FROM mailbox e "
+            "JOIN messages m ON m.id = e.message_id "
+            "WHERE e.member_id = $1 AND e.message_id = $2", member_id, message_id)
+        return None if row is None else _entry(row)
+
+    async def thread(self, member_id: str, thread_id: str) -> list[EntryRow]:
+        rows = await self.db.fetch(
+            f"SELECT {_ENTRY_COLUMNS.format(body='m.body_ct')} FROM mailbox e "
+            "JOIN messages m ON m.id = e.message_id "
+            "WHERE e.member_id = $1 AND e.thread_id = $2 AND e.folder <> 'trash' "
+            "ORDER BY e.message_id", member_id, thread_id)
+        return [_entry(r) for r in rows]
+
+    async def update_entry(self, member_id: str, message_id: str, *, folder: str | None = None,
+                           unread: bool | None = None) -> bool:
+        async with self.db.transaction() as tx:
+            rows = await tx.fetch(
+                "UPDATE mailbox SET folder = COALESCE($3, folder), unread = COALESCE($4, unread) "
+                "WHERE member_id = $1 AND message_id = $2 RETURNING message_id",
+                member_id, message_id, folder, unread)
+        return bool(rows)
+
+    async def delete_entry(self, member_id: str, message_id: str) -> bool:
+        """Remove a message from one mailbox; the message itself goes with its last entry."""
+        async with self.db.transaction() as tx:
+            gone = await tx.fetch("DELETE FROM mailbox WHERE member_id = $1 AND message_id = $2 "
+                                  "RETURNING message_id", member_id, message_id)
+            if not gone:
+                return False
+            await tx.execute("DELETE FROM word_index WHERE member_id = $1 AND message_id = $2",
+                             member_id, message_id)
+            await tx.execute("DELETE FROM messages WHERE id = $1 AND NOT EXISTS "
+                             "(SELECT 1 FROM mailbox WHERE message_id = $1)", message_id)
+        return True
+
+    async def attachment_lists(self, member_id: str,
+                               message_ids: Sequence[str]) -> dict[str, list[AttachmentRow]]:
+        """Attachment metadata of several messages in the member's mailbox, in one query."""
+        if not message_ids:
+            return {}
+        rows = await self.db.fetch(
+            "SELECT a.message_id, a.n, a.size, a.meta_ct FROM attachments a "
+            "JOIN mailbox e ON e.message_id = a.message_id AND e.member_id = $1 "
+            f"WHERE a.message_id IN ({in_list(2, len(message_ids))}) ORDER BY a.n",
+            member_id, *message_ids)
+        lists: dict[str, list[AttachmentRow]] = {}
+        for r in rows:
+            lists.setdefault(r["message_id"], []).append(
+                AttachmentRow(r["n"], r["size"], bytes(r["meta_ct"]), None))
+        return lists
+
+    async def attachments(self, member_id: str, message_id: str, *,
+                          n: int | None = None) -> list[AttachmentRow]:
+        """Attachment metadata of a message in the member's mailbox; with `n`, that one's data."""
+        data = "a.data_ct" if n is not None else "NULL"
+        args: list[Any] = [member_id, message_id]
+        only = ""
+        if n is not None:
+            args.append(n)
+            only = "AND a.n = $3"
+        rows = await self.db.fetch(
+            f"SELECT a.n, a.size, a.meta_ct, {data} AS data_ct FROM attachments a "
+            "JOIN mailbox e ON e.message_id = a.message_id "
+            f"WHERE e.member_id = $1 AND a.message_id = $2 {only} ORDER BY a.n", *args)
+        return [AttachmentRow(r["n"], r["size"], bytes(r["meta_ct"]),
+                              None if r["data_ct"] is None else bytes(r["data_ct"]))
+                for r in rows]
+
+    async def unread_count(self, member_id: str, cap: int = 1000) -> int:
+        return int(await self.db.fetchval(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM mailbox WHERE member_id = $1 "
+            "AND folder = 'inbox' AND unread LIMIT $2) AS u", member_id, cap))
+
+    async def inbound_mail_seen(self, member_id: str, digest: bytes) -> bool:
+        """Whether a mail with this keyed digest was already taken for the member."""
+        return bool(await self.db.fetchval(
+            "SELECT 1 FROM inbound_mail WHERE member_id = $1 AND digest = $2",
+            member_id, digest))
+
+    async def forget_idempotency_keys(self, older_than: float) -> None:
+        await self.db.execute("DELETE FROM idempotency_keys WHERE created_at < $1", older_than)
+
+    async def forget_inbound_mail(self, older_than: float) -> None:
+        """Message-ID digests only need to outlive a sending server's retries."""
+        await self.db.execute("DELETE FROM inbound_mail WHERE created_at < $1", older_than)

@@ -1,0 +1,96 @@
+"""What notifications need kept: reply tokens (sealed, found by digest) and the notices a
+member sees about their mail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trademail.store.db import Database
+
+
+@dataclass(frozen=True)
+class ReplyTokenRow:
+    member_id: str
+    thread_id: str
+    token_ct: bytes
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class NoticeRow:
+    member_id: str
+    id: str
+    kind: str
+    created_at: float
+    outbox_id: str | None
+
+
+class NotificationStore:
+    """Reply tokens and mail notices."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def live_reply_token(self, member_id: str, thread_id: str) -> bytes | None:
+        """The sealed live reply token of (member, thread), if one was made."""
+        row = await self.db.fetchrow(
+            "SELECT token_ct FROM reply_tokens WHERE member_id = $1 AND thread_id = $2 "
+            "AND NOT revoked", member_id, thread_id)
+        return None if row is None else bytes(row["token_ct"])
+
+    async def add_reply_token(self, digest: bytes, member_id: str, thread_id: str,
+                              token_ct: bytes, now: float) -> bytes:
+        """Store a new live token unless another writer made one first; the live one's
+        sealed token is returned either way."""
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO reply_tokens (digest, member_id, thread_id, token_ct, created_at) "
+                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                digest, member_id, thread_id, token_ct, now)
+            row = await tx.fetchrow(
+                "SELECT token_ct FROM reply_tokens WHERE member_id = $1 AND thread_id = $2 "
+                "AND NOT revoked", member_id, thread_id)
+        return bytes(row["token_ct"])
+
+    async def reply_token(self, digest: bytes) -> ReplyTokenRow | None:
+        row = await self.db.fetchrow(
+            "SELECT member_id, thread_id, token_ct, revoked FROM reply_tokens WHERE digest = $1",
+            digest)
+        return None if row is None else ReplyTokenRow(
+            row["member_id"], row["thread_id"], bytes(row["token_ct"]), bool(row["revoked"]))
+
+    async def revoke_reply_tokens(self, member_id: str, thread_id: str | None) -> int:
+        """Revoke the member's live reply tokens (of one thread, or all); how many."""
+        where, args = "member_id = $1 AND NOT revoked", [member_id]
+        if thread_id is not None:
+            where, args = where + " AND thread_id = $2", [member_id, thread_id]
+        async with self.db.transaction() as tx:
+            rows = await tx.fetch(
+                f"UPDATE reply_tokens SET revoked = TRUE WHERE {where} RETURNING digest", *args)
+        return len(rows)
+
+    async def add_notice(self, notice: NoticeRow) -> bool:
+        """Record a notice; a second notice of one kind for one outbox row is ignored."""
+        async with self.db.transaction() as tx:
+            if notice.outbox_id is not None and await tx.fetchval(
+                    "SELECT 1 FROM mail_notices WHERE member_id = $1 AND kind = $2 "
+                    "AND outbox_id = $3", notice.member_id, notice.kind, notice.outbox_id):
+                return False
+            await tx.execute(
+                "INSERT INTO mail_notices (member_id, id, kind, created_at, outbox_id) "
+                "VALUES ($1, $2, $3, $4, $5)", notice.member_id, notice.id, notice.kind,
+                notice.created_at, notice.outbox_id)
+        return True
+
+    async def notices(self, member_id: str, since: float, limit: int = 50) -> list[NoticeRow]:
+        rows = await self.db.fetch(
+            "SELECT member_id, id, kind, created_at, outbox_id FROM mail_notices "
+            "WHERE member_id = $1 AND created_at >= $2 ORDER BY id DESC LIMIT $3",
+            member_id, since, limit)
+        return [NoticeRow(r["member_id"], r["id"], r["kind"], r["created_at"], r["outbox_id"])
+                for r in rows]
+
+    async def count_notices(self, member_id: str, kind: str, since: float) -> int:
+        return int(await self.db.fetchval(
+            "SELECT COUNT(*) FROM mail_notices WHERE member_id = $1 AND kind = $2 "
+            "AND created_at >= $3", member_id, kind, since))

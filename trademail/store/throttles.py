@@ -1,0 +1,61 @@
+"""Counters of costly or revealing attempts (sign-ins, sign-ups, mail a stranger can
+cause), under keyed subjects, with the decision to let one through made atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from trademail.store.db import Database, in_list
+
+
+class ThrottleStore:
+    """Attempt counters by subject; subjects are keyed digests, never as typed."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def signin_failures(self, subjects: Sequence[str]) -> dict[str, tuple[int, float]]:
+        rows = await self.db.fetch(
+            "SELECT subject, failures, last_failure_at FROM signin_failures "
+            f"WHERE subject IN ({in_list(1, len(subjects))})", *subjects)
+        return {r["subject"]: (r["failures"], r["last_failure_at"]) for r in rows}
+
+    async def reserve_signin_attempt(
+            self, subjects: Sequence[str], now: float,
+            decide: Callable[[dict[str, tuple[int, float]]], tuple[float, set[str]]]) -> float:
+        """Count an attempt against every subject unless `decide` says to wait first.
+
+        `decide` sees the (failures, last attempt) of each subject, all rows locked, and
+        answers (seconds to wait, subjects to start over); the count and the decision
+        happen in one transaction, so concurrent attempts see each other.
+        """
+        ordered = sorted(set(subjects))  # one lock order for every transaction
+        lock = " FOR UPDATE" if self.db.dialect == "postgres" else ""
+        async with self.db.transaction() as tx:
+            await tx.executemany(
+                "INSERT INTO signin_failures (subject, failures, last_failure_at) "
+                "VALUES ($1, 0, 0) ON CONFLICT DO NOTHING", [(s,) for s in ordered])
+            rows = await tx.fetch(
+                "SELECT subject, failures, last_failure_at FROM signin_failures "
+                f"WHERE subject IN ({in_list(1, len(ordered))}) ORDER BY subject{lock}", *ordered)
+            wait, resets = decide({r["subject"]: (r["failures"], r["last_failure_at"])
+                                   for r in rows})
+            if wait > 0:
+                return wait
+            await tx.executemany(
+                "UPDATE signin_failures SET failures = CASE WHEN subject = $3 THEN 1 "
+                "ELSE failures + 1 END, last_failure_at = $2 WHERE subject = $1",
+                [(s, now, s if s in resets else "") for s in ordered])
+        return 0.0
+
+    async def signin_succeeded(self, account: str, client: str) -> None:
+        """Forget the account's failures; the client's reserved attempt was no failure."""
+        async with self.db.transaction() as tx:
+            await tx.execute("DELETE FROM signin_failures WHERE subject = $1", account)
+            await tx.execute(
+                "UPDATE signin_failures SET failures = CASE WHEN failures > 0 "
+                "THEN failures - 1 ELSE 0 END WHERE subject = $1", client)
+
+    async def forget_signin_failures(self, older_than: float) -> None:
+        await self.db.execute("DELETE FROM signin_failures WHERE last_failure_at < $1",
+                              older_than)
