@@ -21,9 +21,9 @@ import asyncpg
 
 from trademail.app import open_core
 from trademail.config import load_config
-from trademail.crypto import ContentKey
+from trademail.crypto import ContentKey, MessageCipher
 from trademail.ids import new_id
-from trademail.services.mailbox import encode_cursor
+from trademail.services.reading import encode_cursor
 from trademail.testing import FakeClock
 
 PASSWORD = "benchmark harbour crane pallet"  # noqa: S105 - a throwaway benchmark member
@@ -39,9 +39,10 @@ async def fill(core, sender, recipient, count: int, start: float) -> None:  # ty
             messages, entries = [], []
             for n in range(offset, min(offset + batch, count)):
                 mid = new_id(start + n)
+                sealed = MessageCipher(ck, mid).seal(subject="Offer", body="b", snippet="b",
+                                                     attachments=())
                 messages.append((mid, mid, None, sender, f'["{recipient}"]', start + n,
-                                 ck.seal(mid, "subject", b"Offer"), ck.seal(mid, "body", b"b"),
-                                 ck.seal(mid, "snippet", b"b"), 0))
+                                 sealed.subject_ct, sealed.body_ct, sealed.snippet_ct, 0))
                 entries.append((recipient, mid, mid, "inbox", True,
                                 keys[recipient].wrap_content_key(ck, mid)))
             await tx.executemany(
@@ -88,10 +89,10 @@ async def main(url: str | None, sizes: list[int], repeats: int) -> None:
                 first, deep = [], []
                 for _ in range(repeats):
                     t0 = time.perf_counter()
-                    await core.mailbox.page(ids[1], folder="inbox", limit=50)
+                    await core.reading.page(ids[1], folder="inbox", limit=50)
                     first.append((time.perf_counter() - t0) * 1000)
                     t0 = time.perf_counter()
-                    await core.mailbox.page(ids[1], folder="inbox", limit=50, cursor=middle)
+                    await core.reading.page(ids[1], folder="inbox", limit=50, cursor=middle)
                     deep.append((time.perf_counter() - t0) * 1000)
                 print(f"{size:>10,}  {statistics.median(first):>14.2f}  "
                       f"{statistics.median(deep):>14.2f}")

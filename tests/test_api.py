@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import FormData
 
 from tests.helpers import PASSWORD, make_config, register, register_all, send
-from trademail.app import build_app
+from trademail.app import CORE, build_app
 from trademail.testing import FakeClock
 
 
@@ -263,6 +263,25 @@ async def test_a_retried_send_with_the_same_idempotency_key_stores_one_message(
                               json=payload | {"body": "different"})
     assert (await problem(other, 422))["errors"][0]["field"] == "Idempotency-Key"
     assert len((await inbox(client, oto))["messages"]) == 1
+
+
+async def test_a_replay_is_answered_before_anything_is_composed_or_queued(
+        client: Any) -> None:
+    """The idempotency key is looked at first: a retry queues no second notification and
+    makes no second reply token, and the reply token of the first is written with it."""
+    nia, _ = await register_all(client, "nia", "oto")
+    db = client.app[CORE].stores.db
+    counts = "SELECT (SELECT COUNT(*) FROM outbox), (SELECT COUNT(*) FROM reply_tokens)"
+    before = tuple(await db.fetchrow(counts))
+    headers = nia.auth | {"Idempotency-Key": "order-7"}
+    payload = {"to": ["oto"], "subject": "Sesame", "body": "40 t?"}
+    assert (await client.post("/api/v1/messages", headers=headers, json=payload)).status == 201
+    sent = tuple(await db.fetchrow(counts))
+    assert sent == (before[0] + 1, before[1] + 1)  # the notification and its reply token
+    for _ in range(3):
+        resp = await client.post("/api/v1/messages", headers=headers, json=payload)
+        assert resp.headers["Idempotent-Replayed"] == "true"
+    assert tuple(await db.fetchrow(counts)) == sent
 
 
 async def test_replies_join_the_thread(client: Any) -> None:

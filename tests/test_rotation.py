@@ -14,6 +14,7 @@ from tests.helpers import PASSWORD, make_config
 from trademail.app import open_core
 from trademail.config import Config
 from trademail.errors import MasterKeyError
+from trademail.services.messages import Draft
 from trademail.testing import FakeClock
 
 
@@ -35,8 +36,8 @@ async def test_rotation_rewraps_every_key_and_the_old_key_can_go(
                 username=name, password=PASSWORD, email=f"{name}@real-{name}.example",
                 company="Co", country="Peru", client="test")
             ids.append(profile.id)
-        sent = await core.mailbox.send(ids[0], to=["rotb"], subject="Before rotation",
-                                       body="sealed under the old key")
+        sent = await core.sending.send(ids[0], Draft(("rotb",), "Before rotation",
+                                                     "sealed under the old key"))
     finally:
         await core.close()
 
@@ -57,7 +58,7 @@ async def test_rotation_rewraps_every_key_and_the_old_key_can_go(
 
     core = await open_core(_config(tmp_path, store_url, new), clock)
     try:
-        message = await core.mailbox.read(ids[1], sent.id)
+        message = await core.reading.read(ids[1], sent.id)
         assert message.body == "sealed under the old key"
         assert (await core.members.profile(ids[0])).email_masked == "r•••@real-rota.example"
     finally:

@@ -9,7 +9,15 @@ import pytest
 
 from trademail.errors import Conflict
 from trademail.ids import new_id
-from trademail.store import MemberRow, NewAttachment, NewEntry, NewMessage, Stores, open_stores
+from trademail.store import (
+    MemberRow,
+    NewAttachment,
+    NewDelivery,
+    NewEntry,
+    NewMessage,
+    Stores,
+    open_stores,
+)
 
 NOW = 1_790_000_000.0
 
@@ -44,8 +52,9 @@ async def two_members(store: Stores) -> tuple[MemberRow, MemberRow]:
 async def deliver(store: Stores, msg: NewMessage, key: tuple[str, bytes] | None = None) -> str:
     entries = [NewEntry(msg.sender_id, "sent", False, b"k1"),
                NewEntry(msg.recipient_ids[0], "inbox", True, b"k2")]
-    words = [(msg.recipient_ids[0], b"token-" + msg.id[-4:].encode())]
-    return (await store.mailbox.deliver(msg, entries, words, key)).message_id
+    words = ((msg.recipient_ids[0], b"token-" + msg.id[-4:].encode()),)
+    return (await store.mailbox.deliver(NewDelivery(msg, tuple(entries), words),
+                                        idempotency=key)).message_id
 
 
 async def test_migrations_apply_once(store: Stores, store_url: str) -> None:

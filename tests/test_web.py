@@ -638,12 +638,12 @@ async def test_friendly_error_pages_never_a_traceback(client: Any, browsers: Any
     resp = await browser.get("/messages/not-an-id")
     assert resp.status == 404
 
-    from trademail.appkeys import MAILBOX
+    from trademail.appkeys import READING
 
     async def broken(*args: Any, **kw: Any) -> Any:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(client.app[MAILBOX], "page", broken)
+    monkeypatch.setattr(client.app[READING], "page", broken)
     resp = await browser.get("/inbox")
     text = await resp.text()
     assert resp.status == 500 and "Something went wrong" in text

@@ -13,13 +13,15 @@ from trademail.api import setup_api
 from trademail.api.problems import problems_middleware
 from trademail.appkeys import (
     ACCOUNT,
+    ADDRESSES,
     CONFIG,
     EVENTS,
     HEALTH,
-    MAILBOX,
     MEMBERS,
     NOTIFICATIONS,
+    READING,
     RECOVERY,
+    SENDING,
     SESSIONS,
     SIGNUP,
     SMTP_GATEWAY,
@@ -40,14 +42,16 @@ from trademail.mail.parse import TEXT_CAP_FACTOR
 from trademail.mail.reader import MailReader
 from trademail.services.account import Account
 from trademail.services.accountmail import AccountMail
+from trademail.services.addresses import AddressChanges
 from trademail.services.health import Health
 from trademail.services.housekeeping import Housekeeping
 from trademail.services.inbound import Inbound
-from trademail.services.mailbox import Mailbox
 from trademail.services.members import Members
 from trademail.services.notifications import Notifications
 from trademail.services.outbox import Outbox
+from trademail.services.reading import Reading
 from trademail.services.recovery import RESET_JOB, Recovery
+from trademail.services.sending import Sending
 from trademail.services.sessions import Sessions
 from trademail.services.signup import Signup
 from trademail.services.tokens import Tokens
@@ -69,7 +73,9 @@ class Core:
     outbox: Outbox
     members: Members
     tokens: Tokens
-    mailbox: Mailbox
+    sending: Sending
+    reading: Reading
+    addresses: AddressChanges
     sessions: Sessions
     signup: Signup
     recovery: Recovery
@@ -134,18 +140,22 @@ async def open_core(config: Config, clock: Clock | None = None) -> Core:
                                   composer, clock, relay_domain=domain,
                                   public_url=config.public_url, webhooks=webhooks,
                                   account_mail=account_mail)
-    account = Account(stores.members, stores.accounts, stores.mailbox, keyring, members,
-                      sessions, tokens, hasher, outbox, account_mail, notifications, clock, auth)
-    mailbox = Mailbox(stores.mailbox, stores.members, stores.correspondents, keyring, members,
-                      clock, config.messages, events, notifications=notifications)
+    addresses = AddressChanges(stores.members, stores.accounts, keyring, members,
+                               account_mail, outbox, clock)
+    account = Account(stores.accounts, members, addresses, sessions, tokens, notifications,
+                      hasher, auth)
+    sending = Sending(stores.mailbox, stores.members, stores.correspondents, keyring,
+                      notifications, events, clock, config.messages)
+    reading = Reading(stores.mailbox, stores.members, keyring, members, config.messages)
     reader = MailReader(max_text_chars=TEXT_CAP_FACTOR * config.messages.max_body_bytes,
                         trusted_authserv_id=config.smtp.trusted_authserv_id.strip())
     inbound = Inbound(stores.members, stores.correspondents, stores.mailbox, keyring, members,
-                      mailbox, notifications, clock, reader,
+                      sending, notifications, clock, reader,
                       relay_domain=config.smtp.relay_domain,
                       require_dmarc_pass=config.smtp.require_dmarc_pass)
     return Core(stores=stores, keyring=keyring, hasher=hasher, events=events, outbox=outbox,
-                members=members, tokens=tokens, mailbox=mailbox, sessions=sessions,
+                members=members, tokens=tokens, sending=sending, reading=reading,
+                addresses=addresses, sessions=sessions,
                 signup=signup, recovery=recovery, account=account, notifications=notifications,
                 webhooks=webhooks, inbound=inbound, reader=reader)
 
@@ -182,7 +192,9 @@ def create_app(config: Config, core: Core) -> web.Application:
     app[CORE] = core  # for whoever embeds or tests the app; no door reads it
     app[MEMBERS] = core.members
     app[TOKENS] = core.tokens
-    app[MAILBOX] = core.mailbox
+    app[SENDING] = core.sending
+    app[READING] = core.reading
+    app[ADDRESSES] = core.addresses
     app[SESSIONS] = core.sessions
     app[SIGNUP] = core.signup
     app[RECOVERY] = core.recovery

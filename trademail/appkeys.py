@@ -10,11 +10,13 @@ from trademail.config import Config
 from trademail.events import Events
 from trademail.gateway.smtp import SmtpGateway
 from trademail.services.account import Account
+from trademail.services.addresses import AddressChanges
 from trademail.services.health import Health
-from trademail.services.mailbox import Mailbox
 from trademail.services.members import Members
 from trademail.services.notifications import Notifications
+from trademail.services.reading import Reading
 from trademail.services.recovery import Recovery
+from trademail.services.sending import Sending
 from trademail.services.sessions import Sessions
 from trademail.services.signup import Signup
 from trademail.services.tokens import Tokens
@@ -24,7 +26,9 @@ CONFIG = web.AppKey("config", Config)
 HEALTH = web.AppKey("health", Health)
 MEMBERS = web.AppKey("members", Members)
 TOKENS = web.AppKey("tokens", Tokens)
-MAILBOX = web.AppKey("mailbox", Mailbox)
+SENDING = web.AppKey("sending", Sending)
+READING = web.AppKey("reading", Reading)
+ADDRESSES = web.AppKey("addresses", AddressChanges)
 SESSIONS = web.AppKey("sessions", Sessions)
 SIGNUP = web.AppKey("signup", Signup)
 RECOVERY = web.AppKey("recovery", Recovery)

@@ -14,20 +14,21 @@ from trademail.api.problems import Problem
 from trademail.appkeys import (
     CONFIG,
     HEALTH,
-    MAILBOX,
     MEMBERS,
+    READING,
     RECOVERY,
+    SENDING,
     SIGNUP,
     TOKENS,
     WEBHOOKS,
 )
 from trademail.clientaddr import client_address
-from trademail.errors import AuthenticationFailed
-from trademail.services.mailbox import Message, Summary, Upload
+from trademail.errors import AuthenticationFailed, InvalidInput
 from trademail.services.members import Party, Profile
-from trademail.services.tokens import Caller
+from trademail.services.messages import Draft, Upload, recipient_list
+from trademail.services.reading import Message, Summary
+from trademail.services.tokens import Caller, TokenInfo
 from trademail.services.webhooks import Endpoint
-from trademail.store import TokenRow
 
 routes = web.RouteTableDef()
 JSON_LIMIT = 64 * 1024
@@ -99,7 +100,7 @@ def profile_json(profile: Profile) -> dict[str, Any]:
     }
 
 
-def token_json(token: TokenRow) -> dict[str, Any]:
+def token_json(token: TokenInfo) -> dict[str, Any]:
     return {"id": token.id, "name": token.name, "scopes": list(token.scopes),
             "created_at": _iso(token.created_at), "expires_at": _iso(token.expires_at),
             "last_used_at": _iso(token.last_used_at)}
@@ -273,6 +274,26 @@ async def _parse_multipart(request: web.Request) -> tuple[dict[str, Any], list[U
     return fields, uploads
 
 
+def _draft(data: dict[str, Any], uploads: list[Upload], key: str | None) -> Draft:
+    """A send request as the typed draft the service takes; a field of the wrong type is
+    named in the problem."""
+    to = data.get("to")
+    if isinstance(to, str):
+        to = list(recipient_list(to))
+    if not (to is None or (isinstance(to, list) and all(isinstance(t, str) for t in to))):
+        raise InvalidInput.one("to", "must be a list of usernames or aliases")
+    in_reply_to = data.get("in_reply_to") or None
+    if in_reply_to is not None and not isinstance(in_reply_to, str):
+        raise InvalidInput.one("in_reply_to", "must be a message id")
+    subject, body = data.get("subject", ""), data.get("body")
+    for name, value in (("subject", subject), ("body", body)):
+        if not isinstance(value, str):
+            raise InvalidInput.one(name, "must be a string")
+    assert isinstance(subject, str) and isinstance(body, str)
+    return Draft(tuple(to or ()), subject, body, tuple(uploads), in_reply_to=in_reply_to,
+                 idempotency_key=key)
+
+
 @routes.post("/api/v1/messages")
 async def send(request: web.Request) -> web.Response:
     who = await caller(request, "messages:send")
@@ -282,10 +303,8 @@ async def send(request: web.Request) -> web.Response:
         data = await read_json(request, limit=6 * request.app[CONFIG].messages.max_body_bytes
                                + JSON_LIMIT)
         uploads = []
-    sent = await request.app[MAILBOX].send(
-        who.member_id, to=data.get("to"), subject=data.get("subject", ""),
-        body=data.get("body"), in_reply_to=data.get("in_reply_to") or None,
-        attachments=uploads, idempotency_key=request.headers.get("Idempotency-Key"))
+    sent = await request.app[SENDING].send(who.member_id, _draft(
+        data, uploads, request.headers.get("Idempotency-Key")))
     headers = {"Location": f"/api/v1/messages/{sent.id}"}
     if sent.replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -297,7 +316,7 @@ async def send(request: web.Request) -> web.Response:
 async def list_messages(request: web.Request) -> web.Response:
     who = await caller(request, "messages:read")
     query = request.query
-    page = await request.app[MAILBOX].page(
+    page = await request.app[READING].page(
         who.member_id, folder=query.get("folder") or (None if "q" in query else "inbox"),
         unread_only=_bool_param(request, "unread"), query=query.get("q"),
         cursor=query.get("cursor") or None, limit=_int_param(request, "limit"))
@@ -308,7 +327,7 @@ async def list_messages(request: web.Request) -> web.Response:
 @routes.get("/api/v1/messages/{id}")
 async def read_message(request: web.Request) -> web.Response:
     who = await caller(request, "messages:read")
-    message = await request.app[MAILBOX].read(who.member_id, request.match_info["id"])
+    message = await request.app[READING].read(who.member_id, request.match_info["id"])
     return web.json_response(message_json(message))
 
 
@@ -316,7 +335,7 @@ async def read_message(request: web.Request) -> web.Response:
 async def file_message(request: web.Request) -> web.Response:
     who = await caller(request, "messages:write")
     data = await read_json(request)
-    message = await request.app[MAILBOX].file(
+    message = await request.app[READING].file(
         who.member_id, request.match_info["id"], folder=data.get("folder"),
         unread=data.get("unread"))
     return web.json_response(message_json(message))
@@ -325,14 +344,14 @@ async def file_message(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/messages/{id}")
 async def delete_message(request: web.Request) -> web.Response:
     who = await caller(request, "messages:write")
-    await request.app[MAILBOX].delete(who.member_id, request.match_info["id"])
+    await request.app[READING].delete(who.member_id, request.match_info["id"])
     return web.Response(status=204)
 
 
 @routes.get("/api/v1/messages/{id}/attachments/{n:[0-9]{1,3}}")
 async def attachment(request: web.Request) -> web.Response:
     who = await caller(request, "messages:read")
-    info, data = await request.app[MAILBOX].attachment(
+    info, data = await request.app[READING].attachment(
         who.member_id, request.match_info["id"], int(request.match_info["n"]))
     return web.Response(body=data, headers={
         "Content-Type": info.content_type if "/" in info.content_type
@@ -345,7 +364,7 @@ async def attachment(request: web.Request) -> web.Response:
 @routes.get("/api/v1/threads/{id}")
 async def thread(request: web.Request) -> web.Response:
     who = await caller(request, "messages:read")
-    messages = await request.app[MAILBOX].thread(who.member_id, request.match_info["id"])
+    messages = await request.app[READING].thread(who.member_id, request.match_info["id"])
     return web.json_response({"thread_id": request.match_info["id"],
                               "messages": [message_json(m) for m in messages]})
 

@@ -2,6 +2,7 @@
 
 from trademail.crypto.aead import DecryptionFailed, Key, digest
 from trademail.crypto.keyring import ContentKey, Keyring, MemberKey, key_file, load_master_keys
+from trademail.crypto.messages import MessageCipher, SealedMessage
 from trademail.crypto.passwords import PasswordHasher
 from trademail.crypto.tokens import (
     new_mail_token,
@@ -17,7 +18,9 @@ __all__ = [
     "Key",
     "Keyring",
     "MemberKey",
+    "MessageCipher",
     "PasswordHasher",
+    "SealedMessage",
     "digest",
     "key_file",
     "load_master_keys",

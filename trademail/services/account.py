@@ -1,32 +1,18 @@
-"""A member's own settings: password, real address (confirmed by mail), aliases,
-notifications."""
+"""The settings page of a member's account, and changing the password from it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trademail.clock import Clock
 from trademail.config import AuthConfig
-from trademail.crypto import Keyring, PasswordHasher, new_token, token_digest
-from trademail.errors import (
-    AuthenticationFailed,
-    FieldProblem,
-    InvalidInput,
-    NotFound,
-)
+from trademail.crypto import PasswordHasher
 from trademail.services import validation
-from trademail.services.accountmail import AccountMail
+from trademail.services.addresses import AddressChanges
 from trademail.services.members import Members, Profile
 from trademail.services.notifications import Notifications, NotificationStatus
-from trademail.services.outbox import Outbox
 from trademail.services.sessions import SessionInfo, Sessions, Visit
-from trademail.services.signup import SIGNUP_MAILS_PER_ADDRESS
-from trademail.services.tokens import Tokens
-from trademail.store import AccountStore, EmailChangeRow, MailboxStore, MemberStore, TokenRow
-
-NOTIFY_CHOICES = ("off", "summary", "full")
-EMAIL_CHANGE_SECONDS = 24 * 3600
-EMAIL_CHANGES_PER_DAY = 5  # each one mails an address the member names: no mail-bombing
+from trademail.services.tokens import TokenInfo, Tokens
+from trademail.store import AccountStore
 
 
 @dataclass(frozen=True)
@@ -37,158 +23,40 @@ class Overview:
     pending_email_masked: str | None
     notifications: NotificationStatus
     sessions: tuple[SessionInfo, ...]
-    tokens: tuple[TokenRow, ...]
+    tokens: tuple[TokenInfo, ...]
 
 
 class Account:
-    def __init__(self, member_store: MemberStore, account_store: AccountStore,
-                 mailbox_store: MailboxStore, keyring: Keyring, members: Members,
-                 sessions: Sessions, tokens: Tokens, hasher: PasswordHasher, outbox: Outbox,
-                 mail: AccountMail, notifications: Notifications, clock: Clock,
+    def __init__(self, account_store: AccountStore, members: Members,
+                 addresses: AddressChanges, sessions: Sessions, tokens: Tokens,
+                 notifications: Notifications, hasher: PasswordHasher,
                  auth: AuthConfig) -> None:
-        self._members_store = member_store
         self._accounts_store = account_store
-        self._mailbox_store = mailbox_store
-        self._keyring = keyring
         self._members = members
+        self._addresses = addresses
         self._sessions = sessions
         self._tokens = tokens
-        self._hasher = hasher
-        self._outbox = outbox
-        self._mail = mail
         self._notifications = notifications
-        self._clock = clock
+        self._hasher = hasher
         self._auth = auth
 
     async def overview(self, visit: Visit) -> Overview:
-        profile = await self._members.profile(visit.member_id)
-        pending = await self._live_change(visit.member_id)
         return Overview(
-            profile=profile,
-            pending_email_masked=validation.mask_email(self._open_pending(pending))
-            if pending else None,
+            profile=await self._members.profile(visit.member_id),
+            pending_email_masked=await self._addresses.pending_masked(visit.member_id),
             notifications=await self._notifications.notification_status(visit.member_id),
             sessions=tuple(await self._sessions.list(visit)),
             tokens=tuple(await self._tokens.list(visit.member_id)))
 
-    async def unread_count(self, member_id: str) -> int:
-        return await self._mailbox_store.unread_count(member_id)
-
-    async def notifications_paused(self, member_id: str) -> bool:
-        """Whether mail to the member's address is paused after repeated hard bounces."""
-        member = await self._members_store.member_by_id(member_id)
-        return member is not None and await self._notifications.paused(member)
-
-    # ------------------------------------------------------------------ password
-
-    async def _check_password(self, member_id: str, password: object, field: str,
-                              client: str) -> tuple[str, str]:
-        """The member's username and real address, once `password` proves it is them."""
-        member = await self._members_store.member_by_id(member_id)
-        if member is None:
-            raise NotFound()
-        if not isinstance(password, str) or not password:
-            raise InvalidInput.one(field, "enter your current password")
-        try:
-            await self._members.sign_in(member.username, password, client)
-        except AuthenticationFailed:
-            raise InvalidInput.one(field, "is not your current password") from None
-        return member.username, self._keyring.open_field(member.id, "email", member.email_ct)
-
     async def change_password(self, visit: Visit, *, current: object, new: object,
                               client: str) -> None:
-        """Set a new password; every other session and every API token of the member ends."""
-        username, address = await self._check_password(visit.member_id, current,
-                                                       "current_password", client)
+        """Set a new password; every other session and every API token of the member ends,
+        and every reset link."""
+        username, address = await self._members.check_password(
+            visit.member_id, current, "current_password", client)
         clean = validation.password(new, min_length=self._auth.min_password_length,
                                     context=(username, address.partition("@")[0]),
                                     field="new_password")
-        await self._accounts_store.change_password(visit.member_id, await self._hasher.hash(clean),
-                                          visit.session_id)
-
-    # ------------------------------------------------------------------ real address
-
-    async def request_email_change(self, visit: Visit, *, password: object, email: object,
-                                   client: str) -> str:
-        """Mail a confirmation link to the new address; returns that address masked.
-
-        The address changes only when the link is followed, so a typo or a stolen session
-        cannot move the account's mail elsewhere.
-        """
-        problems: list[FieldProblem] = []
-        try:
-            address = validation.email(email)
-        except InvalidInput as exc:
-            problems.extend(exc.problems)
-            address = ""
-        try:
-            _, old = await self._check_password(visit.member_id, password, "password", client)
-        except InvalidInput as exc:
-            problems.extend(exc.problems)
-        if problems:
-            raise InvalidInput(*problems)
-        await self._members.limit(f"email-change:{visit.member_id}", free=EMAIL_CHANGES_PER_DAY)
-        if validation.email_lookup_form(address) == validation.email_lookup_form(old):
-            raise InvalidInput.one("email", "is already your address")
-        index = self._keyring.blind_index("email", validation.email_lookup_form(address))
-        now = self._clock.now()
-        token = new_token()
-        change = EmailChangeRow(visit.member_id,
-                                self._keyring.seal_field(visit.member_id, "pending email",
-                                                         address),
-                                index, now, now + EMAIL_CHANGE_SECONDS)
-        # An address another member holds gets its owner a warning instead of the link: the
-        # answer is the same, so this form cannot tell who is a member.
-        owner = await self._members_store.confirmed_member_by_email(index)
-        if not await self._members.quota(f"signup-mail:{index.hex()}",
-                                         per_day=SIGNUP_MAILS_PER_ADDRESS):
-            mail = []
-        elif owner is not None:
-            owned = self._keyring.open_field(owner.id, "email", owner.email_ct)
-            mail = [self._mail.address_claimed(owner.id, owner.username, owned)]
-        else:
-            mail = [self._mail.confirm_new_address(visit.member_id, visit.username, address,
-                                                   token, EMAIL_CHANGE_SECONDS)]
-        await self._accounts_store.start_email_change(change, token_digest(token), mail)
-        await self._outbox.wake()
-        return validation.mask_email(address)
-
-    async def confirm_email_change(self, visit: Visit, token: object) -> str:
-        """Make the pending address the member's real one; returns it masked."""
-        if not isinstance(token, str) or not 20 <= len(token) <= 100:
-            raise InvalidInput.one("token", "this confirmation link is not valid")
-        change = await self._accounts_store.email_change_by_digest(visit.member_id,
-                                                                   token_digest(token))
-        if change is None or self._clock.now() >= change.expires_at:
-            raise InvalidInput.one("token", "this confirmation link is not valid or has "
-                                            "expired; ask for a new one in settings")
-        address = self._open_pending(change)
-        member = await self._members_store.member_by_id(visit.member_id)
-        if member is None:
-            raise NotFound()
-        old = self._keyring.open_field(member.id, "email", member.email_ct)
-        # The old address is told, unless it was never proven to be the member's.
-        notice = [self._mail.address_changed(member.id, member.username, old)] \
-            if member.email_confirmed else []
-        await self._accounts_store.finish_email_change(
-            visit.member_id, self._keyring.seal_field(visit.member_id, "email", address),
-            change.email_index, self._clock.now(), notice)
-        await self._outbox.wake()
-        return validation.mask_email(address)
-
-    async def cancel_email_change(self, visit: Visit) -> None:
-        await self._accounts_store.cancel_email_change(visit.member_id)
-
-    async def _live_change(self, member_id: str) -> EmailChangeRow | None:
-        change = await self._accounts_store.pending_email_change(member_id)
-        return change if change and self._clock.now() < change.expires_at else None
-
-    def _open_pending(self, change: EmailChangeRow) -> str:
-        return self._keyring.open_field(change.member_id, "pending email", change.email_ct)
-
-    # ------------------------------------------------------------------ notifications
-
-    async def set_notify(self, member_id: str, choice: object) -> None:
-        if choice not in NOTIFY_CHOICES:
-            raise InvalidInput.one("notify", f"must be one of {', '.join(NOTIFY_CHOICES)}")
-        await self._members_store.set_notify(member_id, str(choice))
+        await self._accounts_store.change_password(visit.member_id,
+                                                   await self._hasher.hash(clean),
+                                                   visit.session_id)

@@ -20,10 +20,11 @@ from trademail.errors import InvalidInput, MailRefused, NotFound
 from trademail.ids import new_id
 from trademail.services import validation
 from trademail.services.incoming import Extracted, MailWorker, Part, ReadMail
-from trademail.services.mailbox import Mailbox, Upload
 from trademail.services.members import Members
+from trademail.services.messages import Draft, Upload
 from trademail.services.notifications import Notifications
 from trademail.services.quoting import display_name, trim_reply
+from trademail.services.sending import Sending
 from trademail.store import (
     CorrespondentRow,
     CorrespondentStore,
@@ -70,7 +71,7 @@ def _lookup_form(address: str) -> str | None:
 
 class Inbound:
     def __init__(self, member_store: MemberStore, correspondent_store: CorrespondentStore,
-                 mailbox_store: MailboxStore, keyring: Keyring, members: Members, mailbox: Mailbox,
+                 mailbox_store: MailboxStore, keyring: Keyring, members: Members, sending: Sending,
                  notifications: Notifications, clock: Clock, worker: MailWorker, *,
                  relay_domain: str, require_dmarc_pass: bool) -> None:
         self._members_store = member_store
@@ -78,7 +79,7 @@ class Inbound:
         self._mailbox_store = mailbox_store
         self._keyring = keyring
         self._members = members
-        self._mailbox = mailbox
+        self._sending = sending
         self._notifications = notifications
         self._clock = clock
         self._worker = worker
@@ -183,9 +184,9 @@ class Inbound:
             own = await self._worker.scrub(
                 Extracted(text.subject, trim_reply(text.body, self._domain), text.attachments),
                 await self._members.addresses(member.id), alias or "[address removed]")
-            await self._mailbox.send(
-                member.id, to=None, in_reply_to=thread[-1].message_id, subject=own.subject,
-                body=own.body, attachments=[_upload(a) for a in own.attachments], seen=seen)
+            await self._sending.send(member.id, Draft(
+                (), own.subject, own.body, tuple(_upload(a) for a in own.attachments),
+                in_reply_to=thread[-1].message_id), seen=seen)
         except InvalidInput:
             await self._notifications.notice(member.id, "reply_failed")
             raise
@@ -234,7 +235,7 @@ class Inbound:
         thread_of = self._answers(mail)
         body = trim_reply(text.body, self._domain) if thread_of is not None else text.body
         attachments = [_upload(a) for a in text.attachments]
-        self._mailbox.check_incoming(subject=text.subject, body=body, attachments=attachments)
+        self._sending.check(text.subject, body, attachments)
         names = mail.addresses["from"]
         name = display_name(names[0][0] if names else "")
         outcomes = []
@@ -251,7 +252,7 @@ class Inbound:
                     "correspondent", validation.email_lookup_form(address)),
                 address_ct=self._keyring.seal_field(cid, "address", address),
                 name_ct=self._keyring.seal_field(cid, "name", name), created_at=now))
-            await self._mailbox.receive_external(
+            await self._sending.receive_external(
                 where.member_id, outsider, subject=text.subject, body=body,
                 attachments=attachments, thread_of=thread_of,
                 quiet=is_automatic(mail, mail_from), seen=seen)
@@ -292,10 +293,10 @@ class Inbound:
                       else text.body, text.attachments),
             await self._members.addresses(member.id), alias)
         parent = await self._mailbox_store.entry(member.id, thread_of) if thread_of else None
-        await self._mailbox.send(
-            member.id, to=[d.address for d in destinations], subject=clean.subject,
-            body=clean.body, attachments=[_upload(a) for a in clean.attachments],
-            in_reply_to=parent.message_id if parent else None, seen=seen)
+        await self._sending.send(member.id, Draft(
+            tuple(d.address for d in destinations), clean.subject, clean.body,
+            tuple(_upload(a) for a in clean.attachments),
+            in_reply_to=parent.message_id if parent else None), seen=seen)
         if clean.removed:
             await self._notifications.parts_removed(member.id, list(clean.removed))
         return "member"

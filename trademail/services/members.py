@@ -270,6 +270,21 @@ class Members:
             await self._members_store.set_password_hash(member.id, rehashed)
         return member
 
+    async def check_password(self, member_id: str, password: object, field: str,
+                             client: str) -> tuple[str, str]:
+        """The member's username and real address, once `password` (sent as form field
+        `field`) proves it is them; counted like a sign-in."""
+        member = await self._members_store.member_by_id(member_id)
+        if member is None:
+            raise NotFound()
+        if not isinstance(password, str) or not password:
+            raise InvalidInput.one(field, "enter your current password")
+        try:
+            await self.sign_in(member.username, password, client)
+        except AuthenticationFailed:
+            raise InvalidInput.one(field, "is not your current password") from None
+        return member.username, self._keyring.open_field(member.id, "email", member.email_ct)
+
     async def forget_failures(self, username: str, client: str) -> None:
         """The member proved who they are another way (a reset link): failed sign-ins on the
         account no longer hold it back."""

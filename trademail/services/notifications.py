@@ -12,16 +12,18 @@ import structlog
 
 from trademail.clock import Clock
 from trademail.crypto import Keyring, new_mail_token, token_digest
-from trademail.errors import NotFound
+from trademail.errors import InvalidInput, NotFound
 from trademail.ids import is_id, new_id
 from trademail.services import bounces
 from trademail.services.accountmail import AccountMail
+from trademail.services.messages import Upload
 from trademail.services.outbox import OutboundMail, Outbox
 from trademail.store import (
     CorrespondentRow,
     MemberRow,
     MemberStore,
     NewOutboxRow,
+    NewReplyToken,
     NoticeRow,
     NotificationStore,
     OutboxRow,
@@ -61,17 +63,17 @@ NOTICE_TEXT = {
                      "your email address; the rest of your reply was delivered.",
     "alias_refused": "Mail to one of your aliases was refused because the alias is disabled.",
 }
+NOTIFY_CHOICES = ("off", "summary", "full")
 PURPOSE_NOTIFY = "n"  # VERP purpose: a notification to a member's real address
 PURPOSE_DIRECT = "o"  # VERP purpose: a member's answer to an outside correspondent
 
 
 @dataclass(frozen=True)
-class Upload:
-    """An attachment as a member or a mail brings it: name, type and bytes."""
+class Outgoing:
+    """What a new message sends: outbox rows, and the reply tokens its notifications carry."""
 
-    filename: str
-    content_type: str
-    data: bytes
+    rows: tuple[NewOutboxRow, ...]
+    reply_tokens: tuple[NewReplyToken, ...]
 
 
 @dataclass(frozen=True)
@@ -170,15 +172,16 @@ class Notifications:
 
     # ------------------------------------------------------------------ addresses
 
-    async def reply_address(self, member_id: str, thread_id: str) -> str:
-        """`reply+<token>@relay`: unique to (thread, member), random, revocable."""
+    async def _reply_address(self, member_id: str, thread_id: str,
+                             made: list[NewReplyToken]) -> str:
+        """`reply+<token>@relay`: of (thread, member), random, revocable. A new token is
+        added to `made`, to be written with the message it is about."""
         sealed = await self._notices_store.live_reply_token(member_id, thread_id)
         if sealed is None:
             token = new_mail_token()
-            sealed = await self._notices_store.add_reply_token(
-                token_digest(token), member_id, thread_id,
-                self._keyring.seal_field(member_id, f"reply token {thread_id}", token),
-                self._clock.now())
+            sealed = self._keyring.seal_field(member_id, f"reply token {thread_id}", token)
+            made.append(NewReplyToken(token_digest(token), member_id, thread_id, sealed,
+                                      self._clock.now()))
         token = self._keyring.open_field(member_id, f"reply token {thread_id}", sealed)
         return f"reply+{token}@{self._domain}"
 
@@ -226,10 +229,12 @@ class Notifications:
 
     async def for_message(self, mail: NewMail, recipients: Sequence[MemberRow],
                           externals: Sequence[CorrespondentRow],
-                          sender_name: str = "") -> list[NewOutboxRow]:
-        """The outbox rows a new message causes, to be written in its own transaction:
-        notifications to members, the mail itself to outside correspondents, webhooks."""
+                          sender_name: str = "") -> Outgoing:
+        """What a new message causes, to be written in its own transaction: notifications to
+        members (with the reply tokens they carry), the mail itself to outside
+        correspondents, webhooks. Nothing is written here."""
         rows: list[NewOutboxRow] = []
+        tokens: list[NewReplyToken] = []
         now = self._clock.now()
         for member in recipients:
             # Until an address is proven (a link mailed to it was followed), nothing but
@@ -240,7 +245,8 @@ class Notifications:
             outbox_id = new_id(now)
             address = self._keyring.open_field(member.id, "email", member.email_ct)
             notification = NotificationMail(
-                to=address, reply_to=await self.reply_address(member.id, mail.thread_id),
+                to=address, reply_to=await self._reply_address(member.id, mail.thread_id,
+                                                               tokens),
                 unsubscribe_url=self.unsubscribe_url(member.id),
                 inbox_url=f"{self._public_url}/", sender_company=mail.sender_company,
                 sender_country=mail.sender_country, external_sender=mail.external_sender,
@@ -267,7 +273,7 @@ class Notifications:
                 [m.id for m in recipients],
                 {"type": "message.received", "message_id": mail.message_id,
                  "thread_id": mail.thread_id, "external": mail.external_sender})
-        return rows
+        return Outgoing(tuple(rows), tuple(tokens))
 
     # ------------------------------------------------------------------ bounces and notices
 
@@ -316,6 +322,17 @@ class Notifications:
         hard = await self._notices_store.count_notices(member.id, "hard_bounce", since)
         mailbox = await self._notices_store.count_notices(member.id, "mailbox_bounce", since)
         return hard, mailbox if mailbox >= MAILBOX_BOUNCES_TO_COUNT else 0
+
+    async def set_preference(self, member_id: str, choice: object) -> None:
+        """How the member is told of new mail: off, a summary, or the whole message."""
+        if choice not in NOTIFY_CHOICES:
+            raise InvalidInput.one("notify", f"must be one of {', '.join(NOTIFY_CHOICES)}")
+        await self._members_store.set_notify(member_id, str(choice))
+
+    async def paused_for(self, member_id: str) -> bool:
+        """Whether mail to the member's address is paused after repeated failures."""
+        member = await self._members_store.member_by_id(member_id)
+        return member is not None and await self.paused(member)
 
     async def paused(self, member: MemberRow) -> bool:
         """Notifications pause after repeated failures of the address within a day."""

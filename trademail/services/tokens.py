@@ -20,6 +20,23 @@ _TOUCH_EVERY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
+class TokenInfo:
+    """An API token as its owner sees it listed: never its secret."""
+
+    id: str
+    name: str
+    scopes: tuple[str, ...]
+    created_at: float
+    expires_at: float | None
+    last_used_at: float | None
+
+
+def _info(row: TokenRow) -> TokenInfo:
+    return TokenInfo(row.id, row.name, row.scopes, row.created_at, row.expires_at,
+                     row.last_used_at)
+
+
+@dataclass(frozen=True)
 class Caller:
     """Who is asking through the API, and what their token allows."""
 
@@ -39,7 +56,7 @@ class Tokens:
         self._default_lifetime = default_lifetime
 
     async def issue(self, member_id: str, *, name: object, scopes: object,
-                    expires_in: object) -> tuple[TokenRow, str]:
+                    expires_in: object) -> tuple[TokenInfo, str]:
         """A new token and its secret; the secret is never stored and cannot be shown again.
         Without `expires_in` it lives for the configured default."""
         label = validation.line(name if name is not None else "API token", "name",
@@ -62,7 +79,7 @@ class Tokens:
                          scopes=tuple(s for s in SCOPES if s in scopes), created_at=now,
                          expires_at=expires_at, last_used_at=None)
         await self._store.create_token(token, token_digest(secret))
-        return token, secret
+        return _info(token), secret
 
     async def authenticate(self, secret: str) -> Caller:
         if not secret.startswith(PREFIX) or len(secret) > 200:
@@ -75,8 +92,8 @@ class Tokens:
             await self._store.touch_token(token.member_id, token.id, now)
         return Caller(token.member_id, token.id, token.scopes)
 
-    async def list(self, member_id: str) -> Sequence[TokenRow]:
-        return await self._store.tokens_of(member_id)
+    async def list(self, member_id: str) -> Sequence[TokenInfo]:
+        return [_info(row) for row in await self._store.tokens_of(member_id)]
 
     async def revoke(self, member_id: str, token_id: str) -> None:
         if not is_id(token_id) or not await self._store.delete_token(member_id, token_id):

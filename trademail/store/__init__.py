@@ -24,11 +24,17 @@ from trademail.store.mailbox import (
     Idempotent,
     MailboxStore,
     NewAttachment,
+    NewDelivery,
     NewEntry,
     NewMessage,
 )
 from trademail.store.members import AliasRow, MemberRow, MemberStore
-from trademail.store.notifications import NoticeRow, NotificationStore, ReplyTokenRow
+from trademail.store.notifications import (
+    NewReplyToken,
+    NoticeRow,
+    NotificationStore,
+    ReplyTokenRow,
+)
 from trademail.store.outbox import NewOutboxRow, OutboxRow, OutboxStore
 from trademail.store.sessions import ActiveSession, SessionRow, SessionStore
 from trademail.store.throttles import ThrottleStore
@@ -55,9 +61,11 @@ __all__ = [
     "MemberRow",
     "MemberStore",
     "NewAttachment",
+    "NewDelivery",
     "NewEntry",
     "NewMessage",
     "NewOutboxRow",
+    "NewReplyToken",
     "NoticeRow",
     "NotificationStore",
     "OutboxRow",

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from trademail.store.db import Database, Row, in_list
+from trademail.store.db import Connection, Database, Row, in_list
+from trademail.store.notifications import NewReplyToken, insert_reply_tokens
 from trademail.store.outbox import NewOutboxRow, insert_outbox
 
 
@@ -93,65 +94,97 @@ def _entry(row: Row) -> EntryRow:
         attachment_count=row["attachment_count"])
 
 
+@dataclass(frozen=True)
+class NewDelivery:
+    """Everything one new message writes, in one transaction."""
+
+    message: NewMessage
+    entries: tuple[NewEntry, ...]
+    words: tuple[tuple[str, bytes], ...]  # (member id, keyed word token)
+    outbox: tuple[NewOutboxRow, ...] = ()
+    reply_tokens: tuple[NewReplyToken, ...] = ()
+
+
+async def _claim(tx: Connection, message: NewMessage, key: str,
+                 fingerprint: bytes) -> Idempotent | None:
+    """Claim an idempotency key for `message`; what it was first used for when it was
+    claimed already."""
+    claimed = await tx.fetch(
+        "INSERT INTO idempotency_keys (member_id, key, fingerprint, message_id, thread_id, "
+        "created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING key",
+        message.sender_id, key, fingerprint, message.id, message.thread_id, message.created_at)
+    if claimed:
+        return None
+    first = await tx.fetchrow("SELECT message_id, thread_id, fingerprint FROM idempotency_keys "
+                              "WHERE member_id = $1 AND key = $2", message.sender_id, key)
+    assert first is not None  # the row the insert just ran into
+    return Idempotent(first["message_id"], first["thread_id"], bytes(first["fingerprint"]))
+
+
+async def _insert_message(tx: Connection, rows: NewDelivery) -> None:
+    message = rows.message
+    await tx.execute(
+        "INSERT INTO messages (id, thread_id, in_reply_to, sender_id, recipient_ids, "
+        "created_at, subject_ct, body_ct, snippet_ct, attachment_count) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        message.id, message.thread_id, message.in_reply_to, message.sender_id,
+        json.dumps(list(message.recipient_ids)), message.created_at, message.subject_ct,
+        message.body_ct, message.snippet_ct, len(message.attachments))
+    if message.attachments:
+        await tx.executemany(
+            "INSERT INTO attachments (message_id, n, size, meta_ct, data_ct) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            [(message.id, a.n, a.size, a.meta_ct, a.data_ct) for a in message.attachments])
+    await tx.executemany(
+        "INSERT INTO mailbox (member_id, message_id, thread_id, folder, unread, content_key) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        [(e.member_id, message.id, message.thread_id, e.folder, e.unread, e.content_key)
+         for e in rows.entries])
+    if rows.words:
+        await tx.executemany(
+            "INSERT INTO word_index (member_id, token, message_id) VALUES ($1, $2, $3) "
+            "ON CONFLICT DO NOTHING", [(m, t, message.id) for m, t in rows.words])
+
+
 class MailboxStore:
     """Ciphertexts and keyed digests only; sealing happens in the services."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def deliver(self, message: NewMessage, entries: Sequence[NewEntry],
-                      words: Sequence[tuple[str, bytes]],
+    async def deliver(self, rows: NewDelivery, *,
                       idempotency: tuple[str, bytes] | None = None,
-                      outbox: Sequence[NewOutboxRow] = (),
                       seen: tuple[str, bytes] | None = None) -> Idempotent:
-        """Write a message, its mailbox entries, word index and outbound mail in one
-        transaction (the transactional outbox: committed together or not at all).
+        """Write a message, its mailbox entries, word index, outbound mail and the reply
+        tokens its notifications carry in one transaction (the transactional outbox:
+        committed together or not at all).
 
-        With an idempotency (key, fingerprint), a key seen before returns the first
-        result and writes nothing. With `seen` (member id, digest of an incoming mail), the
-        digest is recorded in the same transaction (a second writer of it fails: Duplicate).
+        With an idempotency (key, fingerprint), a key another writer claimed meanwhile
+        returns the first result and writes nothing. With `seen` (member id, digest of an
+        incoming mail), the digest is recorded too (a second writer of it fails: Duplicate).
         """
+        message = rows.message
         async with self.db.transaction() as tx:
             if seen is not None:
                 await tx.execute(
                     "INSERT INTO inbound_mail (member_id, digest, created_at) VALUES ($1, $2, $3)",
                     seen[0], seen[1], message.created_at)
             if idempotency is not None:
-                key, fingerprint = idempotency
-                claimed = await tx.fetch(
-                    "INSERT INTO idempotency_keys (member_id, key, fingerprint, message_id, "
-                    "thread_id, created_at) VALUES ($1, $2, $3, $4, $5, $6) "
-                    "ON CONFLICT DO NOTHING RETURNING key", message.sender_id, key, fingerprint,
-                    message.id, message.thread_id, message.created_at)
-                if not claimed:
-                    first = await tx.fetchrow(
-                        "SELECT message_id, thread_id, fingerprint FROM idempotency_keys "
-                        "WHERE member_id = $1 AND key = $2", message.sender_id, key)
-                    return Idempotent(first["message_id"], first["thread_id"],
-                                      bytes(first["fingerprint"]))
-            await tx.execute(
-                "INSERT INTO messages (id, thread_id, in_reply_to, sender_id, recipient_ids, "
-                "created_at, subject_ct, body_ct, snippet_ct, attachment_count) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                message.id, message.thread_id, message.in_reply_to, message.sender_id,
-                json.dumps(list(message.recipient_ids)), message.created_at, message.subject_ct,
-                message.body_ct, message.snippet_ct, len(message.attachments))
-            if message.attachments:
-                await tx.executemany(
-                    "INSERT INTO attachments (message_id, n, size, meta_ct, data_ct) "
-                    "VALUES ($1, $2, $3, $4, $5)",
-                    [(message.id, a.n, a.size, a.meta_ct, a.data_ct) for a in message.attachments])
-            await tx.executemany(
-                "INSERT INTO mailbox (member_id, message_id, thread_id, folder, unread, "
-                "content_key) VALUES ($1, $2, $3, $4, $5, $6)",
-                [(e.member_id, message.id, message.thread_id, e.folder, e.unread, e.content_key)
-                 for e in entries])
-            if words:
-                await tx.executemany(
-                    "INSERT INTO word_index (member_id, token, message_id) VALUES ($1, $2, $3) "
-                    "ON CONFLICT DO NOTHING", [(m, t, message.id) for m, t in words])
-            await insert_outbox(tx, outbox)
+                first = await _claim(tx, message, *idempotency)
+                if first is not None:
+                    return first
+            await _insert_message(tx, rows)
+            await insert_outbox(tx, rows.outbox)
+            await insert_reply_tokens(tx, rows.reply_tokens)
         return Idempotent(message.id, message.thread_id, idempotency[1] if idempotency else b"")
+
+    async def idempotent(self, member_id: str, key: str) -> Idempotent | None:
+        """What a member's idempotency key was first used for, if it was."""
+        row = await self.db.fetchrow(
+            "SELECT message_id, thread_id, fingerprint FROM idempotency_keys "
+            "WHERE member_id = $1 AND key = $2", member_id, key)
+        return None if row is None else Idempotent(row["message_id"], row["thread_id"],
+                                                   bytes(row["fingerprint"]))
 
     async def list_entries(self, member_id: str, *, folders: Sequence[str], unread_only: bool,
                            word_tokens: Sequence[bytes], before: str | None,

@@ -3,9 +3,10 @@ member sees about their mail."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from trademail.store.db import Database
+from trademail.store.db import Connection, Database
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,25 @@ class NoticeRow:
     outbox_id: str | None
 
 
+@dataclass(frozen=True)
+class NewReplyToken:
+    """A reply token made for a notification, written with the message it is about."""
+
+    digest: bytes
+    member_id: str
+    thread_id: str
+    token_ct: bytes
+    created_at: float
+
+
+async def insert_reply_tokens(tx: Connection, tokens: Sequence[NewReplyToken]) -> None:
+    if tokens:
+        await tx.executemany(
+            "INSERT INTO reply_tokens (digest, member_id, thread_id, token_ct, created_at) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            [(t.digest, t.member_id, t.thread_id, t.token_ct, t.created_at) for t in tokens])
+
+
 class NotificationStore:
     """Reply tokens and mail notices."""
 
@@ -32,25 +52,11 @@ class NotificationStore:
         self.db = db
 
     async def live_reply_token(self, member_id: str, thread_id: str) -> bytes | None:
-        """The sealed live reply token of (member, thread), if one was made."""
+        """The newest sealed live reply token of (member, thread), if one was made."""
         row = await self.db.fetchrow(
             "SELECT token_ct FROM reply_tokens WHERE member_id = $1 AND thread_id = $2 "
-            "AND NOT revoked", member_id, thread_id)
+            "AND NOT revoked ORDER BY created_at DESC LIMIT 1", member_id, thread_id)
         return None if row is None else bytes(row["token_ct"])
-
-    async def add_reply_token(self, digest: bytes, member_id: str, thread_id: str,
-                              token_ct: bytes, now: float) -> bytes:
-        """Store a new live token unless another writer made one first; the live one's
-        sealed token is returned either way."""
-        async with self.db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO reply_tokens (digest, member_id, thread_id, token_ct, created_at) "
-                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                digest, member_id, thread_id, token_ct, now)
-            row = await tx.fetchrow(
-                "SELECT token_ct FROM reply_tokens WHERE member_id = $1 AND thread_id = $2 "
-                "AND NOT revoked", member_id, thread_id)
-        return bytes(row["token_ct"])
 
     async def reply_token(self, digest: bytes) -> ReplyTokenRow | None:
         row = await self.db.fetchrow(

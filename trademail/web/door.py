@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
-from trademail.appkeys import ACCOUNT, CONFIG, SESSIONS
+from trademail.appkeys import CONFIG, READING, SESSIONS
 from trademail.errors import (
     AuthenticationFailed,
     Conflict,
@@ -248,7 +248,7 @@ async def page(request: web.Request, template: str, context: Mapping[str, Any] |
         "csrf": visit.csrf if visit else LazyFormToken(request),
         "notice": NOTICES.get(notice),
         "notice_key": notice if notice in NOTICES else "",
-        "unread": await request.app[ACCOUNT].unread_count(visit.member_id) if visit else 0,
+        "unread": await request.app[READING].unread_count(visit.member_id) if visit else 0,
         "path": request.path,
         **(context or {}),
     }

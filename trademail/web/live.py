@@ -14,7 +14,7 @@ import json
 import structlog
 from aiohttp import web
 
-from trademail.appkeys import ACCOUNT, EVENTS, SESSIONS, WEB_STOPPING
+from trademail.appkeys import EVENTS, READING, SESSIONS, WEB_STOPPING
 from trademail.errors import SessionEnded
 from trademail.web.door import fetched, session_token, visit_of
 
@@ -67,7 +67,7 @@ async def _stream(request: web.Request, response: web.StreamResponse, member_id:
             if got in done:
                 while not queue.empty():  # one look covers every wake-up so far
                     queue.get_nowait()
-                unread = await request.app[ACCOUNT].unread_count(member_id)
+                unread = await request.app[READING].unread_count(member_id)
                 data = json.dumps({"unread": unread})
                 await response.write(f"event: mailbox\ndata: {data}\n\n".encode())
             else:

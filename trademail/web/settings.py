@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from trademail.appkeys import ACCOUNT, MEMBERS, SESSIONS, TOKENS
+from trademail.appkeys import ACCOUNT, ADDRESSES, MEMBERS, NOTIFICATIONS, SESSIONS, TOKENS
 from trademail.clientaddr import client_address
 from trademail.errors import TradeMailError
 from trademail.services.tokens import SCOPES
@@ -59,7 +59,7 @@ async def change_password(request: web.Request) -> web.Response:
 async def change_email(request: web.Request) -> web.Response:
     form = await read_form(request)
     try:
-        masked = await request.app[ACCOUNT].request_email_change(
+        masked = await request.app[ADDRESSES].request(
             visit_of(request), password=form.get("password"), email=form.get("email"),
             client=client_address(request))
     except FORM_ERRORS as exc:
@@ -69,7 +69,7 @@ async def change_email(request: web.Request) -> web.Response:
 
 @routes.post("/settings/email/cancel")
 async def cancel_email(request: web.Request) -> web.Response:
-    await request.app[ACCOUNT].cancel_email_change(visit_of(request))
+    await request.app[ADDRESSES].cancel(visit_of(request))
     return redirect("/settings#email", "email-cancelled", request=request)
 
 
@@ -82,7 +82,7 @@ async def confirm_email_form(request: web.Request) -> web.Response:
 async def confirm_email(request: web.Request) -> web.Response:
     form = await read_form(request)
     try:
-        await request.app[ACCOUNT].confirm_email_change(visit_of(request), form.get("token"))
+        await request.app[ADDRESSES].confirm(visit_of(request), form.get("token"))
     except FORM_ERRORS as exc:
         return await page(request, "confirm_email.html", {
             "token": "", "errors": field_errors(exc)}, status=form_status(exc))
@@ -116,7 +116,8 @@ async def add_alias(request: web.Request) -> web.Response:
 async def notify(request: web.Request) -> web.Response:
     form = await read_form(request)
     try:
-        await request.app[ACCOUNT].set_notify(visit_of(request).member_id, form.get("notify"))
+        await request.app[NOTIFICATIONS].set_preference(visit_of(request).member_id,
+                                                        form.get("notify"))
     except FORM_ERRORS as exc:
         return await refused(request, "notify", exc)
     return redirect("/settings#notifications", "notify", request=request)

@@ -12,10 +12,10 @@ from urllib.parse import quote
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from trademail.appkeys import ACCOUNT, MAILBOX, SESSIONS
+from trademail.appkeys import NOTIFICATIONS, READING, SENDING, SESSIONS
 from trademail.clientaddr import client_address
 from trademail.crypto import new_token
-from trademail.services.mailbox import Upload
+from trademail.services.messages import Draft, Upload, recipient_list
 from trademail.web.door import (
     FORM_ERRORS,
     end_session,
@@ -132,12 +132,12 @@ async def signout(request: web.Request) -> web.Response:
 @routes.get("/{folder:inbox|sent|archive|trash}")
 async def folder(request: web.Request) -> web.Response:
     name, member_id = request.match_info["folder"], visit_of(request).member_id
-    listing = await request.app[MAILBOX].page(
+    listing = await request.app[READING].page(
         member_id, folder=name, cursor=request.query.get("cursor") or None)
     return await page(request, "folder.html", {
         "folder": name, "title": FOLDER_TITLES[name], "listing": listing,
         "first_page": not request.query.get("cursor"),
-        "notifications_paused": await request.app[ACCOUNT].notifications_paused(member_id)})
+        "notifications_paused": await request.app[NOTIFICATIONS].paused_for(member_id)})
 
 
 @routes.get("/search")
@@ -146,7 +146,7 @@ async def search(request: web.Request) -> web.Response:
     listing, error = None, None
     if query:
         try:
-            listing = await request.app[MAILBOX].page(
+            listing = await request.app[READING].page(
                 visit_of(request).member_id, folder=None, query=query,
                 cursor=request.query.get("cursor") or None)
         except FORM_ERRORS as exc:
@@ -161,7 +161,7 @@ async def search(request: web.Request) -> web.Response:
 @routes.get("/messages/{id}")
 async def message(request: web.Request) -> web.Response:
     visit = visit_of(request)
-    opened, thread = await request.app[MAILBOX].conversation(visit.member_id,
+    opened, thread = await request.app[READING].conversation(visit.member_id,
                                                              request.match_info["id"])
     return await page(request, "message.html", {"message": opened, "thread": thread,
                                                 "values": {"idempotency_key": new_token()}})
@@ -172,7 +172,7 @@ async def file_message(request: web.Request) -> web.Response:
     form = await read_form(request)
     folder = _text(form, "folder") or None
     unread = True if form.get("unread") == "true" else None
-    await request.app[MAILBOX].file(visit_of(request).member_id, request.match_info["id"],
+    await request.app[READING].file(visit_of(request).member_id, request.match_info["id"],
                                     folder=folder, unread=unread)
     notice = folder if folder in ("archive", "inbox") else "trashed" if folder else "unread"
     back = safe_next(form.get("back"), "/inbox")
@@ -181,13 +181,13 @@ async def file_message(request: web.Request) -> web.Response:
 
 @routes.post("/messages/{id}/delete")
 async def delete_message(request: web.Request) -> web.Response:
-    await request.app[MAILBOX].delete(visit_of(request).member_id, request.match_info["id"])
+    await request.app[READING].delete(visit_of(request).member_id, request.match_info["id"])
     return redirect("/trash", "deleted", request=request)
 
 
 @routes.get("/messages/{id}/attachments/{n:[0-9]{1,3}}")
 async def attachment(request: web.Request) -> web.Response:
-    info, data = await request.app[MAILBOX].attachment(
+    info, data = await request.app[READING].attachment(
         visit_of(request).member_id, request.match_info["id"], int(request.match_info["n"]))
     return web.Response(body=data, headers={
         "Content-Type": "application/octet-stream",
@@ -202,7 +202,7 @@ async def attachment(request: web.Request) -> web.Response:
 @routes.get("/compose")
 async def compose_form(request: web.Request) -> web.Response:
     reply_to = request.query.get("reply_to")
-    parent = await request.app[MAILBOX].read(visit_of(request).member_id, reply_to,
+    parent = await request.app[READING].read(visit_of(request).member_id, reply_to,
                                              mark_read=False) if reply_to else None
     return await page(request, "compose.html", {"parent": parent, "values": {
         "to": request.query.get("to", ""), "subject": request.query.get("subject", ""),
@@ -216,14 +216,14 @@ async def compose(request: web.Request) -> web.Response:
              and f.filename]
     reply_to = _text(form, "in_reply_to") or None
     try:
-        sent = await request.app[MAILBOX].send(
-            visit.member_id, to=_text(form, "to") if not reply_to else None,
-            subject=_text(form, "subject"), body=_text(form, "body"), in_reply_to=reply_to,
-            attachments=[Upload(f.filename, f.content_type or "application/octet-stream",
-                                f.file.read()) for f in files],
-            idempotency_key=_text(form, "idempotency_key") or None)
+        sent = await request.app[SENDING].send(visit.member_id, Draft(
+            recipient_list(_text(form, "to")) if not reply_to else (),
+            _text(form, "subject"), _text(form, "body"),
+            tuple(Upload(f.filename, f.content_type or "application/octet-stream",
+                         f.file.read()) for f in files),
+            in_reply_to=reply_to, idempotency_key=_text(form, "idempotency_key") or None))
     except FORM_ERRORS as exc:
-        parent = await request.app[MAILBOX].read(visit.member_id, reply_to, mark_read=False) \
+        parent = await request.app[READING].read(visit.member_id, reply_to, mark_read=False) \
             if reply_to else None
         return await page(request, "compose.html", {
             "parent": parent, "errors": field_errors(exc), "dropped_files": len(files),

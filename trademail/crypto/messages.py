@@ -1,0 +1,86 @@
+"""How the parts of one message are sealed under its content key: one codec, so the label
+that binds each ciphertext to its message and field (the associated data) is written in one
+place, for sealing and for opening alike."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from trademail.crypto.keyring import ContentKey
+
+SUBJECT = "subject"
+BODY = "body"
+SNIPPET = "snippet"
+
+
+def _meta_label(n: int) -> str:
+    return f"attachment {n} meta"
+
+
+def _data_label(n: int) -> str:
+    return f"attachment {n}"
+
+
+@dataclass(frozen=True)
+class SealedAttachment:
+    n: int
+    size: int
+    meta_ct: bytes  # its filename and content type
+    data_ct: bytes
+
+
+@dataclass(frozen=True)
+class SealedMessage:
+    subject_ct: bytes
+    body_ct: bytes
+    snippet_ct: bytes
+    attachments: tuple[SealedAttachment, ...]
+
+
+class MessageCipher:
+    """Seals and opens the fields of message `message_id` under its content key."""
+
+    __slots__ = ("_key", "_message_id")
+
+    def __init__(self, key: ContentKey, message_id: str) -> None:
+        self._key = key
+        self._message_id = message_id
+
+    def _seal(self, label: str, data: bytes) -> bytes:
+        return self._key.seal(self._message_id, label, data)
+
+    def _open(self, label: str, blob: bytes) -> bytes:
+        return self._key.open(self._message_id, label, blob)
+
+    def seal(self, *, subject: str, body: str, snippet: str,
+             attachments: Sequence[tuple[str, str, bytes]]) -> SealedMessage:
+        """Every field of a new message; attachments as (filename, content type, data),
+        numbered from 1."""
+        return SealedMessage(
+            subject_ct=self._seal(SUBJECT, subject.encode()),
+            body_ct=self._seal(BODY, body.encode()),
+            snippet_ct=self._seal(SNIPPET, snippet.encode()),
+            attachments=tuple(
+                SealedAttachment(n, len(data), self._seal(_meta_label(n), json.dumps(
+                    {"filename": filename, "content_type": content_type}).encode()),
+                    self._seal(_data_label(n), data))
+                for n, (filename, content_type, data) in enumerate(attachments, start=1)))
+
+    def subject(self, blob: bytes) -> str:
+        return self._open(SUBJECT, blob).decode()
+
+    def body(self, blob: bytes) -> str:
+        return self._open(BODY, blob).decode()
+
+    def snippet(self, blob: bytes) -> str:
+        return self._open(SNIPPET, blob).decode()
+
+    def attachment_meta(self, n: int, blob: bytes) -> tuple[str, str]:
+        """(filename, content type) of attachment `n`."""
+        meta = json.loads(self._open(_meta_label(n), blob))
+        return str(meta["filename"]), str(meta["content_type"])
+
+    def attachment(self, n: int, blob: bytes) -> bytes:
+        return self._open(_data_label(n), blob)

@@ -1,0 +1,40 @@
+"""The shapes a message takes between doors and services: a draft to send, what was sent,
+and an attachment as it comes in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An attachment as a member or a mail brings it: name, type and bytes."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A message a member wants to send, as a door parsed it. `to` holds usernames or
+    aliases; left empty on a reply, it answers the other side of `in_reply_to`."""
+
+    to: tuple[str, ...]
+    subject: str
+    body: str
+    attachments: tuple[Upload, ...] = ()
+    in_reply_to: str | None = None
+    idempotency_key: str | None = None
+
+
+def recipient_list(text: str) -> tuple[str, ...]:
+    """The names a form's To field holds: separated by commas or semicolons."""
+    return tuple(part.strip() for part in text.replace(";", ",").split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Sent:
+    id: str
+    thread_id: str
+    replayed: bool = False

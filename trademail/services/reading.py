@@ -1,0 +1,214 @@
+"""Reading a member's mailbox: pages of a folder, search, one message and its conversation,
+attachments; filing, marking and deleting. Each message is opened with its content key,
+unwrapped with the reader's own member key."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from trademail.config import MessagesConfig
+from trademail.crypto import Keyring, MemberKey, MessageCipher
+from trademail.errors import InvalidInput, NotFound
+from trademail.ids import is_id
+from trademail.services import validation
+from trademail.services.members import Members, Party
+from trademail.store import EntryRow, MailboxStore, MemberStore
+
+FOLDERS = ("inbox", "sent", "archive", "trash")
+UNREAD_CAP = 1000  # an unread count past this shows as "1000+"
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    n: int
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Summary:
+    id: str
+    thread_id: str
+    in_reply_to: str | None
+    folder: str
+    unread: bool
+    sender: Party
+    recipients: tuple[Party, ...]
+    subject: str
+    snippet: str
+    created_at: float
+    attachment_count: int
+
+
+@dataclass(frozen=True)
+class Message(Summary):
+    body: str
+    attachments: tuple[AttachmentInfo, ...]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: tuple[Summary, ...]
+    next_cursor: str | None
+
+
+def encode_cursor(message_id: str) -> str:
+    return base64.urlsafe_b64encode(bytes.fromhex(message_id)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 16 or len(cursor) != 22:
+        raise InvalidInput.one("cursor", "is not a cursor this API handed out")
+    return raw.hex()
+
+
+class Reading:
+    def __init__(self, mailbox_store: MailboxStore, member_store: MemberStore, keyring: Keyring,
+                 members: Members, limits: MessagesConfig) -> None:
+        self._mailbox_store = mailbox_store
+        self._members_store = member_store
+        self._keyring = keyring
+        self._members = members
+        self._limits = limits
+
+    async def _member_key(self, member_id: str) -> MemberKey:
+        member = await self._members_store.member_by_id(member_id)
+        if member is None:
+            raise NotFound()
+        return self._keyring.member_key(member_id, member.member_key)
+
+    async def page(self, member_id: str, *, folder: str | None, unread_only: bool = False,
+                   query: str | None = None, cursor: str | None = None,
+                   limit: int | None = None) -> Page:
+        """One page of a folder (or, when searching without a folder, of all but trash)."""
+        if folder is not None and folder not in FOLDERS:
+            raise InvalidInput.one("folder", f"must be one of {', '.join(FOLDERS)}")
+        limit = self._limits.page_size if limit is None else limit
+        if not 1 <= limit <= 200:
+            raise InvalidInput.one("limit", "must be from 1 to 200")
+        before = decode_cursor(cursor) if cursor else None
+        key = await self._member_key(member_id)
+        words = validation.words(query or "", limit=20)
+        if query is not None and not words:
+            raise InvalidInput.one("q", "must contain at least one word of two letters or more")
+        folders = [folder] if folder else (["inbox", "sent", "archive"] if words else ["inbox"])
+        rows = await self._mailbox_store.list_entries(
+            member_id, folders=folders, unread_only=unread_only,
+            word_tokens=[key.word_token(w) for w in sorted(words)], before=before,
+            limit=limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = await self._summaries(key, rows)
+        return Page(tuple(items), encode_cursor(rows[-1].message_id) if more else None)
+
+    async def _summaries(self, key: MemberKey, rows: Sequence[EntryRow],
+                         full: bool = False) -> list[Message]:
+        parties = await self._members.parties(
+            [pid for r in rows for pid in (r.sender_id, *r.recipient_ids)])
+        unknown = Party("", "(deleted member)", "", "", "")
+        stored_lists = await self._mailbox_store.attachment_lists(
+            key.member_id, [r.message_id for r in rows if r.attachment_count]) if full else {}
+        out = []
+        for row in rows:
+            cipher = MessageCipher(key.unwrap_content_key(row.content_key, row.message_id),
+                                   row.message_id)
+            attachments = tuple(AttachmentInfo(a.n, *cipher.attachment_meta(a.n, a.meta_ct),
+                                               size=a.size)
+                                for a in stored_lists.get(row.message_id, ()))
+            body = cipher.body(row.body_ct) if full and row.body_ct is not None else ""
+            out.append(Message(
+                id=row.message_id, thread_id=row.thread_id, in_reply_to=row.in_reply_to,
+                folder=row.folder, unread=row.unread,
+                sender=parties.get(row.sender_id, unknown),
+                recipients=tuple(parties.get(r, unknown) for r in row.recipient_ids),
+                subject=cipher.subject(row.subject_ct), snippet=cipher.snippet(row.snippet_ct),
+                created_at=row.created_at, attachment_count=row.attachment_count,
+                body=body, attachments=attachments))
+        return out
+
+    async def read(self, member_id: str, message_id: str, *, mark_read: bool = True) -> Message:
+        """One whole message from the member's mailbox; reading it marks it read."""
+        row = await self._entry(member_id, message_id)
+        key = await self._member_key(member_id)
+        (message,) = await self._summaries(key, [row], full=True)
+        if mark_read and row.unread:
+            await self._mailbox_store.update_entry(member_id, message_id, unread=False)
+            message = dataclasses.replace(message, unread=False)
+        return message
+
+    async def conversation(self, member_id: str,
+                           message_id: str) -> tuple[Message, list[Message]]:
+        """One message, marked read, and its thread (outside the trash), each message
+        decrypted once: what a page showing a message needs."""
+        row = await self._entry(member_id, message_id)
+        rows = [row] if row.folder == "trash" else await self._mailbox_store.thread(member_id,
+                                                                            row.thread_id)
+        key = await self._member_key(member_id)
+        thread = await self._summaries(key, rows or [row], full=True)
+        if row.unread:
+            await self._mailbox_store.update_entry(member_id, message_id, unread=False)
+            thread = [dataclasses.replace(m, unread=False) if m.id == message_id else m
+                      for m in thread]
+        return next(m for m in thread if m.id == message_id), thread
+
+    async def thread(self, member_id: str, thread_id: str) -> list[Message]:
+        if not is_id(thread_id):
+            raise NotFound()
+        rows = await self._mailbox_store.thread(member_id, thread_id)
+        if not rows:
+            raise NotFound()
+        key = await self._member_key(member_id)
+        return await self._summaries(key, rows, full=True)
+
+    async def _entry(self, member_id: str, message_id: str) -> EntryRow:
+        row = await self._mailbox_store.entry(member_id, message_id) if is_id(message_id) else None
+        if row is None:
+            raise NotFound()
+        return row
+
+    async def attachment(self, member_id: str, message_id: str, n: int) -> tuple[
+            AttachmentInfo, bytes]:
+        row = await self._entry(member_id, message_id)
+        stored = await self._mailbox_store.attachments(member_id, message_id, n=n)
+        if not stored or stored[0].data_ct is None:
+            raise NotFound()
+        key = await self._member_key(member_id)
+        cipher = MessageCipher(key.unwrap_content_key(row.content_key, message_id), message_id)
+        filename, content_type = cipher.attachment_meta(n, stored[0].meta_ct)
+        return (AttachmentInfo(n, filename, content_type, stored[0].size),
+                cipher.attachment(n, stored[0].data_ct))
+
+    # ------------------------------------------------------------------ filing
+
+    async def file(self, member_id: str, message_id: str, *, folder: object = None,
+                   unread: object = None) -> Message:
+        row = await self._entry(member_id, message_id)
+        if folder is not None:
+            if folder not in FOLDERS:
+                raise InvalidInput.one("folder", f"must be one of {', '.join(FOLDERS)}")
+            own = row.sender_id == member_id
+            if (folder == "sent" and not own) or (folder == "inbox" and own):
+                raise InvalidInput.one("folder", f"this message cannot be filed in {folder}")
+        if unread is not None and not isinstance(unread, bool):
+            raise InvalidInput.one("unread", "must be true or false")
+        await self._mailbox_store.update_entry(member_id, message_id, folder=folder,  # type: ignore[arg-type]
+                                       unread=unread)
+        return await self.read(member_id, message_id, mark_read=False)
+
+    async def delete(self, member_id: str, message_id: str) -> None:
+        """Remove a message from this member's mailbox only; the other parties keep theirs."""
+        if not is_id(message_id) or not await self._mailbox_store.delete_entry(member_id,
+                                                                                 message_id):
+            raise NotFound()
+
+    async def unread_count(self, member_id: str) -> int:
+        return await self._mailbox_store.unread_count(member_id, UNREAD_CAP)
