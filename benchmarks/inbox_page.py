@@ -20,7 +20,7 @@ import time
 import asyncpg
 
 from trademail.app import open_core
-from trademail.config import load_config
+from trademail.configfile import load_config
 from trademail.crypto import ContentKey, MessageCipher
 from trademail.ids import new_id
 from trademail.services.reading import encode_cursor

@@ -14,10 +14,10 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from tests.helpers import make_config
+from tests.helpers import OUTBOUND, make_config
 from trademail.app import build_app
 from trademail.config import Config
-from trademail.testing import FakeClock
+from trademail.testing import FakeClock, MemoryTransport
 
 PG_DSN = os.environ.get("TRADEMAIL_TEST_POSTGRES_DSN", "")
 REQUIRE_PG = os.environ.get("TRADEMAIL_TEST_REQUIRE_POSTGRES") == "1"
@@ -82,4 +82,8 @@ def config(tmp_path: Path, store_url: str) -> Config:
 
 @pytest.fixture
 async def client(aiohttp_client: Any, config: Config, clock: FakeClock) -> Any:
-    return await aiohttp_client(await build_app(config, clock))
+    """The whole app; the mail it sends is kept in memory (tests.helpers reads it there)."""
+    transport = MemoryTransport()
+    app = await build_app(config, clock, transport=transport)
+    app[OUTBOUND] = transport
+    return await aiohttp_client(app)

@@ -15,7 +15,8 @@ from aiohttp import web
 
 from trademail.app import CORE
 from trademail.appkeys import CONFIG
-from trademail.config import Config, load_config
+from trademail.config import Config
+from trademail.configfile import load_config
 
 PASSWORD = "harbour crane pallet voyage"
 MASTER_KEY = base64.b64encode(b"k" * 32).decode()

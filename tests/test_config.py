@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from trademail.cli import main
-from trademail.config import Config, documented_keys, env_name, load_config, render_config
+from trademail.config import Config
+from trademail.configfile import documented_keys, env_name, load_config, render_config
 from trademail.errors import ConfigError
 
 EXAMPLE = Path(__file__).parent.parent / "config" / "trademail.toml"

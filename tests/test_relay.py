@@ -14,10 +14,9 @@ from tests.helpers import make_config
 from tests.smtp_helpers import Smarthost
 from trademail.app import Core, open_core
 from trademail.config import Config
-from trademail.gateway.relay import Relay
 from trademail.gateway.transports import MaildirTransport, SmtpTransport
-from trademail.services.outbox import OutboundMail
-from trademail.testing import FakeClock
+from trademail.services.delivery import OutboundMail, Relay, Webhook
+from trademail.testing import FakeClock, MemoryTransport, MemoryWebhooks
 
 
 @pytest.fixture
@@ -137,3 +136,27 @@ async def test_a_worker_that_overran_its_lease_loses_the_row(core: Core,
     assert await core.stores.outbox.outbox_sent(fast)
     assert not await core.stores.outbox.outbox_failed(slow, "550 5.0.0")
     assert await core.stores.outbox.outbox_state(outbox_id) == ("sent", 2, None)
+
+
+async def test_the_relay_with_the_shipped_fakes_retries_a_deferral_and_gives_up_on_a_refusal(
+        core: Core, config: Config, clock: FakeClock) -> None:
+    """trademail.testing's transports stand in for the gateway's: the relay's policy (back
+    off on 4xx, give up on 5xx, post webhooks) is the same whatever carries the mail."""
+    transport, hooks = MemoryTransport(refuse="451 4.7.1"), MemoryWebhooks()
+    relay = Relay(core.stores.outbox, core.outbox, transport, clock, config.relay,
+                  webhooks=hooks)
+    deferred = await core.outbox.enqueue(mail(1), None)
+    hook = Webhook("https://erp.example/hook", (("X-Test", "1"),), b"{}")
+    await core.outbox.enqueue(hook, None)
+    assert await relay.run_once() == 2
+    assert hooks.posts == [hook] and transport.mails == []
+    assert (await core.stores.outbox.outbox_state(deferred))[0] == "pending"
+    transport.refuse = ""
+    clock.advance(config.relay.retry_base_seconds)
+    assert await relay.run_once() == 1
+    assert [m.rcpt_tos for m in transport.mails] == [["member1@real.example"]]
+
+    transport.refuse = "550 5.1.1"
+    refused = await core.outbox.enqueue(mail(2), None)
+    await relay.run_once()
+    assert (await core.stores.outbox.outbox_state(refused))[0] == "failed"

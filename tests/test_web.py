@@ -18,7 +18,7 @@ from trademail.app import CORE, build_app
 from trademail.appkeys import SESSIONS
 from trademail.services.housekeeping import Housekeeping
 from trademail.testing import FakeClock
-from trademail.web.door import safe_next
+from trademail.web.request import safe_next
 
 MESSAGE_LINK = re.compile(r'href="/messages/([0-9a-f]{32})"')
 

@@ -18,8 +18,8 @@ from tests.helpers import PASSWORD, link_token
 from trademail.app import CORE, Core, create_app, open_core
 from trademail.appkeys import NOTIFICATIONS, SMTP_GATEWAY
 from trademail.config import Config
+from trademail.services.delivery import OutboundMail
 from trademail.services.notifications import NOTICE_TEXT
-from trademail.services.outbox import OutboundMail
 from trademail.testing import FakeClock
 
 NEW_PASSWORD = "lantern harbour spice ledger"

@@ -16,11 +16,10 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from tests.helpers import make_config, register, send
 from trademail.app import CORE, open_core
-from trademail.appkeys import WEBHOOKS
-from trademail.gateway.relay import Relay
-from trademail.gateway.transports import MaildirTransport, PermanentFailure
+from trademail.errors import PermanentFailure
+from trademail.gateway.transports import MaildirTransport
 from trademail.gateway.webhooks import AiohttpWebhookSender, NoPublicAddress, PublicOnlyResolver
-from trademail.services.outbox import Webhook
+from trademail.services.delivery import Relay, Webhook
 from trademail.testing import FakeClock
 
 
@@ -102,7 +101,7 @@ async def test_a_new_message_queues_a_signed_event_without_content(client: Any) 
 
     row = OutboxRow(rows[0]["id"], "webhook", rows[0]["member_id"], rows[0]["created_at"], 0,
                     bytes(rows[0]["payload_ct"]))
-    outbox = client.app[WEBHOOKS]._outbox
+    outbox = client.app[CORE].outbox
     delivery = outbox.open(row)
     assert isinstance(delivery, Webhook) and delivery.url == "https://erp.bakari.example/hook"
     headers = dict(delivery.headers)

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
-from trademail.api import setup_api
-from trademail.api.problems import problems_middleware
+from trademail.api import create_api, create_health
 from trademail.appkeys import (
     ACCOUNT,
     ADDRESSES,
@@ -33,22 +32,20 @@ from trademail.config import Config
 from trademail.crypto import Key, Keyring, PasswordHasher, load_master_keys
 from trademail.events import Events, PostgresEvents
 from trademail.gateway.compose import Composer
-from trademail.gateway.relay import Relay
 from trademail.gateway.smtp import SmtpGateway
-from trademail.gateway.transports import MaildirTransport, MailTransport, SmtpTransport
-from trademail.gateway.unsubscribe import setup_unsubscribe
+from trademail.gateway.transports import MaildirTransport, SmtpTransport
 from trademail.gateway.webhooks import AiohttpWebhookSender
 from trademail.mail.parse import TEXT_CAP_FACTOR
 from trademail.mail.reader import MailReader
 from trademail.services.account import Account
 from trademail.services.accountmail import AccountMail
 from trademail.services.addresses import AddressChanges
+from trademail.services.delivery import MailTransport, Outbox, Relay
 from trademail.services.health import Health
 from trademail.services.housekeeping import Housekeeping
 from trademail.services.inbound import Inbound
 from trademail.services.members import Members
 from trademail.services.notifications import Notifications
-from trademail.services.outbox import Outbox
 from trademail.services.reading import Reading
 from trademail.services.recovery import RESET_JOB, Recovery
 from trademail.services.sending import Sending
@@ -57,7 +54,7 @@ from trademail.services.signup import Signup
 from trademail.services.tokens import Tokens
 from trademail.services.webhooks import Webhooks
 from trademail.store import KeyStore, Stores, open_stores
-from trademail.web import page_headers, setup_web, web_middleware
+from trademail.web import create_static, page_headers, setup_web, unsubscribe, web_middleware
 
 log = structlog.get_logger(__name__)
 
@@ -169,26 +166,15 @@ def mail_transport(config: Config) -> MailTransport:
                          password=relay.password.reveal(), tls=relay.tls)
 
 
-async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare, for every response of the app: a hook, not a middleware, so it
-    also reaches responses a handler prepares itself (the live-update stream)."""
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    if request.path.startswith("/api/"):
-        response.headers.setdefault("Cache-Control", "no-store")
-    elif request.path != "/healthz":
-        page_headers(request, response)
-
-
 def create_app(config: Config, core: Core) -> web.Application:
+    """The web door as the root application, with the API (/api), /healthz and the static
+    files (/static) as its sub-applications; each door gets the services it calls."""
     limits = config.messages
     app = web.Application(
         client_max_size=limits.max_attachments * limits.max_attachment_bytes
-        + 8 * limits.max_body_bytes + 1024 * 1024,
-        middlewares=[problems_middleware, web_middleware])
-    app.on_response_prepare.append(security_headers)
+        + 8 * limits.max_body_bytes + 1024 * 1024, middlewares=[web_middleware])
+    app.on_response_prepare.append(page_headers)
     app[CONFIG] = config
-    app[HEALTH] = Health(core.stores.ping)
     app[CORE] = core  # for whoever embeds or tests the app; no door reads it
     app[MEMBERS] = core.members
     app[TOKENS] = core.tokens
@@ -201,10 +187,24 @@ def create_app(config: Config, core: Core) -> web.Application:
     app[ACCOUNT] = core.account
     app[EVENTS] = core.events
     app[NOTIFICATIONS] = core.notifications
-    app[WEBHOOKS] = core.webhooks
-    setup_api(app)
-    setup_unsubscribe(app)
     setup_web(app)
+
+    api = create_api()
+    api[CONFIG] = config
+    api[MEMBERS] = core.members
+    api[TOKENS] = core.tokens
+    api[SIGNUP] = core.signup
+    api[RECOVERY] = core.recovery
+    api[SENDING] = core.sending
+    api[READING] = core.reading
+    api[WEBHOOKS] = core.webhooks
+    api[NOTIFICATIONS] = core.notifications
+    api.add_routes(unsubscribe.routes)  # under /api/v1: the URL mail already carries
+    app.add_subapp("/api", api)
+    health = create_health()
+    health[HEALTH] = Health(core.stores.ping)
+    app.add_subapp("/healthz", health)
+    app.add_subapp("/static", create_static())
     return app
 
 

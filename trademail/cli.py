@@ -13,7 +13,8 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
-from trademail.config import Config, load_config, render_config
+from trademail.config import Config
+from trademail.configfile import load_config, render_config
 from trademail.errors import ConfigError, TradeMailError
 
 log = structlog.get_logger("trademail")

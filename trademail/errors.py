@@ -133,3 +133,15 @@ class MailDeferred(TradeMailError):
 
     def __reduce__(self) -> tuple[type, tuple[str]]:
         return (self.__class__, (self.reason,))
+
+
+class DeliveryFailed(TradeMailError):
+    """An outbound delivery (a mail, a webhook) did not go through."""
+
+
+class TemporaryFailure(DeliveryFailed):
+    """Worth another try later: a 4xx reply, a refused or dropped connection, a timeout."""
+
+
+class PermanentFailure(DeliveryFailed):
+    """Not worth another try: a 5xx reply, an address that is not public."""

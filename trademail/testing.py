@@ -1,6 +1,13 @@
-"""Helpers for testing TradeMail and apps built on it: a clock that only moves when told."""
+"""Fakes for testing TradeMail and apps built on it, as httpx ships its mock transport: a
+clock that only moves when told, and outbound transports that keep what they are given
+(hand them to `build_app(..., transport=...)` or to a `Relay`)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from trademail.errors import PermanentFailure, TemporaryFailure
+from trademail.services.delivery import OutboundMail, Webhook
 
 
 class FakeClock:
@@ -12,3 +19,37 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self._now += seconds
+
+
+@dataclass
+class SentMail:
+    """One mail a MemoryTransport took: its envelope and its bytes."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+
+@dataclass
+class MemoryTransport:
+    """A mail transport that keeps every mail in `mails`; `refuse` makes it answer like a
+    smarthost that refuses ("4…" temporarily, "5…" for good)."""
+
+    mails: list[SentMail] = field(default_factory=list)
+    refuse: str = ""
+
+    async def send(self, mail: OutboundMail) -> None:
+        if self.refuse:
+            failure = PermanentFailure if self.refuse.startswith("5") else TemporaryFailure
+            raise failure(self.refuse)
+        self.mails.append(SentMail(mail.envelope_from, list(mail.recipients), mail.data))
+
+
+@dataclass
+class MemoryWebhooks:
+    """A webhook sender that keeps every post in `posts`."""
+
+    posts: list[Webhook] = field(default_factory=list)
+
+    async def post(self, hook: Webhook) -> None:
+        self.posts.append(hook)

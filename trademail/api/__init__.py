@@ -1,4 +1,5 @@
-"""The JSON message API door (/api/v1), described by api/openapi.json."""
+"""The JSON message API door: an aiohttp sub-application mounted at /api, with its own
+middleware (every failure becomes RFC 9457 problem+json), described by api/openapi.json."""
 
 from __future__ import annotations
 
@@ -7,16 +8,36 @@ from pathlib import Path
 
 from aiohttp import web
 
-from trademail.api.views import routes
+from trademail.api import members, messages, webhooks
+from trademail.api.health import healthz
+from trademail.api.problems import problems_middleware
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 
 
-def setup_api(app: web.Application) -> None:
-    app.add_routes(routes)
+async def no_store(request: web.Request, response: web.StreamResponse) -> None:
+    """What the API says of every answer: it holds a member's mail, so nobody keeps it."""
+    response.headers.setdefault("Cache-Control", "no-store")
+
+
+def create_api() -> web.Application:
+    """The API sub-application, its routes under /v1; the composition root hands it the
+    services it calls before mounting it at /api."""
+    api = web.Application(middlewares=[problems_middleware])
+    api.on_response_prepare.append(no_store)
+    for module in (members, messages, webhooks):
+        api.add_routes(module.routes)
     document = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
 
     async def openapi(request: web.Request) -> web.Response:
         return web.json_response(document)
 
-    app.router.add_get("/api/v1/openapi.json", openapi)
+    api.router.add_get("/v1/openapi.json", openapi)
+    return api
+
+
+def create_health() -> web.Application:
+    """GET /healthz, a sub-application of its own: no session, problem+json when down."""
+    health = web.Application(middlewares=[problems_middleware])
+    health.router.add_get("", healthz)
+    return health

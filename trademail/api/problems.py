@@ -88,9 +88,8 @@ def from_error(exc: TradeMailError) -> web.Response:
 
 @web.middleware
 async def problems_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Every failure under /api and /healthz leaves as problem+json, never a traceback."""
-    if not request.path.startswith(("/api/", "/healthz")):
-        return await handler(request)
+    """Every failure of the API (and of /healthz) leaves as problem+json, never a
+    traceback: the middleware of their own sub-applications."""
     try:
         return await handler(request)
     except TradeMailError as exc:

@@ -6,23 +6,11 @@ import asyncio
 import mailbox
 import ssl
 from pathlib import Path
-from typing import Protocol
 
 import aiosmtplib
 
-from trademail.services.outbox import OutboundMail
-
-
-class TemporaryFailure(Exception):
-    """Worth another try later: a 4xx reply, a refused or dropped connection, a timeout."""
-
-
-class PermanentFailure(Exception):
-    """Not worth another try: a 5xx reply."""
-
-
-class MailTransport(Protocol):
-    async def send(self, mail: OutboundMail) -> None: ...
+from trademail.errors import PermanentFailure, TemporaryFailure
+from trademail.services.delivery import OutboundMail
 
 
 def _reply(code: int, message: str) -> str:

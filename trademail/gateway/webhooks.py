@@ -14,8 +14,8 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
-from trademail.gateway.transports import PermanentFailure, TemporaryFailure
-from trademail.services.outbox import Webhook
+from trademail.errors import PermanentFailure, TemporaryFailure
+from trademail.services.delivery import Webhook
 from trademail.services.webhooks import is_public_address
 
 RETRYABLE = frozenset({408, 409, 425, 429})

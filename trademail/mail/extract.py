@@ -128,6 +128,61 @@ def _embedded_bytes(part: EmailMessage) -> bytes:
     return data
 
 
+def _inside_attached_mails(parts: list[EmailMessage]) -> set[int]:
+    """The ids of the parts of every mail attached whole, which are not parts of this one."""
+    inside: set[int] = set()
+    for part in parts:
+        if part.get_content_type() in _ATTACHED_MAIL and id(part) not in inside:
+            inside.update(id(p) for p in part.walk() if p is not part)
+    return inside
+
+
+def _body(message: EmailMessage, max_text_chars: int) -> tuple[Message | None, str]:
+    """The part that is the body, and its text cut at `max_text_chars`."""
+    body_part = message.get_body(preferencelist=("plain", "html"))
+    text = _text_of(body_part, max_text_chars) if isinstance(body_part, EmailMessage) \
+        else ""
+    if body_part is None and not message.is_multipart():
+        # A multipart type without a usable boundary: its payload is all there is.
+        payload = message.get_payload(decode=True)
+        text = payload[:max_text_chars].decode("utf-8", "replace") \
+            if isinstance(payload, bytes) else ""
+        return message, text
+    return body_part, text
+
+
+def _attachments(parts: list[EmailMessage], inside: set[int],
+                 body_part: Message | None) -> list[Part]:
+    """Every part but the body, its alternative renderings and the parts of attached mails."""
+    attachments: list[Part] = []
+    forwarded = 0
+    for part in parts:
+        if id(part) in inside or part is body_part:
+            continue
+        filename = part.get_filename()
+        if part.get_content_type() in _ATTACHED_MAIL and isinstance(part, EmailMessage) \
+                and part.is_multipart():
+            forwarded += 1
+            name = clean_text(filename or "")[:200].strip() or \
+                f"forwarded-message-{forwarded}.eml"
+            attachments.append(Part(name, "message/rfc822", _embedded_bytes(part)))
+            continue
+        if part.is_multipart():
+            continue
+        disposition = part.get_content_disposition()
+        if part.get_content_maintype() == "text" and not filename and disposition != \
+                "attachment":
+            continue  # an alternative rendering of the body
+        data = part.get_payload(decode=True)
+        if not isinstance(data, bytes):
+            continue
+        name = clean_text(filename or "")[:200].strip() or \
+            f"part-{len(attachments) + 1}.{part.get_content_subtype()}"
+        attachments.append(Part(name, part.get_content_type(), data,
+                                part.get_content_charset() or ""))
+    return attachments
+
+
 def extract(message: EmailMessage, *, max_text_chars: int = 1 << 20) -> Extracted:
     """Subject, body text and attachments of a mail, or InvalidInput when it is unreadable.
     The text of a part is cut at `max_text_chars` before it is read. A mail attached whole
@@ -136,45 +191,9 @@ def extract(message: EmailMessage, *, max_text_chars: int = 1 << 20) -> Extracte
         parts = list(message.walk())
         if len(parts) > MAX_PARTS:
             raise InvalidInput.one("message", f"more than {MAX_PARTS} MIME parts")
-        inside: set[int] = set()  # parts of a mail attached whole
-        for part in parts:
-            if part.get_content_type() in _ATTACHED_MAIL and id(part) not in inside:
-                inside.update(id(p) for p in part.walk() if p is not part)
-        body_part = message.get_body(preferencelist=("plain", "html"))
-        text = _text_of(body_part, max_text_chars) if isinstance(body_part, EmailMessage) \
-            else ""
-        if body_part is None and not message.is_multipart():
-            # A multipart type without a usable boundary: its payload is all there is.
-            body_part = message
-            payload = message.get_payload(decode=True)
-            text = payload[:max_text_chars].decode("utf-8", "replace") \
-                if isinstance(payload, bytes) else ""
-        attachments: list[Part] = []
-        forwarded = 0
-        for part in parts:
-            if id(part) in inside or part is body_part:
-                continue
-            filename = part.get_filename()
-            if part.get_content_type() in _ATTACHED_MAIL and isinstance(part, EmailMessage) \
-                    and part.is_multipart():
-                forwarded += 1
-                name = clean_text(filename or "")[:200].strip() or \
-                    f"forwarded-message-{forwarded}.eml"
-                attachments.append(Part(name, "message/rfc822", _embedded_bytes(part)))
-                continue
-            if part.is_multipart():
-                continue
-            disposition = part.get_content_disposition()
-            if part.get_content_maintype() == "text" and not filename and disposition != \
-                    "attachment":
-                continue  # an alternative rendering of the body
-            data = part.get_payload(decode=True)
-            if not isinstance(data, bytes):
-                continue
-            name = clean_text(filename or "")[:200].strip() or \
-                f"part-{len(attachments) + 1}.{part.get_content_subtype()}"
-            attachments.append(Part(name, part.get_content_type(), data,
-                                    part.get_content_charset() or ""))
+        inside = _inside_attached_mails(parts)
+        body_part, text = _body(message, max_text_chars)
+        attachments = _attachments(parts, inside, body_part)
     except InvalidInput:
         raise
     except (ValueError, LookupError, TypeError, IndexError, AttributeError, UnicodeError,

@@ -9,7 +9,7 @@ from typing import Protocol
 from urllib.parse import quote
 
 from trademail.clock import Clock
-from trademail.services.outbox import OutboundMail, Outbox
+from trademail.services.delivery import OutboundMail, Outbox
 from trademail.store import NewOutboxRow
 
 _NEVER_ASK = "TradeMail staff will never ask you for your password.\n"

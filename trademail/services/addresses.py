@@ -8,8 +8,8 @@ from trademail.crypto import Keyring, new_token, token_digest
 from trademail.errors import FieldProblem, InvalidInput, NotFound
 from trademail.services import validation
 from trademail.services.accountmail import AccountMail
+from trademail.services.delivery import Outbox
 from trademail.services.members import Members
-from trademail.services.outbox import Outbox
 from trademail.services.sessions import Visit
 from trademail.services.signup import SIGNUP_MAILS_PER_ADDRESS
 from trademail.store import AccountStore, EmailChangeRow, MemberStore

@@ -3,6 +3,7 @@ and an attachment as it comes in."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 
@@ -26,6 +27,12 @@ class Draft:
     attachments: tuple[Upload, ...] = ()
     in_reply_to: str | None = None
     idempotency_key: str | None = None
+
+
+def draft_key() -> str:
+    """An idempotency key for a compose form: sent with the form, so a form sent twice (a
+    double click, a reload) sends one message."""
+    return secrets.token_urlsafe(24)
 
 
 def recipient_list(text: str) -> tuple[str, ...]:

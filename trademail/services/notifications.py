@@ -16,8 +16,8 @@ from trademail.errors import InvalidInput, NotFound
 from trademail.ids import is_id, new_id
 from trademail.services import bounces
 from trademail.services.accountmail import AccountMail
+from trademail.services.delivery import OutboundMail, Outbox
 from trademail.services.messages import Upload
-from trademail.services.outbox import OutboundMail, Outbox
 from trademail.store import (
     CorrespondentRow,
     MemberRow,

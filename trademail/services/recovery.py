@@ -11,8 +11,8 @@ from trademail.crypto import Keyring, PasswordHasher, new_token, token_digest
 from trademail.errors import Conflict, InvalidInput
 from trademail.services import validation
 from trademail.services.accountmail import AccountMail
+from trademail.services.delivery import Job, Outbox
 from trademail.services.members import Members
-from trademail.services.outbox import Job, Outbox
 from trademail.services.signup import SIGNUP_MAILS_PER_ADDRESS, token_text
 from trademail.store import PURPOSE_RESET, AccountStore, AccountTokenRow, MemberRow, MemberStore
 

@@ -9,8 +9,8 @@ from trademail.crypto import Keyring, new_token, token_digest
 from trademail.errors import Conflict, InvalidInput, NotFound
 from trademail.services import validation
 from trademail.services.accountmail import AccountMail
+from trademail.services.delivery import Outbox
 from trademail.services.members import Members, Profile
-from trademail.services.outbox import Outbox
 from trademail.store import (
     PURPOSE_CONFIRM,
     AccountStore,

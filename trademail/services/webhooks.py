@@ -14,8 +14,8 @@ from trademail.clock import Clock
 from trademail.crypto import Keyring, new_token, webhook_signature
 from trademail.errors import Conflict, InvalidInput, NotFound
 from trademail.ids import is_id, new_id
+from trademail.services.delivery import Outbox, Webhook
 from trademail.services.notifications import event_body
-from trademail.services.outbox import Outbox, Webhook
 from trademail.store import NewOutboxRow, WebhookRow, WebhookStore
 
 MAX_WEBHOOKS = 5

@@ -1,4 +1,10 @@
-"""The web inbox door: server-rendered pages that work without JavaScript."""
+"""The web inbox door: server-rendered pages that work without JavaScript.
+
+aiohttp cannot mount a sub-application at "/", so the web door is the root application;
+the other doors (the API at /api, /healthz) and the static files (/static) are its
+sub-applications, each with its own middleware and headers, and the web door's own
+middleware and page headers step aside for whatever one of them serves.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +19,12 @@ from trademail.web import account, live, settings, views
 from trademail.web.door import page_headers, web_middleware
 from trademail.web.render import STATIC_DIR, TEMPLATE_DIR, configure
 
-__all__ = ["page_headers", "setup_web", "web_middleware"]
+__all__ = ["create_static", "page_headers", "setup_web", "web_middleware"]
 
 
 def setup_web(app: web.Application) -> None:
-    """Routes, templates and static files; add `web_middleware` to the app's middlewares."""
+    """Routes and templates of the root application; add `web_middleware` to its
+    middlewares and `page_headers` to its on_response_prepare."""
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
                                autoescape=jinja2.select_autoescape(default=True),
                                default_helpers=False)
@@ -26,10 +33,23 @@ def setup_web(app: web.Application) -> None:
     app.add_routes(settings.routes)
     app.add_routes(account.routes)
     app.add_routes(live.routes)
-    app.router.add_static("/static/", STATIC_DIR, name="static", append_version=False)
     app[WEB_STOPPING] = asyncio.Event()
 
     async def stop_streams(app: web.Application) -> None:
         app[WEB_STOPPING].set()
 
     app.on_shutdown.append(stop_streams)
+
+
+async def _static_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """A file asked for with its version (?v=, as pages link them) never changes."""
+    if request.query.get("v"):
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+
+
+def create_static() -> web.Application:
+    """The static files, a sub-application mounted at /static."""
+    static = web.Application()
+    static.router.add_static("/", STATIC_DIR, append_version=False)
+    static.on_response_prepare.append(_static_headers)
+    return static

@@ -11,16 +11,8 @@ from aiohttp import web
 
 from trademail.appkeys import RECOVERY, SIGNUP
 from trademail.clientaddr import client_address
-from trademail.web.door import (
-    FORM_ERRORS,
-    field_errors,
-    form_status,
-    page,
-    public,
-    read_form,
-    redirect,
-    visit_of,
-)
+from trademail.web.pages import field_errors, form_status, page
+from trademail.web.request import FORM_ERRORS, public, read_form, redirect, visit_of
 from trademail.web.settings import refused
 
 routes = web.RouteTableDef()

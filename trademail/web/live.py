@@ -16,7 +16,7 @@ from aiohttp import web
 
 from trademail.appkeys import EVENTS, READING, SESSIONS, WEB_STOPPING
 from trademail.errors import SessionEnded
-from trademail.web.door import fetched, session_token, visit_of
+from trademail.web.request import fetched, session_token, visit_of
 
 log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()

@@ -11,15 +11,8 @@ from trademail.appkeys import ACCOUNT, ADDRESSES, MEMBERS, NOTIFICATIONS, SESSIO
 from trademail.clientaddr import client_address
 from trademail.errors import TradeMailError
 from trademail.services.tokens import SCOPES
-from trademail.web.door import (
-    FORM_ERRORS,
-    field_errors,
-    form_status,
-    page,
-    read_form,
-    redirect,
-    visit_of,
-)
+from trademail.web.pages import field_errors, form_status, page
+from trademail.web.request import FORM_ERRORS, read_form, redirect, visit_of
 
 routes = web.RouteTableDef()
 TOKEN_LIFETIMES = {"30": 30 * 86400, "90": 90 * 86400, "365": 365 * 86400}

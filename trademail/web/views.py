@@ -14,14 +14,12 @@ from multidict import MultiDictProxy
 
 from trademail.appkeys import NOTIFICATIONS, READING, SENDING, SESSIONS
 from trademail.clientaddr import client_address
-from trademail.crypto import new_token
-from trademail.services.messages import Draft, Upload, recipient_list
-from trademail.web.door import (
+from trademail.services.messages import Draft, Upload, draft_key, recipient_list
+from trademail.web.pages import field_errors, form_status, page
+from trademail.web.render import STATIC_DIR
+from trademail.web.request import (
     FORM_ERRORS,
     end_session,
-    field_errors,
-    form_status,
-    page,
     public,
     read_form,
     redirect,
@@ -30,7 +28,6 @@ from trademail.web.door import (
     start_session,
     visit_of,
 )
-from trademail.web.render import STATIC_DIR
 
 routes = web.RouteTableDef()
 FOLDER_TITLES = {"inbox": "Inbox", "sent": "Sent", "archive": "Archive", "trash": "Trash"}
@@ -164,7 +161,7 @@ async def message(request: web.Request) -> web.Response:
     opened, thread = await request.app[READING].conversation(visit.member_id,
                                                              request.match_info["id"])
     return await page(request, "message.html", {"message": opened, "thread": thread,
-                                                "values": {"idempotency_key": new_token()}})
+                                                "values": {"idempotency_key": draft_key()}})
 
 
 @routes.post("/messages/{id}/file")
@@ -206,7 +203,7 @@ async def compose_form(request: web.Request) -> web.Response:
                                              mark_read=False) if reply_to else None
     return await page(request, "compose.html", {"parent": parent, "values": {
         "to": request.query.get("to", ""), "subject": request.query.get("subject", ""),
-        "idempotency_key": new_token()}})
+        "idempotency_key": draft_key()}})
 
 
 @routes.post("/compose")

@@ -1,4 +1,5 @@
-"""One-click unsubscribe (RFC 8058) for notification mail: a tiny HTTP door under /api/v1.
+"""One-click unsubscribe (RFC 8058) for notification mail. Its URL is under /api/v1 (mail
+already sent names it), so the composition root mounts these routes in the API sub-app.
 
 Mail clients POST to the List-Unsubscribe URL (List-Unsubscribe=One-Click); the signed
 token in the URL is the authentication, so no session or CSRF token is needed. GET, which
@@ -14,7 +15,7 @@ from aiohttp import web
 from trademail.appkeys import NOTIFICATIONS
 
 routes = web.RouteTableDef()
-PATH = "/api/v1/unsubscribe/{token}"
+PATH = "/v1/unsubscribe/{token}"  # in the API sub-application, at /api
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>TradeMail notifications</title></head>
@@ -35,7 +36,3 @@ async def confirm(request: web.Request) -> web.Response:
 async def unsubscribe(request: web.Request) -> web.Response:
     await request.app[NOTIFICATIONS].unsubscribe(request.match_info["token"])
     return web.Response(status=204)
-
-
-def setup_unsubscribe(app: web.Application) -> None:
-    app.add_routes(routes)

@@ -1,0 +1,177 @@
+"""Messages through the API: send (JSON or multipart), list and search, read, file,
+delete, download an attachment, read a thread."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
+
+from trademail.api.common import (
+    JSON_LIMIT,
+    bool_param,
+    caller,
+    int_param,
+    message_json,
+    read_json,
+    summary_json,
+)
+from trademail.api.problems import Problem
+from trademail.appkeys import (
+    CONFIG,
+    READING,
+    SENDING,
+)
+from trademail.errors import InvalidInput
+from trademail.services.messages import Draft, Upload, recipient_list
+
+SEND_FIELDS = ("to", "subject", "body", "in_reply_to")  # the text parts of a multipart send
+
+routes = web.RouteTableDef()
+async def _read_part(part: BodyPartReader, limit: int, field: str) -> bytes:
+    data = bytearray()
+    while chunk := await part.read_chunk(64 * 1024):
+        data += chunk
+        if len(data) > limit:
+            raise Problem(413, f"larger than {limit} bytes", field=field)
+    return bytes(part.decode(bytes(data)))
+
+
+async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[Upload]]:
+    try:
+        return await _parse_multipart(request)
+    except (ValueError, RuntimeError, AssertionError, HttpProcessingError):
+        # aiohttp's reader on a missing boundary, a truncated body, bad part headers
+        raise Problem(400, "the multipart/form-data body is malformed") from None
+
+
+async def _parse_multipart(request: web.Request) -> tuple[dict[str, Any], list[Upload]]:
+    """Form fields (`to` may repeat) and file parts of a multipart/form-data send."""
+    limits = request.app[CONFIG].messages
+    fields: dict[str, Any] = {}
+    uploads: list[Upload] = []
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise Problem(400, "nested multipart bodies are not accepted")
+        if part.filename is not None:
+            if len(uploads) >= limits.max_attachments:
+                raise Problem(422, f"at most {limits.max_attachments} allowed",
+                              field="attachments")
+            data = await _read_part(part, limits.max_attachment_bytes,
+                                    f"attachments[{len(uploads) + 1}]")
+            content_type = part.headers.get("Content-Type", "application/octet-stream")
+            uploads.append(Upload(part.filename, content_type, data))
+            continue
+        if part.name not in SEND_FIELDS or (part.name in fields and part.name != "to"):
+            raise Problem(422, "is not a field of a message, or is given twice",
+                          field=part.name or "field")
+        if len(fields.get("to", ())) >= limits.max_recipients:
+            raise Problem(422, f"at most {limits.max_recipients} recipients", field="to")
+        raw = await _read_part(part, limits.max_body_bytes, part.name)
+        try:
+            value = raw.decode(part.get_charset("utf-8"))
+        except (UnicodeDecodeError, LookupError):
+            raise Problem(400, "is not valid text", field=part.name) from None
+        if part.name == "to":
+            fields.setdefault("to", []).append(value)
+        else:
+            fields[part.name] = value
+    return fields, uploads
+
+
+def _draft(data: dict[str, Any], uploads: list[Upload], key: str | None) -> Draft:
+    """A send request as the typed draft the service takes; a field of the wrong type is
+    named in the problem."""
+    to = data.get("to")
+    if isinstance(to, str):
+        to = list(recipient_list(to))
+    if not (to is None or (isinstance(to, list) and all(isinstance(t, str) for t in to))):
+        raise InvalidInput.one("to", "must be a list of usernames or aliases")
+    in_reply_to = data.get("in_reply_to") or None
+    if in_reply_to is not None and not isinstance(in_reply_to, str):
+        raise InvalidInput.one("in_reply_to", "must be a message id")
+    subject, body = data.get("subject", ""), data.get("body")
+    for name, value in (("subject", subject), ("body", body)):
+        if not isinstance(value, str):
+            raise InvalidInput.one(name, "must be a string")
+    assert isinstance(subject, str) and isinstance(body, str)
+    return Draft(tuple(to or ()), subject, body, tuple(uploads), in_reply_to=in_reply_to,
+                 idempotency_key=key)
+
+
+@routes.post("/v1/messages")
+async def send(request: web.Request) -> web.Response:
+    who = await caller(request, "messages:send")
+    if request.content_type == "multipart/form-data":
+        data, uploads = await _read_multipart(request)
+    else:
+        data = await read_json(request, limit=6 * request.app[CONFIG].messages.max_body_bytes
+                               + JSON_LIMIT)
+        uploads = []
+    sent = await request.app[SENDING].send(who.member_id, _draft(
+        data, uploads, request.headers.get("Idempotency-Key")))
+    headers = {"Location": f"/api/v1/messages/{sent.id}"}
+    if sent.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return web.json_response({"id": sent.id, "thread_id": sent.thread_id}, status=201,
+                             headers=headers)
+
+
+@routes.get("/v1/messages")
+async def list_messages(request: web.Request) -> web.Response:
+    who = await caller(request, "messages:read")
+    query = request.query
+    page = await request.app[READING].page(
+        who.member_id, folder=query.get("folder") or (None if "q" in query else "inbox"),
+        unread_only=bool_param(request, "unread"), query=query.get("q"),
+        cursor=query.get("cursor") or None, limit=int_param(request, "limit"))
+    return web.json_response({"messages": [summary_json(m) for m in page.items],
+                              "next_cursor": page.next_cursor})
+
+
+@routes.get("/v1/messages/{id}")
+async def read_message(request: web.Request) -> web.Response:
+    who = await caller(request, "messages:read")
+    message = await request.app[READING].read(who.member_id, request.match_info["id"])
+    return web.json_response(message_json(message))
+
+
+@routes.patch("/v1/messages/{id}")
+async def file_message(request: web.Request) -> web.Response:
+    who = await caller(request, "messages:write")
+    data = await read_json(request)
+    message = await request.app[READING].file(
+        who.member_id, request.match_info["id"], folder=data.get("folder"),
+        unread=data.get("unread"))
+    return web.json_response(message_json(message))
+
+
+@routes.delete("/v1/messages/{id}")
+async def delete_message(request: web.Request) -> web.Response:
+    who = await caller(request, "messages:write")
+    await request.app[READING].delete(who.member_id, request.match_info["id"])
+    return web.Response(status=204)
+
+
+@routes.get("/v1/messages/{id}/attachments/{n:[0-9]{1,3}}")
+async def attachment(request: web.Request) -> web.Response:
+    who = await caller(request, "messages:read")
+    info, data = await request.app[READING].attachment(
+        who.member_id, request.match_info["id"], int(request.match_info["n"]))
+    return web.Response(body=data, headers={
+        "Content-Type": info.content_type if "/" in info.content_type
+        else "application/octet-stream",
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(info.filename, safe='')}",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+    })
+
+
+@routes.get("/v1/threads/{id}")
+async def thread(request: web.Request) -> web.Response:
+    who = await caller(request, "messages:read")
+    messages = await request.app[READING].thread(who.member_id, request.match_info["id"])
+    return web.json_response({"thread_id": request.match_info["id"],
+                              "messages": [message_json(m) for m in messages]})

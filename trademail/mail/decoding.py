@@ -1,0 +1,200 @@
+"""The decoding passes that undo each way text can hide an address, look-alike letters too."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Callable
+from functools import lru_cache
+from typing import NamedTuple
+
+from confusable_homoglyphs import confusables
+
+# ---------------------------------------------------------------------- look-alike letters
+
+
+@lru_cache(maxsize=1)
+def _lookalikes() -> dict[int, str]:
+    """Letters and signs of other scripts that pass for one ASCII character (Cyrillic a,
+    Greek omicron, …), by code point: the same table reads the text and the address."""
+    table: dict[int, str] = {}
+    for char, homoglyphs in confusables.confusables_data.items():
+        if len(char) != 1 or char.isascii():
+            continue
+        ascii_ones = [h["c"] for h in homoglyphs if len(h["c"]) == 1 and h["c"].isascii()
+                      and (h["c"].isalnum() or h["c"] in "@.-_+")]
+        if ascii_ones:
+            table[ord(char)] = ascii_ones[0]
+    return table
+
+
+@lru_cache(maxsize=1)
+def _lookalike_letters() -> frozenset[str]:
+    return frozenset(chr(c) for c in _lookalikes())
+
+
+def fold(text: str) -> str:
+    """Compatibility forms (full-width letters and at signs) and look-alike letters made
+    ASCII."""
+    text = unicodedata.normalize("NFKC", text)
+    # str.translate is slow on long text: only when there is something to translate.
+    if _lookalike_letters().isdisjoint(frozenset(text)):
+        return text
+    return text.translate(_lookalikes())
+
+
+# ---------------------------------------------------------------------- the passes
+
+_HEX = "[0-9A-Fa-f]"
+_Decode = Callable[[re.Match[str]], str]
+
+
+def _bytes_text(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", "replace")
+
+
+def _entity(match: re.Match[str]) -> str:
+    return html.unescape(match.group())
+
+
+def _code_point(value: int, original: str) -> str:
+    return chr(value) if 0 < value <= 0x10FFFF and not 0xD800 <= value <= 0xDFFF else original
+
+
+def _escape(match: re.Match[str]) -> str:
+    token = match.group()
+    if match.group("js") is not None or token.startswith(("\\u{", "\\x")):
+        return _code_point(int(token.strip("\\ux{}"), 16), token)
+    if token.startswith("\\'"):
+        return bytes([int(token[2:4], 16)]).decode("cp1252", "replace")
+    if match.group("css") is not None:
+        return _code_point(int(match.group("css"), 16), token)
+    number = int(match.group("rtf"))  # RTF: \uN, N a signed 16-bit decimal, then a fallback
+    return _code_point(number + 65536 if number < 0 else number, token)
+
+
+def _hex_run(match: re.Match[str]) -> str:
+    return _bytes_text(bytes.fromhex(match.group().replace("%", "").replace("=", "")))
+
+
+def _utf8_length(lead: int) -> int:
+    return 2 if 0xC2 <= lead <= 0xDF else 3 if 0xE0 <= lead <= 0xEF else \
+        4 if 0xF0 <= lead <= 0xF4 else 0
+
+
+def _hex_run_strict(match: re.Match[str]) -> str:
+    """Only what an escape is unambiguously for: a sign ("=40" is "@") or a whole UTF-8
+    character. A letter, digit or stray byte stays as written, for "email=bakari@…" may be
+    no escape at all."""
+    token = match.group()
+    data = bytes.fromhex(token.replace(token[0], ""))
+    out: list[str] = []
+    i = 0
+    while i < len(data):
+        size = _utf8_length(data[i])
+        if data[i] < 0x80 and not chr(data[i]).isalnum():
+            out.append(chr(data[i]))
+            i += 1
+            continue
+        if size and i + size <= len(data):
+            try:
+                out.append(data[i:i + size].decode("utf-8"))
+                i += size
+                continue
+            except UnicodeDecodeError:
+                pass  # not a character: the escape stays
+        out.append(token[3 * i:3 * i + 3])
+        i += 1
+    return "".join(out)
+
+
+def _unquote_local(match: re.Match[str]) -> str:
+    return match.group(1) + "@"
+
+
+def _fold_run(match: re.Match[str]) -> str:
+    return fold(match.group())
+
+
+def _constant(value: str) -> _Decode:
+    return lambda _match: value
+
+
+_SPACE = "[ \\t]"
+_GAP = "[ \\t\\r\\n]"
+_OPEN, _CLOSE = "[\\[({<\"'*]", "[\\])}>\"'*]"
+_AT_WORD = "(?:at|ät|arroba|chez|@)"
+_BRACKETED_AT = "(?:at|ät|arroba|chez|@|a)"  # "name(a)domain" too, common in German
+_DOT_WORD = "(?:dot|punkt|punto|point|\\.)"
+# Where an "at" or "dot" may start: a lookahead lets the engine skip everything else fast.
+_SPELLED_START = "(?=[ \\t\\r\\n\\[({<\"'*@.])"
+
+
+_PERCENT = re.compile(f"(?:%{_HEX}{{2}})+")
+_QP = re.compile(f"(?:={_HEX}{{2}})+")
+
+
+class Pass(NamedTuple):
+    name: str
+    pattern: re.Pattern[str]
+    decode: _Decode
+    triggers: str  # the pass can only match where one of these is present; "" for always
+    decodes: bool  # its output may hold something an earlier pass would read: another round
+    constant: str | None = None  # what every match becomes, when that is all it does
+
+
+_PASSES = (
+    # Folded lines (iCalendar, vCard, headers: a line break and one blank) and soft line
+    # breaks of quoted-printable vanish (a fold wins: "=<CR><LF> 40" is "=40" folded); so do
+    # NUL (UTF-16 read as bytes) and invisible marks.
+    Pass("unfold", re.compile("\\r?\\n[ \\t]|\\r[ \\t]|=[ \\t]{0,8}\\r?\\n(?![ \\t])|"
+                              "[\\x00\\xad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5"
+                              "\\u180b-\\u180f\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\u3164"
+                              "\\ufe00-\\ufe0f\\ufeff\\uffa0]+"), _constant(""), "", False, ""),
+    Pass("entities", re.compile(f"&(?:#[0-9]{{1,8}};?|#[xX]{_HEX}{{1,8}};?|[A-Za-z]"
+                                "[A-Za-z0-9]{1,31};)"), _entity, "&", True),
+    # JavaScript and JSON ("\\u0040", "\\x40"), RTF ("\\'40", "\\u64?"), CSS ("\\40 ").
+    Pass("escapes", re.compile(f"\\\\(?:u\\{{{_HEX}{{1,6}}\\}}|u(?P<js>{_HEX}{{4}})|"
+                               f"x{_HEX}{{2}}|'{_HEX}{{2}}|u(?P<rtf>-?[0-9]{{1,5}}) ?"
+                               f"(?:\\?|\\\\'{_HEX}{{2}})?|(?P<css>{_HEX}{{1,6}})[ \\t]?)"),
+         _escape, "\\", True),
+    Pass("percent", _PERCENT, _hex_run, "%", True),
+    Pass("quoted-printable", _QP, _hex_run, "=", True),
+    Pass("look-alikes", re.compile("[^\\x00-\\x7f]+"), _fold_run, "", True),
+    # "name at domain dot com", "name [at] domain (dot) com", "name @ domain . com".
+    Pass("at", re.compile(f"{_SPELLED_START}(?:{_SPACE}{{0,3}}{_OPEN}{_SPACE}{{0,2}}"
+                          f"{_BRACKETED_AT}{_SPACE}{{0,2}}{_CLOSE}{_SPACE}{{0,3}}|"
+                          f"{_GAP}{{1,3}}{_AT_WORD}{_GAP}{{1,3}}|{_GAP}{{1,3}}@|@{_GAP}{{1,3}})",
+                          re.I),
+         _constant("@"), "", False, "@"),
+    Pass("dot", re.compile(f"{_SPELLED_START}(?:{_SPACE}{{0,3}}{_OPEN}{_SPACE}{{0,2}}"
+                           f"{_DOT_WORD}{_SPACE}{{0,2}}{_CLOSE}{_SPACE}{{0,3}}|{_GAP}{{1,3}}"
+                           f"{_DOT_WORD}{_GAP}{{1,3}}|\\.{_GAP}{{1,3}})", re.I),
+         _constant("."), "", False, "."),
+    Pass("quoted-local", re.compile('"([^"\\r\\n@]{1,64})"@'), _unquote_local, '"', False),
+)
+# Markup between the letters of an address ("name<b>@</b>domain"): read in a view of its own,
+# for in the others a tag around the address ("<a href=mailto:…>") must stay.
+_TAGS = Pass("tags", re.compile("<(?:[A-Za-z/!?][^<>]{0,2000})>"), _constant(""), "<", False,
+             "")
+
+
+# Decodings that can eat the first letters of an address when something before it looks like
+# the start of an escape ("email=bakari@…", "50%bakari@…"): each is also read strictly (or
+# not at all) in a view of its own.
+_STRICT = {"percent": Pass("percent", _PERCENT, _hex_run_strict, "%", True),
+           "quoted-printable": Pass("quoted-printable", _QP, _hex_run_strict, "=", True)}
+EATERS = ("quoted-printable", "percent", "entities", "escapes")
+
+
+def passes_for(*, unicode: bool, tags: bool = False, strict: str = "") -> tuple[Pass, ...]:
+    """The passes of one view: look-alikes only for `unicode` text, the `strict` one read
+    strictly (or left out), and with `tags` markup taken out first."""
+    chosen = tuple(_STRICT.get(p.name, p) if p.name == strict else p for p in _PASSES
+                   if (unicode or p.name != "look-alikes")
+                   and (p.name != strict or strict in _STRICT))
+    return (_TAGS, *chosen) if tags else chosen

@@ -1,0 +1,217 @@
+"""Delivery: what is queued (mail, webhooks, work left for later) sealed into the
+transactional outbox with whatever caused it, and the relay workers that claim it, hand it
+to a transport (the gateway's SMTP or Maildir, its webhook HTTP), retry with back-off on a
+temporary failure and give up in time. Which failure is which, and when to give up, is
+decided here; the transports only report."""
+
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+
+from trademail.clock import Clock
+from trademail.config import RelayConfig
+from trademail.crypto import Keyring
+from trademail.errors import PermanentFailure, TemporaryFailure
+from trademail.events import Events
+from trademail.ids import new_id
+from trademail.store import NewOutboxRow, OutboxRow, OutboxStore
+
+log = structlog.get_logger(__name__)
+
+LEASE_SECONDS = 300.0  # longer than any one delivery may take (the SMTP timeout is 60 s)
+POLL_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class OutboundMail:
+    """One SMTP transaction: envelope sender, recipients and the finished message bytes."""
+
+    envelope_from: str
+    recipients: tuple[str, ...]
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """One signed HTTP POST to a member's endpoint."""
+
+    url: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Job:
+    """Work a request leaves for later, so its answer takes the same time whatever the
+    work turns out to be (a password reset for an account that may not exist)."""
+
+    name: str
+    arguments: dict[str, str]
+
+
+Delivery = OutboundMail | Webhook | Job
+
+
+class Outbox:
+    def __init__(self, store: OutboxStore, keyring: Keyring, clock: Clock, events: Events) -> None:
+        self._store = store
+        self._keyring = keyring
+        self._clock = clock
+        self._events = events
+
+    def seal(self, delivery: Delivery, member_id: str | None,
+             outbox_id: str | None = None) -> NewOutboxRow:
+        """The row to write with whatever caused it, in the same transaction."""
+        now = self._clock.now()
+        outbox_id = outbox_id or new_id(now)
+        payload: dict[str, object]
+        if isinstance(delivery, OutboundMail):
+            kind = "mail"
+            payload = {"from": delivery.envelope_from, "to": list(delivery.recipients),
+                       "data": delivery.data.decode("latin-1")}
+        elif isinstance(delivery, Job):
+            kind = "job"
+            payload = {"name": delivery.name, "arguments": delivery.arguments}
+        else:
+            kind = "webhook"
+            payload = {"url": delivery.url, "headers": [list(h) for h in delivery.headers],
+                       "body": delivery.body.decode("latin-1")}
+        sealed = self._keyring.seal_outbound(outbox_id, json.dumps(payload).encode())
+        return NewOutboxRow(outbox_id, kind, member_id, now, sealed)
+
+    async def enqueue(self, delivery: Delivery, member_id: str | None) -> str:
+        """Queue one delivery in a transaction of its own; returns the outbox id."""
+        row = self.seal(delivery, member_id)
+        await self.enqueue_rows([row])
+        return row.id
+
+    async def enqueue_rows(self, rows: Sequence[NewOutboxRow]) -> None:
+        """Queue sealed deliveries in a transaction of their own, and wake the relay."""
+        await self._store.enqueue(rows)
+        await self.wake()
+
+    async def sender_of(self, outbox_id: str) -> str | None:
+        """The member a queued delivery was made for (or on behalf of), if it is known."""
+        return await self._store.outbox_member(outbox_id)
+
+    async def wake(self) -> None:
+        """Tell the relay workers (in every server process) that rows were committed."""
+        await self._events.publish("outbox", "")
+
+    def open(self, row: OutboxRow) -> Delivery:
+        payload = json.loads(self._keyring.open_outbound(row.id, row.payload_ct))
+        if row.kind == "mail":
+            return OutboundMail(payload["from"], tuple(payload["to"]),
+                                payload["data"].encode("latin-1"))
+        if row.kind == "job":
+            return Job(payload["name"], payload["arguments"])
+        return Webhook(payload["url"], tuple((k, v) for k, v in payload["headers"]),
+                       payload["body"].encode("latin-1"))
+
+
+
+
+class MailTransport(Protocol):
+    """Where outbound mail goes (the gateway's smarthost or Maildir). Raises
+    TemporaryFailure or PermanentFailure."""
+
+    async def send(self, mail: OutboundMail) -> None: ...
+
+
+class WebhookSender(Protocol):
+    """Posts a webhook (the gateway's HTTP client). Raises TemporaryFailure or
+    PermanentFailure."""
+
+    async def post(self, hook: Webhook) -> None: ...
+
+
+FailureHook = Callable[[OutboxRow, str], Awaitable[None]]
+JobWorker = Callable[[dict[str, str]], Awaitable[None]]
+
+
+class Relay:
+    def __init__(self, store: OutboxStore, outbox: Outbox, mail: MailTransport, clock: Clock,
+                 config: RelayConfig, *, webhooks: WebhookSender | None = None,
+                 jobs: Mapping[str, JobWorker] | None = None,
+                 on_permanent_failure: FailureHook | None = None) -> None:
+        self._jobs = dict(jobs or {})
+        self._store = store
+        self._outbox = outbox
+        self._mail = mail
+        self._webhooks = webhooks
+        self._clock = clock
+        self._config = config
+        self._on_permanent_failure = on_permanent_failure
+
+    async def run_once(self) -> int:
+        """Claim what is due and deliver it; the number of rows attempted."""
+        rows = await self._store.claim_outbox(self._clock.now(), LEASE_SECONDS,
+                                              self._config.workers)
+        await asyncio.gather(*(self._deliver(row) for row in rows))
+        return len(rows)
+
+    async def _deliver(self, row: OutboxRow) -> None:
+        try:
+            delivery = self._outbox.open(row)
+            if isinstance(delivery, OutboundMail):
+                await self._mail.send(delivery)
+            elif isinstance(delivery, Job):
+                if delivery.name not in self._jobs:
+                    raise PermanentFailure(f"no worker for {delivery.name} jobs")
+                await self._jobs[delivery.name](delivery.arguments)
+            elif self._webhooks is not None:
+                await self._webhooks.post(delivery)
+            else:
+                raise PermanentFailure("no webhook sender configured")
+        except TemporaryFailure as exc:
+            await self._retry_or_give_up(row, str(exc))
+        except PermanentFailure as exc:
+            await self._fail(row, str(exc))
+        except Exception as exc:  # a bug must not wedge the queue: retry like a 4xx
+            log.exception("delivery crashed", outbox_id=row.id)
+            await self._retry_or_give_up(row, f"internal: {exc.__class__.__name__}")
+        else:
+            await self._store.outbox_sent(row)
+            log.info("delivered", outbox_id=row.id, kind=row.kind, attempts=row.attempts)
+
+    async def _retry_or_give_up(self, row: OutboxRow, error: str) -> None:
+        now = self._clock.now()
+        if now - row.created_at >= self._config.give_up_after_seconds:
+            await self._fail(row, f"gave up after {row.attempts} attempts: {error}")
+            return
+        wait = min(self._config.retry_base_seconds * 2 ** (row.attempts - 1),
+                   self._config.retry_max_seconds)
+        await self._store.outbox_retry(row, now + wait, error)
+        log.info("delivery deferred", outbox_id=row.id, kind=row.kind, error=error,
+                 retry_in=wait)
+
+    async def _fail(self, row: OutboxRow, error: str) -> None:
+        if not await self._store.outbox_failed(row, error):
+            return  # another worker owns the row now
+        log.warning("delivery failed for good", outbox_id=row.id, kind=row.kind, error=error)
+        if self._on_permanent_failure is not None:
+            await self._on_permanent_failure(row, error)
+
+    async def run(self, events: Events) -> None:
+        """Deliver until cancelled: at once when woken, else every few seconds."""
+        async with events.subscribe("outbox") as wake:
+            while True:
+                try:
+                    busy = await self.run_once()
+                except Exception:
+                    log.exception("relay pass failed")
+                    busy = 0
+                if busy:
+                    continue
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(wake.get(), POLL_SECONDS)
+                while not wake.empty():
+                    wake.get_nowait()
