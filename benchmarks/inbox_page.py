@@ -5,7 +5,7 @@
     python3 benchmarks/inbox_page.py --store-url postgresql://postgres@127.0.0.1/postgres
 
 Rows are written straight into the database (real ciphertexts, one content key reused
-to save set-up time); pages are read through the Mailbox service, decryption included.
+to save set-up time); pages are read through the Reading service, decryption included.
 """
 
 from __future__ import annotations
