@@ -455,6 +455,11 @@ async def test_bad_requests_get_problems_never_500(client: Any) -> None:
     for kwargs, status in cases:
         resp = await client.post(post, headers=eve.auth | kwargs.pop("headers", {}), **kwargs)
         await problem(resp, status)
+    first = await send(client, eve, ["fay"])  # a reply names its recipients or leaves `to` out
+    for empty in ([], "", ",;"):
+        resp = await client.post(post, headers=eve.auth, json={
+            "to": empty, "body": "b", "in_reply_to": first["id"]})
+        assert (await problem(resp, 422))["errors"][0]["field"] == "to"
     huge = b'{"to": ["fay"], "body": "' + b"x" * (3 * 1024 * 1024) + b'"}'
     resp = await client.post(post, data=huge, headers=eve.auth | {
         "Content-Type": "application/json"})

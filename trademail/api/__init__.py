@@ -39,5 +39,6 @@ def create_api() -> web.Application:
 def create_health() -> web.Application:
     """GET /healthz, a sub-application of its own: no session, problem+json when down."""
     health = web.Application(middlewares=[problems_middleware])
+    health.on_response_prepare.append(no_store)  # a probe must see the state of now
     health.router.add_get("", healthz)
     return health

@@ -90,6 +90,9 @@ def _draft(data: dict[str, Any], uploads: list[Upload], key: str | None) -> Draf
         to = list(recipient_list(to))
     if not (to is None or (isinstance(to, list) and all(isinstance(t, str) for t in to))):
         raise InvalidInput.one("to", "must be a list of usernames or aliases")
+    if to is not None and not to:  # only leaving `to` out answers the other side of a reply
+        raise InvalidInput.one("to", "name at least one recipient, or leave `to` out to "
+                                     "answer the other side of the conversation")
     in_reply_to = data.get("in_reply_to") or None
     if in_reply_to is not None and not isinstance(in_reply_to, str):
         raise InvalidInput.one("in_reply_to", "must be a message id")

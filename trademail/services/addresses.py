@@ -31,7 +31,7 @@ class AddressChanges:
         self._clock = clock
 
     async def request(self, visit: Visit, *, password: object, email: object,
-                                   client: str) -> str:
+                      client: str) -> str:
         """Mail a confirmation link to the new address; returns that address masked.
 
         The address changes only when the link is followed, so a typo or a stolen session

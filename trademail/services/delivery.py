@@ -117,8 +117,6 @@ class Outbox:
                        payload["body"].encode("latin-1"))
 
 
-
-
 class MailTransport(Protocol):
     """Where outbound mail goes (the gateway's smarthost or Maildir). Raises
     TemporaryFailure or PermanentFailure."""
