@@ -13,10 +13,14 @@ from trademail.api import create_api, create_health
 from trademail.appkeys import (
     ACCOUNT,
     ADDRESSES,
+    CONDUCT,
     CONFIG,
+    DIRECTORY,
     EVENTS,
     HEALTH,
+    LISTINGS,
     MEMBERS,
+    MODERATION,
     NOTIFICATIONS,
     READING,
     RECOVERY,
@@ -28,7 +32,7 @@ from trademail.appkeys import (
     WEBHOOKS,
 )
 from trademail.clock import Clock, SystemClock
-from trademail.config import Config
+from trademail.config import AuthConfig, Config
 from trademail.crypto import Key, Keyring, PasswordHasher, load_master_keys
 from trademail.events import Events, PostgresEvents
 from trademail.gateway.compose import Composer
@@ -40,12 +44,17 @@ from trademail.mail.reader import MailReader
 from trademail.services.account import Account
 from trademail.services.accountmail import AccountMail
 from trademail.services.addresses import AddressChanges
+from trademail.services.conduct import Conduct
 from trademail.services.delivery import MailTransport, Outbox, Relay
+from trademail.services.directory import Directory
 from trademail.services.health import Health
 from trademail.services.housekeeping import Housekeeping
 from trademail.services.inbound import Inbound
+from trademail.services.listings import Listings
 from trademail.services.members import Members
+from trademail.services.moderation import Moderation
 from trademail.services.notifications import Notifications
+from trademail.services.operator import Operator
 from trademail.services.reading import Reading
 from trademail.services.recovery import RESET_JOB, Recovery
 from trademail.services.sending import Sending
@@ -57,6 +66,31 @@ from trademail.store import KeyStore, Stores, open_stores
 from trademail.web import create_static, page_headers, setup_web, unsubscribe, web_middleware
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Marketplace:
+    """The directory and its moderation: listings, search, staff, the operator's exports."""
+
+    listings: Listings
+    directory: Directory
+    moderation: Moderation
+    operator: Operator
+
+
+def open_marketplace(config: Config, stores: Stores, keyring: Keyring, events: Events,
+                     clock: Clock, members: Members, reading: Reading) -> Marketplace:
+    listings = Listings(stores.listings, stores.members, keyring, clock, config.directory,
+                        config.limits)
+    return Marketplace(
+        listings=listings,
+        directory=Directory(stores.directory, stores.listings, stores.members, keyring, clock,
+                            config.directory),
+        moderation=Moderation(stores.moderation, stores.members, stores.directory, listings,
+                              reading, keyring, events, clock,
+                              relay_domain=config.smtp.relay_domain),
+        operator=Operator(stores.members, stores.accounts, stores.listings, stores.moderation,
+                          members, reading, keyring, clock))
 
 
 @dataclass
@@ -81,6 +115,8 @@ class Core:
     webhooks: Webhooks
     inbound: Inbound
     reader: MailReader
+    conduct: Conduct
+    market: Marketplace
 
     async def close(self) -> None:
         self.hasher.close()
@@ -107,17 +143,26 @@ async def open_keyring(config: Config, store: KeyStore, *,
     return keyring if stored == fresh else Keyring.open(masters, stored)
 
 
-async def open_core(config: Config, clock: Clock | None = None) -> Core:
-    clock = clock or SystemClock()
+def password_hasher(auth: AuthConfig) -> PasswordHasher:
+    return PasswordHasher(time_cost=auth.argon2_time_cost, memory_kib=auth.argon2_memory_kib,
+                          parallelism=auth.argon2_parallelism, workers=auth.hash_workers)
+
+
+async def open_store_and_keys(config: Config) -> tuple[Stores, Keyring]:
+    """The stores, brought up to date, and the keyring that opens them."""
     stores = await open_stores(config.store_url, pool_size=config.store.pool_size)
     try:
-        keyring = await open_keyring(config, stores.keys)
+        return stores, await open_keyring(config, stores.keys)
     except BaseException:
         await stores.close()
         raise
+
+
+async def open_core(config: Config, clock: Clock | None = None) -> Core:
+    clock = clock or SystemClock()
+    stores, keyring = await open_store_and_keys(config)
     auth = config.auth
-    hasher = PasswordHasher(time_cost=auth.argon2_time_cost, memory_kib=auth.argon2_memory_kib,
-                            parallelism=auth.argon2_parallelism, workers=auth.hash_workers)
+    hasher = password_hasher(auth)
     events = PostgresEvents(config.store_url) if stores.db.dialect == "postgres" else Events()
     domain = config.smtp.relay_domain
     composer = Composer(domain)
@@ -141,20 +186,24 @@ async def open_core(config: Config, clock: Clock | None = None) -> Core:
                                account_mail, outbox, clock)
     account = Account(stores.accounts, members, addresses, sessions, tokens, notifications,
                       hasher, auth)
+    conduct = Conduct(stores.conduct, stores.moderation, stores.members, stores.mailbox,
+                      stores.correspondents, keyring, clock, config.limits)
     sending = Sending(stores.mailbox, stores.members, stores.correspondents, keyring,
-                      notifications, events, clock, config.messages)
+                      notifications, conduct, events, clock, config.messages)
     reading = Reading(stores.mailbox, stores.members, keyring, members, config.messages)
     reader = MailReader(max_text_chars=TEXT_CAP_FACTOR * config.messages.max_body_bytes,
                         trusted_authserv_id=config.smtp.trusted_authserv_id.strip())
     inbound = Inbound(stores.members, stores.correspondents, stores.mailbox, keyring, members,
-                      sending, notifications, clock, reader,
+                      sending, notifications, conduct, clock, reader,
                       relay_domain=config.smtp.relay_domain,
                       require_dmarc_pass=config.smtp.require_dmarc_pass)
     return Core(stores=stores, keyring=keyring, hasher=hasher, events=events, outbox=outbox,
                 members=members, tokens=tokens, sending=sending, reading=reading,
-                addresses=addresses, sessions=sessions,
-                signup=signup, recovery=recovery, account=account, notifications=notifications,
-                webhooks=webhooks, inbound=inbound, reader=reader)
+                addresses=addresses, sessions=sessions, signup=signup, recovery=recovery,
+                account=account, notifications=notifications, webhooks=webhooks,
+                inbound=inbound, reader=reader, conduct=conduct,
+                market=open_marketplace(config, stores, keyring, events, clock, members,
+                                        reading))
 
 
 def mail_transport(config: Config) -> MailTransport:
@@ -187,6 +236,10 @@ def create_app(config: Config, core: Core) -> web.Application:
     app[ACCOUNT] = core.account
     app[EVENTS] = core.events
     app[NOTIFICATIONS] = core.notifications
+    app[LISTINGS] = core.market.listings
+    app[DIRECTORY] = core.market.directory
+    app[MODERATION] = core.market.moderation
+    app[CONDUCT] = core.conduct
     setup_web(app)
 
     api = create_api()
@@ -199,6 +252,9 @@ def create_app(config: Config, core: Core) -> web.Application:
     api[READING] = core.reading
     api[WEBHOOKS] = core.webhooks
     api[NOTIFICATIONS] = core.notifications
+    api[LISTINGS] = core.market.listings
+    api[DIRECTORY] = core.market.directory
+    api[CONDUCT] = core.conduct
     api.add_routes(unsubscribe.routes)  # under /api/v1: the URL mail already carries
     app.add_subapp("/api", api)
     health = create_health()

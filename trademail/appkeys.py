@@ -11,8 +11,12 @@ from trademail.events import Events
 from trademail.gateway.smtp import SmtpGateway
 from trademail.services.account import Account
 from trademail.services.addresses import AddressChanges
+from trademail.services.conduct import Conduct
+from trademail.services.directory import Directory
 from trademail.services.health import Health
+from trademail.services.listings import Listings
 from trademail.services.members import Members
+from trademail.services.moderation import Moderation
 from trademail.services.notifications import Notifications
 from trademail.services.reading import Reading
 from trademail.services.recovery import Recovery
@@ -38,3 +42,7 @@ WEB_STOPPING = web.AppKey("web_stopping", asyncio.Event)
 NOTIFICATIONS = web.AppKey("notifications", Notifications)
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
 SMTP_GATEWAY = web.AppKey("smtp_gateway", SmtpGateway)
+LISTINGS = web.AppKey("listings", Listings)
+DIRECTORY = web.AppKey("directory", Directory)
+MODERATION = web.AppKey("moderation", Moderation)
+CONDUCT = web.AppKey("conduct", Conduct)

@@ -1,4 +1,4 @@
-"""The `trademail` command: serve, migrate, config, rotate-master-key."""
+"""The `trademail` command: serve, migrate, config, rotate-master-key, staff, export."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import structlog
 from aiohttp import web
 
 from trademail.config import Config
 from trademail.configfile import load_config, render_config
-from trademail.errors import ConfigError, TradeMailError
+from trademail.errors import ConfigError, NotFound, TradeMailError
 
 log = structlog.get_logger("trademail")
 
@@ -84,6 +85,129 @@ async def _rotate(config: Config, new_key_file: str) -> None:
           "all run with the new one.")
 
 
+async def _staff_create(config: Config, args: argparse.Namespace) -> None:
+    from trademail.app import open_core
+
+    password = _read_password(args.password_file)
+    core = await open_core(config)
+    try:
+        profile = await core.market.operator.create_staff(
+            username=args.username, password=password, email=args.email,
+            company=args.company, country=args.country)
+    finally:
+        await core.close()
+    print(f"staff account {profile.username} is ready; its alias is "
+          f"{profile.aliases[0].address if profile.aliases else '(none)'}")
+
+
+def _read_password(path: str | None) -> str:
+    """A new password: from a file, from standard input when it is not a terminal, or asked
+    for twice. Never from the command line, where other users and the shell history see it."""
+    if path:
+        return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("Password for the staff account: ")
+    if getpass.getpass("Again: ") != first:
+        raise TradeMailError("the two passwords differ")
+    return first
+
+
+async def _export(config: Config, args: argparse.Namespace) -> None:
+    import json
+
+    from trademail.app import open_core
+    from trademail.gateway.compose import archived_mail
+
+    mbox = _export_paths(args)
+    core = await open_core(config)
+    try:
+        if args.kind == "banned":
+            export = await core.market.operator.banned(args.username)
+        else:
+            export = await core.market.operator.lawful_request(args.username, args.reference,
+                                                                messages=mbox is not None)
+        mails = [archived_mail(m) for m in await core.market.operator.mailbox(
+            export.member_id)] if mbox else []
+    finally:
+        await core.close()
+    text = json.dumps(export.record, indent=2, ensure_ascii=False) + "\n"
+    if args.output:
+        with os.fdopen(_new_private_file(args.output), "w", encoding="utf-8") as out:
+            out.write(text)
+    else:
+        sys.stdout.write(text)
+    if mbox:
+        _write_mbox(mbox, mails)
+
+
+def _export_paths(args: argparse.Namespace) -> str | None:
+    """The mbox an export writes, if any; files that exist are refused before anything is
+    exported or audited."""
+    mbox = (args.mbox or f"{args.username}.mbox") \
+        if args.kind == "lawful-request" and args.messages else None
+    for path in (args.output, mbox):
+        if path and os.path.lexists(path):
+            raise TradeMailError(f"{path} exists already; name a new file")
+    return mbox
+
+
+def _new_private_file(path: str) -> int:
+    """A new file only its owner may read (what it holds is personal data): never one
+    that exists, and never through a symbolic link."""
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        raise TradeMailError(f"{path} exists already; name a new file") from None
+
+
+def _write_mbox(path: str, mails: list[Any]) -> None:
+    import mailbox
+
+    os.close(_new_private_file(path))
+    box = mailbox.mbox(path)
+    try:
+        for mail in mails:
+            box.add(mail)
+        box.flush()
+    finally:
+        box.close()
+    print(f"wrote {len(mails)} messages to {path}", file=sys.stderr)
+
+
+def _admin_parsers(sub: Any) -> None:
+    hidden = {"default": argparse.SUPPRESS, "help": argparse.SUPPRESS}
+    staff = sub.add_parser("staff", help="TradeStaff accounts")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    create = staff_sub.add_parser("create", help="make a staff account (its address is "
+                                                 "taken as confirmed)")
+    create.add_argument("--config", metavar="FILE", **hidden)
+    create.add_argument("username")
+    create.add_argument("--email", required=True, help="the staff member's own address")
+    create.add_argument("--company", default="TradeMail Staff")
+    create.add_argument("--country", default="ZZ")
+    create.add_argument("--password-file", metavar="FILE",
+                        help="read the password from FILE (default: standard input, or ask)")
+    export = sub.add_parser("export", help="a member's records for the authorities, audited")
+    kinds = export.add_subparsers(dest="kind", required=True)
+    banned = kinds.add_parser("banned", help="a BANNED member's business and contact "
+                                             "information, for a fraud referral")
+    lawful = kinds.add_parser("lawful-request", help="any member's records for a lawful "
+                                                     "request")
+    lawful.add_argument("--reference", required=True, help="the request's reference")
+    lawful.add_argument("--messages", action="store_true",
+                        help="also write the member's mail as mbox")
+    lawful.add_argument("--mbox", metavar="FILE", help="where the mbox goes "
+                                                       "(default: USERNAME.mbox)")
+    for parser in (banned, lawful):
+        parser.add_argument("--config", metavar="FILE", **hidden)
+        parser.add_argument("username")
+        parser.add_argument("--output", metavar="FILE",
+                            help="write the JSON to a new FILE (default: standard output)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trademail", description=__doc__)
     parser.add_argument("--config", metavar="FILE",
@@ -105,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=argparse.SUPPRESS)
     rotate.add_argument("new_key_file", metavar="NEW_KEY_FILE",
                         help="the new master key; made (mode 0600) when the file is missing")
+    _admin_parsers(sub)
     return parser
 
 
@@ -128,13 +253,23 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             asyncio.run(_serve(config))
         elif args.command == "migrate":
             asyncio.run(_migrate(config))
+        elif args.command == "staff":
+            asyncio.run(_staff_create(config, args))
+        elif args.command == "export":
+            asyncio.run(_export(config, args))
         else:
             asyncio.run(_rotate(config, args.new_key_file))
     except ConfigError as exc:
         print(f"trademail: config error: {exc}", file=sys.stderr)
         return 2
+    except NotFound:
+        print("trademail: no member has that username", file=sys.stderr)
+        return 1
     except TradeMailError as exc:
         print(f"trademail: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # an output file that cannot be written
+        print(f"trademail: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

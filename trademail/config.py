@@ -244,6 +244,45 @@ class MessagesConfig:
 
 
 @dataclass(frozen=True)
+class LimitsConfig:
+    member_messages_per_hour: int = _key(
+        "Messages one member may send in an hour (0: no limit).", _between(0, 100000),
+        default=60)
+    member_new_correspondents_per_day: int = _key(
+        "Members one member may write to for the first time in a day (0: no limit).",
+        _between(0, 100000), default=30)
+    restricted_messages_per_day: int = _key(
+        "Messages a Restricted member may send in a day, answers only (0: no limit).",
+        _between(0, 100000), default=10)
+    new_account_days: int = _key(
+        "Accounts younger than this many days get the new-account limits below.",
+        _between(0, 365), default=7)
+    new_account_messages_per_hour: int = _key(
+        "Messages per hour for a young account (0: no limit).", _between(0, 100000),
+        default=20)
+    new_account_new_correspondents_per_day: int = _key(
+        "First messages to other members per day for a young account (0: no limit).",
+        _between(0, 100000), default=10)
+    violations_before_restriction: int = _key(
+        "Saves with contact details outside the contact section that make a free member "
+        "Restricted (0: never automatic).", _between(0, 1000), default=3)
+
+
+@dataclass(frozen=True)
+class DirectoryConfig:
+    page_size: int = _key("Listings on one directory page.", _between(1, 100), default=20)
+    max_pages: int = _key(
+        "Deepest directory page served; narrow the search to see more (no bulk export).",
+        _between(1, 1000), default=10)
+    contact_views_per_day: int = _key(
+        "Contact sections one member may open in a day (0: no limit).", _between(0, 100000),
+        default=25)
+    max_products: int = _key("Products one member may list.", _between(1, 10000), default=100)
+    max_leads: int = _key("Open trade leads one member may have.", _between(1, 10000),
+                          default=50)
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = _key("Lowest level logged.", _one_of("debug", "info", "warning", "error"),
                       default="info")
@@ -262,6 +301,8 @@ class Config:
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     relay: RelayConfig = field(default_factory=RelayConfig)
     messages: MessagesConfig = field(default_factory=MessagesConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    directory: DirectoryConfig = field(default_factory=DirectoryConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     # Derived values: every door reads these rather than re-deriving them.

@@ -87,6 +87,14 @@ class Throttled(TradeMailError):
         super().__init__(f"too many failed attempts; try again in {self.retry_after} seconds")
 
 
+class LimitReached(Throttled):
+    """A member's sending or viewing limit: what it is and when it frees up."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(retry_after)
+        self.args = (message,)
+
+
 class Forbidden(TradeMailError):
     """Authenticated, but this credential may not do this (a missing scope)."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP, EmailPolicy
@@ -19,7 +20,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from trademail.errors import InvalidInput
 from trademail.services.accountmail import AccountMessage
+from trademail.services.members import Party
 from trademail.services.notifications import DirectMail, NotificationMail
+from trademail.services.operator import Archived
 
 # The only headers TradeMail ever writes on outbound mail (MIME ones are set by the email
 # package as it lays out the body parts).
@@ -120,6 +123,8 @@ class Composer:
     def notification(self, mail: NotificationMail, now: float) -> bytes:
         msg = self._base(now, mail.message_id, mail.thread_id)
         who = _clean(mail.sender_company, 80) or "A TradeMail member"
+        if mail.staff_sender:  # no member's name can say this: the reserved-name rule
+            who = f"{who} (TradeStaff)"
         msg["From"] = Address(f"{who} via TradeMail", addr_spec=f"notifications@{self._domain}")
         msg["To"] = mail_address(mail.to)
         msg["Reply-To"] = Address(f"{who} via TradeMail", addr_spec=mail.reply_to)
@@ -168,3 +173,29 @@ class Composer:
         extra = {k.lower() for k in msg.keys()} - ALLOWED_HEADERS
         assert not extra, f"header outside the allow-list: {sorted(extra)}"
         return msg.as_bytes(policy=OUTBOUND)
+
+
+def archived_mail(archived: Archived) -> EmailMessage:
+    """A message of a member's mailbox as RFC 5322 mail for an mbox (a lawful request):
+    the parties named by company and alias, never by a real address."""
+    message = archived.message
+    mail = EmailMessage(policy=policy.default)
+    mail["From"] = _party_address(message.sender)
+    if message.recipients:
+        mail["To"] = ", ".join(_party_address(p) for p in message.recipients)
+    mail["Subject"] = message.subject
+    mail["Date"] = format_datetime(dt.datetime.fromtimestamp(message.created_at, dt.UTC))
+    mail["X-TradeMail-Message"] = message.id
+    mail["X-TradeMail-Thread"] = message.thread_id
+    mail["X-TradeMail-Folder"] = message.folder
+    mail.set_content(message.body)
+    for info, data in archived.attachments:
+        maintype, subtype = _mime_type(info.content_type)
+        mail.add_attachment(data, maintype=maintype, subtype=subtype,
+                            filename=_clean(info.filename, 255) or "attachment")
+    return mail
+
+
+def _party_address(party: Party) -> str:
+    name = _clean(party.company or party.username, 80) or "Outside sender"
+    return str(Address(name, addr_spec=party.alias or "undisclosed-sender@invalid"))

@@ -19,7 +19,9 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from trademail.clock import Clock
 from trademail.config import SmtpConfig
 from trademail.errors import (
+    Forbidden,
     InvalidInput,
+    LimitReached,
     MailDeferred,
     MailRefused,
     MasterKeyError,
@@ -46,6 +48,7 @@ REPLIES = {
     "sender_not_ascii": "550 5.6.7 This address cannot be answered (it is not ASCII)",
     "no_sender": "550 5.1.7 The mail names no valid sender address",
     "busy": "451 4.3.0 The message could not be read now; try again later",
+    "blocked": "550 5.7.1 The recipient does not accept mail from this sender",
 }
 
 
@@ -56,6 +59,10 @@ def smtp_reply(exc: BaseException) -> str:
     if isinstance(exc, TooLarge):  # its messages name limits, never the mail's content
         detail = "; ".join(p.message for p in exc.problems)[:200]
         return f"552 5.3.4 Message too big: {detail}" if detail else "552 5.3.4 Message too big"
+    if isinstance(exc, LimitReached):
+        return "450 4.7.1 The sender's sending limit is reached; try again later"
+    if isinstance(exc, Forbidden):
+        return "550 5.7.1 The sender may not send this message"
     if isinstance(exc, MailRefused | MailDeferred):
         return REPLIES.get(exc.reason, "550 5.7.1 Message refused" if isinstance(
             exc, MailRefused) else "451 4.3.0 Temporary failure; try again later")

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from trademail.clock import Clock
+from trademail.services.contacts import region_code
+from trademail.services.listings import directory_words
 from trademail.services.sessions import Sessions
 from trademail.store import Stores
 
 IDEMPOTENCY_KEEP_SECONDS = 24 * 3600
 OUTBOX_KEEP_SECONDS = 30 * 24 * 3600
 INBOUND_DIGEST_KEEP_SECONDS = 14 * 24 * 3600  # longer than any MTA keeps retrying
+SEND_LOG_KEEP_SECONDS = 24 * 3600  # the longest sending-limit window
+CONTACT_VIEWS_KEEP_SECONDS = 30 * 24 * 3600  # what staff look back on
 
 
 class Housekeeping:
@@ -19,6 +23,8 @@ class Housekeeping:
         self._throttles_store = stores.throttles
         self._outbox_store = stores.outbox
         self._accounts_store = stores.accounts
+        self._conduct_store = stores.conduct
+        self._directory_store = stores.directory
         self._clock = clock
         self._signin_keep_seconds = signin_keep_seconds
 
@@ -30,5 +36,9 @@ class Housekeeping:
         await self._mailbox_store.forget_inbound_mail(now - INBOUND_DIGEST_KEEP_SECONDS)
         await self._accounts_store.forget_account_tokens(now)
         await self._accounts_store.forget_email_changes(now)
+        await self._conduct_store.forget_sends(now - SEND_LOG_KEEP_SECONDS)
+        await self._directory_store.forget_views(now - CONTACT_VIEWS_KEEP_SECONDS)
+        await self._directory_store.index_unindexed(directory_words, now=now)
+        await self._directory_store.code_countries(region_code)
         if self._sessions is not None:
             await self._sessions.forget_ended()

@@ -19,6 +19,7 @@ from trademail.crypto import Keyring, digest
 from trademail.errors import InvalidInput, MailRefused, NotFound
 from trademail.ids import new_id
 from trademail.services import validation
+from trademail.services.conduct import Conduct
 from trademail.services.incoming import Extracted, MailWorker, Part, ReadMail
 from trademail.services.members import Members
 from trademail.services.messages import Draft, Upload
@@ -53,6 +54,15 @@ class Destination:
     outbox_id: str = ""
 
 
+@dataclass(frozen=True)
+class _Outsider:
+    """Someone outside TradeMail writing to aliases: their address, name and its digest."""
+
+    address: str
+    name: str
+    index: bytes
+
+
 def is_automatic(mail: ReadMail, mail_from: str) -> bool:
     """RFC 3834 and common practice: auto-replies, bounces, lists and the null sender."""
     auto = mail.get("Auto-Submitted").lower()
@@ -72,7 +82,8 @@ def _lookup_form(address: str) -> str | None:
 class Inbound:
     def __init__(self, member_store: MemberStore, correspondent_store: CorrespondentStore,
                  mailbox_store: MailboxStore, keyring: Keyring, members: Members, sending: Sending,
-                 notifications: Notifications, clock: Clock, worker: MailWorker, *,
+                 notifications: Notifications, conduct: Conduct, clock: Clock,
+                 worker: MailWorker, *,
                  relay_domain: str, require_dmarc_pass: bool) -> None:
         self._members_store = member_store
         self._correspondents_store = correspondent_store
@@ -81,6 +92,7 @@ class Inbound:
         self._members = members
         self._sending = sending
         self._notifications = notifications
+        self._conduct = conduct
         self._clock = clock
         self._worker = worker
         self._domain = relay_domain.lower()
@@ -237,27 +249,39 @@ class Inbound:
         attachments = [_upload(a) for a in text.attachments]
         self._sending.check(text.subject, body, attachments)
         names = mail.addresses["from"]
-        name = display_name(names[0][0] if names else "")
+        outsider = _Outsider(address, display_name(names[0][0] if names else ""),
+                             self._keyring.blind_index("correspondent",
+                                                       validation.email_lookup_form(address)))
+        blocks = {d.member_id: await self._conduct.outsider_block(d.member_id, outsider.index)
+                  for d in destinations}
+        if all(mode == "refuse" for mode in blocks.values()):
+            raise MailRefused("blocked")
         outcomes = []
         for where in destinations:
+            if blocks[where.member_id] == "refuse":
+                outcomes.append("refused")
+                continue
             seen = self._seen(where.member_id, f"alias {where.address}", identity)
             if await self._mailbox_store.inbound_mail_seen(*seen):
                 outcomes.append("duplicate")
                 continue
-            now = self._clock.now()
-            cid = new_id(now)
-            outsider = await self._correspondents_store.correspondent(CorrespondentRow(
-                id=cid, member_id=where.member_id, alias=where.address,
-                address_index=self._keyring.blind_index(
-                    "correspondent", validation.email_lookup_form(address)),
-                address_ct=self._keyring.seal_field(cid, "address", address),
-                name_ct=self._keyring.seal_field(cid, "name", name), created_at=now))
             await self._sending.receive_external(
-                where.member_id, outsider, subject=text.subject, body=body,
-                attachments=attachments, thread_of=thread_of,
-                quiet=is_automatic(mail, mail_from), seen=seen)
+                where.member_id, await self._correspondent(where, outsider),
+                subject=text.subject, body=body, attachments=attachments, thread_of=thread_of,
+                quiet=is_automatic(mail, mail_from), filed=blocks[where.member_id] == "file",
+                seen=seen)
             outcomes.append("external")
         return outcomes
+
+    async def _correspondent(self, where: Destination, outsider: _Outsider) -> CorrespondentRow:
+        """The outside sender as the member to whose alias they wrote knows them."""
+        now = self._clock.now()
+        cid = new_id(now)
+        return await self._correspondents_store.correspondent(CorrespondentRow(
+            id=cid, member_id=where.member_id, alias=where.address,
+            address_index=outsider.index,
+            address_ct=self._keyring.seal_field(cid, "address", outsider.address),
+            name_ct=self._keyring.seal_field(cid, "name", outsider.name), created_at=now))
 
     def _answers(self, mail: ReadMail) -> str | None:
         """The message of ours a mail answers, by its In-Reply-To or References."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import unicodedata
 from collections.abc import Sequence
@@ -21,7 +22,10 @@ from trademail.errors import (
 )
 from trademail.ids import new_id
 from trademail.services import validation
+from trademail.services.contacts import find_contacts, region_code
+from trademail.services.contactsection import KIND_LABELS
 from trademail.services.reserved import claims_staff
+from trademail.services.standing import BANNED, FREE, STAFF
 from trademail.store import (
     AccountStore,
     AccountTokenRow,
@@ -34,6 +38,7 @@ from trademail.store import (
 )
 
 MAX_ALIASES = 10
+_DIGIT_RUN = re.compile(r"\d{7}")
 DAY = 86400.0
 RESERVED_MESSAGE = ("is reserved: it could be taken for the marketplace or its staff. "
                     "Choose a name of your own")
@@ -44,6 +49,19 @@ ALIAS_WORDS = (
     "galley", "harbor", "haven", "hull", "keel", "ledger", "manifest", "market", "mast",
     "pallet", "parcel", "pier", "port", "quay", "route", "sail", "tide", "trade", "wharf",
 )
+
+
+def public_name_problems(field: str, value: str, country: str) -> list[FieldProblem]:
+    """A username, company name or country is shown with every message and in the
+    directory: one carrying contact details is refused outright."""
+    kinds = ", ".join(dict.fromkeys(KIND_LABELS.get(f.kind, f.kind)
+                                    for f in find_contacts(value, country=country)))
+    if not kinds and _DIGIT_RUN.search(re.sub(r"[\s._-]", "", value)):
+        kinds = KIND_LABELS["phone"]  # "call0712345678": digits enough for a phone number
+    if not kinds:
+        return []
+    return [FieldProblem(field, f"may not carry contact details ({kinds}): it is shown "
+                         "with every message you send. Give them in your contact section")]
 
 
 @cache
@@ -68,6 +86,8 @@ class Party:
     country: str
     alias: str
     external: bool = False  # someone outside TradeMail who wrote to an alias
+    staff: bool = False     # TradeStaff: badged by TradeMail, never by what they wrote
+    status: str = "active"  # a banned member's past messages stay, marked
 
 
 @dataclass(frozen=True)
@@ -81,6 +101,9 @@ class Profile:
     notify: str
     aliases: tuple[Alias, ...]
     created_at: float
+    tier: str = "free"
+    status: str = "active"
+    status_reason: str = ""
 
 
 class Members:
@@ -99,9 +122,12 @@ class Members:
         self._relay_domain = relay_domain
 
     async def prepare(self, *, username: object, password: object, email: object,
-                      company: object, country: object) -> tuple[MemberRow, str]:
+                      company: object, country: object,
+                      staff: bool = False) -> tuple[MemberRow, str]:
         """A new member's row, checked and with the password hashed, and their address;
-        nothing is stored yet (see `create`). The address starts unconfirmed."""
+        nothing is stored yet (see `create`). A member's address starts unconfirmed; a
+        staff account (made on the command line) may use the staff's reserved names and
+        has its address vouched for by whoever makes it."""
         problems: list[FieldProblem] = []
         values: dict[str, str] = {}
         checks = {
@@ -115,9 +141,13 @@ class Members:
                 values[name] = check()
             except InvalidInput as exc:
                 problems += exc.problems
-        for name in ("username", "company"):
-            if name in values and claims_staff(values[name], relay_domain=self._relay_domain):
+        for name in ("username", "company", "country"):
+            if name in values and not staff and claims_staff(values[name],
+                                                             relay_domain=self._relay_domain):
                 problems.append(FieldProblem(name, RESERVED_MESSAGE))
+        for name in ("username", "company", "country"):
+            if name in values:
+                problems += public_name_problems(name, values[name], values.get("country", ""))
         try:
             context = (values.get("username", ""), values.get("email", "").partition("@")[0])
             values["password"] = validation.password(
@@ -136,7 +166,8 @@ class Members:
             company=values["company"], country=values["country"],
             password_hash=await self._hasher.hash(values["password"]),
             member_key=wrapped_key, notify="summary", created_at=now,
-            email_confirmed=False, address_since=now)
+            email_confirmed=staff, address_since=now, tier=STAFF if staff else FREE,
+            country_code=region_code(values["country"]) or "-")
         return member, values["email"]
 
     async def create(self, member: MemberRow, *, token: AccountTokenRow | None,
@@ -144,8 +175,9 @@ class Members:
         """Store a prepared member with a public alias, and the mail their sign-up causes."""
         for _ in range(5):
             try:
-                await self._members_store.create_member(member, self._new_alias(), token=token,
-                                                outbox=outbox)
+                await self._members_store.create_member(
+                    member, self._new_alias(), token=token, outbox=outbox,
+                    words=sorted(validation.words(member.company)))
                 break
             except Conflict as exc:
                 if exc.field != "alias":
@@ -190,7 +222,8 @@ class Members:
             country=member.country, email_masked=validation.mask_email(email),
             email_confirmed=member.email_confirmed, notify=member.notify,
             aliases=tuple(Alias(a.address, a.enabled) for a in aliases),
-            created_at=member.created_at)
+            created_at=member.created_at, tier=member.tier, status=member.status,
+            status_reason=member.status_reason)
 
     async def parties(self, member_ids: Sequence[str]) -> dict[str, Party]:
         """Public identities of some members, keyed by id; the alias is their first enabled one."""
@@ -200,7 +233,8 @@ class Members:
         for alias in await self._members_store.aliases_of(ids):
             if alias.enabled:
                 first_alias.setdefault(alias.member_id, alias.address)
-        found = {m.id: Party(m.id, m.username, m.company, m.country, first_alias.get(m.id, ""))
+        found = {m.id: Party(m.id, m.username, m.company, m.country, first_alias.get(m.id, ""),
+                             staff=m.tier == STAFF, status=m.status)
                  for m in members.values()}
         outsiders = await self._correspondents_store.correspondents_by_ids(
             [i for i in ids if i not in found])
@@ -265,6 +299,8 @@ class Members:
                                                  normalized)
         if not ok or member is None:
             raise AuthenticationFailed()
+        if member.status == BANNED:  # told only to whoever knows the password
+            raise AuthenticationFailed("this account has been closed by TradeStaff")
         await self._throttles_store.signin_succeeded(account, client)
         if rehashed:
             await self._members_store.set_password_hash(member.id, rehashed)

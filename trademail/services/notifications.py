@@ -90,6 +90,7 @@ class NewMail:
     attachments: tuple[Upload, ...] = ()
     external_sender: bool = False
     quiet: bool = False  # auto-submitted mail: stored, but nobody is mailed about it
+    staff_sender: bool = False  # from TradeStaff: badged where no member can write it
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class NotificationMail:
     sender_company: str
     sender_country: str
     external_sender: bool
+    staff_sender: bool
     subject: str
     body: str | None  # None: a summary ("you have a message from …")
     attachment_names: tuple[str, ...]
@@ -250,7 +252,8 @@ class Notifications:
                 unsubscribe_url=self.unsubscribe_url(member.id),
                 inbox_url=f"{self._public_url}/", sender_company=mail.sender_company,
                 sender_country=mail.sender_country, external_sender=mail.external_sender,
-                subject=mail.subject, body=mail.body if member.notify == "full" else None,
+                staff_sender=mail.staff_sender, subject=mail.subject,
+                body=mail.body if member.notify == "full" else None,
                 attachment_names=tuple(a.filename for a in mail.attachments),
                 message_id=mail.message_id, thread_id=mail.thread_id)
             data = self._composer.notification(notification, now)

@@ -21,8 +21,10 @@ from trademail.errors import Conflict, InvalidInput, NotFound, TooLarge, Unknown
 from trademail.events import Events
 from trademail.ids import is_id, new_id
 from trademail.services import validation
+from trademail.services.conduct import Conduct
 from trademail.services.messages import Draft, Sent, Upload
 from trademail.services.notifications import NewMail, Notifications, Outgoing
+from trademail.services.standing import RESTRICTED, STAFF
 from trademail.store import (
     CorrespondentRow,
     CorrespondentStore,
@@ -60,13 +62,14 @@ def snippet(body: str) -> str:
 class Sending:
     def __init__(self, mailbox_store: MailboxStore, member_store: MemberStore,
                  correspondent_store: CorrespondentStore, keyring: Keyring,
-                 notifications: Notifications, events: Events, clock: Clock,
-                 limits: MessagesConfig) -> None:
+                 notifications: Notifications, conduct: Conduct, events: Events,
+                 clock: Clock, limits: MessagesConfig) -> None:
         self._mailbox_store = mailbox_store
         self._members_store = member_store
         self._correspondents_store = correspondent_store
         self._keyring = keyring
         self._notifications = notifications
+        self._conduct = conduct
         self._events = events
         self._clock = clock
         self._limits = limits
@@ -87,31 +90,37 @@ class Sending:
             first = await self._mailbox_store.idempotent(sender_id, idempotency[0])
             if first is not None:
                 return self._replay(first, idempotency)
+        sender = route.members[sender_id]
+        others = {mid: m for mid, m in route.members.items() if mid != sender_id}
+        filed = await self._conduct.admit(sender, others,
+                                          answering=await self._answers(sender, route.parent))
         message, entries = self._sealed(sender_id, route, keys, subject, body,
-                                        draft.attachments)
+                                        draft.attachments, filed=filed)
         words = validation.words(subject, body, *(a.filename for a in draft.attachments),
                                  *(f"{m.username} {m.company}" for m in route.members.values()))
-        sender = route.members[sender_id]
         outgoing = await self._notifications.for_message(
             NewMail(message.id, message.thread_id, sender_id, sender.company, sender.country,
-                    subject, body, tuple(draft.attachments)),
-            [m for mid, m in route.members.items() if mid != sender_id],
+                    subject, body, tuple(draft.attachments), staff_sender=sender.tier == STAFF),
+            [m for mid, m in others.items() if mid not in filed],  # filed away: silently
             route.outsiders, sender_name=sender.company)
         stored = await self._mailbox_store.deliver(
             NewDelivery(message, tuple(entries), _tokens(keys, words), outgoing.rows,
                         outgoing.reply_tokens), idempotency=idempotency, seen=seen)
         if stored.message_id != message.id:  # another request with the key got there first
             return self._replay(stored, idempotency)
-        await self._wake([e.member_id for e in entries[1:]], outgoing)
+        await self._wake([e.member_id for e in entries[1:] if e.member_id not in filed],
+                         outgoing)
         return Sent(message.id, message.thread_id)
 
     async def receive_external(self, member_id: str, outsider: CorrespondentRow, *,
                                subject: str, body: str, attachments: Sequence[Upload] = (),
                                thread_of: str | None = None, quiet: bool = False,
+                               filed: bool = False,
                                seen: tuple[str, bytes] | None = None) -> Sent:
         """Mail from outside to a member's alias: into their inbox, marked external, with a
-        notification (unless `quiet`: auto-replies are kept but nobody is mailed about them).
-        `thread_of` names a message of the member's this one answers, if it is known."""
+        notification (unless `quiet`: auto-replies are kept but nobody is mailed about them;
+        or `filed`: a sender the member blocks this way, filed away silently). `thread_of`
+        names a message of the member's this one answers, if it is known."""
         subject, body = self.check(subject, body, attachments)
         member = await self._members_store.member_by_id(member_id)
         if member is None:
@@ -121,18 +130,30 @@ class Sending:
             parent = None
         route = _Route(parent, (member_id,), (), {member_id: member})
         keys = {member_id: self._keyring.member_key(member_id, member.member_key)}
-        message, entries = self._sealed(outsider.id, route, keys, subject, body, attachments)
+        message, entries = self._sealed(outsider.id, route, keys, subject, body, attachments,
+                                        filed=frozenset([member_id]) if filed else frozenset())
         name = self._keyring.open_field(outsider.id, "name", outsider.name_ct)
         words = validation.words(subject, body, name, *(a.filename for a in attachments))
         outgoing = await self._notifications.for_message(
             NewMail(message.id, message.thread_id, outsider.id,
                     name or "Someone outside TradeMail", "", subject, body,
-                    tuple(attachments), external_sender=True, quiet=quiet), [member], [])
+                    tuple(attachments), external_sender=True, quiet=quiet),
+            [] if filed else [member], [])  # filed away: nobody is told, not even a hook
         await self._mailbox_store.deliver(
             NewDelivery(message, tuple(entries), _tokens(keys, words), outgoing.rows,
                         outgoing.reply_tokens), seen=seen)
-        await self._wake([member_id], outgoing)
+        await self._wake([] if filed else [member_id], outgoing)
         return Sent(message.id, message.thread_id)
+
+    async def _answers(self, sender: MemberRow, parent: EntryRow | None) -> bool:
+        """Whether the message answers a conversation someone else wrote in (what a
+        Restricted member may still do; only asked of them)."""
+        if parent is None:
+            return False
+        if sender.status != RESTRICTED:
+            return True
+        thread = await self._mailbox_store.thread(sender.id, parent.thread_id)
+        return any(entry.sender_id != sender.id for entry in thread)
 
     def check(self, subject: str, body: str, attachments: Sequence[Upload]) -> tuple[str, str]:
         """The subject and body as they are kept, or InvalidInput / TooLarge: what a
@@ -228,9 +249,11 @@ class Sending:
         return Sent(first.message_id, first.thread_id, replayed=True)
 
     def _sealed(self, sender_id: str, route: _Route, keys: dict[str, MemberKey], subject: str,
-                body: str, attachments: Sequence[Upload]) -> tuple[NewMessage, list[NewEntry]]:
+                body: str, attachments: Sequence[Upload], *,
+                filed: frozenset[str]) -> tuple[NewMessage, list[NewEntry]]:
         """The message sealed under a new content key, and one mailbox entry per member
-        party (the sender's first, when the sender is a member) with that key wrapped."""
+        party (the sender's first, when the sender is a member) with that key wrapped;
+        the `filed` recipients' entries go to their archive, read."""
         now = self._clock.now()
         message_id = new_id(now)
         ck = ContentKey.generate()
@@ -245,7 +268,8 @@ class Sending:
             body_ct=sealed.body_ct, snippet_ct=sealed.snippet_ct,
             attachments=tuple(NewAttachment(a.n, a.size, a.meta_ct, a.data_ct)
                               for a in sealed.attachments))
-        entries = [NewEntry(mid, "sent" if mid == sender_id else "inbox", mid != sender_id,
+        entries = [NewEntry(mid, _folder(mid, sender_id, filed),
+                            mid != sender_id and mid not in filed,
                             key.wrap_content_key(ck, message_id)) for mid, key in keys.items()]
         return message, entries
 
@@ -255,6 +279,12 @@ class Sending:
             await self._events.publish("mailbox", recipient)
         if outgoing.rows:
             await self._events.publish("outbox", "")
+
+
+def _folder(member_id: str, sender_id: str, filed: frozenset[str]) -> str:
+    if member_id == sender_id:
+        return "sent"
+    return "archive" if member_id in filed else "inbox"
 
 
 def _tokens(keys: dict[str, MemberKey], words: set[str]) -> tuple[tuple[str, bytes], ...]:

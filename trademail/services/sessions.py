@@ -16,6 +16,7 @@ from trademail.errors import NotFound, SessionEnded
 from trademail.ids import is_id, new_id
 from trademail.services.members import Members
 from trademail.services.signup import Signup
+from trademail.services.standing import STAFF
 from trademail.store import SessionRow, SessionStore
 
 _TOUCH_EVERY_SECONDS = 1.0
@@ -42,6 +43,7 @@ class Visit:
     extendable: bool        # False when the absolute lifetime ends it before the idle timer
     created_at: float
     last_seen_at: float     # the last request that counted as activity
+    staff: bool = False     # TradeStaff: the console is theirs
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ class Sessions:
         """Check the password and start a new session; returns it and its cookie token."""
         member = await self._members.sign_in(username, password, client)
         return await self._start(member.id, member.username, member.company, user_agent,
-                                 replacing)
+                                 replacing, staff=member.tier == STAFF)
 
     async def sign_up(self, *, username: object, password: object, email: object,
                       company: object, country: object, user_agent: str,
@@ -93,14 +95,14 @@ class Sessions:
                                  None)
 
     async def _start(self, member_id: str, username: str, company: str, user_agent: str,
-                     replacing: str | None) -> tuple[Visit, str]:
+                     replacing: str | None, *, staff: bool = False) -> tuple[Visit, str]:
         now = self._clock.now()
         token = new_token()
         row = SessionRow(member_id, new_id(now), device_label(user_agent[:512]), now, now)
         await self._store.create_session(row, token_digest(token),
                                          token_digest(replacing) if replacing else None)
         await self._store.forget_sessions(*self._ended_before(now), member_id=member_id)
-        return self._visit(row, username, company, token, now), token
+        return self._visit(row, username, company, token, now, staff=staff), token
 
     async def sign_out(self, token: str) -> None:
         """End this browser's session on the server: its cookie is worthless from now on."""
@@ -123,7 +125,8 @@ class Sessions:
             # Refused from now on. The row stays (until the next sign-in or housekeeping)
             # so every request of this browser can say why, not only the first one.
             raise SessionEnded(timed_out=True)
-        return self._visit(found, found.username, found.company, token, now)
+        return self._visit(found, found.username, found.company, token, now,
+                           staff=found.tier == STAFF)
 
     async def touch(self, visit: Visit) -> Visit:
         """Count the request of a resumed visit as activity (once the door knows it is a real
@@ -134,13 +137,13 @@ class Sessions:
         return replace(visit, last_seen_at=visit.now, ends_in=ends_in, extendable=extendable)
 
     def _visit(self, row: SessionRow, username: str, company: str, token: str,
-               now: float) -> Visit:
+               now: float, *, staff: bool) -> Visit:
         ends_in, extendable = self._deadline(row.created_at, row.last_seen_at, now)
         return Visit(session_id=row.id, member_id=row.member_id, username=username,
                      company=company, csrf=self.form_token(token), now=now,
                      idle_timeout=self._auth.idle_timeout_seconds, ends_in=ends_in,
                      extendable=extendable, created_at=row.created_at,
-                     last_seen_at=row.last_seen_at)
+                     last_seen_at=row.last_seen_at, staff=staff)
 
     def _deadline(self, created_at: float, last_seen_at: float,
                   now: float) -> tuple[float, bool]:

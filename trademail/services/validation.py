@@ -105,6 +105,18 @@ def line(value: object, field: str, *, max_length: int, min_length: int = 1) -> 
     return text
 
 
+def paragraph(value: object, field: str, *, max_length: int, min_length: int = 0) -> str:
+    """Text of a few lines (a description): trimmed, no control characters but line
+    breaks, within its length in characters."""
+    text = unicodedata.normalize("NFC", _text(value, field)).replace("\r\n", "\n").strip()
+    if _CONTROL.search(text) or "\r" in text:
+        raise InvalidInput.one(field, "must not contain control characters")
+    if not min_length <= len(text) <= max_length:
+        raise InvalidInput.one(field, f"must be {min_length} to {max_length} characters"
+                               if min_length else f"must be at most {max_length} characters")
+    return text
+
+
 def body(value: object, field: str, *, max_bytes: int) -> str:
     text = _text(value, field)
     if len(text.encode("utf-8", "surrogatepass")) > max_bytes:

@@ -15,9 +15,22 @@ from trademail.store.accounts import (
     AccountTokenRow,
     EmailChangeRow,
 )
+from trademail.store.conduct import BlockRow, ConductStore, Window
 from trademail.store.correspondents import CorrespondentRow, CorrespondentStore
 from trademail.store.db import Database, Duplicate, open_database
+from trademail.store.directory import DirectoryQuery, DirectoryStore, PublicProfile
 from trademail.store.keys import KeyStore
+from trademail.store.listings import (
+    Decide,
+    FlagRow,
+    LeadRow,
+    Listing,
+    ListingStore,
+    ProductRow,
+    ProfileRow,
+    Standing,
+    kind_of,
+)
 from trademail.store.mailbox import (
     AttachmentRow,
     EntryRow,
@@ -29,6 +42,7 @@ from trademail.store.mailbox import (
     NewMessage,
 )
 from trademail.store.members import AliasRow, MemberRow, MemberStore
+from trademail.store.moderation import AuditRow, ModerationStore, ReportRow
 from trademail.store.notifications import (
     NewReplyToken,
     NoticeRow,
@@ -49,17 +63,28 @@ __all__ = [
     "ActiveSession",
     "AliasRow",
     "AttachmentRow",
+    "AuditRow",
+    "BlockRow",
+    "ConductStore",
     "CorrespondentRow",
     "CorrespondentStore",
     "Database",
+    "Decide",
+    "DirectoryQuery",
+    "DirectoryStore",
     "Duplicate",
     "EmailChangeRow",
     "EntryRow",
+    "FlagRow",
     "Idempotent",
     "KeyStore",
+    "LeadRow",
+    "Listing",
+    "ListingStore",
     "MailboxStore",
     "MemberRow",
     "MemberStore",
+    "ModerationStore",
     "NewAttachment",
     "NewDelivery",
     "NewEntry",
@@ -70,15 +95,22 @@ __all__ = [
     "NotificationStore",
     "OutboxRow",
     "OutboxStore",
+    "ProductRow",
+    "ProfileRow",
+    "PublicProfile",
     "ReplyTokenRow",
+    "ReportRow",
     "SessionRow",
     "SessionStore",
+    "Standing",
     "Stores",
     "ThrottleStore",
     "TokenRow",
     "TokenStore",
     "WebhookRow",
     "WebhookStore",
+    "Window",
+    "kind_of",
     "open_stores",
 ]
 
@@ -100,6 +132,10 @@ class Stores:
     notifications: NotificationStore
     correspondents: CorrespondentStore
     webhooks: WebhookStore
+    listings: ListingStore
+    directory: DirectoryStore
+    moderation: ModerationStore
+    conduct: ConductStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
@@ -107,7 +143,9 @@ class Stores:
                    tokens=TokenStore(db), sessions=SessionStore(db), accounts=AccountStore(db),
                    mailbox=MailboxStore(db), outbox=OutboxStore(db),
                    notifications=NotificationStore(db), correspondents=CorrespondentStore(db),
-                   webhooks=WebhookStore(db))
+                   webhooks=WebhookStore(db), listings=ListingStore(db),
+                   directory=DirectoryStore(db), moderation=ModerationStore(db),
+                   conduct=ConductStore(db))
 
     async def ping(self) -> None:
         try:

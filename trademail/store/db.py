@@ -255,8 +255,10 @@ class SQLiteDatabase:
             for conn in self._connections:
                 conn.close()
 
-        await asyncio.get_running_loop().run_in_executor(self._writer_pool, close_all)
-        self._reader_pool.shutdown(wait=True)
+        # Reads still running finish first: a connection is never closed under one.
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, lambda: self._reader_pool.shutdown(wait=True))
+        await loop.run_in_executor(self._writer_pool, close_all)
         self._writer_pool.shutdown(wait=True)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from trademail.errors import Conflict
 from trademail.store.accounts import AccountTokenRow, insert_account_token
 from trademail.store.db import Database, Duplicate, Row, in_list
+from trademail.store.directory import FOREVER
 from trademail.store.outbox import NewOutboxRow, insert_outbox
 
 
@@ -25,6 +26,11 @@ class MemberRow:
     created_at: float
     email_confirmed: bool = False
     address_since: float = 0.0  # when the address in use became the member's
+    tier: str = "free"          # free, premium or staff
+    status: str = "active"      # active, not_listed, restricted or banned
+    status_reason: str = ""
+    status_at: float = 0.0
+    country_code: str = ""      # ISO code of `country` ("-" when it names none known)
 
 
 @dataclass(frozen=True)
@@ -35,11 +41,12 @@ class AliasRow:
     created_at: float
 
 
-_MEMBER_COLUMNS = ("id, username, email_ct, email_index, company, country, password_hash, "
-                   "member_key, notify, created_at, email_confirmed, address_since")
+MEMBER_COLUMNS = ("id, username, email_ct, email_index, company, country, password_hash, "
+                   "member_key, notify, created_at, email_confirmed, address_since, tier, status, "
+                   "status_reason, status_at, country_code")
 
 
-def _member(row: Row | None) -> MemberRow | None:
+def member_row(row: Row | None) -> MemberRow | None:
     if row is None:
         return None
     values = {k: row[k] for k in MemberRow.__dataclass_fields__}
@@ -54,10 +61,12 @@ class MemberStore:
 
     async def create_member(self, member: MemberRow, alias: str, *,
                             token: AccountTokenRow | None = None,
-                            outbox: Sequence[NewOutboxRow] = ()) -> None:
-        """A new member with their first alias and the mail their sign-up causes (with its
-        link's token), in one transaction. Only the username and the alias must be free:
-        an address is unique among confirmed members only."""
+                            outbox: Sequence[NewOutboxRow] = (),
+                            words: Sequence[str] = ()) -> None:
+        """A new member with their first alias, the words of their company name for the
+        directory's search, and the mail their sign-up causes (with its link's token), in
+        one transaction. Only the username and the alias must be free: an address is
+        unique among confirmed members only."""
         async with self.db.transaction() as tx:
             if await tx.fetchval("SELECT 1 FROM members WHERE username = $1", member.username):
                 raise Conflict("this username is taken", "username")
@@ -65,41 +74,46 @@ class MemberStore:
                 raise Conflict("alias taken", "alias")
             try:
                 await tx.execute(
-                    f"INSERT INTO members ({_MEMBER_COLUMNS}) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    f"INSERT INTO members ({MEMBER_COLUMNS}) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
+                    "$16, $17)",
                     member.id, member.username, member.email_ct, member.email_index,
                     member.company, member.country, member.password_hash, member.member_key,
                     member.notify, member.created_at, member.email_confirmed,
-                    member.address_since)
+                    member.address_since, member.tier, member.status, member.status_reason,
+                    member.status_at, member.country_code)
                 await tx.execute(
                     "INSERT INTO aliases (address, member_id, enabled, created_at) "
                     "VALUES ($1, $2, TRUE, $3)", alias, member.id, member.created_at)
             except Duplicate:
                 raise Conflict("this username is taken", "username") from None
+            await tx.executemany(  # indexed for the directory's search at once
+                "INSERT INTO directory_words (word, member_id, expires_at) VALUES ($1, $2, $3)",
+                [(w, member.id, FOREVER) for w in sorted({"", *words})])
             if token is not None:
                 await insert_account_token(tx, token)
             await insert_outbox(tx, outbox)
 
     async def member_by_id(self, member_id: str) -> MemberRow | None:
-        return _member(await self.db.fetchrow(
-            f"SELECT {_MEMBER_COLUMNS} FROM members WHERE id = $1", member_id))
+        return member_row(await self.db.fetchrow(
+            f"SELECT {MEMBER_COLUMNS} FROM members WHERE id = $1", member_id))
 
     async def member_by_username(self, username: str) -> MemberRow | None:
-        return _member(await self.db.fetchrow(
-            f"SELECT {_MEMBER_COLUMNS} FROM members WHERE username = $1", username))
+        return member_row(await self.db.fetchrow(
+            f"SELECT {MEMBER_COLUMNS} FROM members WHERE username = $1", username))
 
     async def confirmed_member_by_email(self, email_index: bytes) -> MemberRow | None:
         """The member whose confirmed address has this blind index, if any."""
-        return _member(await self.db.fetchrow(
-            f"SELECT {_MEMBER_COLUMNS} FROM members WHERE email_index = $1 "
+        return member_row(await self.db.fetchrow(
+            f"SELECT {MEMBER_COLUMNS} FROM members WHERE email_index = $1 "
             "AND email_confirmed", email_index))
 
     async def members_by_ids(self, ids: Sequence[str]) -> dict[str, MemberRow]:
         if not ids:
             return {}
         rows = await self.db.fetch(
-            f"SELECT {_MEMBER_COLUMNS} FROM members WHERE id IN ({in_list(1, len(ids))})", *ids)
-        return {r["id"]: m for r in rows if (m := _member(r))}
+            f"SELECT {MEMBER_COLUMNS} FROM members WHERE id IN ({in_list(1, len(ids))})", *ids)
+        return {r["id"]: m for r in rows if (m := member_row(r))}
 
     async def set_password_hash(self, member_id: str, password_hash: str) -> None:
         await self.db.execute("UPDATE members SET password_hash = $2 WHERE id = $1",
@@ -136,10 +150,14 @@ class MemberStore:
         return {r["name"]: r["id"] for r in rows}
 
     async def alias_owner(self, address: str) -> tuple[str, bool] | None:
-        """(member id, enabled) of an alias address, or None."""
+        """(member id, whether it takes mail) of an alias address, or None. An alias takes
+        mail while it is enabled and its member is not banned."""
         row = await self.db.fetchrow(
-            "SELECT member_id, enabled FROM aliases WHERE address = $1", address)
-        return None if row is None else (row["member_id"], bool(row["enabled"]))
+            "SELECT a.member_id, a.enabled, m.status FROM aliases a JOIN members m "
+            "ON m.id = a.member_id WHERE a.address = $1", address)
+        if row is None:
+            return None
+        return row["member_id"], bool(row["enabled"]) and row["status"] != "banned"
 
     async def set_alias_enabled(self, member_id: str, address: str,
                                 enabled: bool) -> bool | None:

@@ -22,6 +22,7 @@ class ActiveSession(SessionRow):
 
     username: str
     company: str
+    tier: str = "free"
 
 
 _SESSION = "s.member_id, s.id, s.device, s.created_at, s.last_seen_at"
@@ -51,12 +52,13 @@ class SessionStore:
 
     async def session_by_digest(self, digest: bytes) -> ActiveSession | None:
         row = await self.db.fetchrow(
-            f"SELECT {_SESSION}, m.username, m.company FROM web_sessions s "
-            "JOIN members m ON m.id = s.member_id WHERE s.digest = $1", digest)
+            f"SELECT {_SESSION}, m.username, m.company, m.tier FROM web_sessions s "
+            "JOIN members m ON m.id = s.member_id WHERE s.digest = $1 "
+            "AND m.status <> 'banned'", digest)  # a ban ends its sessions; never one more
         if row is None:
             return None
         return ActiveSession(row["member_id"], row["id"], row["device"], row["created_at"],
-                             row["last_seen_at"], row["username"], row["company"])
+                             row["last_seen_at"], row["username"], row["company"], row["tier"])
 
     async def touch_session(self, member_id: str, session_id: str, now: float) -> None:
         await self.db.execute(

@@ -38,8 +38,9 @@ class TokenStore:
 
     async def token_by_digest(self, digest: bytes) -> TokenRow | None:
         row = await self.db.fetchrow(
-            "SELECT member_id, id, name, scopes, created_at, expires_at, last_used_at "
-            "FROM api_tokens WHERE digest = $1", digest)
+            "SELECT t.member_id, t.id, t.name, t.scopes, t.created_at, t.expires_at, "
+            "t.last_used_at FROM api_tokens t JOIN members m ON m.id = t.member_id "
+            "WHERE t.digest = $1 AND m.status <> 'banned'", digest)  # a ban revokes them
         return None if row is None else _api_token(row)
 
     async def tokens_of(self, member_id: str) -> list[TokenRow]:
