@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -23,8 +24,10 @@ from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from tests.helpers import PASSWORD, link_token, register, send, take_mail
+from tests.helpers import PASSWORD, link_token, make_config, register, send, take_mail
 from trademail.api import OPENAPI_PATH
+from trademail.app import CORE
+from trademail.config import Config
 from trademail.testing import FakeClock
 
 DOC_URI = "urn:trademail:openapi"
@@ -34,6 +37,10 @@ NO_SUCH_ID = "0" * 32
 MESSAGES = "/api/v1/messages"
 MEMBERS = "/api/v1/members"
 TOKENS = "/api/v1/tokens"
+DIRECTORY = "/api/v1/directory"
+PRODUCTS = "/api/v1/me/products"
+LEADS = "/api/v1/me/leads"
+BLOCKS = "/api/v1/me/blocks"
 
 
 def load_document() -> dict[str, Any]:
@@ -225,6 +232,16 @@ def member_json(username: str, **changes: str) -> dict[str, str]:
 
 
 @pytest.fixture
+def config(tmp_path: Path, store_url: str) -> Config:
+    """Small marketplace limits, so that the session reaches each of them."""
+    return make_config(tmp_path, store_url, TRADEMAIL_DIRECTORY_PAGE_SIZE="2",
+                       TRADEMAIL_DIRECTORY_MAX_PAGES="3",
+                       TRADEMAIL_DIRECTORY_CONTACT_VIEWS_PER_DAY="2",
+                       TRADEMAIL_DIRECTORY_MAX_PRODUCTS="2", TRADEMAIL_DIRECTORY_MAX_LEADS="1",
+                       TRADEMAIL_LIMITS_NEW_ACCOUNT_NEW_CORRESPONDENTS_PER_DAY="3")
+
+
+@pytest.fixture
 async def api(client: Any) -> Api:
     resp = await client.get("/api/v1/openapi.json")
     assert resp.status == 200
@@ -308,6 +325,24 @@ def test_schemas_reject_drifted_bodies() -> None:
     with pytest.raises(ValidationError):  # the real address must never ride along
         party.validate({"username": "bob", "company": "B", "country": "KE", "alias": "",
                         "email": "bob@example.com"})
+    # The directory shows an alias and links to write to only to a signed-in caller.
+    product = {"id": "c" * 32, "name": "Cashews", "description": "", "category": "agriculture",
+               "created_at": "2026-09-21T14:13:20.000Z", "updated_at": "2026-09-21T14:13:20.000Z"}
+    anyone = {"username": "bob", "company": "B", "country": "KE", "business_type": "",
+              "about": "", "products": [product], "leads": []}
+    link = "/compose?to=bob-abc123%40relay.example&subject=About+B"
+    signed_in = {**anyone, "alias": "bob-abc123@relay.example", "send_trademail": link,
+                 "products": [{**product, "send_trademail": link}]}
+    for entry in (anyone, signed_in):
+        spec.validate_response("GET", "/api/v1/directory/bob", 200, "application/json", entry)
+    for bad in ({**anyone, "alias": signed_in["alias"]}, {**signed_in, "products": [product]},
+                {**anyone, "business_type": "smuggler"}):
+        with pytest.raises(ValidationError):
+            spec.validate_response("GET", "/api/v1/directory/bob", 200, "application/json", bad)
+    with pytest.raises(ValidationError):  # pages are all one or all the other
+        spec.validate_response("GET", "/api/v1/directory", 200, "application/json",
+                               {"items": [anyone, signed_in], "page": 1, "has_more": False,
+                                "max_pages": 10})
     with pytest.raises(ValidationError):
         spec.validate_response("GET", "/api/v1/me", 401, "application/problem+json",
                                {"type": "about:blank", "title": "Unauthorized", "status": 404,
@@ -354,11 +389,18 @@ async def test_security_requirements_match_the_api(api: Api) -> None:
     default = spec.doc["security"]
     for method, template in sorted(spec.operations()):
         op = spec.doc["paths"][template][method.lower()]
-        path = template.replace("{id}", NO_SUCH_ID).replace("{n}", "1")
+        path = template.replace("{id}", NO_SUCH_ID).replace("{n}", "1") \
+            .replace("{username}", "nobody")
         requirements = op.get("security", default)
         if not requirements:
             resp = await api.client.request(method, path)
             assert resp.status != 401, f"{method} {template} is documented as public"
+            continue
+        if {} in requirements:  # optional: a token shows more, and a wrong one is refused
+            assert requirements == [{}, {"bearerAuth": []}]
+            resp = await api.client.request(method, path)
+            assert resp.status != 401, f"{method} {template} is documented as optional"
+            await api.call(method, path, expect=401, headers=bearer("tm_not-a-token"))
             continue
         assert requirements == [{"bearerAuth": requirements[0]["bearerAuth"]}]
         await api.call(method, path, expect=401)
@@ -499,7 +541,7 @@ async def test_session_answers_match_the_document(api: Api, clock: FakeClock) ->
                                       "body": "Also: sesame seeds, 5 tonnes?"})
     later_id = later.body["id"]
     clock.advance(1)
-    await send(api.client, carol, ["alice"], subject="Hello", body="From carol")
+    from_carol = await send(api.client, carol, ["alice"], subject="Hello", body="From carol")
 
     # ------------------------------------------------ listing and searching
     inbox = await api.call("GET", MESSAGES, expect=200, headers=alice, params={"limit": "2"})
@@ -574,6 +616,263 @@ async def test_session_answers_match_the_document(api: Api, clock: FakeClock) ->
     await api.call("DELETE", f"{MESSAGES}/{later_id}", expect=204, headers=alice)
     await api.call("DELETE", f"{MESSAGES}/{later_id}", expect=404, headers=alice)
     await api.call("GET", f"{MESSAGES}/{later_id}", expect=200, headers=carol.auth)
+
+    # ------------------------------------------------ your listings: the TradeProfile
+    alice_alias = alice_profile["aliases"][0]["address"]
+    await api.call("GET", "/api/v1/me/profile", expect=401)
+    await api.call("GET", "/api/v1/me/profile", expect=403, headers=bob_reader)
+    empty = await api.call("GET", "/api/v1/me/profile", expect=200, headers=alice)
+    assert empty.body == {"about": "", "business_type": "", "updated_at": None, "contact": {
+        "phone": "", "website": "", "address": "", "messengers": ""}}
+    profile_request = {
+        "about": "Exporters of Kenyan cashews and macadamia nuts since 1998.",
+        "business_type": "trading company",
+        "contact": {"phone": "+254 20 2345678", "website": "alice-trading.example",
+                    "address": "Moi Avenue 12\nNairobi", "messengers": None}}
+    trade_profile = await api.call("PUT", "/api/v1/me/profile", expect=200, headers=alice,
+                                   json_body=profile_request)
+    assert trade_profile.body["contact"] == {
+        "phone": "+254 20 2345678", "website": "https://alice-trading.example",
+        "address": "Moi Avenue 12\nNairobi", "messengers": ""}
+    assert (trade_profile.body["status"], trade_profile.body["notice"],
+            trade_profile.body["contact_details_found"]) == ("active", "Saved.", [])
+    again = await api.call("GET", "/api/v1/me/profile", expect=200, headers=alice)
+    assert again.body == {key: trade_profile.body[key] for key in again.body}
+    with_email = await api.call("PUT", "/api/v1/me/profile", expect=422, headers=alice,
+                                json_body={**profile_request,
+                                           "contact": {"messengers": "sales@alice-trading.com"}})
+    assert with_email.body["errors"][0]["field"] == "contact.messengers"
+    await api.call("PUT", "/api/v1/me/profile", expect=422, headers=alice,
+                   json_body={**profile_request, "business_type": "pirate"})
+    await api.call("PUT", "/api/v1/me/profile", expect=415,
+                   headers={**alice, "Content-Type": "text/plain"}, data="about=Cashews")
+    await api.call("PUT", "/api/v1/me/profile", expect=400, headers={**alice, **json_type},
+                   data="{")
+
+    # ------------------------------------------------ your listings: products and leads
+    cashew_request = {"name": "Cashew kernels W320", "category": "agriculture",
+                      "description": "Whole white kernels, 25 kg cartons, 18 t per 40ft."}
+    cashews = await api.call("POST", PRODUCTS, expect=201, headers=alice,
+                             json_body=cashew_request)
+    cashew_id = cashews.body["id"]
+    assert cashews.body["status"] == "active" and cashews.body["contact_details_found"] == []
+    nuts = await api.call("POST", PRODUCTS, expect=201, headers=alice,
+                          json_body={"name": "Macadamia nuts", "category": "agriculture"})
+    full = await api.call("POST", PRODUCTS, expect=422, headers=alice,
+                          json_body={"name": "Brazil nuts", "category": "agriculture"})
+    assert full.body["errors"][0]["field"] == "product"  # [directory] max_products
+    snacks = await api.call("POST", PRODUCTS, expect=422, headers=carol.auth,
+                            json_body={"name": "Crisps", "category": "snacks"})
+    assert snacks.body["errors"][0]["field"] == "category"
+    await api.call("POST", PRODUCTS, expect=401, json_body=cashew_request)
+    await api.call("POST", PRODUCTS, expect=403, headers=bob_reader, json_body=cashew_request)
+    await api.call("POST", PRODUCTS, expect=415, headers={**alice, "Content-Type": "text/plain"},
+                   data="name=Cashews")
+    await api.call("POST", PRODUCTS, expect=413, headers={**alice, **json_type},
+                   data=json.dumps({**cashew_request, "description": "x" * 70_000}))
+    products = await api.call("GET", PRODUCTS, expect=200, headers=alice)
+    assert [p["id"] for p in products.body["items"]] == [cashew_id, nuts.body["id"]]
+    product = await api.call("GET", f"{PRODUCTS}/{cashew_id}", expect=200, headers=alice)
+    assert product.body == {key: cashews.body[key] for key in product.body}
+    clock.advance(1)
+    renamed = await api.call("PUT", f"{PRODUCTS}/{cashew_id}", expect=200, headers=alice,
+                             json_body={**cashew_request, "name": "Cashew kernels W320, W240"})
+    assert renamed.body["created_at"] == cashews.body["created_at"] != renamed.body["updated_at"]
+    await api.call("PUT", f"{PRODUCTS}/{cashew_id}", expect=422, headers=alice,
+                   json_body={**cashew_request, "category": "snacks"})
+    await api.call("PUT", f"{PRODUCTS}/{NO_SUCH_ID}", expect=404, headers=alice,
+                   json_body=cashew_request)
+    await api.call("GET", f"{PRODUCTS}/{NO_SUCH_ID}", expect=404, headers=alice)
+    await api.call("GET", f"{PRODUCTS}/{cashew_id}", expect=404, headers=carol.auth)
+    await api.call("DELETE", f"{PRODUCTS}/{nuts.body['id']}", expect=204, headers=alice)
+    await api.call("DELETE", f"{PRODUCTS}/{nuts.body['id']}", expect=404, headers=alice)
+
+    lead_request = {"kind": "sell", "title": "W320 cashews every month", "quantity": "20 t",
+                    "category": "agriculture", "expires_in_days": 60}
+    offer = await api.call("POST", LEADS, expect=201, headers=alice, json_body=lead_request)
+    offer_id = offer.body["id"]
+    assert offer.body["kind"] == "sell" and offer.body["description"] == ""
+    one_lead = await api.call("POST", LEADS, expect=422, headers=alice,
+                              json_body={**lead_request, "kind": "buy"})
+    assert one_lead.body["errors"][0]["field"] == "lead"  # [directory] max_leads
+    for bad in ({"kind": "rent"}, {"expires_in_days": 400}, {"title": ""}):
+        problem = await api.call("POST", LEADS, expect=422, headers=carol.auth,
+                                 json_body={**lead_request, **bad})
+        assert problem.body["errors"][0]["field"] == next(iter(bad))
+    leads = await api.call("GET", LEADS, expect=200, headers=alice)
+    assert [lead["id"] for lead in leads.body["items"]] == [offer_id]
+    assert (await api.call("GET", f"{LEADS}/{offer_id}", expect=200, headers=alice)).body == {
+        key: offer.body[key] for key in leads.body["items"][0]}
+    more = await api.call("PUT", f"{LEADS}/{offer_id}", expect=200, headers=alice,
+                          json_body={**lead_request, "quantity": "40 t"})
+    assert more.body["quantity"] == "40 t" and more.body["id"] == offer_id
+    await api.call("PUT", f"{LEADS}/{offer_id}", expect=422, headers=alice,
+                   json_body={**lead_request, "kind": "rent"})
+    await api.call("PUT", f"{LEADS}/{NO_SUCH_ID}", expect=404, headers=alice,
+                   json_body=lead_request)
+    await api.call("GET", f"{LEADS}/{NO_SUCH_ID}", expect=404, headers=alice)
+    await api.call("DELETE", f"{LEADS}/{offer_id}", expect=204, headers=alice)
+    await api.call("DELETE", f"{LEADS}/{offer_id}", expect=404, headers=alice)
+    await api.call("GET", LEADS, expect=401)
+
+    # ------------------------------------------------ the contact-details rule
+    dave = await register(api.client, "dave")
+    with_phone = "Hulled sesame seeds, 50 kg bags. Call +49 30 1234 5678 for prices."
+    sesame = await api.call("POST", PRODUCTS, expect=201, headers=dave.auth, json_body={
+        "name": "Sesame seeds", "description": with_phone, "category": "agriculture"})
+    start = with_phone.index("+49")
+    assert sesame.body["contact_details_found"] == [{
+        "field": "description", "kind": "phone", "start": start, "end": start + 16,
+        "text": "+49 30 1234 5678"}]
+    assert sesame.body["status"] == "not_listed" and "NOT Listed" in sesame.body["notice"]
+    unlisted = (await api.call("GET", "/api/v1/me", expect=200, headers=dave.auth)).body
+    assert (unlisted["tier"], unlisted["status"]) == ("free", "not_listed")
+    assert "phone number" in unlisted["status_reason"]
+    await api.call("GET", f"{DIRECTORY}/dave", expect=404)
+    clean = await api.call("PUT", f"{PRODUCTS}/{sesame.body['id']}", expect=200,
+                           headers=dave.auth, json_body={
+                               "name": "Sesame seeds", "category": "agriculture",
+                               "description": with_phone.split(" Call")[0]})
+    assert (clean.body["status"], clean.body["contact_details_found"]) == ("active", [])
+
+    frank = await register(api.client, "frank")  # three violations make a member Restricted
+    statuses = []
+    for method, path, listing in (
+            ("PUT", "/api/v1/me/profile", {"about": "Spices. Call +49 30 1234 5678"}),
+            ("POST", PRODUCTS, {"name": "Cloves", "category": "agriculture",
+                                "description": "Our range: www.frank-trading.com"}),
+            ("POST", LEADS, {"kind": "buy", "title": "Vanilla", "category": "agriculture",
+                             "description": "Offers on telegram @franktrading"})):
+        saved = await api.call(method, path, expect=200 if method == "PUT" else 201,
+                               headers=frank.auth, json_body=listing)
+        statuses.append(saved.body["status"])
+    assert statuses == ["not_listed", "not_listed", "restricted"]
+    assert (await api.call("GET", "/api/v1/me", expect=200,
+                           headers=frank.auth)).body["status"] == "restricted"
+    only_answers = await api.call("POST", MESSAGES, expect=403, headers=frank.auth,
+                                  json_body={"to": ["alice"], "body": "Buy our vanilla"})
+    assert "only answer" in only_answers.body["detail"]
+
+    hana = await register(api.client, "hana")
+    await api.call("POST", LEADS, expect=201, headers=hana.auth, json_body={
+        "kind": "buy", "title": "Sesame seeds, 5 t", "category": "agriculture",
+        "description": "Hulled, CIF Mombasa."})
+
+    # ------------------------------------------------ the directory
+    first_page = await api.call("GET", DIRECTORY, expect=200)
+    assert [e["username"] for e in first_page.body["items"]] == ["hana", "dave"]
+    assert first_page.body["has_more"] and first_page.body["max_pages"] == 3
+    assert hana.alias not in json.dumps(first_page.body)  # nothing to write to, for anyone
+    last_page = await api.call("GET", DIRECTORY, expect=200, params={"page": "2"})
+    assert [e["username"] for e in last_page.body["items"]] == ["carol", "alice"]
+    assert not last_page.body["has_more"]
+    beyond = await api.call("GET", DIRECTORY, expect=422, params={"page": "4"})
+    assert beyond.body["errors"][0]["field"] == "page"
+    await api.call("GET", DIRECTORY, expect=422, params={"category": "snacks"})
+    await api.call("GET", DIRECTORY, expect=401, headers=bearer("tm_not-a-token"))
+    sellers = await api.call("GET", DIRECTORY, expect=200, headers=bob_reader, params={
+        "q": "cashew", "country": "kenya", "category": "agriculture"})  # any scope will do
+    (entry,) = sellers.body["items"]
+    assert (entry["username"], entry["alias"]) == ("alice", alice_alias)
+    assert (entry["business_type"], entry["leads"]) == ("trading company", [])
+    assert entry["products"][0]["send_trademail"].startswith("/compose?to=")
+    buyer = await api.call("GET", f"{DIRECTORY}/hana", expect=200, headers=carol.auth)
+    assert buyer.body["alias"] == hana.alias and buyer.body["leads"][0]["send_trademail"]
+    anyone = await api.call("GET", f"{DIRECTORY}/HANA", expect=200)
+    assert "alias" not in anyone.body and anyone.body["leads"][0]["title"] == "Sesame seeds, 5 t"
+    for hidden in ("bob", "frank", "nobody"):  # unconfirmed, Restricted, no such member
+        await api.call("GET", f"{DIRECTORY}/{hidden}", expect=404)
+
+    # ------------------------------------------------ contact sections
+    card = await api.call("GET", f"{DIRECTORY}/alice/contact", expect=200, headers=carol.auth)
+    assert card.body == {"username": "alice", "alias": alice_alias,
+                         "contact": trade_profile.body["contact"]}
+    bare = await api.call("GET", f"{DIRECTORY}/dave/contact", expect=200, headers=carol.auth)
+    assert set(bare.body["contact"].values()) == {""}
+    await api.call("GET", f"{DIRECTORY}/alice/contact", expect=200, headers=carol.auth)
+    capped = await api.call("GET", f"{DIRECTORY}/hana/contact", expect=429, headers=carol.auth)
+    assert int(capped.headers["Retry-After"]) >= 1  # [directory] contact_views_per_day
+    await api.call("GET", f"{DIRECTORY}/nobody/contact", expect=404, headers=carol.auth)
+    unconfirmed = await api.call("GET", f"{DIRECTORY}/alice/contact", expect=403, headers=bob)
+    assert "good standing" in unconfirmed.body["detail"]
+    await api.call("GET", f"{DIRECTORY}/alice/contact", expect=403, headers=bob_reader)
+    await api.call("GET", f"{DIRECTORY}/alice/contact", expect=401)
+
+    # ------------------------------------------------ blocks
+    assert (await api.call("GET", BLOCKS, expect=200, headers=alice)).body == {"items": []}
+    refusing = await api.call("POST", BLOCKS, expect=201, headers=alice,
+                              json_body={"who": "dave", "mode": "refuse"})
+    assert (refusing.body["kind"], refusing.body["who"]) == ("member", "dave")
+    await api.call("POST", BLOCKS, expect=409, headers=alice, json_body={"who": "DAVE"})
+    refused = await api.call("POST", MESSAGES, expect=422, headers=dave.auth,
+                             json_body={"to": ["alice"], "body": "Sesame for you?"})
+    assert refused.body["errors"][0]["field"] == "to"
+    filing = await api.call("POST", BLOCKS, expect=201, headers=alice,
+                            json_body={"message_id": from_carol["id"], "mode": "file"})
+    assert (filing.body["who"], filing.body["mode"]) == ("carol", "file")
+    quietly = await send(api.client, carol, ["alice"], subject="Again", body="Still there?")
+    archive = await api.call("GET", MESSAGES, expect=200, headers=alice,
+                             params={"folder": "archive"})
+    assert {m["id"]: m["unread"] for m in archive.body["messages"]}[quietly["id"]] is False
+    outsider = await api.call("POST", BLOCKS, expect=201, headers=alice,
+                              json_body={"who": "offers@bulk-mailer.example"})
+    assert (outsider.body["kind"], outsider.body["mode"]) == ("address", "refuse")
+    for bad in ({"who": "nobody"}, {"who": "alice"}, {"who": "bob", "mode": "ignore"}, {}):
+        await api.call("POST", BLOCKS, expect=422, headers=alice, json_body=bad)
+    await api.call("POST", BLOCKS, expect=404, headers=alice, json_body={"message_id": first_id})
+    await api.call("POST", BLOCKS, expect=404, headers=alice,
+                   json_body={"message_id": NO_SUCH_ID})
+    await api.call("POST", BLOCKS, expect=403, headers=bob_reader, json_body={"who": "dave"})
+    blocks = await api.call("GET", BLOCKS, expect=200, headers=alice)
+    assert [b["id"] for b in blocks.body["items"]] == [
+        refusing.body["id"], filing.body["id"], outsider.body["id"]]
+    await api.call("DELETE", f"{BLOCKS}/{refusing.body['id']}", expect=204, headers=alice)
+    await api.call("DELETE", f"{BLOCKS}/{refusing.body['id']}", expect=404, headers=alice)
+    await api.call("GET", BLOCKS, expect=401)
+
+    # ------------------------------------------------ reporting a conversation
+    reason = {"reason": "Asks for an advance payment outside TradeMail."}
+    await api.call("POST", f"{MESSAGES}/{reply_id}/report", expect=201, headers=alice,
+                   json_body=reason)
+    twice = await api.call("POST", f"{MESSAGES}/{reply_id}/report", expect=422, headers=alice,
+                           json_body=reason)
+    assert twice.body["errors"][0]["field"] == "reason"
+    await api.call("POST", f"{MESSAGES}/{later_id}/report", expect=422, headers=carol.auth,
+                   json_body={"reason": "no"})
+    await api.call("POST", f"{MESSAGES}/{reply_id}/report", expect=404, headers=carol.auth,
+                   json_body=reason)
+    await api.call("POST", f"{MESSAGES}/{NO_SUCH_ID}/report", expect=404, headers=alice,
+                   json_body=reason)
+    await api.call("POST", f"{MESSAGES}/{reply_id}/report", expect=403, headers=bob_reader,
+                   json_body=reason)
+
+    # ------------------------------------------------ sending limits, staff, closed accounts
+    asking = await api.call("POST", MESSAGES, expect=201, headers=hana.auth, json_body={
+        "to": ["alice", "carol", "dave"], "subject": "Sesame", "body": "Who sells sesame?"})
+    limited = await api.call("POST", MESSAGES, expect=429, headers=hana.auth,
+                             json_body={"to": ["bob"], "body": "And you?"})
+    assert "new members a day" in limited.body["detail"]
+    assert int(limited.headers["Retry-After"]) >= 1
+    market = api.client.app[CORE].market  # staff accounts come from the command line
+    staff_profile = await market.operator.create_staff(
+        username="anna-staff", password=PASSWORD, email="anna@staff.example",
+        company="TradeMail Staff", country="ZZ")
+    staff = bearer((await api.call("POST", TOKENS, expect=201, json_body={
+        "username": "anna-staff", "password": PASSWORD})).body["token"])
+    assert (await api.call("GET", "/api/v1/me", expect=200, headers=staff)).body["tier"] == "staff"
+    from_staff = await api.call("POST", MESSAGES, expect=201, headers=staff, json_body={
+        "to": ["alice"], "subject": "Your report", "body": "We are looking into it."})
+    badge = await api.call("GET", f"{MESSAGES}/{from_staff.body['id']}", expect=200,
+                           headers=alice)
+    assert badge.body["from"]["staff"] is True
+    hana_id = (await api.call("GET", "/api/v1/me", expect=200, headers=hana.auth)).body["id"]
+    await market.moderation.set_status(await market.moderation.staff(staff_profile.id), hana_id,
+                                       "banned", "advance-fee fraud reported by members")
+    gone = await api.call("GET", f"{MESSAGES}/{asking.body['id']}", expect=200, headers=alice)
+    assert gone.body["from"]["account_closed"] is True
+    closed = await api.call("POST", MESSAGES, expect=422, headers=alice,
+                            json_body={"to": ["hana"], "body": "About your sesame"})
+    assert "closed" in closed.body["errors"][0]["message"]
 
     # ------------------------------------------------ token management
     listed = await api.call("GET", TOKENS, expect=200, headers=bob)

@@ -68,7 +68,8 @@ async def caller(request: web.Request, scope: str | None = None) -> Caller:
 
 def party_json(party: Party) -> dict[str, Any]:
     return {"username": party.username, "company": party.company, "country": party.country,
-            "alias": party.alias, "external": party.external}
+            "alias": party.alias, "external": party.external, "staff": party.staff,
+            "account_closed": party.status == "banned"}
 
 
 def profile_json(profile: Profile) -> dict[str, Any]:
@@ -76,7 +77,8 @@ def profile_json(profile: Profile) -> dict[str, Any]:
         "id": profile.id, "username": profile.username, "company": profile.company,
         "country": profile.country, "email_masked": profile.email_masked,
         "email_confirmed": profile.email_confirmed, "notify": profile.notify,
-        "created_at": iso(profile.created_at),
+        "created_at": iso(profile.created_at), "tier": profile.tier,
+        "status": profile.status, "status_reason": profile.status_reason,
         "aliases": [{"address": a.address, "enabled": a.enabled} for a in profile.aliases],
     }
 

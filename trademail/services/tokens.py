@@ -13,7 +13,8 @@ from trademail.services import validation
 from trademail.store import TokenRow, TokenStore
 
 # read and send mail; file and delete it; manage tokens and webhooks
-SCOPES = ("messages:read", "messages:send", "messages:write", "account:manage")
+SCOPES = ("messages:read", "messages:send", "messages:write", "account:manage", "listings:write",
+          "directory:read")
 PREFIX = "tm_"
 MAX_LIFETIME_SECONDS = 366 * 86400
 _TOUCH_EVERY_SECONDS = 60.0
