@@ -15,7 +15,7 @@ import jinja2
 from aiohttp import web
 
 from trademail.appkeys import WEB_STOPPING
-from trademail.web import account, live, settings, views
+from trademail.web import account, directory, listings, live, safety, settings, staff, views
 from trademail.web.door import page_headers, web_middleware
 from trademail.web.render import STATIC_DIR, TEMPLATE_DIR, configure
 
@@ -33,6 +33,10 @@ def setup_web(app: web.Application) -> None:
     app.add_routes(settings.routes)
     app.add_routes(account.routes)
     app.add_routes(live.routes)
+    app.add_routes(directory.routes)
+    app.add_routes(listings.routes)
+    app.add_routes(safety.routes)
+    app.add_routes(staff.routes)
     app[WEB_STOPPING] = asyncio.Event()
 
     async def stop_streams(app: web.Application) -> None:

@@ -17,6 +17,7 @@ from trademail.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    LimitReached,
     MasterKeyError,
     NotFound,
     StoreError,
@@ -24,6 +25,7 @@ from trademail.errors import (
     TooLarge,
     TradeMailError,
 )
+from trademail.web.render import sentence
 from trademail.web.request import (
     BROWSER_SECRET,
     NEW_BROWSER_SECRET,
@@ -45,14 +47,18 @@ def field_errors(exc: TradeMailError) -> dict[str, str]:
         return errors
     if isinstance(exc, Conflict):
         return {exc.field or "_form": str(exc)}
+    if isinstance(exc, LimitReached):  # a limit of the member's own, which it names
+        return {"_form": sentence(str(exc))}
     if isinstance(exc, Throttled):
         return {"_form": f"Too many failed attempts. Try again in {exc.retry_after} seconds."}
-    return {"_form": str(exc).capitalize() + "."}
+    return {"_form": sentence(str(exc))}
 
 
 def form_status(exc: TradeMailError) -> int:
     if isinstance(exc, Throttled):
         return 429
+    if isinstance(exc, Forbidden):
+        return 403
     if isinstance(exc, TooLarge):
         return 413
     if isinstance(exc, Conflict):
@@ -76,6 +82,7 @@ async def page(request: web.Request, template: str, context: Mapping[str, Any] |
         "notice_key": notice if notice in NOTICES else "",
         "unread": await request.app[READING].unread_count(visit.member_id) if visit else 0,
         "path": request.path,
+        "path_qs": request.path_qs,
         **(context or {}),
     }
     response = aiohttp_jinja2.render_template(template, request, ctx, status=status)
@@ -121,8 +128,13 @@ _ERROR_PAGES = {
 }
 
 
+# A 403 that says why (Forbidden: a page this account may not use), not a stale form.
+_NOT_ALLOWED = ("Not allowed", "Your account cannot use this page.")
+
+
 async def error_page(request: web.Request, status: int, detail: str | None = None) -> web.Response:
-    title, text = _ERROR_PAGES.get(status, _ERROR_PAGES[400 if status < 500 else 500])
+    title, text = _NOT_ALLOWED if status == 403 and detail else _ERROR_PAGES.get(
+        status, _ERROR_PAGES[400 if status < 500 else 500])
     try:
         return await page(request, "error.html", {"status": status, "title": title,
                                                   "text": detail or text}, status=status)
@@ -135,11 +147,13 @@ def domain_error_status(exc: TradeMailError) -> tuple[int, str | None]:
     if isinstance(exc, NotFound):
         return 404, None
     if isinstance(exc, Forbidden):
-        return 403, str(exc)
+        return 403, sentence(str(exc))
+    if isinstance(exc, LimitReached):
+        return 429, sentence(str(exc))
     if isinstance(exc, Throttled):
         return 429, None
     if isinstance(exc, InvalidInput | Conflict):
-        return 400, str(exc).capitalize() + "."
+        return 400, sentence(str(exc))
     if isinstance(exc, StoreError | MasterKeyError):
         log.error("service unavailable", error=exc.__class__.__name__)
         return 503, None

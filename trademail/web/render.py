@@ -1,8 +1,10 @@
-"""Presentation helpers for the templates: dates, sizes, avatars, and message bodies made safe."""
+"""Presentation helpers for the templates: dates, sizes, avatars, message bodies made safe,
+and flagged listing text cut into pieces the templates mark up."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import zlib
 from pathlib import Path
@@ -10,6 +12,10 @@ from typing import Any
 
 import jinja2
 from markupsafe import Markup, escape
+
+from trademail.services.contactsection import KIND_LABELS
+from trademail.services.directory import compose_url, listing_subject
+from trademail.services.standing import STATUS_LABELS, STATUS_MEANINGS, TIER_LABELS
 
 STATIC_DIR = Path(__file__).with_name("static")
 TEMPLATE_DIR = Path(__file__).with_name("templates")
@@ -46,6 +52,15 @@ ICONS = {
             'c-1.1 0-2-.9-2-2V6c0-1.1.9-2 2-2z"/><polyline points="22,6 12,13 2,6"/>',
     "device": '<rect x="2" y="3" width="20" height="14" rx="2" ry="2"/>'
               '<line x1="8" y1="21" x2="16" y2="21"/><line x1="12" y1="17" x2="12" y2="21"/>',
+    "globe": '<circle cx="12" cy="12" r="10"/><line x1="2" y1="12" x2="22" y2="12"/>'
+             '<path d="M12 2a15.3 15.3 0 0 1 4 10 15.3 15.3 0 0 1-4 10 15.3 15.3 0 0 1-4-10 '
+             '15.3 15.3 0 0 1 4-10z"/>',
+    "list": '<line x1="8" y1="6" x2="21" y2="6"/><line x1="8" y1="12" x2="21" y2="12"/>'
+            '<line x1="8" y1="18" x2="21" y2="18"/><line x1="3" y1="6" x2="3.01" y2="6"/>'
+            '<line x1="3" y1="12" x2="3.01" y2="12"/><line x1="3" y1="18" x2="3.01" y2="18"/>',
+    "shield": '<path d="M12 22s8-4 8-10V5l-8-3-8 3v7c0 6 8 10 8 10z"/>',
+    "flag": '<path d="M4 15s1-1 4-1 5 2 8 2 4-1 4-1V3s-1 1-4 1-5-2-8-2-4 1-4 1z"/>'
+            '<line x1="4" y1="22" x2="4" y2="15"/>',
 }
 
 
@@ -143,6 +158,44 @@ def message_body(message: Any) -> Markup:
     return plain_body(message.body)
 
 
+def marked(text: str, spans: Any) -> list[tuple[str, str]]:
+    """A flagged text cut into pieces for a template to show: (piece, "") as it is, and
+    (piece, what was found) for the contact details the detector found there, so the
+    template marks them up and autoescaping still covers every character."""
+    pieces: list[tuple[str, str]] = []
+    at = 0
+    for span in sorted(spans, key=lambda s: (s.start, s.end)):
+        start, end = max(span.start, at), min(span.end, len(text))
+        if end <= start:
+            continue  # overlaps one already marked, or lies outside the text
+        if start > at:
+            pieces.append((text[at:start], ""))
+        pieces.append((text[start:end], KIND_LABELS.get(span.kind, span.kind)))
+        at = end
+    if at < len(text) or not pieces:
+        pieces.append((text[at:], ""))
+    return pieces
+
+
+def kinds_found(spans: Any) -> str:
+    """What was found, in words: "a phone number, a web address"."""
+    return ", ".join(dict.fromkeys(KIND_LABELS.get(s.kind, s.kind) for s in spans))
+
+
+def days_left(ts: float, now: float) -> int:
+    """Whole days until a moment (at least 1): how long a trade lead has left."""
+    return max(1, math.ceil((ts - now) / 86400))
+
+
+def sentence(text: str) -> str:
+    """A service's message as a sentence: its first letter capital, the rest as written
+    (names such as TradeStaff keep their capitals), one full stop at the end."""
+    text = text.strip()
+    if not text:
+        return text
+    return text[0].upper() + text[1:] + ("" if text[-1] in ".!?" else ".")
+
+
 def reply_subject(subject: str) -> str:
     return subject if subject.lower().startswith("re:") else f"Re: {subject}".strip()
 
@@ -150,9 +203,13 @@ def reply_subject(subject: str) -> str:
 def configure(env: jinja2.Environment) -> None:
     versions = static_versions()
     env.globals["static"] = lambda name: f"/static/{name}?v={versions.get(name, '0')}"
-    env.globals["svg_icon"] = svg_icon
+    env.globals.update(svg_icon=svg_icon, compose_url=compose_url,
+                       listing_subject=listing_subject, STATUS_LABELS=STATUS_LABELS,
+                       STATUS_MEANINGS=STATUS_MEANINGS, TIER_LABELS=TIER_LABELS)
     env.filters.update(iso=iso, short_date=short_date, long_date=long_date, ago=ago,
                        file_size=file_size, initials=initials, avatar=avatar,
-                       message_body=message_body, reply_subject=reply_subject)
+                       message_body=message_body, reply_subject=reply_subject,
+                       marked=marked, kinds_found=kinds_found, days_left=days_left,
+                       sentence=sentence)
     env.trim_blocks = True
     env.lstrip_blocks = True

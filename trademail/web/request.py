@@ -61,6 +61,20 @@ NOTICES = {
     "inbox": "Moved to Inbox.",
     "unread": "Marked as unread.",
     "deleted": "Deleted for good.",
+    "listing-saved": "Saved.",
+    "listing-deleted": "Removed from your listings.",
+    "blocked": "Blocked: their messages are refused from now on.",
+    "blocked-filed": "Blocked: their messages go straight to your Archive from now on, with no "
+                     "notification.",
+    "unblocked": "The block was removed: their messages reach your inbox again.",
+    "reported": "Thank you: the conversation was reported to TradeStaff. From now on they may "
+                "read this conversation, and only it, to look into it.",
+    "status-changed": "The member's status was changed; the change and its reason are in the "
+                      "audit log.",
+    "tier-changed": "The member's tier was changed; the change and its reason are in the "
+                    "audit log.",
+    "report-closed": "The report was closed.",
+    "flag-dismissed": "The flag was dismissed; the dismissal is in the audit log.",
     "welcome": "Welcome to TradeMail. Your public alias is ready: share it instead of your "
                "real address. We mailed you a link to confirm your address: until you open "
                "it, TradeMail sends you no notifications.",
@@ -96,6 +110,11 @@ def is_activity(request: web.Request) -> bool:
 
 def visit_of(request: web.Request) -> Visit:
     return request[VISIT]
+
+
+def visit_or_none(request: web.Request) -> Visit | None:
+    """Who is signed in on a public page: a member, or None for a visitor."""
+    return request.get(VISIT)
 
 
 # ---------------------------------------------------------------- cookies

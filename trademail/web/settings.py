@@ -1,5 +1,5 @@
-"""The settings pages: password, real address, aliases, notifications, API tokens and
-sessions."""
+"""The settings pages: the account's standing, password, real address, aliases,
+notifications, blocked senders, API tokens and sessions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from typing import Any
 
 from aiohttp import web
 
-from trademail.appkeys import ACCOUNT, ADDRESSES, MEMBERS, NOTIFICATIONS, SESSIONS, TOKENS
+from trademail.appkeys import (
+    ACCOUNT,
+    ADDRESSES,
+    CONDUCT,
+    MEMBERS,
+    NOTIFICATIONS,
+    SESSIONS,
+    TOKENS,
+)
 from trademail.clientaddr import client_address
 from trademail.errors import TradeMailError
 from trademail.services.tokens import SCOPES
@@ -19,9 +27,12 @@ TOKEN_LIFETIMES = {"30": 30 * 86400, "90": 90 * 86400, "365": 365 * 86400}
 
 
 async def _settings(request: web.Request, *, status: int = 200, **context: Any) -> web.Response:
-    overview = await request.app[ACCOUNT].overview(visit_of(request))
-    return await page(request, "settings.html", {"overview": overview, "scopes": SCOPES,
-                                                 "errors": {}, **context}, status=status)
+    visit = visit_of(request)
+    overview = await request.app[ACCOUNT].overview(visit)
+    blocks = await request.app[CONDUCT].blocks(visit.member_id)
+    return await page(request, "settings.html", {
+        "overview": overview, "blocks": blocks, "scopes": SCOPES, "errors": {},
+        "block_values": {}, **context}, status=status)
 
 
 async def refused(request: web.Request, section: str, exc: TradeMailError,

@@ -14,6 +14,7 @@ from multidict import MultiDictProxy
 
 from trademail.appkeys import NOTIFICATIONS, READING, SENDING, SESSIONS
 from trademail.clientaddr import client_address
+from trademail.errors import Forbidden
 from trademail.services.messages import Draft, Upload, draft_key, recipient_list
 from trademail.web.pages import field_errors, form_status, page
 from trademail.web.render import STATIC_DIR
@@ -155,13 +156,20 @@ async def search(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------- one message and its thread
 
 
-@routes.get("/messages/{id}")
-async def message(request: web.Request) -> web.Response:
+async def message_page(request: web.Request, *, status: int = 200,
+                       **context: Any) -> web.Response:
+    """A message in its thread; `context` carries a refused form's errors (report, block)."""
     visit = visit_of(request)
     opened, thread = await request.app[READING].conversation(visit.member_id,
                                                              request.match_info["id"])
-    return await page(request, "message.html", {"message": opened, "thread": thread,
-                                                "values": {"idempotency_key": draft_key()}})
+    return await page(request, "message.html", {
+        "message": opened, "thread": thread, "values": {"idempotency_key": draft_key()},
+        "section": "", "errors": {}, **context}, status=status)
+
+
+@routes.get("/messages/{id}")
+async def message(request: web.Request) -> web.Response:
+    return await message_page(request)
 
 
 @routes.post("/messages/{id}/file")
@@ -219,7 +227,7 @@ async def compose(request: web.Request) -> web.Response:
             tuple(Upload(f.filename, f.content_type or "application/octet-stream",
                          f.file.read()) for f in files),
             in_reply_to=reply_to, idempotency_key=_text(form, "idempotency_key") or None))
-    except FORM_ERRORS as exc:
+    except (*FORM_ERRORS, Forbidden) as exc:  # Forbidden: a Restricted member's new thread
         parent = await request.app[READING].read(visit.member_id, reply_to, mark_read=False) \
             if reply_to else None
         return await page(request, "compose.html", {
