@@ -4,78 +4,22 @@ mail is in the inbox and its notification reaches the smarthost, once."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import aiohttp
 
-from tests.helpers import MASTER_KEY, PASSWORD
+from tests.helpers import PASSWORD
+from tests.process_helpers import Server, free_port
 from tests.smtp_helpers import Smarthost
 from tests.test_gateway import mail_bytes
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    def __init__(self, tmp_path: Path, store_url: str, smarthost_port: int) -> None:
-        self.http = _free_port()
-        self.smtp = _free_port()
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEMAIL_")} | {
-            "TRADEMAIL_DATA_DIR": str(tmp_path / "var"), "TRADEMAIL_STORE_URL": store_url,
-            "TRADEMAIL_CRYPTO_MASTER_KEY": MASTER_KEY, "TRADEMAIL_HTTP_PORT": str(self.http),
-            "TRADEMAIL_SMTP_PORT": str(self.smtp),
-            "TRADEMAIL_RELAY_SMARTHOST": f"127.0.0.1:{smarthost_port}",
-            "TRADEMAIL_RELAY_TLS": "none", "TRADEMAIL_RELAY_RETRY_BASE_SECONDS": "1",
-            "TRADEMAIL_AUTH_ARGON2_MEMORY_KIB": "64", "TRADEMAIL_AUTH_ARGON2_TIME_COST": "1",
-            "TRADEMAIL_AUTH_ARGON2_PARALLELISM": "1", "TRADEMAIL_STORE_POOL_SIZE": "3"}
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    async def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "trademail", "serve"],  # noqa: ASYNC220
-                                     env=self.env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        deadline = asyncio.get_running_loop().time() + 30
-        async with aiohttp.ClientSession() as http:
-            while True:
-                assert self.proc.poll() is None, self.proc.stderr.read() if self.proc.stderr \
-                    else b""
-                try:
-                    async with http.get(f"http://127.0.0.1:{self.http}/healthz") as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                assert asyncio.get_running_loop().time() < deadline, "server did not start"
-                await asyncio.sleep(0.1)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-        if self.proc.stderr:
-            self.proc.stderr.close()
-
-    def stop(self) -> str:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        _, err = self.proc.communicate(timeout=20)
-        return err.decode()
 
 
 async def test_a_mail_accepted_before_sigkill_is_delivered_after_restart(
         tmp_path: Path, sqlite_url: str) -> None:
     store_url = sqlite_url  # one backend shows the commit-before-250 order as well as two
-    smarthost_port = _free_port()
+    smarthost_port = free_port()
     server = Server(tmp_path, store_url, smarthost_port)
     await server.start()
     base = f"http://127.0.0.1:{server.http}/api/v1"

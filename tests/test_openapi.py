@@ -1,6 +1,6 @@
 """The OpenAPI document at /api/v1/openapi.json: valid OpenAPI 3.1, complete, and true.
 
-True means: every route the app serves under /api/ and /healthz is in the document and
+True means: every route the app serves under /api/, /healthz and /readyz is in the document and
 nothing else is, and every JSON body the API sends in a realistic session validates against
 the schema the document gives for that path, method, status and media type. The response
 schemas are closed (`additionalProperties: false`, every key required), so a field renamed,
@@ -52,6 +52,9 @@ def load_document() -> dict[str, Any]:
 
 def _escape(segment: str) -> str:
     return segment.replace("~", "~0").replace("/", "~1")
+
+
+PROBES = ("/healthz", "/readyz")  # /metrics speaks Prometheus, not JSON
 
 
 def _normalise(canonical: str) -> str:
@@ -358,7 +361,7 @@ async def test_router_and_document_list_the_same_operations(client: Any) -> None
     served = set()
     for route in client.app.router.routes():
         path = _normalise(route.resource.canonical)
-        if route.method == "HEAD" or not (path.startswith("/api/") or path == "/healthz"):
+        if route.method == "HEAD" or not (path.startswith("/api/") or path in PROBES):
             continue
         served.add((route.method, path))
     documented = spec.operations()
@@ -421,6 +424,7 @@ async def test_session_answers_match_the_document(api: Api, clock: FakeClock) ->
     served = await api.call("GET", "/api/v1/openapi.json", expect=200)
     assert served.body == load_document()
     assert (await api.call("GET", "/healthz", expect=200)).body == {"status": "ok"}
+    assert (await api.call("GET", "/readyz", expect=200)).body == {"status": "ready"}
 
     # ------------------------------------------------ members
     alice_profile = (await api.call("POST", MEMBERS, expect=201,

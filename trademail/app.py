@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
 
-from trademail.api import create_api, create_health
+from trademail.api import create_api, create_probe
+from trademail.api.health import healthz, metrics_page, readyz
 from trademail.appkeys import (
     ACCOUNT,
     ADDRESSES,
@@ -63,7 +65,15 @@ from trademail.services.signup import Signup
 from trademail.services.tokens import Tokens
 from trademail.services.webhooks import Webhooks
 from trademail.store import KeyStore, Stores, open_stores
-from trademail.web import create_static, page_headers, setup_web, unsubscribe, web_middleware
+from trademail.web import (
+    create_static,
+    observe_middleware,
+    page_headers,
+    request_id_header,
+    setup_web,
+    unsubscribe,
+    web_middleware,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -117,6 +127,7 @@ class Core:
     reader: MailReader
     conduct: Conduct
     market: Marketplace
+    health: Health
 
     async def close(self) -> None:
         self.hasher.close()
@@ -203,7 +214,8 @@ async def open_core(config: Config, clock: Clock | None = None) -> Core:
                 account=account, notifications=notifications, webhooks=webhooks,
                 inbound=inbound, reader=reader, conduct=conduct,
                 market=open_marketplace(config, stores, keyring, events, clock, members,
-                                        reading))
+                                        reading),
+                health=Health(stores.ping, stores.outbox.backlog, clock))
 
 
 def mail_transport(config: Config) -> MailTransport:
@@ -215,14 +227,36 @@ def mail_transport(config: Config) -> MailTransport:
                          password=relay.password.reveal(), tls=relay.tls)
 
 
+def _api(config: Config, core: Core) -> web.Application:
+    """The API door with the services it calls."""
+    api = create_api()
+    api[CONFIG] = config
+    api[MEMBERS] = core.members
+    api[TOKENS] = core.tokens
+    api[SIGNUP] = core.signup
+    api[RECOVERY] = core.recovery
+    api[SENDING] = core.sending
+    api[READING] = core.reading
+    api[WEBHOOKS] = core.webhooks
+    api[NOTIFICATIONS] = core.notifications
+    api[LISTINGS] = core.market.listings
+    api[DIRECTORY] = core.market.directory
+    api[CONDUCT] = core.conduct
+    api.add_routes(unsubscribe.routes)  # under /api/v1: the URL mail already carries
+    return api
+
+
 def create_app(config: Config, core: Core) -> web.Application:
-    """The web door as the root application, with the API (/api), /healthz and the static
-    files (/static) as its sub-applications; each door gets the services it calls."""
+    """The web door as the root application, with the API (/api), the probes (/healthz,
+    /readyz, /metrics) and the static files (/static) as its sub-applications; each door
+    gets the services it calls."""
     limits = config.messages
     app = web.Application(
         client_max_size=limits.max_attachments * limits.max_attachment_bytes
-        + 8 * limits.max_body_bytes + 1024 * 1024, middlewares=[web_middleware])
+        + 8 * limits.max_body_bytes + 1024 * 1024,
+        middlewares=[observe_middleware, web_middleware])
     app.on_response_prepare.append(page_headers)
+    app.on_response_prepare.append(request_id_header)
     app[CONFIG] = config
     app[CORE] = core  # for whoever embeds or tests the app; no door reads it
     app[MEMBERS] = core.members
@@ -242,24 +276,12 @@ def create_app(config: Config, core: Core) -> web.Application:
     app[CONDUCT] = core.conduct
     setup_web(app)
 
-    api = create_api()
-    api[CONFIG] = config
-    api[MEMBERS] = core.members
-    api[TOKENS] = core.tokens
-    api[SIGNUP] = core.signup
-    api[RECOVERY] = core.recovery
-    api[SENDING] = core.sending
-    api[READING] = core.reading
-    api[WEBHOOKS] = core.webhooks
-    api[NOTIFICATIONS] = core.notifications
-    api[LISTINGS] = core.market.listings
-    api[DIRECTORY] = core.market.directory
-    api[CONDUCT] = core.conduct
-    api.add_routes(unsubscribe.routes)  # under /api/v1: the URL mail already carries
-    app.add_subapp("/api", api)
-    health = create_health()
-    health[HEALTH] = Health(core.stores.ping)
-    app.add_subapp("/healthz", health)
+    app.add_subapp("/api", _api(config, core))
+    for prefix, probe in (("/healthz", healthz), ("/readyz", readyz), ("/metrics", metrics_page)):
+        sub = create_probe(probe)
+        sub[HEALTH] = core.health
+        sub[CONFIG] = config
+        app.add_subapp(prefix, sub)
     app.add_subapp("/static", create_static())
     return app
 
@@ -275,7 +297,8 @@ async def _every(seconds: float, job: Callable[[], Awaitable[None]]) -> None:
 
 
 async def build_app(config: Config, clock: Clock | None = None, *,
-                    transport: MailTransport | None = None) -> web.Application:
+                    transport: MailTransport | None = None,
+                    smtp_socket: socket.socket | None = None) -> web.Application:
     """The whole server as one aiohttp application; its services and workers run with it."""
     clock = clock or SystemClock()
     core = await open_core(config, clock)
@@ -293,13 +316,15 @@ async def build_app(config: Config, clock: Clock | None = None, *,
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         await core.events.start()
         try:
-            await smtp.start()
+            await smtp.start(smtp_socket)
         except BaseException:
             await core.close()
             raise
         worker = asyncio.create_task(relay.run(core.events), name="relay")
         sweeper = asyncio.create_task(_every(3600, housekeeping.run_once), name="housekeeping")
+        core.health.serving(True)
         yield
+        core.health.serving(False)
         worker.cancel()
         sweeper.cancel()
         await asyncio.gather(worker, sweeper, return_exceptions=True)

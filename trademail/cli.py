@@ -23,12 +23,15 @@ log = structlog.get_logger("trademail")
 
 async def _serve(config: Config) -> None:
     from trademail.app import build_app
+    from trademail.workers import inherited_sockets
 
-    app = await build_app(config)
+    sockets = inherited_sockets()
+    app = await build_app(config, smtp_socket=sockets[1] if sockets else None)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, config.http.host, config.http.port)
+        site: web.BaseSite = web.SockSite(runner, sockets[0]) if sockets else web.TCPSite(
+            runner, config.http.host, config.http.port)
         try:
             await site.start()
         except OSError as exc:
@@ -208,6 +211,12 @@ def _admin_parsers(sub: Any) -> None:
                             help="write the JSON to a new FILE (default: standard output)")
 
 
+def _positive(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise argparse.ArgumentTypeError("must be a whole number from 1 to 64")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trademail", description=__doc__)
     parser.add_argument("--config", metavar="FILE",
@@ -221,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
         commands[name] = sub.add_parser(name, help=help_text)
         commands[name].add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
                                     help=argparse.SUPPRESS)
+    commands["serve"].add_argument(
+        "--workers", type=_positive, default=1, metavar="N",
+        help="run N server processes sharing the ports (PostgreSQL only; default 1)")
     commands["config"].add_argument("--defaults", action="store_true",
                                     help="print every key with its default and documentation")
     rotate = sub.add_parser(
@@ -249,6 +261,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
     configure_logging(config.log.level, config.log.format)
     try:
+        if args.command == "serve" and args.workers > 1:
+            from trademail.workers import Supervisor
+
+            return Supervisor(config, args.workers, ["serve", *(
+                ["--config", args.config] if args.config else [])]).run()
         if args.command == "serve":
             asyncio.run(_serve(config))
         elif args.command == "migrate":

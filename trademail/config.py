@@ -108,12 +108,19 @@ class HttpConfig:
         "Addresses or networks (CIDR) of reverse proxies in front of TradeMail; requests "
         "from them are throttled by the client address they name in X-Forwarded-For.",
         _networks, default=())
+    metrics_from: tuple[str, ...] = _key(
+        "Addresses or networks (CIDR) that may read GET /metrics (Prometheus); everyone "
+        "else gets 403.", _networks, default=("127.0.0.0/8", "::1/128"))
     public_url: str = _key(
         "The URL members use to reach this server. Empty: http://host:port. "
         "An https URL turns on Secure cookies and HSTS.",
         _http_url,
         default="",
     )
+
+    @property
+    def metrics_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(n, strict=False) for n in self.metrics_from)
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,15 @@ middleware (every failure becomes RFC 9457 problem+json), described by api/opena
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
 
 from trademail.api import directory, listings, members, messages, safety, webhooks
-from trademail.api.health import healthz
 from trademail.api.problems import problems_middleware
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 
 
@@ -36,9 +37,10 @@ def create_api() -> web.Application:
     return api
 
 
-def create_health() -> web.Application:
-    """GET /healthz, a sub-application of its own: no session, problem+json when down."""
-    health = web.Application(middlewares=[problems_middleware])
-    health.on_response_prepare.append(no_store)  # a probe must see the state of now
-    health.router.add_get("", healthz)
-    return health
+def create_probe(handler: Handler) -> web.Application:
+    """GET /healthz, /readyz or /metrics: each a sub-application of its own, with no session
+    and problem+json when down; the composition root gives it Health and the config."""
+    probe = web.Application(middlewares=[problems_middleware])
+    probe.on_response_prepare.append(no_store)  # a probe must see the state of now
+    probe.router.add_get("", handler)
+    return probe

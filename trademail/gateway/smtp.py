@@ -8,6 +8,7 @@ the mail is committed.
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import weakref
 from collections import defaultdict, deque
@@ -16,6 +17,7 @@ from typing import Any
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from trademail import metrics
 from trademail.clock import Clock
 from trademail.config import SmtpConfig
 from trademail.errors import (
@@ -163,7 +165,10 @@ class GatewayHandler:
             outcomes = await self._inbound.receive(envelope.mail_from or "",
                                                    list(envelope.rcpt_tos), mail, raw)
         except Exception as exc:
-            return smtp_reply(exc)
+            reply = smtp_reply(exc)
+            metrics.SMTP_MESSAGES.labels("deferred" if reply[0] == "4" else "refused").inc()
+            return reply
+        metrics.SMTP_MESSAGES.labels("accepted").inc()
         log.info("mail received", outcomes=outcomes, size=len(raw))
         return "250 2.0.0 OK: queued"
 
@@ -193,6 +198,8 @@ class GatewaySMTP(SMTP):
                 return
             self._counted = client
             self._registry.add(self)
+            metrics.SMTP_SESSIONS.inc()
+            metrics.SMTP_OPEN.inc()
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -202,6 +209,7 @@ class GatewaySMTP(SMTP):
             self._limits.disconnect(self._counted)
             self._counted = None
             self._registry.discard(self)
+            metrics.SMTP_OPEN.dec()
         super().connection_lost(error)
 
 
@@ -230,7 +238,8 @@ class SmtpGateway:
         self._server: asyncio.Server | None = None
         self.address: tuple[str, int] = (config.host, config.port)
 
-    async def start(self) -> None:
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """Listen on the configured address, or on `sock` (bound by a supervisor)."""
         loop = asyncio.get_running_loop()
         context = tls_context(self._config)
 
@@ -241,8 +250,9 @@ class SmtpGateway:
                                enable_SMTPUTF8=True, tls_context=context)
 
         try:
-            self._server = await loop.create_server(session, self._config.host,
-                                                    self._config.port)
+            self._server = await (
+                loop.create_server(session, sock=sock) if sock is not None
+                else loop.create_server(session, self._config.host, self._config.port))
         except OSError as exc:
             raise TradeMailError(f"cannot listen for SMTP on {self._config.host}:"
                                  f"{self._config.port}: {exc.strerror or exc}") from None

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import structlog
 
+from trademail import metrics
 from trademail.clock import Clock
 from trademail.config import RelayConfig
 from trademail.crypto import Keyring
@@ -178,6 +179,7 @@ class Relay:
             await self._retry_or_give_up(row, f"internal: {exc.__class__.__name__}")
         else:
             await self._store.outbox_sent(row)
+            metrics.RELAY_DELIVERED.labels(row.kind).inc()
             log.info("delivered", outbox_id=row.id, kind=row.kind, attempts=row.attempts)
 
     async def _retry_or_give_up(self, row: OutboxRow, error: str) -> None:
@@ -188,12 +190,14 @@ class Relay:
         wait = min(self._config.retry_base_seconds * 2 ** (row.attempts - 1),
                    self._config.retry_max_seconds)
         await self._store.outbox_retry(row, now + wait, error)
+        metrics.RELAY_FAILURES.labels(row.kind, "deferred").inc()
         log.info("delivery deferred", outbox_id=row.id, kind=row.kind, error=error,
                  retry_in=wait)
 
     async def _fail(self, row: OutboxRow, error: str) -> None:
         if not await self._store.outbox_failed(row, error):
             return  # another worker owns the row now
+        metrics.RELAY_FAILURES.labels(row.kind, "failed").inc()
         log.warning("delivery failed for good", outbox_id=row.id, kind=row.kind, error=error)
         if self._on_permanent_failure is not None:
             await self._on_permanent_failure(row, error)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
+from trademail import metrics
 from trademail.clock import Clock
 from trademail.config import AuthConfig
 from trademail.crypto import Keyring, PasswordHasher, random_word_suffix
@@ -291,6 +292,7 @@ class Members:
         wait = await self._throttles_store.reserve_signin_attempt(
             [account, client], now, lambda state: self._throttle(state, account, client, now))
         if wait > 0:
+            metrics.SIGNIN_FAILURES.labels("throttled").inc()
             raise Throttled(wait)
         member = await self._members_store.member_by_username(name)
         normalized = unicodedata.normalize("NFKC", password)[
@@ -298,6 +300,7 @@ class Members:
         ok, rehashed = await self._hasher.verify(member.password_hash if member else None,
                                                  normalized)
         if not ok or member is None:
+            metrics.SIGNIN_FAILURES.labels("password").inc()
             raise AuthenticationFailed()
         if member.status == BANNED:  # told only to whoever knows the password
             raise AuthenticationFailed("this account has been closed by TradeStaff")

@@ -66,6 +66,12 @@ class OutboxStore:
         return [OutboxRow(r["id"], r["kind"], r["member_id"], r["created_at"], r["attempts"],
                           bytes(r["payload_ct"]), now + lease_seconds) for r in rows]
 
+    async def backlog(self) -> tuple[int, float | None]:
+        """How many rows wait to be delivered, and when the oldest of them was made."""
+        row = await self.db.fetchrow(
+            "SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE state = 'pending'")
+        return (int(row["n"]), row["oldest"]) if row else (0, None)
+
     async def outbox_sent(self, row: OutboxRow) -> bool:
         return await self._outbox_outcome(
             "UPDATE outbox SET state = 'sent', payload_ct = NULL, claimed_until = NULL, "

@@ -17,9 +17,11 @@ from aiohttp import web
 from trademail.appkeys import WEB_STOPPING
 from trademail.web import account, directory, listings, live, safety, settings, staff, views
 from trademail.web.door import page_headers, web_middleware
+from trademail.web.observe import observe_middleware, request_id_header
 from trademail.web.render import STATIC_DIR, TEMPLATE_DIR, configure
 
-__all__ = ["create_static", "page_headers", "setup_web", "web_middleware"]
+__all__ = ["create_static", "observe_middleware", "page_headers", "request_id_header",
+           "setup_web", "web_middleware"]
 
 
 def setup_web(app: web.Application) -> None:

@@ -1,0 +1,74 @@
+"""A real `trademail serve` in a process of its own, for the tests that crash, restart or
+run several servers on one database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.helpers import MASTER_KEY
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    def __init__(self, tmp_path: Path, store_url: str, smarthost_port: int, *,
+                 args: tuple[str, ...] = (), **env: str) -> None:
+        self.http = free_port()
+        self.smtp = free_port()
+        self.args = args
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEMAIL_")} | {
+            "TRADEMAIL_DATA_DIR": str(tmp_path / "var"), "TRADEMAIL_STORE_URL": store_url,
+            "TRADEMAIL_CRYPTO_MASTER_KEY": MASTER_KEY, "TRADEMAIL_HTTP_PORT": str(self.http),
+            "TRADEMAIL_SMTP_PORT": str(self.smtp),
+            "TRADEMAIL_RELAY_SMARTHOST": f"127.0.0.1:{smarthost_port}",
+            "TRADEMAIL_RELAY_TLS": "none", "TRADEMAIL_RELAY_RETRY_BASE_SECONDS": "1",
+            "TRADEMAIL_AUTH_ARGON2_MEMORY_KIB": "64", "TRADEMAIL_AUTH_ARGON2_TIME_COST": "1",
+            "TRADEMAIL_AUTH_ARGON2_PARALLELISM": "1", "TRADEMAIL_STORE_POOL_SIZE": "3"} | env
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http}"
+
+    async def start(self) -> None:
+        self.proc = subprocess.Popen(  # noqa: ASYNC220
+            [sys.executable, "-m", "trademail", "serve", *self.args], env=self.env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = asyncio.get_running_loop().time() + 30
+        async with aiohttp.ClientSession() as http:
+            while True:
+                assert self.proc.poll() is None, self.proc.stderr.read() if self.proc.stderr \
+                    else b""
+                try:
+                    async with http.get(f"{self.url}/healthz") as resp:
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                assert asyncio.get_running_loop().time() < deadline, "server did not start"
+                await asyncio.sleep(0.1)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        if self.proc.stderr:
+            self.proc.stderr.close()
+
+    def stop(self) -> str:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        _, err = self.proc.communicate(timeout=40)
+        return err.decode()
