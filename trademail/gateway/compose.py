@@ -9,16 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP, EmailPolicy
+from email.policy import EmailPolicy
 from email.utils import format_datetime
 
 import idna
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from trademail.errors import InvalidInput
+from trademail.mail.headers import DEFAULT, HEADERS, SMTP
 from trademail.services.accountmail import AccountMessage
 from trademail.services.members import Party
 from trademail.services.notifications import DirectMail, NotificationMail
@@ -50,7 +50,7 @@ class _OutboundPolicy(EmailPolicy):
         return super().fold_binary(name, value)
 
 
-OUTBOUND = _OutboundPolicy(linesep="\r\n")
+OUTBOUND = _OutboundPolicy(linesep="\r\n", header_factory=HEADERS)
 
 
 # RFC 2045 token characters: what a MIME type and subtype may be made of.
@@ -179,7 +179,7 @@ def archived_mail(archived: Archived) -> EmailMessage:
     """A message of a member's mailbox as RFC 5322 mail for an mbox (a lawful request):
     the parties named by company and alias, never by a real address."""
     message = archived.message
-    mail = EmailMessage(policy=policy.default)
+    mail = EmailMessage(policy=DEFAULT)
     mail["From"] = _party_address(message.sender)
     if message.recipients:
         mail["To"] = ", ".join(_party_address(p) for p in message.recipients)

@@ -19,6 +19,7 @@ from email.message import EmailMessage, Message
 import nh3
 
 from trademail.errors import InvalidInput
+from trademail.mail.headers import DEFAULT
 from trademail.services.incoming import Extracted, Part
 
 MAX_PARTS = 200
@@ -114,7 +115,7 @@ def _embedded_bytes(part: EmailMessage) -> bytes:
     if not isinstance(inner, Message):
         raise InvalidInput.one("message", "an attached mail cannot be read")
     try:
-        data = inner.as_bytes(policy=policy.default.clone(refold_source="none"))
+        data = inner.as_bytes(policy=DEFAULT.clone(refold_source="none"))
     except Exception:  # the generator fails on hostile headers; the old one writes them raw
         data = inner.as_bytes(policy=policy.compat32)
     encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()

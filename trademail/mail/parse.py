@@ -7,7 +7,6 @@ upstream on DMARC, and what a bounce says went wrong.
 from __future__ import annotations
 
 import re
-from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses
@@ -17,6 +16,7 @@ from flufl.bounce import all_failures
 
 from trademail.errors import InvalidInput, MailRefused, TooLarge
 from trademail.mail.extract import MAX_PARTS, extract, header
+from trademail.mail.headers import DEFAULT
 from trademail.services.bounces import status_in, worst
 from trademail.services.incoming import Extracted, ReadMail
 
@@ -145,7 +145,7 @@ def read_mail(raw: bytes, *, max_text_chars: int, bounce: bool = False,
     "((((…" among them); never anything else."""
     check_raw(raw)
     try:
-        message = BytesParser(policy=policy.default).parsebytes(raw)
+        message = BytesParser(policy=DEFAULT).parsebytes(raw)
         assert isinstance(message, EmailMessage)
         addresses = {name: _addresses(message, name) for name in _ADDRESS_FIELDS}
         results = [str(v) for v in message.get_all("Authentication-Results") or []]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from typing import Any
@@ -24,6 +23,7 @@ from tnefparse import TNEF
 from trademail.errors import InvalidInput, TooLarge
 from trademail.mail.extract import MAX_PARTS, clean_text
 from trademail.mail.forms import Forms, forms, normalised, spans
+from trademail.mail.headers import DEFAULT
 from trademail.mail.parse import check_raw
 from trademail.mail.scan import (
     container_kind,
@@ -211,7 +211,7 @@ class _Scrubber:
             return None
         try:
             check_raw(data)
-            message = BytesParser(policy=policy.default).parsebytes(data)
+            message = BytesParser(policy=DEFAULT).parsebytes(data)
         except (TooLarge, InvalidInput):
             return None
         except Exception:  # the parser's whole range of failures on hostile headers
