@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from trademail.store import open_stores
-from trademail.store.db import _migrations
+from trademail.store.schema import migrations as _migrations
 
 NOW = 1_790_000_000.0
 BEFORE = 4  # the schema version before accounts proved their address

@@ -358,6 +358,30 @@ async def test_sending_limits_answer_429_and_free_up_with_time(
     await send(client, ivy, [kai.username])
 
 
+async def test_parallel_sends_meet_the_limit_together_and_refusals_are_not_counted(
+        tmp_path: Path, store_url: str, aiohttp_client: Any, clock: FakeClock) -> None:
+    config = make_config(tmp_path, store_url, TRADEMAIL_LIMITS_MEMBER_MESSAGES_PER_HOUR="4",
+                         TRADEMAIL_LIMITS_NEW_ACCOUNT_DAYS="0")
+    client = await app_client(aiohttp_client, config, clock)
+    ivy, kai = await register_all(client, "ivy", "kai")
+    resp = await client.post("/api/v1/me/blocks", headers=kai.auth,
+                             json={"who": ivy.username, "mode": "refuse"})
+    assert resp.status == 201, await resp.text()
+    refused = await client.post("/api/v1/messages", headers=ivy.auth,
+                                json={"to": [kai.username], "body": "Hello"})
+    assert refused.status == 422  # refused by the block: not a message, not counted
+    blocks = await (await client.get("/api/v1/me/blocks", headers=kai.auth)).json()
+    for block in blocks["items"]:
+        resp = await client.delete(f"/api/v1/me/blocks/{block['id']}", headers=kai.auth)
+        assert resp.status == 204
+    answers = await asyncio.gather(*(client.post(
+        "/api/v1/messages", headers=ivy.auth, json={"to": [kai.username], "body": f"No {n}"})
+        for n in range(7)))
+    assert sorted(r.status for r in answers) == [201] * 4 + [429] * 3
+    inbox = await (await client.get("/api/v1/messages", headers=kai.auth)).json()
+    assert len(inbox["messages"]) == 4
+
+
 async def test_young_accounts_have_lower_limits(
         tmp_path: Path, store_url: str, aiohttp_client: Any, clock: FakeClock) -> None:
     config = make_config(tmp_path, store_url, TRADEMAIL_LIMITS_MEMBER_MESSAGES_PER_HOUR="0",

@@ -46,7 +46,8 @@ def mail(n: int) -> OutboundMail:
 
 def relay_to(core: Core, config: Config, clock: FakeClock, port: int) -> Relay:
     return Relay(core.stores.outbox, core.outbox, SmtpTransport("127.0.0.1", port, tls="none",
-                                                        timeout=5), clock, config.relay)
+                                                        timeout=5), clock, config.relay,
+                 render=core.notifications.render)
 
 
 async def test_a_smarthost_that_is_down_and_comes_back_gets_every_mail_once(
@@ -112,7 +113,7 @@ async def test_without_a_smarthost_mail_lands_in_a_maildir(core: Core, config: C
                                                            clock: FakeClock,
                                                            tmp_path: Path) -> None:
     relay = Relay(core.stores.outbox, core.outbox, MaildirTransport(tmp_path / "outbound"), clock,
-                  config.relay)
+                  config.relay, render=core.notifications.render)
     await core.outbox.enqueue(mail(7), None)
     assert await relay.run_once() == 1
     (stored,) = list(mailbox.Maildir(tmp_path / "outbound", create=False))
@@ -144,7 +145,7 @@ async def test_the_relay_with_the_shipped_fakes_retries_a_deferral_and_gives_up_
     off on 4xx, give up on 5xx, post webhooks) is the same whatever carries the mail."""
     transport, hooks = MemoryTransport(refuse="451 4.7.1"), MemoryWebhooks()
     relay = Relay(core.stores.outbox, core.outbox, transport, clock, config.relay,
-                  webhooks=hooks)
+                  webhooks=hooks, render=core.notifications.render)
     deferred = await core.outbox.enqueue(mail(1), None)
     hook = Webhook("https://erp.example/hook", (("X-Test", "1"),), b"{}")
     await core.outbox.enqueue(hook, None)

@@ -127,7 +127,8 @@ async def test_the_sender_posts_signed_and_the_relay_retries_until_2xx(
     sender = AiohttpWebhookSender(timeout=5, allow_private=True)  # the receiver is local
     try:
         relay = Relay(core.stores.outbox, core.outbox, MaildirTransport(tmp_path / "md"), clock,
-                      make_config(tmp_path, store_url).relay, webhooks=sender)
+                      make_config(tmp_path, store_url).relay, webhooks=sender,
+                      render=core.notifications.render)
         body = b'{"type":"message.received"}'
         await core.outbox.enqueue(Webhook(str(server.make_url("/hook")), (
             ("Content-Type", "application/json"), ("X-TradeMail-Timestamp", "1"),
@@ -190,7 +191,7 @@ async def test_delivery_refuses_a_name_that_resolves_to_a_local_address(
         # Through the relay the delivery fails for good, not retried.
         config = make_config(tmp_path, store_url)
         relay = Relay(core.stores.outbox, core.outbox, MaildirTransport(tmp_path / "md"), clock,
-                      config.relay, webhooks=sender)
+                      config.relay, webhooks=sender, render=core.notifications.render)
         await core.outbox.enqueue(rebound, None)
         assert await relay.run_once() == 1
         assert await core.stores.db.fetchval("SELECT state FROM outbox") == "failed"

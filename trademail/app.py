@@ -307,7 +307,8 @@ async def build_app(config: Config, clock: Clock | None = None, *,
     relay = Relay(core.stores.outbox, core.outbox, transport or mail_transport(config), clock,
                   config.relay, webhooks=webhook_sender,
                   jobs={RESET_JOB: core.recovery.fulfil},
-                  on_permanent_failure=core.notifications.on_permanent_failure)
+                  on_permanent_failure=core.notifications.on_permanent_failure,
+                  render=core.notifications.render)
     smtp = app[SMTP_GATEWAY] = SmtpGateway(core.inbound, core.reader, config.smtp, clock)
     # Throttle rows also count mail per address and day, so they are kept a day at least.
     housekeeping = Housekeeping(core.stores, clock, sessions=core.sessions,

@@ -104,6 +104,12 @@ async def problems_middleware(request: web.Request, handler: Any) -> web.StreamR
                   405: "this method is not allowed here"}.get(exc.status, exc.reason)
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
         return problem_response(exc.status, detail, headers=headers)
+    except ConnectionResetError:
+        # The client went away in the middle of its request: nobody is left to answer.
+        log.debug("client went away", method=request.method)
+        return web.Response(status=499)
     except Exception:
-        log.exception("unhandled error", path=request.path, method=request.method)
+        log.exception("unhandled error", method=request.method,
+                      route=request.match_info.route.resource.canonical
+                      if request.match_info.route.resource else "-")
         return problem_response(500, "something went wrong on our side")

@@ -3,7 +3,9 @@ members have to protect themselves (blocks, and reporting a conversation to staf
 
 Every message a member sends passes `admit`: a banned member sends nothing; a Restricted
 member only answers conversations; nobody writes to a closed account or to someone who
-blocks them; and the per-member limits ([limits]) are counted and decided atomically.
+blocks them; and the per-member limits ([limits]) are counted and decided in the
+transaction that writes the message, so parallel sends see each other and a message that
+is not delivered is not counted.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from trademail.clock import Clock
 from trademail.config import LimitsConfig
 from trademail.crypto import Keyring
-from trademail.errors import Forbidden, InvalidInput, LimitReached, NotFound
+from trademail.errors import Forbidden, InvalidInput, LimitReached, NotFound, TradeMailError
 from trademail.ids import is_id, new_id
 from trademail.services import validation
 from trademail.services.audit import Actor, audit_entry
@@ -23,17 +25,27 @@ from trademail.store import (
     BlockRow,
     ConductStore,
     CorrespondentStore,
+    LimitFull,
     MailboxStore,
     MemberRow,
     MemberStore,
     ModerationStore,
     ReportRow,
+    SendCount,
     Window,
 )
 
 HOUR, DAY = 3600.0, 86400.0
 BLOCK_MODES = ("refuse", "file")
 MAX_BLOCKS = 500
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A message let through: who files it away, and the count its delivery makes."""
+
+    filed: frozenset[str]
+    count: SendCount
 
 
 @dataclass(frozen=True)
@@ -70,9 +82,10 @@ class Conduct:
     # ------------------------------------------------------------------ sending
 
     async def admit(self, sender: MemberRow, recipients: Mapping[str, MemberRow], *,
-                    answering: bool) -> frozenset[str]:
-        """Let a member's message through, or raise why not; the recipients (ids) who file
-        the sender's mail away silently. Counts the message against the sender's limits."""
+                    answering: bool) -> Admission:
+        """Let a member's message through, or raise why not: who files the sender's mail
+        away silently, and the count the delivery makes against the sender's limits (a
+        full window then raises LimitFull; `refusal` says it in the domain's words)."""
         if sender.status == BANNED:
             raise Forbidden("your account is closed")
         if sender.status == RESTRICTED and not answering:
@@ -85,15 +98,17 @@ class Conduct:
         if refusing:
             raise InvalidInput.one("to", f"{', '.join(refusing)} does not accept your messages")
         now = self._clock.now()
-        full = await self._store.reserve_send(sender.id, list(recipients), now,
-                                              self._windows(sender, now))
-        if full is not None:
-            window, wait = full
-            if wait == float("inf"):
-                raise InvalidInput.one("to", f"you can write to {window.limit} new members a "
-                                       "day; name fewer recipients")
-            raise LimitReached(_limit_message(window), wait)
-        return frozenset(i for i, mode in modes.items() if mode == "file")
+        return Admission(frozenset(i for i, mode in modes.items() if mode == "file"),
+                         SendCount(sender.id, tuple(recipients), now,
+                                   tuple(self._windows(sender, now))))
+
+    @staticmethod
+    def refusal(full: LimitFull) -> TradeMailError:
+        """What a full window tells the sender."""
+        if full.wait == float("inf"):
+            return InvalidInput.one("to", f"you can write to {full.window.limit} new members "
+                                    "a day; name fewer recipients")
+        return LimitReached(_limit_message(full.window), full.wait)
 
     def _windows(self, sender: MemberRow, now: float) -> list[Window]:
         limits = self._limits

@@ -58,7 +58,20 @@ class Job:
     arguments: dict[str, str]
 
 
-Delivery = OutboundMail | Webhook | Job
+@dataclass(frozen=True)
+class Letter:
+    """A mail the relay composes when it delivers it: the request that causes it writes
+    only what the mail will say, and the costly MIME work leaves the request's path."""
+
+    envelope_from: str
+    recipients: tuple[str, ...]
+    template: str  # what renders it: see Relay's `render`
+    fields: dict[str, object]
+    written_at: float  # the mail's Date, whenever it is composed
+
+
+Delivery = OutboundMail | Webhook | Job | Letter
+Render = Callable[[Letter], bytes]
 
 
 class Outbox:
@@ -81,6 +94,11 @@ class Outbox:
         elif isinstance(delivery, Job):
             kind = "job"
             payload = {"name": delivery.name, "arguments": delivery.arguments}
+        elif isinstance(delivery, Letter):
+            kind = "letter"
+            payload = {"from": delivery.envelope_from, "to": list(delivery.recipients),
+                       "template": delivery.template, "fields": delivery.fields,
+                       "at": delivery.written_at}
         else:
             kind = "webhook"
             payload = {"url": delivery.url, "headers": [list(h) for h in delivery.headers],
@@ -114,6 +132,9 @@ class Outbox:
                                 payload["data"].encode("latin-1"))
         if row.kind == "job":
             return Job(payload["name"], payload["arguments"])
+        if row.kind == "letter":
+            return Letter(payload["from"], tuple(payload["to"]), payload["template"],
+                          payload["fields"], payload["at"])
         return Webhook(payload["url"], tuple((k, v) for k, v in payload["headers"]),
                        payload["body"].encode("latin-1"))
 
@@ -138,10 +159,12 @@ JobWorker = Callable[[dict[str, str]], Awaitable[None]]
 
 class Relay:
     def __init__(self, store: OutboxStore, outbox: Outbox, mail: MailTransport, clock: Clock,
-                 config: RelayConfig, *, webhooks: WebhookSender | None = None,
+                 config: RelayConfig, *, render: Render,
+                 webhooks: WebhookSender | None = None,
                  jobs: Mapping[str, JobWorker] | None = None,
                  on_permanent_failure: FailureHook | None = None) -> None:
         self._jobs = dict(jobs or {})
+        self._render = render
         self._store = store
         self._outbox = outbox
         self._mail = mail
@@ -160,6 +183,9 @@ class Relay:
     async def _deliver(self, row: OutboxRow) -> None:
         try:
             delivery = self._outbox.open(row)
+            if isinstance(delivery, Letter):
+                delivery = OutboundMail(delivery.envelope_from, delivery.recipients,
+                                        self._render(delivery))
             if isinstance(delivery, OutboundMail):
                 await self._mail.send(delivery)
             elif isinstance(delivery, Job):

@@ -3,20 +3,21 @@ one-click unsubscribe, bounces and the notices a member sees about their mail.""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 import structlog
 
 from trademail.clock import Clock
 from trademail.crypto import Keyring, new_mail_token, token_digest
-from trademail.errors import InvalidInput, NotFound
+from trademail.errors import InvalidInput, NotFound, PermanentFailure
 from trademail.ids import is_id, new_id
 from trademail.services import bounces
 from trademail.services.accountmail import AccountMail
-from trademail.services.delivery import OutboundMail, Outbox
+from trademail.services.delivery import Letter, OutboundMail, Outbox
 from trademail.services.messages import Upload
 from trademail.store import (
     CorrespondentRow,
@@ -256,10 +257,9 @@ class Notifications:
                 body=mail.body if member.notify == "full" else None,
                 attachment_names=tuple(a.filename for a in mail.attachments),
                 message_id=mail.message_id, thread_id=mail.thread_id)
-            data = self._composer.notification(notification, now)
-            rows.append(self._outbox.seal(
-                OutboundMail(self.bounce_address(PURPOSE_NOTIFY, outbox_id), (address,), data),
-                member.id, outbox_id))
+            rows.append(self._outbox.seal(Letter(
+                self.bounce_address(PURPOSE_NOTIFY, outbox_id), (address,), "notification",
+                dataclasses.asdict(notification), now), member.id, outbox_id))
         for outsider in externals:
             outbox_id = new_id(now)
             address = self._keyring.open_field(outsider.id, "address", outsider.address_ct)
@@ -277,6 +277,14 @@ class Notifications:
                 {"type": "message.received", "message_id": mail.message_id,
                  "thread_id": mail.thread_id, "external": mail.external_sender})
         return Outgoing(tuple(rows), tuple(tokens))
+
+    def render(self, letter: Letter) -> bytes:
+        """The relay's renderer: a letter composed when it is delivered."""
+        if letter.template != "notification":
+            raise PermanentFailure(f"no template {letter.template!r} for letters")
+        fields = cast(dict[str, Any], letter.fields)
+        mail = NotificationMail(**fields | {"attachment_names": tuple(fields["attachment_names"])})
+        return self._composer.notification(mail, letter.written_at)
 
     # ------------------------------------------------------------------ bounces and notices
 
@@ -305,13 +313,13 @@ class Notifications:
     async def on_permanent_failure(self, row: OutboxRow, error: str) -> None:
         """The relay's hook: a mail the smarthost refused for good is a bounce, classified
         by the enhanced status code of the refusal ("550 5.7.1" is not a bad address)."""
-        if row.kind != "mail" or not error.startswith("5"):
+        if row.kind not in ("mail", "letter") or not error.startswith("5"):
             return
         try:
             delivery = self._outbox.open(row)
         except Exception:  # the payload may already be gone; nothing to tie it to
             return
-        if isinstance(delivery, OutboundMail):
+        if isinstance(delivery, OutboundMail | Letter):
             local = delivery.envelope_from.rpartition("@")[0]
             parsed = self.parse_bounce_local(local)
             if parsed is not None:
@@ -322,8 +330,9 @@ class Notifications:
         """(address failures, counted mailbox failures) since the window opened or the
         address came into use, whichever is later: a new address starts afresh."""
         since = max(self._clock.now() - BOUNCE_WINDOW_SECONDS, member.address_since)
-        hard = await self._notices_store.count_notices(member.id, "hard_bounce", since)
-        mailbox = await self._notices_store.count_notices(member.id, "mailbox_bounce", since)
+        counts = await self._notices_store.count_notices(
+            member.id, ("hard_bounce", "mailbox_bounce"), since)
+        hard, mailbox = counts["hard_bounce"], counts["mailbox_bounce"]
         return hard, mailbox if mailbox >= MAILBOX_BOUNCES_TO_COUNT else 0
 
     async def set_preference(self, member_id: str, choice: object) -> None:

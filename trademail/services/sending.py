@@ -30,6 +30,7 @@ from trademail.store import (
     CorrespondentStore,
     EntryRow,
     Idempotent,
+    LimitFull,
     MailboxStore,
     MemberRow,
     MemberStore,
@@ -92,8 +93,9 @@ class Sending:
                 return self._replay(first, idempotency)
         sender = route.members[sender_id]
         others = {mid: m for mid, m in route.members.items() if mid != sender_id}
-        filed = await self._conduct.admit(sender, others,
-                                          answering=await self._answers(sender, route.parent))
+        admission = await self._conduct.admit(sender, others,
+                                              answering=await self._answers(sender, route.parent))
+        filed = admission.filed
         message, entries = self._sealed(sender_id, route, keys, subject, body,
                                         draft.attachments, filed=filed)
         words = validation.words(subject, body, *(a.filename for a in draft.attachments),
@@ -103,9 +105,13 @@ class Sending:
                     subject, body, tuple(draft.attachments), staff_sender=sender.tier == STAFF),
             [m for mid, m in others.items() if mid not in filed],  # filed away: silently
             route.outsiders, sender_name=sender.company)
-        stored = await self._mailbox_store.deliver(
-            NewDelivery(message, tuple(entries), _tokens(keys, words), outgoing.rows,
-                        outgoing.reply_tokens), idempotency=idempotency, seen=seen)
+        try:
+            stored = await self._mailbox_store.deliver(
+                NewDelivery(message, tuple(entries), _tokens(keys, words), outgoing.rows,
+                            outgoing.reply_tokens, admission.count),
+                idempotency=idempotency, seen=seen)
+        except LimitFull as full:
+            raise self._conduct.refusal(full) from None
         if stored.message_id != message.id:  # another request with the key got there first
             return self._replay(stored, idempotency)
         await self._wake([e.member_id for e in entries[1:] if e.member_id not in filed],

@@ -15,7 +15,7 @@ from trademail.store.accounts import (
     AccountTokenRow,
     EmailChangeRow,
 )
-from trademail.store.conduct import BlockRow, ConductStore, Window
+from trademail.store.conduct import BlockRow, ConductStore, LimitFull, SendCount, Window
 from trademail.store.correspondents import CorrespondentRow, CorrespondentStore
 from trademail.store.db import Database, Duplicate, open_database
 from trademail.store.directory import DirectoryQuery, DirectoryStore, PublicProfile
@@ -79,6 +79,7 @@ __all__ = [
     "Idempotent",
     "KeyStore",
     "LeadRow",
+    "LimitFull",
     "Listing",
     "ListingStore",
     "MailboxStore",
@@ -100,6 +101,7 @@ __all__ = [
     "PublicProfile",
     "ReplyTokenRow",
     "ReportRow",
+    "SendCount",
     "SessionRow",
     "SessionStore",
     "Standing",

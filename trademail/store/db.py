@@ -21,10 +21,9 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 
 from trademail.errors import StoreError
+from trademail.store.schema import apply_sqlite_migration, migrations, newer_schema
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 _PLACEHOLDER = re.compile(r"\$(\d+)")
-_MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 Row = Any  # sqlite3.Row or asyncpg.Record: both index by column name
 
@@ -44,23 +43,11 @@ class Connection(Protocol):
 class Database(Connection, Protocol):
     dialect: str
 
+    async def write(self, sql: str, *args: Any) -> list[Row]: ...
+
     def transaction(self) -> Any: ...  # an async context manager yielding a Connection
     async def migrate(self) -> int: ...
     async def close(self) -> None: ...
-
-
-def _migrations(dialect: str) -> list[tuple[int, str, str]]:
-    found = []
-    for path in sorted((MIGRATIONS / dialect).iterdir()):
-        match = _MIGRATION_FILE.match(path.name)
-        if match:
-            found.append((int(match.group(1)), path.name, path.read_text(encoding="utf-8")))
-    return found
-
-
-def _newer_schema(applied: int, known: int) -> StoreError:
-    return StoreError(f"the database schema is at version {applied}, newer than this "
-                      f"TradeMail knows ({known}); upgrade TradeMail")
 
 
 # --------------------------------------------------------------------------- SQLite
@@ -89,6 +76,18 @@ class _SQLiteConnection:
         return None if row is None else row[0]
 
 
+async def insert_rows(tx: Connection, head: str, rows: Sequence[Sequence[Any]],
+                      tail: str = "", *, chunk: int = 500) -> None:
+    """`INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), … tail`: a statement per `chunk`
+    rows rather than one per row (asyncpg's executemany pays Python work for each)."""
+    for start in range(0, len(rows), chunk):
+        part = rows[start:start + chunk]
+        width = len(part[0])
+        values = ", ".join(f"({in_list(1 + n * width, width)})" for n in range(len(part)))
+        await tx.execute(f"{head} VALUES {values} {tail}".rstrip(),
+                         *(value for row in part for value in row))
+
+
 def in_list(start: int, count: int) -> str:
     """`$start, …` for an IN list: the same SQL on both backends."""
     return ", ".join(f"${i}" for i in range(start, start + count))
@@ -96,44 +95,6 @@ def in_list(start: int, count: int) -> str:
 
 def _to_sqlite(sql: str) -> str:
     return _PLACEHOLDER.sub(r"?\1", sql)
-
-
-def _statements(script: str) -> list[str]:
-    """The statements of an SQL script, split where SQLite says one is complete."""
-    statements, pending = [], ""
-    for line in script.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            statements.append(pending)
-            pending = ""
-    if any(line.strip() and not line.strip().startswith("--")
-           for line in pending.splitlines()):
-        raise StoreError(f"an SQL statement does not end: {pending.strip()[:60]!r}")
-    return statements
-
-
-def _apply_sqlite_migration(conn: sqlite3.Connection, version: int, name: str,
-                            sql: str) -> None:
-    """One migration in one transaction. Foreign keys are off while it runs, as SQLite asks
-    for a table rebuild (a DROP TABLE would otherwise cascade into every referring row),
-    and checked before it commits."""
-    conn.execute("PRAGMA foreign_keys=OFF")
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        for statement in _statements(sql):
-            conn.execute(statement)
-        broken = conn.execute("PRAGMA foreign_key_check").fetchall()
-        if broken:
-            raise sqlite3.IntegrityError(f"{len(broken)} rows break a foreign key")
-        conn.execute("INSERT INTO schema_migrations VALUES "
-                     "(?1, ?2, (julianday('now') - 2440587.5) * 86400.0)", (version, name))
-        conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise StoreError(f"migration {name} failed: {exc}") from None
-    finally:
-        conn.execute("PRAGMA foreign_keys=ON")
 
 
 def _rollback_if_open(conn: sqlite3.Connection) -> None:
@@ -218,6 +179,11 @@ class SQLiteDatabase:
         async with self.transaction() as tx:
             await tx.execute(sql, *args)
 
+    async def write(self, sql: str, *args: Any) -> list[Row]:
+        """One statement that writes, and the rows it returns (RETURNING)."""
+        async with self.transaction() as tx:
+            return await tx.fetch(sql, *args)
+
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         async with self.transaction() as tx:
             await tx.executemany(sql, rows)
@@ -237,13 +203,13 @@ class SQLiteDatabase:
             conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                          "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL)")
             applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
-            known = _migrations("sqlite")
+            known = migrations("sqlite")
             if applied and max(applied) > known[-1][0]:
-                raise _newer_schema(max(applied), known[-1][0])
+                raise newer_schema(max(applied), known[-1][0])
             count = 0
             for version, name, sql in known:
                 if version not in applied:
-                    _apply_sqlite_migration(conn, version, name, sql)
+                    apply_sqlite_migration(conn, version, name, sql)
                     count += 1
             return count
 
@@ -296,6 +262,17 @@ class _PGConnection:
         return None if row is None else row[0]
 
 
+# Every statement the stores send stays prepared on each connection (there are about 200,
+# some built per call); asyncpg's default of 100 would evict and prepare them again.
+STATEMENT_CACHE = 1024
+
+
+async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
+    """Besides the ROLLBACK asyncpg always sends for a transaction left open, a released
+    connection needs nothing: the stores set no session state (no SET, no session advisory
+    lock, no LISTEN), so RESET ALL and the rest would be a round trip per release."""
+
+
 class PostgresDatabase:
     dialect = "postgres"
 
@@ -312,7 +289,8 @@ class PostgresDatabase:
     async def open(self) -> None:
         try:
             self._pool = await asyncpg.create_pool(
-                self._dsn, min_size=1, max_size=self._pool_size, command_timeout=60)
+                self._dsn, min_size=1, max_size=self._pool_size, command_timeout=60,
+                reset=_nothing_to_reset, statement_cache_size=STATEMENT_CACHE)
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             where = urlsplit(self._dsn)
             raise StoreError(f"cannot connect to PostgreSQL at {where.hostname}:"
@@ -328,6 +306,12 @@ class PostgresDatabase:
         async with self.pool.acquire() as conn:
             await _PGConnection(conn).execute(sql, *args)
 
+    async def write(self, sql: str, *args: Any) -> list[Row]:
+        """One statement that writes, and the rows it returns (RETURNING): atomic on its
+        own, so one round trip, without BEGIN and COMMIT."""
+        async with self.pool.acquire() as conn:
+            return await _PGConnection(conn).fetch(sql, *args)
+
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         async with self.transaction() as tx:
             await tx.executemany(sql, rows)
@@ -342,7 +326,7 @@ class PostgresDatabase:
         return await self.pool.fetchval(sql, *args)
 
     async def migrate(self) -> int:
-        known = _migrations("postgres")
+        known = migrations("postgres")
         count = 0
         async with self.pool.acquire() as conn, conn.transaction():
             # One process migrates at a time; the others wait here, then find nothing to do.
@@ -352,7 +336,7 @@ class PostgresDatabase:
                                "NOT NULL DEFAULT now())")
             applied = {r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")}
             if applied and max(applied) > known[-1][0]:
-                raise _newer_schema(max(applied), known[-1][0])
+                raise newer_schema(max(applied), known[-1][0])
             for version, name, sql in known:
                 if version in applied:
                     continue

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from trademail.store.db import Connection, Database, Row, in_list
+from trademail.store.conduct import SendCount, count_send
+from trademail.store.db import Connection, Database, Row, in_list, insert_rows
 from trademail.store.notifications import NewReplyToken, insert_reply_tokens
 from trademail.store.outbox import NewOutboxRow, insert_outbox
 
@@ -103,6 +104,7 @@ class NewDelivery:
     words: tuple[tuple[str, bytes], ...]  # (member id, keyed word token)
     outbox: tuple[NewOutboxRow, ...] = ()
     reply_tokens: tuple[NewReplyToken, ...] = ()
+    count: SendCount | None = None  # counted against the sender's limits (LimitFull)
 
 
 async def _claim(tx: Connection, message: NewMessage, key: str,
@@ -135,15 +137,13 @@ async def _insert_message(tx: Connection, rows: NewDelivery) -> None:
             "INSERT INTO attachments (message_id, n, size, meta_ct, data_ct) "
             "VALUES ($1, $2, $3, $4, $5)",
             [(message.id, a.n, a.size, a.meta_ct, a.data_ct) for a in message.attachments])
-    await tx.executemany(
-        "INSERT INTO mailbox (member_id, message_id, thread_id, folder, unread, content_key) "
-        "VALUES ($1, $2, $3, $4, $5, $6)",
-        [(e.member_id, message.id, message.thread_id, e.folder, e.unread, e.content_key)
-         for e in rows.entries])
+    await insert_rows(
+        tx, "INSERT INTO mailbox (member_id, message_id, thread_id, folder, unread, "
+        "content_key)", [(e.member_id, message.id, message.thread_id, e.folder, e.unread,
+                          e.content_key) for e in rows.entries])
     if rows.words:
-        await tx.executemany(
-            "INSERT INTO word_index (member_id, token, message_id) VALUES ($1, $2, $3) "
-            "ON CONFLICT DO NOTHING", [(m, t, message.id) for m, t in rows.words])
+        await insert_rows(tx, "INSERT INTO word_index (member_id, token, message_id)",
+                          [(m, t, message.id) for m, t in rows.words], "ON CONFLICT DO NOTHING")
 
 
 class MailboxStore:
@@ -157,7 +157,8 @@ class MailboxStore:
                       seen: tuple[str, bytes] | None = None) -> Idempotent:
         """Write a message, its mailbox entries, word index, outbound mail and the reply
         tokens its notifications carry in one transaction (the transactional outbox:
-        committed together or not at all).
+        committed together or not at all), counted against the sender's limits (or
+        LimitFull, and nothing is written).
 
         With an idempotency (key, fingerprint), a key another writer claimed meanwhile
         returns the first result and writes nothing. With `seen` (member id, digest of an
@@ -173,6 +174,8 @@ class MailboxStore:
                 first = await _claim(tx, message, *idempotency)
                 if first is not None:
                     return first
+            if rows.count is not None:
+                await count_send(tx, rows.count, lock=self.db.dialect == "postgres")
             await _insert_message(tx, rows)
             await insert_outbox(tx, rows.outbox)
             await insert_reply_tokens(tx, rows.reply_tokens)

@@ -55,14 +55,13 @@ class OutboxStore:
         SQLite's single writer serialises the claims anyway.
         """
         lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgres" else ""
-        async with self.db.transaction() as tx:
-            rows = await tx.fetch(
-                "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1 "
-                "WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' "
-                "AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until < $1) "
-                f"ORDER BY next_attempt_at LIMIT $3{lock}) "
-                "RETURNING id, kind, member_id, created_at, attempts, payload_ct",
-                now, now + lease_seconds, limit)
+        rows = await self.db.write(
+            "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1 "
+            "WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' "
+            "AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until < $1) "
+            f"ORDER BY next_attempt_at LIMIT $3{lock}) "
+            "RETURNING id, kind, member_id, created_at, attempts, payload_ct",
+            now, now + lease_seconds, limit)
         return [OutboxRow(r["id"], r["kind"], r["member_id"], r["created_at"], r["attempts"],
                           bytes(r["payload_ct"]), now + lease_seconds) for r in rows]
 
@@ -91,8 +90,7 @@ class OutboxStore:
             row.id, row.lease, error)
 
     async def _outbox_outcome(self, sql: str, *args: Any) -> bool:
-        async with self.db.transaction() as tx:
-            return bool(await tx.fetch(sql, *args))
+        return bool(await self.db.write(sql, *args))
 
     async def forget_delivered(self, older_than: float) -> None:
         """Delivered and given-up rows hold no payload; keep their trace for a while only."""

@@ -31,6 +31,7 @@ from trademail.web.request import (
     read_form,
     redirect,
     return_path,
+    route_of,
     set_cookie,
     signin_url,
 )
@@ -64,10 +65,10 @@ async def web_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         return response
     except ConnectionResetError:
         # The browser went away (a page left, a tab closed): normal, nothing to answer.
-        log.debug("client went away", path=request.path)
+        log.debug("client went away", route=route_of(request))
         return web.Response(status=499)
     except Exception:
-        log.exception("unhandled error", path=request.path, method=request.method)
+        log.exception("unhandled error", route=route_of(request), method=request.method)
         return await error_page(request, 500)
 
 
@@ -105,7 +106,7 @@ async def _serve(request: web.Request, handler: Handler) -> web.StreamResponse:
             value = form.get("csrf")
             sent = value if isinstance(value, str) else None
         if not sessions.check_form_token(secret, sent):
-            log.info("form refused: bad or missing CSRF token", path=request.path)
+            log.info("form refused: bad or missing CSRF token", route=route_of(request))
             return await error_page(request, 403)
     if VISIT in request and is_activity(request):
         request[VISIT] = await sessions.touch(request[VISIT])

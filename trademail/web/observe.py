@@ -12,7 +12,7 @@ import structlog
 from aiohttp import web
 
 from trademail import metrics
-from trademail.web.request import Handler
+from trademail.web.request import Handler, route_of
 
 log = structlog.get_logger("trademail.access")
 
@@ -51,9 +51,8 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
         method = request.method if request.method in _METHODS else "OTHER"
         metrics.HTTP_REQUESTS.labels(door, method, str(status)).inc()
         metrics.HTTP_SECONDS.labels(door).observe(elapsed)
-        route = request.match_info.route.resource
-        log.info("request", method=method, route=route.canonical if route else "-",
-                 status=status, ms=round(elapsed * 1000, 2))
+        log.info("request", method=method, route=route_of(request), status=status,
+                 ms=round(elapsed * 1000, 2))
         structlog.contextvars.unbind_contextvars("request_id")
 
 

@@ -80,6 +80,14 @@ NOTICES = {
                "it, TradeMail sends you no notifications.",
 }
 
+
+def route_of(request: web.Request) -> str:
+    """The pattern of the route that answers (`/directory/{username}`), never the path:
+    what logs name, so no username or id gets in."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "-"
+
+
 # ---------------------------------------------------------------- marking handlers
 
 
@@ -190,7 +198,7 @@ async def read_form(
     try:
         return await request.post()
     except MALFORMED_BODY:
-        log.info("form refused: unreadable body", path=request.path)
+        log.info("form refused: unreadable body", route=route_of(request))
         raise web.HTTPBadRequest() from None
 
 
