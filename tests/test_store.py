@@ -246,3 +246,19 @@ async def test_attachment_lists_come_only_from_the_members_own_mailbox(store: St
     assert [x.n for x in (await store.mailbox.attachment_lists(b.id, [mid]))[mid]] == [1]
     assert await store.mailbox.attachment_lists(c.id, [mid]) == {}
     assert await store.mailbox.attachment_lists(b.id, []) == {}
+
+
+async def test_sign_in_throttles_lock_in_one_order_under_a_burst(store: Stores) -> None:
+    """Attempts and successes on one account from one client, all at once, whichever of
+    the two subjects sorts first: none deadlocks another (PostgreSQL would abort one)."""
+    throttles = store.throttles
+
+    async def sign_in(account: str, client: str) -> None:
+        wait = await throttles.reserve_signin_attempt(
+            [account, client], 1000.0, lambda state: (0.0, set()))
+        assert wait == 0
+        await throttles.signin_succeeded(account, client)
+
+    for account, client in (("b-account", "a-client"), ("a-account", "b-client")):
+        for _ in range(3):
+            await asyncio.gather(*(sign_in(account, client) for _ in range(100)))

@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import secrets
+import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher as _Argon2
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+HASHING_NICENESS = 10
+
+
+def _yield_to_the_event_loop() -> None:
+    """Run this hashing thread (and the lanes Argon2 starts from it) at a lower priority
+    than the event loop, so a storm of sign-ins takes the spare CPU and leaves every other
+    request its time. On Linux a thread has a niceness of its own; elsewhere this would
+    lower the whole process, so it is left alone."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
 
 
 class PasswordHasher:
@@ -17,7 +33,8 @@ class PasswordHasher:
     def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int, workers: int) -> None:
         self._argon2 = _Argon2(time_cost=time_cost, memory_cost=memory_kib,
                                parallelism=parallelism, type=Type.ID)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2",
+                                        initializer=_yield_to_the_event_loop)
         # Verified when the username is unknown, so a miss costs what a hit costs.
         self._decoy = self._argon2.hash(secrets.token_urlsafe(24))
 

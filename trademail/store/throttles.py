@@ -30,14 +30,14 @@ class ThrottleStore:
         happen in one transaction, so concurrent attempts see each other.
         """
         ordered = sorted(set(subjects))  # one lock order for every transaction
-        lock = " FOR UPDATE" if self.db.dialect == "postgres" else ""
         async with self.db.transaction() as tx:
-            await tx.executemany(
-                "INSERT INTO signin_failures (subject, failures, last_failure_at) "
-                "VALUES ($1, 0, 0) ON CONFLICT DO NOTHING", [(s,) for s in ordered])
+            # One upsert makes each row if it is missing and locks it if it is not (in
+            # order), so a success forgetting a row meanwhile cannot pull it from under us.
             rows = await tx.fetch(
-                "SELECT subject, failures, last_failure_at FROM signin_failures "
-                f"WHERE subject IN ({in_list(1, len(ordered))}) ORDER BY subject{lock}", *ordered)
+                "INSERT INTO signin_failures (subject, failures, last_failure_at) VALUES "
+                + ", ".join(f"(${n}, 0, 0)" for n in range(1, len(ordered) + 1))
+                + " ON CONFLICT (subject) DO UPDATE SET subject = excluded.subject "
+                "RETURNING subject, failures, last_failure_at", *ordered)
             wait, resets = decide({r["subject"]: (r["failures"], r["last_failure_at"])
                                    for r in rows})
             if wait > 0:
@@ -51,6 +51,9 @@ class ThrottleStore:
     async def signin_succeeded(self, account: str, client: str) -> None:
         """Forget the account's failures; the client's reserved attempt was no failure."""
         async with self.db.transaction() as tx:
+            if self.db.dialect == "postgres":  # the lock order of reserve_signin_attempt
+                await tx.fetch("SELECT subject FROM signin_failures WHERE subject IN ($1, $2) "
+                               "ORDER BY subject FOR UPDATE", account, client)
             await tx.execute("DELETE FROM signin_failures WHERE subject = $1", account)
             await tx.execute(
                 "UPDATE signin_failures SET failures = CASE WHEN failures > 0 "
