@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import pty
 import sys
 from pathlib import Path
 
@@ -16,6 +17,19 @@ from trademail.config import Config
 from trademail.errors import MasterKeyError
 from trademail.services.messages import Draft
 from trademail.testing import FakeClock
+
+
+def _drain(leader: int) -> bytes:
+    """What a process wrote to its terminal, once it has exited."""
+    data = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the other end is closed: all is read
+            return data
+        if not chunk:
+            return data
+        data += chunk
 
 
 def _config(tmp_path: Path, store_url: str, key: Path, **extra: str) -> Config:
@@ -45,15 +59,24 @@ async def test_rotation_rewraps_every_key_and_the_old_key_can_go(
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEMAIL_")} | {
         "TRADEMAIL_DATA_DIR": str(tmp_path / "var"), "TRADEMAIL_STORE_URL": store_url,
         "TRADEMAIL_CRYPTO_MASTER_KEY_FILE": str(old)}
-    outputs = []
-    for _ in range(2):  # a second run finds nothing left to do
+    outputs, errors = [], []
+    for terminal in (True, False):  # a second run finds nothing left to do
+        leader, follower = pty.openpty()  # standard error on a terminal, or in a pipe
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "trademail", "rotate-master-key", str(new), env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            stdout=asyncio.subprocess.PIPE,
+            stderr=follower if terminal else asyncio.subprocess.PIPE)
+        os.close(follower)
         out, err = await asyncio.wait_for(proc.communicate(), 60)
+        if terminal:
+            err = await asyncio.to_thread(_drain, leader)
+        os.close(leader)
         assert proc.returncode == 0, err.decode()
         outputs.append(out.decode())
+        errors.append(err.decode())
     assert "and 2 member keys" in outputs[0] and "and 0 member keys" in outputs[1]
+    assert "re-wrapping member keys [" in errors[0] and "] 2/2" in errors[0]
+    assert "re-wrapping" not in errors[1]  # no bar in a pipe or a log
     assert new.stat().st_mode & 0o777 == 0o600
 
     core = await open_core(_config(tmp_path, store_url, new), clock)

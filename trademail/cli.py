@@ -89,13 +89,28 @@ async def _rotate(config: Config, new_key_file: str) -> None:
     try:
         new = key_file(Path(new_key_file))
         keyring = await open_keyring(config, stores.keys, also=[new])
-        count = await rotate_master_key(stores.keys, keyring, new)
+        count = await rotate_master_key(stores.keys, keyring, new,
+                                        progress=_progress("re-wrapping member keys"))
     finally:
         await stores.close()
     print(f"re-wrapped the system keys and {count} member keys under key {new.id.hex()}.\n"
           f"Now make {new_key_file} the [crypto] master_key_file (or give it in "
           "TRADEMAIL_CRYPTO_MASTER_KEY) and start the servers; keep the old key until they "
           "all run with the new one.")
+
+
+def _progress(label: str) -> Callable[[int, int], None] | None:
+    """A progress bar on standard error when it is a terminal; nothing in a pipe or a log."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        filled = int(30 * done / total) if total else 30
+        sys.stderr.write(f"\r{label} [{'#' * filled:<30}] {done:,}/{total:,}"
+                         + ("\n" if done >= total else ""))
+        sys.stderr.flush()
+
+    return show
 
 
 async def _staff_create(config: Config, args: argparse.Namespace) -> None:

@@ -29,10 +29,6 @@ _T = TypeVar("_T")
 
 log = structlog.get_logger(__name__)
 
-# Plain mail up to this size is read on the event loop; bigger or multipart mail (where
-# attachments, nesting and containers live) goes to the worker processes and their deadline.
-INLINE_MAX_BYTES = 16 * 1024
-
 
 class MailReader:
     """`read_mail` and `scrub_mail` in at most `workers` processes at once: the inbound
@@ -40,9 +36,8 @@ class MailReader:
     counts (see `parse.dmarc_pass`)."""
 
     def __init__(self, *, max_text_chars: int, trusted_authserv_id: str = "", workers: int = 2,
-                 timeout: float = 60.0, inline_max_bytes: int = INLINE_MAX_BYTES) -> None:
+                 timeout: float = 60.0) -> None:
         self._max_text_chars = max_text_chars
-        self._inline_max = inline_max_bytes
         self._trusted_authserv_id = trusted_authserv_id
         self._workers = workers
         self._timeout = timeout
@@ -58,8 +53,7 @@ class MailReader:
 
     async def read(self, raw: bytes, *, bounce: bool = False) -> ReadMail:
         """The mail read, or the TooLarge / InvalidInput / MailRefused `read_mail` raised."""
-        inline = len(raw) <= self._inline_max and b"multipart/" not in raw.lower()
-        return await self._run(inline, len(raw), partial(
+        return await self._run(len(raw), partial(
             read_mail, max_text_chars=self._max_text_chars, bounce=bounce,
             trusted_authserv_id=self._trusted_authserv_id), raw)
 
@@ -68,17 +62,12 @@ class MailReader:
         """`text` with every spelling of `addresses` replaced by `replacement`, and the parts
         that still name one removed (see `scrub`)."""
         size = sum(len(a.data) for a in text.attachments) + len(text.body)
-        inline = not text.attachments and size <= self._inline_max
-        return await self._run(inline, size, partial(scrub_mail, cautious=cautious), text,
+        return await self._run(size, partial(scrub_mail, cautious=cautious), text,
                                list(addresses), replacement)
 
-    async def _run(self, inline: bool, size: int, work: Callable[..., _T], *args: Any) -> _T:
-        """`work(*args)`: here when `inline` (a small plain mail, read in well under a
-        millisecond or two, costs less than the trip to a worker), else in a worker:
-        MailRefused when it takes too long, MailDeferred when the pool broke under it (a
-        worker killed: try the mail again later)."""
-        if inline:
-            return work(*args)
+    async def _run(self, size: int, work: Callable[..., _T], *args: Any) -> _T:
+        """`work(*args)` in a worker: MailRefused when it takes too long, MailDeferred when
+        the pool broke under it (a worker killed: try the mail again later)."""
         future = asyncio.get_running_loop().run_in_executor(self._executor(), work, *args)
         try:
             return await asyncio.wait_for(future, self._timeout)

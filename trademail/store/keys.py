@@ -28,6 +28,9 @@ class KeyStore:
             list(wrapped.items()))
         return await self.system_keys()
 
+    async def member_count(self) -> int:
+        return int(await self.db.fetchval("SELECT count(*) FROM members"))
+
     async def member_keys_after(self, after: str, limit: int) -> list[tuple[str, bytes]]:
         """Wrapped member keys in id order, for a rotation that walks them in batches."""
         rows = await self.db.fetch("SELECT id, member_key FROM members WHERE id > $1 "

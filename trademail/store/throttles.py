@@ -5,7 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from trademail.store.db import Database, in_list
+from trademail.store.db import Connection, Database, Row, in_list
+
+
+async def _lock(tx: Connection, ordered: Sequence[str]) -> list[Row]:
+    """Make each subject's row if it is missing and lock it if it is not, in the order
+    given (sorted: one lock order for every transaction), with one upsert. A lock on a
+    row that exists is not enough: a transaction that meanwhile makes the missing one
+    would then hold a lock out of order, and two of them deadlock."""
+    return await tx.fetch(
+        "INSERT INTO signin_failures (subject, failures, last_failure_at) VALUES "
+        + ", ".join(f"(${n}, 0, 0)" for n in range(1, len(ordered) + 1))
+        + " ON CONFLICT (subject) DO UPDATE SET subject = excluded.subject "
+        "RETURNING subject, failures, last_failure_at", *ordered)
 
 
 class ThrottleStore:
@@ -29,15 +41,9 @@ class ThrottleStore:
         answers (seconds to wait, subjects to start over); the count and the decision
         happen in one transaction, so concurrent attempts see each other.
         """
-        ordered = sorted(set(subjects))  # one lock order for every transaction
+        ordered = sorted(set(subjects))
         async with self.db.transaction() as tx:
-            # One upsert makes each row if it is missing and locks it if it is not (in
-            # order), so a success forgetting a row meanwhile cannot pull it from under us.
-            rows = await tx.fetch(
-                "INSERT INTO signin_failures (subject, failures, last_failure_at) VALUES "
-                + ", ".join(f"(${n}, 0, 0)" for n in range(1, len(ordered) + 1))
-                + " ON CONFLICT (subject) DO UPDATE SET subject = excluded.subject "
-                "RETURNING subject, failures, last_failure_at", *ordered)
+            rows = await _lock(tx, ordered)
             wait, resets = decide({r["subject"]: (r["failures"], r["last_failure_at"])
                                    for r in rows})
             if wait > 0:
@@ -51,9 +57,7 @@ class ThrottleStore:
     async def signin_succeeded(self, account: str, client: str) -> None:
         """Forget the account's failures; the client's reserved attempt was no failure."""
         async with self.db.transaction() as tx:
-            if self.db.dialect == "postgres":  # the lock order of reserve_signin_attempt
-                await tx.fetch("SELECT subject FROM signin_failures WHERE subject IN ($1, $2) "
-                               "ORDER BY subject FOR UPDATE", account, client)
+            await _lock(tx, sorted({account, client}))
             await tx.execute("DELETE FROM signin_failures WHERE subject = $1", account)
             await tx.execute(
                 "UPDATE signin_failures SET failures = CASE WHEN failures > 0 "
