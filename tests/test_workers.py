@@ -245,6 +245,9 @@ async def test_serve_workers_runs_n_processes_and_keeps_them_running(
             r'^trademail_http_requests_total\{door="probe",method="GET",status="200"\} (\S+)',
             text, re.M))
         assert served >= 40  # every worker's count, the dead one's included
+        helps = [line for line in text.splitlines() if line.startswith("# HELP ")]
+        assert len(helps) == len(set(helps))  # each metric once, whatever each worker wrote
+        assert "# HELP trademail_outbox_depth Outbox rows waiting to be delivered" in helps
     finally:
         err = server.stop()
     assert server.proc.returncode == 0, err

@@ -19,6 +19,7 @@ from trademail.configfile import load_config, render_config
 from trademail.errors import ConfigError, NotFound, TradeMailError
 
 log = structlog.get_logger("trademail")
+SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 async def _serve(config: Config) -> None:
@@ -27,7 +28,8 @@ async def _serve(config: Config) -> None:
 
     sockets = inherited_sockets()
     app = await build_app(config, smtp_socket=sockets[1] if sockets else None)
-    runner = web.AppRunner(app, access_log=None)
+    # Requests still running when the server is told to stop get this long to finish.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
     await runner.setup()
     try:
         site: web.BaseSite = web.SockSite(runner, sockets[0]) if sockets else web.TCPSite(

@@ -122,4 +122,4 @@ class PostgresEvents(Events):
             self._task.cancel()
             await asyncio.gather(self._task, *self._sending, return_exceptions=True)
         if self._conn is not None and not self._conn.is_closed():
-            await self._conn.close()
+            await self._conn.close(timeout=5)  # then cut: stopping never waits for ever

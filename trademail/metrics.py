@@ -9,9 +9,11 @@ PROMETHEUS_MULTIPROC_DIR before the workers start, and /metrics adds up every pr
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -19,6 +21,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import multiprocess as _multiprocess
+from prometheus_client.core import GaugeMetricFamily
 
 HTTP_REQUESTS = Counter("trademail_http_requests", "HTTP requests answered",
                         ["door", "method", "status"])
@@ -36,22 +39,29 @@ SMTP_OPEN = Gauge("trademail_smtp_sessions_open", "SMTP sessions open now",
 SMTP_MESSAGES = Counter("trademail_smtp_messages", "Mail the gateway answered",
                         ["result"])  # accepted, refused, deferred
 
-_OUTBOX_HELP = ("trademail_outbox_depth", "Outbox rows waiting to be delivered",
-                "trademail_outbox_oldest_seconds", "Age of the oldest waiting outbox row")
+class _Outbox:
+    """The outbox figures of this scrape, as metric families: no value is stored, so none
+    is left in the multiprocess files for the next scrape to add up."""
+
+    def __init__(self, depth: int, oldest_seconds: float) -> None:
+        self._depth = depth
+        self._oldest = oldest_seconds
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily("trademail_outbox_depth", "Outbox rows waiting to be delivered",
+                                value=self._depth)
+        yield GaugeMetricFamily("trademail_outbox_oldest_seconds",
+                                "Age of the oldest waiting outbox row", value=self._oldest)
 
 
 def render(outbox_depth: int, outbox_oldest_seconds: float) -> tuple[bytes, str]:
     """The exposition text, summed over every server process when there are several, with
     the outbox figures (read from the database by the caller) added."""
-    registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
         _multiprocess.MultiProcessCollector(registry)
     else:
-        from prometheus_client import REGISTRY
-
         registry = REGISTRY
     extra = CollectorRegistry()
-    depth_name, depth_help, age_name, age_help = _OUTBOX_HELP
-    Gauge(depth_name, depth_help, registry=extra).set(outbox_depth)
-    Gauge(age_name, age_help, registry=extra).set(outbox_oldest_seconds)
+    extra.register(_Outbox(outbox_depth, outbox_oldest_seconds))
     return generate_latest(registry) + generate_latest(extra), CONTENT_TYPE_LATEST

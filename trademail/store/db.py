@@ -265,6 +265,7 @@ class _PGConnection:
 # Every statement the stores send stays prepared on each connection (there are about 200,
 # some built per call); asyncpg's default of 100 would evict and prepare them again.
 STATEMENT_CACHE = 1024
+CLOSE_SECONDS = 10.0
 
 
 async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
@@ -350,8 +351,13 @@ class PostgresDatabase:
         return count
 
     async def close(self) -> None:
+        """Close gracefully; a connection that is not given back in time is cut, so a
+        server that is stopping never waits for ever."""
         if self._pool is not None:
-            await self._pool.close()
+            try:
+                await asyncio.wait_for(self._pool.close(), CLOSE_SECONDS)
+            except TimeoutError:
+                self._pool.terminate()
 
 
 async def open_database(url: str, pool_size: int = 10) -> SQLiteDatabase | PostgresDatabase:
