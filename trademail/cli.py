@@ -59,16 +59,6 @@ async def _serve(config: Config) -> None:
         await runner.cleanup()
 
 
-def _event_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop for the server when it is installed (its I/O costs a fraction of asyncio's:
-    most of a send is small writes to PostgreSQL), else asyncio's own loop."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
-
-
 async def _migrate(config: Config) -> None:
     from trademail.app import open_keyring
     from trademail.store import open_stores
@@ -294,8 +284,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             return Supervisor(config, args.workers, ["serve", *(
                 ["--config", args.config] if args.config else [])]).run()
         if args.command == "serve":
-            with asyncio.Runner(loop_factory=_event_loop()) as runner:
-                runner.run(_serve(config))
+            asyncio.run(_serve(config))
         elif args.command == "migrate":
             asyncio.run(_migrate(config))
         elif args.command == "staff":

@@ -230,6 +230,7 @@ class Relay:
 
     async def run(self, events: Events) -> None:
         """Deliver until cancelled: at once when woken, else every few seconds."""
+        me = asyncio.current_task()
         async with events.subscribe("outbox") as wake:
             while True:
                 try:
@@ -237,6 +238,10 @@ class Relay:
                 except Exception:
                     log.exception("relay pass failed")
                     busy = 0
+                if me is not None and me.cancelling():
+                    # Told to stop while a delivery ran: a mail library that turns the
+                    # cancellation into an error of its own must not keep the relay going.
+                    raise asyncio.CancelledError
                 if busy:
                     continue
                 with contextlib.suppress(asyncio.TimeoutError):
