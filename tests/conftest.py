@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import asyncpg
 import pytest
 
+from tests.browser_helpers import Browser
 from tests.helpers import OUTBOUND, make_config
 from trademail.app import build_app
 from trademail.config import Config
@@ -87,3 +88,18 @@ async def client(aiohttp_client: Any, config: Config, clock: FakeClock) -> Any:
     app = await build_app(config, clock, transport=transport)
     app[OUTBOUND] = transport
     return await aiohttp_client(app)
+
+
+@pytest.fixture
+async def browsers(client: Any) -> AsyncIterator[Callable[..., Browser]]:
+    """Browsers with cookie jars of their own, against the whole app (or `on`, another
+    test client), closed afterwards."""
+    made: list[Browser] = []
+
+    def make(on: Any = None) -> Browser:
+        made.append(Browser(on or client))
+        return made[-1]
+
+    yield make
+    for browser in made:
+        await browser.close()

@@ -4,12 +4,11 @@ timed sign-out, CSRF, headers, mail pages, search, pagination and errors."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp import FormData
 
 from tests.browser_helpers import Browser, csrf_of
@@ -21,19 +20,6 @@ from trademail.testing import FakeClock
 from trademail.web.request import safe_next
 
 MESSAGE_LINK = re.compile(r'href="/messages/([0-9a-f]{32})"')
-
-
-@pytest.fixture
-async def browsers(client: Any) -> AsyncIterator[Callable[[], Browser]]:
-    made: list[Browser] = []
-
-    def make(on: Any = None) -> Browser:
-        made.append(Browser(on or client))
-        return made[-1]
-
-    yield make
-    for browser in made:
-        await browser.close()
 
 
 async def two_members(browsers: Callable[[], Browser]) -> tuple[Browser, Browser]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -31,19 +31,6 @@ def config(tmp_path: Path, store_url: str) -> Config:
                        TRADEMAIL_DIRECTORY_CONTACT_VIEWS_PER_DAY=str(CONTACT_VIEWS_PER_DAY),
                        TRADEMAIL_DIRECTORY_PAGE_SIZE="2", TRADEMAIL_DIRECTORY_MAX_PAGES="2",
                        TRADEMAIL_LIMITS_NEW_ACCOUNT_NEW_CORRESPONDENTS_PER_DAY="3")
-
-
-@pytest.fixture
-async def browsers(client: Any) -> AsyncIterator[Callable[[], Browser]]:
-    made: list[Browser] = []
-
-    def make() -> Browser:
-        made.append(Browser(client))
-        return made[-1]
-
-    yield make
-    for browser in made:
-        await browser.close()
 
 
 async def member(client: Any, browsers: Callable[[], Browser], username: str, *,

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
-
-import pytest
 
 from tests.browser_helpers import Browser, csrf_of
 from tests.helpers import PASSWORD
@@ -19,19 +17,6 @@ from tests.test_web_directory import MESSAGE_LINK, PHONE, member, save
 from trademail.app import CORE
 
 STAFF_PAGES = ("/staff", "/staff/audit", "/staff/reports", "/staff/viewers")
-
-
-@pytest.fixture
-async def browsers(client: Any) -> AsyncIterator[Callable[[], Browser]]:
-    made: list[Browser] = []
-
-    def make() -> Browser:
-        made.append(Browser(client))
-        return made[-1]
-
-    yield make
-    for browser in made:
-        await browser.close()
 
 
 async def staff_member(client: Any, browsers: Callable[[], Browser],
