@@ -3,10 +3,10 @@ and the whole app behind aiohttp's test client."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -31,9 +31,29 @@ def _with_search_path(dsn: str, schema: str) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-@asynccontextmanager
-async def _postgres_schema() -> AsyncIterator[str]:
-    """A fresh schema in the test PostgreSQL, dropped afterwards; skip or fail without one."""
+@pytest.fixture(autouse=True)
+def _schemas() -> Iterator[list[str]]:
+    """Test schemas to drop once the test is over. Autouse fixtures are set up first and so
+    torn down last: every app (`aiohttp_client` may be set up before `store_url`) has
+    stopped, relay included, before its schema goes."""
+    schemas: list[str] = []
+    yield schemas
+    if schemas:
+        asyncio.run(_drop(schemas))
+
+
+async def _drop(schemas: list[str]) -> None:
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        for schema in schemas:
+            await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    finally:
+        await conn.close()
+
+
+async def _postgres_schema(schemas: list[str]) -> str:
+    """A fresh schema in the test PostgreSQL, dropped after the test; skip or fail without
+    one."""
     if not PG_DSN:
         if REQUIRE_PG:
             pytest.fail("TRADEMAIL_TEST_POSTGRES_DSN must be set when PostgreSQL is required")
@@ -42,20 +62,18 @@ async def _postgres_schema() -> AsyncIterator[str]:
     conn = await asyncpg.connect(PG_DSN)
     try:
         await conn.execute(f"CREATE SCHEMA {schema}")
-        yield _with_search_path(PG_DSN, schema)
     finally:
-        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
         await conn.close()
+    schemas.append(schema)
+    return _with_search_path(PG_DSN, schema)
 
 
 @pytest.fixture(params=BACKENDS)
-async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path, _schemas: list[str]) -> str:
     """An empty database: an SQLite file, or a fresh schema in the test PostgreSQL."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'trademail.sqlite3'}"
-        return
-    async with _postgres_schema() as url:
-        yield url
+        return f"sqlite:///{tmp_path / 'trademail.sqlite3'}"
+    return await _postgres_schema(_schemas)
 
 
 @pytest.fixture
@@ -65,10 +83,9 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
+async def postgres_url(_schemas: list[str]) -> str:
     """For the tests only PostgreSQL can run (several processes on one database)."""
-    async with _postgres_schema() as url:
-        yield url
+    return await _postgres_schema(_schemas)
 
 
 @pytest.fixture
