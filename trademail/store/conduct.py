@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from trademail.errors import Conflict
 from trademail.store.db import Connection, Database, Duplicate, in_list
+from trademail.store.inserts import Insert
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,11 @@ class SendCount:
     now: float
     windows: tuple[Window, ...]
 
+    @property
+    def limited(self) -> list[Window]:
+        """The windows with a limit to keep (a limit of 0 is none)."""
+        return [w for w in self.windows if w.limit]
+
 
 class LimitFull(Exception):
     """A window is full: nothing of the message may be written (the transaction is rolled
@@ -56,23 +62,30 @@ class LimitFull(Exception):
         self.wait = wait
 
 
-async def count_send(tx: Connection, count: SendCount, *, lock: bool) -> None:
-    """Count one message, or raise LimitFull. With a limit to keep, the sender's row is
-    locked first (`lock`: PostgreSQL; SQLite has one writer anyway), so parallel sends see
-    each other; with none, nothing waits."""
-    member_id, windows = count.member_id, [w for w in count.windows if w.limit]
-    if windows:
+async def check_send(tx: Connection, count: SendCount, *, lock: bool) -> None:
+    """Raise LimitFull if the message does not fit the sender's limits. The sender's row
+    is locked first (`lock`: PostgreSQL; SQLite has one writer anyway), so parallel sends
+    see each other; with no limit to keep, nothing is read and nothing waits."""
+    if count.limited:
         if lock:
-            await tx.fetch("SELECT id FROM members WHERE id = $1 FOR UPDATE", member_id)
-        await _check(tx, count, windows)
-    await tx.execute("INSERT INTO send_log (member_id, created_at) VALUES ($1, $2)",
-                     member_id, count.now)
-    # A first message either way makes the pair; an answer makes none.
-    await tx.executemany("INSERT INTO pairs (member_id, other_id, first_at) "
-                         "SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM pairs "
-                         "WHERE member_id = $2 AND other_id = $1) ON CONFLICT DO NOTHING",
-                         [(member_id, other, count.now) for other in count.recipients
-                          if other != member_id])
+            await tx.fetch("SELECT id FROM members WHERE id = $1 FOR UPDATE", count.member_id)
+        await _check(tx, count, count.limited)
+
+
+def send_rows(count: SendCount) -> list[Insert]:
+    """The rows that count one message, written with it."""
+    member_id = count.member_id
+    return [
+        Insert("send_log", (("member_id", "text"), ("created_at", "float8")),
+               [(member_id, count.now)]),
+        # A first message either way makes the pair; an answer makes none.
+        Insert("pairs", (("member_id", "text"), ("other_id", "text"), ("first_at", "float8")),
+               [(member_id, other, count.now) for other in count.recipients
+                if other != member_id],
+               where="NOT EXISTS (SELECT 1 FROM pairs p WHERE p.member_id = u.other_id "
+                     "AND p.other_id = u.member_id)",
+               tail="ON CONFLICT DO NOTHING"),
+    ]
 
 
 async def _check(tx: Connection, count: SendCount, windows: Sequence[Window]) -> None:

@@ -33,6 +33,8 @@ class Duplicate(StoreError):
 
 
 class Connection(Protocol):
+    dialect: str
+
     async def execute(self, sql: str, *args: Any) -> None: ...
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
     async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
@@ -41,8 +43,6 @@ class Connection(Protocol):
 
 
 class Database(Connection, Protocol):
-    dialect: str
-
     async def write(self, sql: str, *args: Any) -> list[Row]: ...
 
     def transaction(self) -> Any: ...  # an async context manager yielding a Connection
@@ -55,6 +55,8 @@ class Database(Connection, Protocol):
 
 class _SQLiteConnection:
     """Statements of one transaction, each run on the writer thread."""
+
+    dialect = "sqlite"
 
     def __init__(self, db: SQLiteDatabase) -> None:
         self._db = db
@@ -74,18 +76,6 @@ class _SQLiteConnection:
     async def fetchval(self, sql: str, *args: Any) -> Any:
         row = await self.fetchrow(sql, *args)
         return None if row is None else row[0]
-
-
-async def insert_rows(tx: Connection, head: str, rows: Sequence[Sequence[Any]],
-                      tail: str = "", *, chunk: int = 500) -> None:
-    """`INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), … tail`: a statement per `chunk`
-    rows rather than one per row (asyncpg's executemany pays Python work for each)."""
-    for start in range(0, len(rows), chunk):
-        part = rows[start:start + chunk]
-        width = len(part[0])
-        values = ", ".join(f"({in_list(1 + n * width, width)})" for n in range(len(part)))
-        await tx.execute(f"{head} VALUES {values} {tail}".rstrip(),
-                         *(value for row in part for value in row))
 
 
 def in_list(start: int, count: int) -> str:
@@ -232,6 +222,8 @@ class SQLiteDatabase:
 
 
 class _PGConnection:
+    dialect = "postgres"
+
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from trademail.store.conduct import SendCount, count_send
-from trademail.store.db import Connection, Database, Row, in_list, insert_rows
-from trademail.store.notifications import NewReplyToken, insert_reply_tokens
-from trademail.store.outbox import NewOutboxRow, insert_outbox
+from trademail.store.conduct import SendCount, check_send, send_rows
+from trademail.store.db import Connection, Database, Row, in_list
+from trademail.store.inserts import Insert, insert_all
+from trademail.store.notifications import NewReplyToken, reply_token_rows
+from trademail.store.outbox import NewOutboxRow, outbox_rows
 
 
 @dataclass(frozen=True)
@@ -123,27 +124,33 @@ async def _claim(tx: Connection, message: NewMessage, key: str,
     return Idempotent(first["message_id"], first["thread_id"], bytes(first["fingerprint"]))
 
 
-async def _insert_message(tx: Connection, rows: NewDelivery) -> None:
+def _delivery_rows(rows: NewDelivery, seen: tuple[str, bytes] | None) -> list[Insert]:
     message = rows.message
-    await tx.execute(
-        "INSERT INTO messages (id, thread_id, in_reply_to, sender_id, recipient_ids, "
-        "created_at, subject_ct, body_ct, snippet_ct, attachment_count) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        message.id, message.thread_id, message.in_reply_to, message.sender_id,
-        json.dumps(list(message.recipient_ids)), message.created_at, message.subject_ct,
-        message.body_ct, message.snippet_ct, len(message.attachments))
-    if message.attachments:
-        await tx.executemany(
-            "INSERT INTO attachments (message_id, n, size, meta_ct, data_ct) "
-            "VALUES ($1, $2, $3, $4, $5)",
-            [(message.id, a.n, a.size, a.meta_ct, a.data_ct) for a in message.attachments])
-    await insert_rows(
-        tx, "INSERT INTO mailbox (member_id, message_id, thread_id, folder, unread, "
-        "content_key)", [(e.member_id, message.id, message.thread_id, e.folder, e.unread,
-                          e.content_key) for e in rows.entries])
-    if rows.words:
-        await insert_rows(tx, "INSERT INTO word_index (member_id, token, message_id)",
-                          [(m, t, message.id) for m, t in rows.words], "ON CONFLICT DO NOTHING")
+    text, ct = "text", "bytea"
+    return [
+        Insert("inbound_mail", (("member_id", text), ("digest", ct), ("created_at", "float8")),
+               [(seen[0], seen[1], message.created_at)] if seen else []),
+        Insert("messages", (("id", text), ("thread_id", text), ("in_reply_to", text),
+                            ("sender_id", text), ("recipient_ids", text),
+                            ("created_at", "float8"), ("subject_ct", ct), ("body_ct", ct),
+                            ("snippet_ct", ct), ("attachment_count", "int4")),
+               [(message.id, message.thread_id, message.in_reply_to, message.sender_id,
+                 json.dumps(list(message.recipient_ids)), message.created_at,
+                 message.subject_ct, message.body_ct, message.snippet_ct,
+                 len(message.attachments))]),
+        Insert("attachments", (("message_id", text), ("n", "int4"), ("size", "int4"),
+                               ("meta_ct", ct), ("data_ct", ct)),
+               [(message.id, a.n, a.size, a.meta_ct, a.data_ct) for a in message.attachments]),
+        Insert("mailbox", (("member_id", text), ("message_id", text), ("thread_id", text),
+                           ("folder", text), ("unread", "bool"), ("content_key", ct)),
+               [(e.member_id, message.id, message.thread_id, e.folder, e.unread,
+                 e.content_key) for e in rows.entries]),
+        Insert("word_index", (("member_id", text), ("token", ct), ("message_id", text)),
+               [(m, t, message.id) for m, t in rows.words], tail="ON CONFLICT DO NOTHING"),
+        outbox_rows(rows.outbox),
+        reply_token_rows(rows.reply_tokens),
+        *(send_rows(rows.count) if rows.count else ()),
+    ]
 
 
 class MailboxStore:
@@ -164,21 +171,20 @@ class MailboxStore:
         returns the first result and writes nothing. With `seen` (member id, digest of an
         incoming mail), the digest is recorded too (a second writer of it fails: Duplicate).
         """
-        message = rows.message
-        async with self.db.transaction() as tx:
-            if seen is not None:
-                await tx.execute(
-                    "INSERT INTO inbound_mail (member_id, digest, created_at) VALUES ($1, $2, $3)",
-                    seen[0], seen[1], message.created_at)
-            if idempotency is not None:
-                first = await _claim(tx, message, *idempotency)
-                if first is not None:
-                    return first
-            if rows.count is not None:
-                await count_send(tx, rows.count, lock=self.db.dialect == "postgres")
-            await _insert_message(tx, rows)
-            await insert_outbox(tx, rows.outbox)
-            await insert_reply_tokens(tx, rows.reply_tokens)
+        message, db = rows.message, self.db
+        writes = _delivery_rows(rows, seen)
+        if db.dialect == "postgres" and idempotency is None and not (
+                rows.count and rows.count.limited):
+            await insert_all(db, db.dialect, writes)  # one statement: atomic by itself
+        else:
+            async with db.transaction() as tx:
+                if idempotency is not None:
+                    first = await _claim(tx, message, *idempotency)
+                    if first is not None:
+                        return first
+                if rows.count is not None:
+                    await check_send(tx, rows.count, lock=db.dialect == "postgres")
+                await insert_all(tx, db.dialect, writes)
         return Idempotent(message.id, message.thread_id, idempotency[1] if idempotency else b"")
 
     async def idempotent(self, member_id: str, key: str) -> Idempotent | None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from trademail.store.db import Connection, Database, in_list
+from trademail.store.db import Database, in_list
+from trademail.store.inserts import Insert
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,12 @@ class NewReplyToken:
     created_at: float
 
 
-async def insert_reply_tokens(tx: Connection, tokens: Sequence[NewReplyToken]) -> None:
-    if tokens:
-        await tx.executemany(
-            "INSERT INTO reply_tokens (digest, member_id, thread_id, token_ct, created_at) "
-            "VALUES ($1, $2, $3, $4, $5)",
-            [(t.digest, t.member_id, t.thread_id, t.token_ct, t.created_at) for t in tokens])
+def reply_token_rows(tokens: Sequence[NewReplyToken]) -> Insert:
+    return Insert("reply_tokens", (("digest", "bytea"), ("member_id", "text"),
+                                   ("thread_id", "text"), ("token_ct", "bytea"),
+                                   ("created_at", "float8")),
+                  [(t.digest, t.member_id, t.thread_id, t.token_ct, t.created_at)
+                   for t in tokens])
 
 
 class NotificationStore:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trademail.store.db import Connection, Database
+from trademail.store.inserts import Insert, insert_all
 
 
 @dataclass(frozen=True)
@@ -30,12 +31,17 @@ class OutboxRow:
     lease: float = 0.0  # the claim this worker holds; outcomes only count while it holds
 
 
+def outbox_rows(rows: Sequence[NewOutboxRow]) -> Insert:
+    """Outbox rows to write with whatever causes them (due at once)."""
+    return Insert("outbox", (("id", "text"), ("kind", "text"), ("member_id", "text"),
+                             ("created_at", "float8"), ("next_attempt_at", "float8"),
+                             ("payload_ct", "bytea")),
+                  [(r.id, r.kind, r.member_id, r.created_at, r.created_at, r.payload_ct)
+                   for r in rows])
+
+
 async def insert_outbox(tx: Connection, rows: Sequence[NewOutboxRow]) -> None:
-    if rows:
-        await tx.executemany(
-            "INSERT INTO outbox (id, kind, member_id, created_at, next_attempt_at, payload_ct) "
-            "VALUES ($1, $2, $3, $4, $4, $5)",
-            [(r.id, r.kind, r.member_id, r.created_at, r.payload_ct) for r in rows])
+    await insert_all(tx, tx.dialect, [outbox_rows(rows)])
 
 
 class OutboxStore:
