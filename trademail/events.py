@@ -68,8 +68,10 @@ class PostgresEvents(Events):
         self._conn: asyncpg.Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
-        self._send_lock = asyncio.Lock()  # one asyncpg connection runs one query at a time
-        self._sending: set[asyncio.Task[None]] = set()
+        # Events waiting to be sent, and the one task that sends them: an asyncpg
+        # connection runs one query at a time.
+        self._pending: dict[tuple[str, str], None] = {}
+        self._sender: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen_forever(), name="pg-listen")
@@ -99,27 +101,38 @@ class PostgresEvents(Events):
         self._fan_out(channel.removeprefix(self._prefix), payload)
 
     async def publish(self, channel: str, key: str) -> None:
-        """Best effort and in the background: a wake-up is never worth a failed request."""
-        task = asyncio.create_task(self._notify(channel, key))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        """Best effort and in the background: a wake-up is never worth a failed request.
+        Events published while one batch is on its way go together in the next one (and
+        the same event twice, once)."""
+        self._pending[(channel, key)] = None
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_pending())
 
-    async def _notify(self, channel: str, key: str) -> None:
+    async def _send_pending(self) -> None:
+        while self._pending:
+            batch = list(self._pending)
+            self._pending.clear()
+            if not await self._notify(batch):
+                for channel, key in batch:  # at least this process hears them
+                    self._fan_out(channel, key)
+
+    async def _notify(self, batch: list[tuple[str, str]]) -> bool:
         conn = self._conn
         if conn is None or conn.is_closed():
-            self._fan_out(channel, key)  # at least this process hears it
-            return
+            return False
         try:
-            async with self._send_lock:
-                await conn.execute("SELECT pg_notify($1, $2)", self._prefix + channel, key,
-                                   timeout=5)
+            await conn.execute("SELECT pg_notify(c, k) FROM unnest($1::text[], $2::text[]) "
+                               "AS u(c, k)", [self._prefix + c for c, _ in batch],
+                               [k for _, k in batch], timeout=5)
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            log.warning("could not publish an event; listeners poll as a fallback")
-            self._fan_out(channel, key)
+            log.warning("could not publish events; listeners poll as a fallback")
+            return False
+        return True
 
     async def close(self) -> None:
         if self._task:
             self._task.cancel()
-            await asyncio.gather(self._task, *self._sending, return_exceptions=True)
+            await asyncio.gather(self._task, *filter(None, [self._sender]),
+                                 return_exceptions=True)
         if self._conn is not None and not self._conn.is_closed():
             await self._conn.close(timeout=5)  # then cut: stopping never waits for ever
