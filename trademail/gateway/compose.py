@@ -40,12 +40,14 @@ MAX_LINE = 998  # RFC 5322 section 2.1.1
 
 
 class _OutboundPolicy(EmailPolicy):
-    """policy.SMTP, but URL headers are never encoded: they are ASCII and fit one line."""
+    """policy.SMTP, but URL headers are never encoded: they are ASCII and fit one line.
+    A header that is printable ASCII and fits a line as it is needs no folding either,
+    and skips the email package's costly refolding (most headers of most mail)."""
 
     def fold_binary(self, name: str, value: str) -> bytes:
         text = str(value)
-        if (name.lower() in _VERBATIM and text.isascii() and text.isprintable()
-                and len(name) + 2 + len(text) <= MAX_LINE):
+        if text.isascii() and text.isprintable() and "=?" not in text and len(name) + 2 + len(text) <= (
+                MAX_LINE if name.lower() in _VERBATIM else self.max_line_length):
             return f"{name}: {text}{self.linesep}".encode("ascii")
         return super().fold_binary(name, value)
 
