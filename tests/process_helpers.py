@@ -72,3 +72,17 @@ class Server:
         self.proc.send_signal(signal.SIGTERM)
         _, err = self.proc.communicate(timeout=40)
         return err.decode()
+
+
+def read_terminal(leader: int) -> bytes:
+    """What a process wrote to its terminal (the leader side of a pty), once it has
+    exited."""
+    data = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the other end is closed: all is read
+            return data
+        if not chunk:
+            return data
+        data += chunk

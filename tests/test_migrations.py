@@ -3,13 +3,19 @@ foreign key (SQLite rebuilds `members` for it), and the members keep their stand
 
 from __future__ import annotations
 
+import asyncio
+import os
+import pty
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
+from tests.helpers import MASTER_KEY
+from tests.process_helpers import read_terminal
 from trademail.store import open_stores
 from trademail.store.schema import migrations as _migrations
 
@@ -103,3 +109,30 @@ async def test_a_migration_that_breaks_a_foreign_key_changes_nothing(tmp_path: P
     assert conn.execute("SELECT COUNT(*) FROM members").fetchone() == (1,)
     conn.close()
 
+
+
+async def test_migrate_shows_progress_on_a_terminal_only(tmp_path: Path, store_url: str) -> None:
+    """`trademail migrate` draws a bar on a terminal as each migration is applied; in a
+    pipe, and when there is nothing to do, it writes none."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEMAIL_")} | {
+        "TRADEMAIL_DATA_DIR": str(tmp_path / "var"), "TRADEMAIL_STORE_URL": store_url,
+        "TRADEMAIL_CRYPTO_MASTER_KEY": MASTER_KEY}
+    total = len(_migrations("sqlite" if store_url.startswith("sqlite") else "postgres"))
+    errors, outputs = [], []
+    for terminal in (True, False):  # the second run finds the schema up to date
+        leader, follower = pty.openpty()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "trademail", "migrate", env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=follower if terminal else asyncio.subprocess.PIPE)
+        os.close(follower)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        if terminal:
+            err = await asyncio.to_thread(read_terminal, leader)
+        os.close(leader)
+        assert proc.returncode == 0, err.decode()
+        outputs.append(out.decode())
+        errors.append(err.decode())
+    assert "applying migrations [" in errors[0] and f"] {total}/{total}" in errors[0]
+    assert "applying migrations" not in errors[1]
+    assert all("is up to date" in out for out in outputs)

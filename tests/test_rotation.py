@@ -12,24 +12,12 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import PASSWORD, make_config
+from tests.process_helpers import read_terminal
 from trademail.app import open_core
 from trademail.config import Config
 from trademail.errors import MasterKeyError
 from trademail.services.messages import Draft
 from trademail.testing import FakeClock
-
-
-def _drain(leader: int) -> bytes:
-    """What a process wrote to its terminal, once it has exited."""
-    data = b""
-    while True:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:  # the other end is closed: all is read
-            return data
-        if not chunk:
-            return data
-        data += chunk
 
 
 def _config(tmp_path: Path, store_url: str, key: Path, **extra: str) -> Config:
@@ -69,7 +57,7 @@ async def test_rotation_rewraps_every_key_and_the_old_key_can_go(
         os.close(follower)
         out, err = await asyncio.wait_for(proc.communicate(), 60)
         if terminal:
-            err = await asyncio.to_thread(_drain, leader)
+            err = await asyncio.to_thread(read_terminal, leader)
         os.close(leader)
         assert proc.returncode == 0, err.decode()
         outputs.append(out.decode())

@@ -63,7 +63,8 @@ async def _migrate(config: Config) -> None:
     from trademail.app import open_keyring
     from trademail.store import open_stores
 
-    stores = await open_stores(config.store_url, pool_size=1)
+    stores = await open_stores(config.store_url, pool_size=1,
+                               progress=_progress("applying migrations"))
     try:
         await open_keyring(config, stores.keys)  # a wrong master key is refused here too
     finally:

@@ -46,8 +46,9 @@ class _OutboundPolicy(EmailPolicy):
 
     def fold_binary(self, name: str, value: str) -> bytes:
         text = str(value)
-        if text.isascii() and text.isprintable() and "=?" not in text and len(name) + 2 + len(text) <= (
-                MAX_LINE if name.lower() in _VERBATIM else self.max_line_length):
+        limit = MAX_LINE if name.lower() in _VERBATIM else self.max_line_length or MAX_LINE
+        if (text.isascii() and text.isprintable() and "=?" not in text
+                and len(name) + 2 + len(text) <= limit):
             return f"{name}: {text}{self.linesep}".encode("ascii")
         return super().fold_binary(name, value)
 

@@ -17,7 +17,7 @@ from trademail.store.accounts import (
 )
 from trademail.store.conduct import BlockRow, ConductStore, LimitFull, SendCount, Window
 from trademail.store.correspondents import CorrespondentRow, CorrespondentStore
-from trademail.store.db import Database, Duplicate, open_database
+from trademail.store.db import Database, Duplicate, Progress, open_database
 from trademail.store.directory import DirectoryQuery, DirectoryStore, PublicProfile
 from trademail.store.keys import KeyStore
 from trademail.store.listings import (
@@ -159,12 +159,14 @@ class Stores:
         await self.db.close()
 
 
-async def open_stores(url: str, *, pool_size: int = 10, migrate: bool = True) -> Stores:
-    """Connect, bring the schema up to date, and hand back every store."""
+async def open_stores(url: str, *, pool_size: int = 10, migrate: bool = True,
+                      progress: Progress | None = None) -> Stores:
+    """Connect, bring the schema up to date (telling `progress` after each step), and hand
+    back every store."""
     db = await open_database(url, pool_size)
     try:
         if migrate:
-            await db.migrate()
+            await db.migrate(progress)
     except BaseException:
         await db.close()
         raise

@@ -26,6 +26,7 @@ from trademail.store.schema import apply_sqlite_migration, migrations, newer_sch
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
 Row = Any  # sqlite3.Row or asyncpg.Record: both index by column name
+Progress = Callable[[int, int], None]  # (done, total)
 
 
 class Duplicate(StoreError):
@@ -46,7 +47,7 @@ class Database(Connection, Protocol):
     async def write(self, sql: str, *args: Any) -> list[Row]: ...
 
     def transaction(self) -> Any: ...  # an async context manager yielding a Connection
-    async def migrate(self) -> int: ...
+    async def migrate(self, progress: Progress | None = None) -> int: ...
     async def close(self) -> None: ...
 
 
@@ -188,7 +189,7 @@ class SQLiteDatabase:
         row = await self.fetchrow(sql, *args)
         return None if row is None else row[0]
 
-    async def migrate(self) -> int:
+    async def migrate(self, progress: Progress | None = None) -> int:
         def run(conn: sqlite3.Connection) -> int:
             conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                          "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL)")
@@ -196,12 +197,12 @@ class SQLiteDatabase:
             known = migrations("sqlite")
             if applied and max(applied) > known[-1][0]:
                 raise newer_schema(max(applied), known[-1][0])
-            count = 0
-            for version, name, sql in known:
-                if version not in applied:
-                    apply_sqlite_migration(conn, version, name, sql)
-                    count += 1
-            return count
+            pending = [m for m in known if m[0] not in applied]
+            for done, (version, name, sql) in enumerate(pending, start=1):
+                apply_sqlite_migration(conn, version, name, sql)
+                if progress is not None:
+                    progress(done, len(pending))
+            return len(pending)
 
         async with self._write_lock:
             return int(await self._write(run))
@@ -318,9 +319,8 @@ class PostgresDatabase:
     async def fetchval(self, sql: str, *args: Any) -> Any:
         return await self.pool.fetchval(sql, *args)
 
-    async def migrate(self) -> int:
+    async def migrate(self, progress: Progress | None = None) -> int:
         known = migrations("postgres")
-        count = 0
         async with self.pool.acquire() as conn, conn.transaction():
             # One process migrates at a time; the others wait here, then find nothing to do.
             await conn.execute("SELECT pg_advisory_xact_lock(7452001)")
@@ -330,17 +330,17 @@ class PostgresDatabase:
             applied = {r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")}
             if applied and max(applied) > known[-1][0]:
                 raise newer_schema(max(applied), known[-1][0])
-            for version, name, sql in known:
-                if version in applied:
-                    continue
+            pending = [m for m in known if m[0] not in applied]
+            for done, (version, name, sql) in enumerate(pending, start=1):
                 try:
                     await conn.execute(sql)
                 except asyncpg.PostgresError as exc:
                     raise StoreError(f"migration {name} failed: {exc}") from None
                 await conn.execute("INSERT INTO schema_migrations (version, name) "
                                    "VALUES ($1, $2)", version, name)
-                count += 1
-        return count
+                if progress is not None:
+                    progress(done, len(pending))
+        return len(pending)
 
     async def close(self) -> None:
         """Close gracefully; a connection that is not given back in time is cut, so a
