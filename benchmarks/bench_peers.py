@@ -24,6 +24,7 @@ import asyncpg
 from inbox_page import fill
 
 from trademail.app import open_core
+from trademail.cli import progress_bar
 from trademail.configfile import load_config
 from trademail.testing import FakeClock
 
@@ -110,7 +111,8 @@ async def fill_inbox(store_url: str, data_dir: Path, sender: str, recipient: str
                (sender, recipient)]
         assert ids[0] and ids[1]
         started = time.perf_counter()
-        await fill(core, ids[0].id, ids[1].id, count, time.time() - count)
+        await fill(core, ids[0].id, ids[1].id, count, time.time() - count,
+                   progress_bar(f"    filling an inbox with {count:,} messages"))
         print(f"    filled {count:,} messages in {time.perf_counter() - started:.0f} s",
               flush=True)
     finally:

@@ -20,6 +20,7 @@ import time
 import asyncpg
 
 from trademail.app import open_core
+from trademail.cli import progress_bar
 from trademail.configfile import load_config
 from trademail.crypto import ContentKey, MessageCipher
 from trademail.ids import new_id
@@ -29,7 +30,10 @@ from trademail.testing import FakeClock
 PASSWORD = "benchmark harbour crane pallet"  # noqa: S105 - a throwaway benchmark member
 
 
-async def fill(core, sender, recipient, count: int, start: float) -> None:  # type: ignore[no-untyped-def]
+async def fill(core, sender, recipient, count: int, start: float,  # type: ignore[no-untyped-def]
+               progress=None) -> None:
+    """`count` messages into `recipient`'s inbox, telling `progress(done, count)` after
+    each batch."""
     members = await core.stores.members.members_by_ids([sender, recipient])
     keys = {mid: core.keyring.member_key(mid, m.member_key) for mid, m in members.items()}
     ck = ContentKey.generate()
@@ -52,6 +56,8 @@ async def fill(core, sender, recipient, count: int, start: float) -> None:  # ty
             await tx.executemany(
                 "INSERT INTO mailbox (member_id, message_id, thread_id, folder, unread, "
                 "content_key) VALUES ($1, $2, $3, $4, $5, $6)", entries)
+        if progress is not None:
+            progress(min(offset + batch, count), count)
 
 
 async def main(url: str | None, sizes: list[int], repeats: int) -> None:
@@ -83,7 +89,8 @@ async def main(url: str | None, sizes: list[int], repeats: int) -> None:
             start_time = clock.now()
             print(f"{'messages':>10}  {'first page ms':>14}  {'middle page ms':>14}")
             for size in sorted(sizes):
-                await fill(core, ids[0], ids[1], size - have, start_time + have)
+                await fill(core, ids[0], ids[1], size - have, start_time + have,
+                           progress_bar(f"filling to {size:,} messages"))
                 middle = encode_cursor(new_id(start_time + size / 2))
                 have = size
                 first, deep = [], []

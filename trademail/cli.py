@@ -64,7 +64,7 @@ async def _migrate(config: Config) -> None:
     from trademail.store import open_stores
 
     stores = await open_stores(config.store_url, pool_size=1,
-                               progress=_progress("applying migrations"))
+                               progress=progress_bar("applying migrations"))
     try:
         await open_keyring(config, stores.keys)  # a wrong master key is refused here too
     finally:
@@ -83,7 +83,7 @@ async def _rotate(config: Config, new_key_file: str) -> None:
         new = key_file(Path(new_key_file))
         keyring = await open_keyring(config, stores.keys, also=[new])
         count = await rotate_master_key(stores.keys, keyring, new,
-                                        progress=_progress("re-wrapping member keys"))
+                                        progress=progress_bar("re-wrapping member keys"))
     finally:
         await stores.close()
     print(f"re-wrapped the system keys and {count} member keys under key {new.id.hex()}.\n"
@@ -92,7 +92,7 @@ async def _rotate(config: Config, new_key_file: str) -> None:
           "all run with the new one.")
 
 
-def _progress(label: str) -> Callable[[int, int], None] | None:
+def progress_bar(label: str) -> Callable[[int, int], None] | None:
     """A progress bar on standard error when it is a terminal; nothing in a pipe or a log."""
     if not sys.stderr.isatty():
         return None
