@@ -16,7 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -277,3 +278,46 @@ def machine() -> str:
     return (f"Machine: {os.cpu_count()} cores ({cpu}), {memory / 1024 / 1024:.0f} GiB, "
             f"Linux {platform.release()}, Python {platform.python_version()}, {pg}; "
             f"date {time.strftime('%Y-%m-%d')}")
+
+
+@contextlib.contextmanager
+def profiled(pid: int, seconds: int, out: Path | None) -> Iterator[None]:
+    """py-spy sampling process `pid` for `seconds` while the block runs (with --profile):
+    the raw stacks are kept in `out` and the functions that took most of the time are
+    printed. The sampler takes some CPU of its own, so figures of a profiled run are a
+    little low."""
+    py_spy = shutil.which("py-spy")
+    if out is None or py_spy is None:
+        if out is not None:
+            print("    (no py-spy on PATH: pip install py-spy for a profile)", flush=True)
+        yield
+        return
+    sampler = subprocess.Popen(
+        [py_spy, "record", "-p", str(pid), "-d", str(seconds), "-r", "200", "-f", "raw",
+         "-o", str(out), "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        sampler.wait(timeout=seconds + 60)
+    if out.exists():
+        print(profile_summary(out), flush=True)
+
+
+# Frames under which everything runs: they would head every profile and say nothing.
+_FRAMEWORK = re.compile(r"runpy|<module>|/asyncio/|threading\.py|trademail/(cli|__main__)\.py")
+
+
+def profile_summary(path: Path, top: int = 15) -> str:
+    """The functions with the largest share of samples (the time in them and in what they
+    call), from py-spy's raw output, TradeMail's own and the libraries' alike."""
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        total += int(count)
+        frames = {re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")}
+        for frame in frames:
+            if frame and not _FRAMEWORK.search(frame):
+                inclusive[frame] += int(count)
+    rows = [f"      {100 * n / total:5.1f}%  {frame}" for frame, n in inclusive.most_common(top)]
+    return f"    profile ({total:,} samples; kept in {path}):\n" + "\n".join(rows)

@@ -268,7 +268,8 @@ def smtp_source(port: int, to: str, *, count: int, reuse: bool) -> float:
 # ---------------------------------------------------------------- the parts
 
 
-async def part_send(report: Report, kind: str, dsn: str, seconds: int) -> None:
+async def part_send(report: Report, kind: str, dsn: str, seconds: int,
+                    profile: Path | None = None) -> None:
     workers_list = (1, 2) if kind == "postgres" else (1,)
     limit = await bench_peers.bare_commit_rate(dsn, seconds) if kind == "postgres" else 0.0
     for workers in workers_list:
@@ -278,15 +279,29 @@ async def part_send(report: Report, kind: str, dsn: str, seconds: int) -> None:
                         aiohttp.ClientSession() as http:
                     token, _ = await server.member(http, "amina")
                     await server.member(http, "bakari")
-                    load = wrk(f"{server.url}/api/v1/messages", token, method="POST",
-                               body={"to": ["bakari"], "subject": "Cashew prices",
-                                     "body": "Can you quote 20 tonnes of W320, CIF Mombasa?"},
-                               connections=32, seconds=seconds)
+                    with bench_peers.profiled(server.pids()[0], seconds, profile and (
+                            profile / f"send-{kind}-{workers}.txt")):
+                        load = wrk(f"{server.url}/api/v1/messages", token, method="POST",
+                                   body={"to": ["bakari"], "subject": "Cashew prices",
+                                         "body": "Can you quote 20 tonnes of W320, CIF "
+                                                 "Mombasa?"},
+                                   connections=32, seconds=seconds)
+                    behind = await outbox_depth(http, server)
         report.add(f"send, {workers} process{'es' if workers > 1 else ''}", kind,
                    f"{load.rate:,.0f} msg/s, p50 {load.p50_ms:.0f} ms, "
                    f"p99 {load.p99_ms:.0f} ms @32",
                    f"bare asyncpg: {limit:,.0f} commits/s ({load.rate / limit:.2f})"
-                   if limit else "", f"{load.errors} errors" if load.errors else "")
+                   if limit else "", ", ".join(filter(None, [
+                       f"{load.errors} errors" if load.errors else "",
+                       f"notifications not yet delivered at the end: {behind:,}"])))
+
+
+async def outbox_depth(http: aiohttp.ClientSession, server: Server) -> int:
+    """How many deliveries wait in the outbox (from /metrics, summed over processes)."""
+    async with http.get(f"{server.url}/metrics") as resp:
+        text = await resp.text()
+    found = re.search(r"^trademail_outbox_depth(?:\{[^}]*\})? (\S+)$", text, re.M)
+    return int(float(found[1])) if found else -1
 
 
 async def part_inbox(report: Report, kind: str, dsn: str, seconds: int,
@@ -383,12 +398,14 @@ async def part_memory(report: Report, kind: str, dsn: str, sessions: int) -> Non
 
 async def main(args: argparse.Namespace) -> None:
     report = Report()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     seconds = 5 if args.quick else args.seconds
     sizes = [10_000] if args.quick else args.inbox_sizes
     for kind in args.stores:
         print(f"{kind}:", flush=True)
         if "send" in args.only:
-            await part_send(report, kind, args.dsn, seconds)
+            await part_send(report, kind, args.dsn, seconds, args.profile)
         if "inbox" in args.only:
             await part_inbox(report, kind, args.dsn, seconds, sizes)
         if "smtp" in args.only:
@@ -414,4 +431,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--inbox-sizes", type=int, nargs="+", default=[10_000, 1_000_000])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="sample the server with py-spy during each send run; raw "
+                             "stacks go to DIR, the top functions are printed")
     asyncio.run(main(parser.parse_args()))
