@@ -6,9 +6,11 @@ import asyncio
 import mailbox
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.helpers import make_config
 from tests.smtp_helpers import Smarthost
@@ -44,9 +46,10 @@ def mail(n: int) -> OutboundMail:
                         f"\r\nbody {n}\r\n".encode())
 
 
-def relay_to(core: Core, config: Config, clock: FakeClock, port: int) -> Relay:
+def relay_to(core: Core, config: Config, clock: FakeClock, port: int, *,
+             timeout: float = 5) -> Relay:
     return Relay(core.stores.outbox, core.outbox, SmtpTransport("127.0.0.1", port, tls="none",
-                                                        timeout=5), clock, config.relay,
+                                                        timeout=timeout), clock, config.relay,
                  render=core.notifications.render)
 
 
@@ -161,3 +164,45 @@ async def test_the_relay_with_the_shipped_fakes_retries_a_deferral_and_gives_up_
     refused = await core.outbox.enqueue(mail(2), None)
     await relay.run_once()
     assert (await core.stores.outbox.outbox_state(refused))[0] == "failed"
+
+
+@dataclass
+class StallingSmarthost(Smarthost):
+    """Holds the mail for `held` until `release` is set; takes the others at once."""
+
+    held: str = ""
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.held in envelope.rcpt_tos:
+            await self.release.wait()
+        reply = await super().handle_DATA(server, session, envelope)
+        self.arrived.set()
+        return reply
+
+
+async def test_a_slow_delivery_holds_up_no_other_and_stopping_does_not_wait_for_it(
+        core: Core, tmp_path: Path, store_url: str, clock: FakeClock) -> None:
+    config = make_config(tmp_path, store_url, TRADEMAIL_RELAY_WORKERS="2")
+    async with StallingSmarthost(held="member0@real.example") as host:
+        relay = relay_to(core, config, clock, host.port, timeout=120)
+        slow = await core.outbox.enqueue(mail(0), None)
+        clock.advance(1)  # the slow one is claimed first
+        for n in range(1, 6):
+            await core.outbox.enqueue(mail(n), None)
+        running = asyncio.create_task(relay.run(core.events))
+        try:
+            async with asyncio.timeout(30):  # one slot held: the other carries all five
+                while len(host.mails) < 5:
+                    await host.arrived.wait()
+                    host.arrived.clear()
+            assert {m.data.split(b"\r\n")[0] for m in host.mails} == {
+                f"Subject: note {n}".encode() for n in range(1, 6)}
+            running.cancel()  # stopping does not wait out the two-minute SMTP timeout
+            await asyncio.wait_for(asyncio.gather(running, return_exceptions=True), 10)
+            state = await core.stores.outbox.outbox_state(slow)
+            assert state is not None and state[0] == "pending"  # delivered again later
+        finally:
+            host.release.set()
+            running.cancel()

@@ -228,8 +228,9 @@ class RelayConfig:
     tls: str = _key("starttls (upgrade when offered, required with a username), tls "
                     "(implicit TLS) or none.", _one_of("starttls", "tls", "none"),
                     default="starttls")
-    workers: int = _key("Outbox deliveries attempted at once by one server process.",
-                        _between(1, 64), default=2)
+    workers: int = _key("Outbox deliveries in flight at once in one server process (each "
+                        "a connection to the smarthost while it lasts).",
+                        _between(1, 64), default=8)
     retry_base_seconds: int = _key("First wait after a temporary failure; doubles each time.",
                                    _between(1, 86400), default=60)
     retry_max_seconds: int = _key("Longest wait between two attempts.", _between(1, 7 * 86400),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import mailbox
 import ssl
 from pathlib import Path
@@ -35,14 +36,18 @@ class SmtpTransport:
         self._context = tls_context
 
     async def send(self, mail: OutboundMail) -> None:
+        client = aiosmtplib.SMTP(
+            hostname=self._host, port=self._port, username=self._username,
+            password=self._password, use_tls=self._tls == "tls",
+            start_tls=True if self._username and self._tls == "starttls" else (
+                None if self._tls == "starttls" else False),
+            tls_context=self._context, timeout=self._timeout)
         try:
-            errors, _ = await aiosmtplib.send(
-                mail.data, sender=mail.envelope_from, recipients=list(mail.recipients),
-                hostname=self._host, port=self._port, username=self._username,
-                password=self._password, use_tls=self._tls == "tls",
-                start_tls=True if self._username and self._tls == "starttls" else (
-                    None if self._tls == "starttls" else False),
-                tls_context=self._context, timeout=self._timeout)
+            await client.connect()
+            errors, _ = await client.sendmail(mail.envelope_from, list(mail.recipients),
+                                              mail.data)
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await client.quit()  # the mail is taken: how the session ends is no matter
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             failure = PermanentFailure if all(c >= 500 for c in codes) else TemporaryFailure
@@ -52,6 +57,10 @@ class SmtpTransport:
             raise failure(_reply(exc.code, exc.message)) from None
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             raise TemporaryFailure(f"connection: {exc.__class__.__name__}") from None
+        finally:
+            # At once, with no QUIT: a delivery that is stopped (the server shutting down)
+            # must not wait for a reply from a smarthost that may never give one.
+            client.close()
         refused = [r for r in errors.values() if r.code >= 400]
         if refused and len(refused) == len(mail.recipients):
             failure = PermanentFailure if refused[0].code >= 500 else TemporaryFailure

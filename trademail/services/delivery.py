@@ -8,7 +8,6 @@ decided here; the transports only report."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -175,10 +174,12 @@ class Relay:
 
     async def run_once(self) -> int:
         """Claim what is due and deliver it; the number of rows attempted."""
-        rows = await self._store.claim_outbox(self._clock.now(), LEASE_SECONDS,
-                                              self._config.workers)
+        rows = await self._claim(self._config.workers)
         await asyncio.gather(*(self._deliver(row) for row in rows))
         return len(rows)
+
+    async def _claim(self, limit: int) -> list[OutboxRow]:
+        return await self._store.claim_outbox(self._clock.now(), LEASE_SECONDS, limit)
 
     async def _deliver(self, row: OutboxRow) -> None:
         try:
@@ -229,22 +230,52 @@ class Relay:
             await self._on_permanent_failure(row, error)
 
     async def run(self, events: Events) -> None:
-        """Deliver until cancelled: at once when woken, else every few seconds."""
-        me = asyncio.current_task()
-        async with events.subscribe("outbox") as wake:
-            while True:
-                try:
-                    busy = await self.run_once()
-                except Exception:
-                    log.exception("relay pass failed")
-                    busy = 0
-                if me is not None and me.cancelling():
-                    # Told to stop while a delivery ran: a mail library that turns the
-                    # cancellation into an error of its own must not keep the relay going.
-                    raise asyncio.CancelledError
-                if busy:
-                    continue
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(wake.get(), POLL_SECONDS)
-                while not wake.empty():
-                    wake.get_nowait()
+        """Deliver until cancelled, up to `workers` at once: a slot that frees is filled
+        at once with the next due row (a slow delivery holds up no other); with nothing
+        due, wait to be woken, or look again every few seconds."""
+        running: set[asyncio.Task[None]] = set()
+        try:
+            async with events.subscribe("outbox") as wake:
+                while True:
+                    free = self._config.workers - len(running)
+                    rows = await self._claim_logged(free) if free > 0 else []
+                    for row in rows:
+                        task = asyncio.create_task(self._deliver_logged(row))
+                        running.add(task)
+                        task.add_done_callback(running.discard)
+                    if free > 0 and len(rows) < free:  # nothing more is due now
+                        await _first_of(running, wake)
+                    elif running:  # every slot busy: go on when one frees
+                        await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # Stopping: deliveries in flight are cancelled; their rows stay claimed until
+            # the lease runs out and are delivered again then (at least once, as ever).
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def _claim_logged(self, limit: int) -> list[OutboxRow]:
+        try:
+            return await self._claim(limit)
+        except Exception:  # the database away for a moment: look again later
+            log.exception("relay could not claim outbox rows")
+            return []
+
+    async def _deliver_logged(self, row: OutboxRow) -> None:
+        try:
+            await self._deliver(row)
+        except Exception:  # the outcome could not be written: the lease runs out, retried
+            log.exception("relay could not record a delivery", outbox_id=row.id)
+
+
+async def _first_of(running: set[asyncio.Task[None]], wake: asyncio.Queue[str]) -> None:
+    """Wait for a wake-up, a delivery that finishes (its slot is free) or the poll
+    interval, whichever comes first."""
+    woken = asyncio.ensure_future(wake.get())
+    try:
+        await asyncio.wait({woken, *running}, timeout=POLL_SECONDS,
+                           return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        woken.cancel()
+    while not wake.empty():
+        wake.get_nowait()
