@@ -16,6 +16,7 @@ from typing import Any
 import aiosmtplib
 import pytest
 
+from tests.browser_helpers import Browser
 from tests.helpers import OUTBOUND, Member, make_config, register, register_all, send
 from tests.smtp_helpers import Captured, Smarthost
 from trademail.app import CORE, build_app
@@ -257,6 +258,35 @@ async def test_a_new_message_notifies_the_recipient_with_a_clean_built_mail(
         "list-unsubscribe-post", "list-id", "mime-version", "content-type"}
 
 
+async def test_a_short_notice_names_the_subject_and_links_to_the_message(
+        gateway: Gateway) -> None:
+    amina, bakari = await register_all(gateway.client, "amina", "bakari")
+    sent = await send(gateway.client, amina, [bakari.username], subject="Cashew W320 quote",
+                      body="Can you quote 20 t CIF Mombasa?")
+    (captured,) = await gateway.mails(1)
+    mail = parse(captured.data)
+    assert mail["Subject"] == "Cashew W320 quote"
+    text = text_of(mail)
+    assert "Amina Trading Ltd" in text and "Subject: Cashew W320 quote" in text
+    assert "20 t CIF" not in text  # a short notice: who wrote and the subject, no more
+    link = f"https://mail.trade.test/messages/{sent['id']}"
+    assert f"Read it in TradeMail: {link}" in text
+    html = str(mail.get_body(preferencelist=("html",)).get_content())
+    assert f'href="{link}"' in html
+    # The link, followed signed out, asks for a sign-in and then opens the message.
+    browser = Browser(gateway.client, https=True)  # public_url is https
+    try:
+        path = link.removeprefix("https://mail.trade.test")
+        resp = await browser.get(path, allow_redirects=False)
+        assert resp.status in (302, 303)
+        assert resp.headers["Location"] == f"/signin?next=%2Fmessages%2F{sent['id']}"
+        resp = await browser.sign_in("bakari", next_path=path)
+        assert resp.status == 303 and resp.headers["Location"] == path
+        assert "Can you quote 20 t CIF Mombasa?" in await browser.page(path)
+    finally:
+        await browser.close()
+
+
 async def test_full_notifications_escape_html_and_off_sends_nothing(gateway: Gateway) -> None:
     amina, bakari = await register_all(gateway.client, "amina", "bakari")
     store = gateway.app[CORE].stores
@@ -482,8 +512,10 @@ async def test_outside_mail_lands_marked_external_and_the_answer_leaves_from_the
         gateway: Gateway) -> None:
     bakari = await register(gateway.client, "bakari")
     outsider = "buyer@importer.example"
+    theirs = "<enquiry-7781@mail.importer.example>"
     mail = mail_bytes(sender=outsider, name="Olu Buyer", to=bakari.alias,
-                      subject="Enquiry: sesame", body="Do you ship sesame to Lagos?")
+                      subject="Enquiry: sesame", body="Do you ship sesame to Lagos?",
+                      message_id=theirs)
     assert (await gateway.deliver(outsider, [bakari.alias], mail))[0] == 250
     (note,) = await gateway.mails(1)
     assert note.rcpt_tos == [bakari.email] and outsider.encode() not in note.data
@@ -504,6 +536,9 @@ async def test_outside_mail_lands_marked_external_and_the_answer_leaves_from_the
     assert sent["Reply-To"].addresses[0].addr_spec == bakari.alias
     assert "Yes, monthly." in text_of(sent) and bakari.email.encode() not in out.data
     assert out.mail_from.startswith("bounce+o")
+    # It answers their mail by its own Message-ID, so their client threads it.
+    assert sent["In-Reply-To"] == theirs
+    assert sent["References"].split()[0] == theirs
 
     # The outsider answers the alias in the same thread (their client keeps References).
     followup = mail_bytes(sender=outsider, name="Olu Buyer", to=bakari.alias,
@@ -515,10 +550,21 @@ async def test_outside_mail_lands_marked_external_and_the_answer_leaves_from_the
     assert [m["body"] for m in thread["messages"]][-1] == "Great, 40 t please."
     assert len(thread["messages"]) == 3
 
+    # A second answer names both of their mails, the latest as the one it answers.
+    answer = await gateway.client.post("/api/v1/messages", headers=bakari.auth, json={
+        "in_reply_to": thread["messages"][-1]["id"], "body": "Booked for March."})
+    assert answer.status == 201, await answer.text()
+    second = parse((await gateway.mails(4))[-1].data)
+    refs = second["References"].split()
+    assert refs[0] == theirs and second["In-Reply-To"] == refs[1] != theirs
+    assert refs[1] == parse(followup)["Message-ID"]
+
     for query in ("SELECT address_ct AS ct FROM correspondents",
-                  "SELECT payload_ct AS ct FROM outbox"):
+                  "SELECT payload_ct AS ct FROM outbox", "SELECT ref_ct AS ct FROM outside_refs"):
         rows = await gateway.app[CORE].stores.db.fetch(query)
         assert rows and all(outsider.encode() not in bytes(r["ct"] or b"") for r in rows)
+    refs_kept = await gateway.app[CORE].stores.db.fetch("SELECT ref_ct FROM outside_refs")
+    assert len(refs_kept) == 2 and all(b"importer" not in bytes(r["ref_ct"]) for r in refs_kept)
 
 
 # ---------------------------------------------------------------- bounces

@@ -131,8 +131,7 @@ class Composer:
         msg["From"] = Address(f"{who} via TradeMail", addr_spec=f"notifications@{self._domain}")
         msg["To"] = mail_address(mail.to)
         msg["Reply-To"] = Address(f"{who} via TradeMail", addr_spec=mail.reply_to)
-        msg["Subject"] = (_clean(mail.subject) or f"New TradeMail from {who}") \
-            if mail.body is not None else f"New TradeMail from {who}"
+        msg["Subject"] = _clean(mail.subject) or f"New TradeMail from {who}"
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Auto-Response-Suppress"] = "All"
         msg["List-Id"] = f"TradeMail notifications <notifications.{self._domain}>"
@@ -145,6 +144,10 @@ class Composer:
 
     def direct(self, mail: DirectMail, now: float) -> bytes:
         msg = self._base(now, mail.message_id, mail.thread_id)
+        if mail.references:  # the outsider's own ids first: their client threads by them
+            msg.replace_header("In-Reply-To", mail.references[-1])
+            msg.replace_header("References", " ".join(
+                [*mail.references, self._thread_ref(mail.thread_id)]))
         msg["From"] = Address(_clean(mail.from_name, 80), addr_spec=mail.from_alias)
         msg["To"] = mail_address(mail.to)
         msg["Reply-To"] = Address(addr_spec=mail.from_alias)

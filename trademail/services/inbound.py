@@ -40,6 +40,8 @@ MAX_HOPS = 30
 # What outside mail shows where it spelled an address it was sent from.
 HIDDEN_ADDRESS = "[address hidden]"
 _OUR_MESSAGE_ID = re.compile(r"<tm\.([0-9a-f]{32})\.[0-9a-f]+@([^>\s]+)>")
+# A Message-ID fit to be written back in a header: one msg-id of printable ASCII.
+_THEIR_MESSAGE_ID = re.compile(r"<[!-;=?-~]{1,240}@[!-;=?-~]{1,240}>")
 
 
 @dataclass(frozen=True)
@@ -269,7 +271,7 @@ class Inbound:
                 where.member_id, await self._correspondent(where, outsider),
                 subject=text.subject, body=body, attachments=attachments, thread_of=thread_of,
                 quiet=is_automatic(mail, mail_from), filed=blocks[where.member_id] == "file",
-                seen=seen)
+                outside_ref=_their_message_id(mail), seen=seen)
             outcomes.append("external")
         return outcomes
 
@@ -353,3 +355,9 @@ def _readable(mail: ReadMail) -> Extracted:
 def _upload(part: Part) -> Upload:
     """A (scrubbed) attachment of a reply by mail, as the mailbox takes it."""
     return Upload(part.filename, part.content_type, part.data)
+
+
+def _their_message_id(mail: ReadMail) -> str | None:
+    """The mail's own Message-ID, if it is one that can be named in a header again."""
+    found = mail.get("Message-ID").strip()
+    return found if _THEIR_MESSAGE_ID.fullmatch(found) and len(found) <= 250 else None

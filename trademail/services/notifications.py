@@ -92,6 +92,9 @@ class NewMail:
     external_sender: bool = False
     quiet: bool = False  # auto-submitted mail: stored, but nobody is mailed about it
     staff_sender: bool = False  # from TradeStaff: badged where no member can write it
+    # The Message-IDs of the outside mail in the conversation, oldest first: an answer to
+    # the outsider names them, so it threads in their mail client.
+    outside_refs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,9 @@ class NotificationMail:
     attachment_names: tuple[str, ...]
     message_id: str
     thread_id: str
+    # The message's own page (sign-in first if need be). Empty in letters queued before
+    # it was added: they link to the inbox.
+    message_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,7 @@ class DirectMail:
     attachments: tuple[Upload, ...]
     message_id: str
     thread_id: str
+    references: tuple[str, ...] = ()  # the outsider's Message-IDs it answers, oldest first
 
 
 class Composer(Protocol):
@@ -256,7 +263,8 @@ class Notifications:
                 staff_sender=mail.staff_sender, subject=mail.subject,
                 body=mail.body if member.notify == "full" else None,
                 attachment_names=tuple(a.filename for a in mail.attachments),
-                message_id=mail.message_id, thread_id=mail.thread_id)
+                message_id=mail.message_id, thread_id=mail.thread_id,
+                message_url=f"{self._public_url}/messages/{mail.message_id}")
             rows.append(self._outbox.seal(Letter(
                 self.bounce_address(PURPOSE_NOTIFY, outbox_id), (address,), "notification",
                 dataclasses.asdict(notification), now), member.id, outbox_id))
@@ -266,7 +274,7 @@ class Notifications:
             direct = DirectMail(from_alias=outsider.alias, from_name=sender_name, to=address,
                                 subject=mail.subject, body=mail.body,
                                 attachments=mail.attachments, message_id=mail.message_id,
-                                thread_id=mail.thread_id)
+                                thread_id=mail.thread_id, references=mail.outside_refs)
             rows.append(self._outbox.seal(
                 OutboundMail(self.bounce_address(PURPOSE_DIRECT, outbox_id), (address,),
                              self._composer.direct(direct, now)),

@@ -102,7 +102,8 @@ class Sending:
                                  *(f"{m.username} {m.company}" for m in route.members.values()))
         outgoing = await self._notifications.for_message(
             NewMail(message.id, message.thread_id, sender_id, sender.company, sender.country,
-                    subject, body, tuple(draft.attachments), staff_sender=sender.tier == STAFF),
+                    subject, body, tuple(draft.attachments), staff_sender=sender.tier == STAFF,
+                    outside_refs=await self._outside_refs(sender_id, route)),
             [m for mid, m in others.items() if mid not in filed],  # filed away: silently
             route.outsiders, sender_name=sender.company)
         try:
@@ -121,12 +122,13 @@ class Sending:
     async def receive_external(self, member_id: str, outsider: CorrespondentRow, *,
                                subject: str, body: str, attachments: Sequence[Upload] = (),
                                thread_of: str | None = None, quiet: bool = False,
-                               filed: bool = False,
+                               filed: bool = False, outside_ref: str | None = None,
                                seen: tuple[str, bytes] | None = None) -> Sent:
         """Mail from outside to a member's alias: into their inbox, marked external, with a
         notification (unless `quiet`: auto-replies are kept but nobody is mailed about them;
         or `filed`: a sender the member blocks this way, filed away silently). `thread_of`
-        names a message of the member's this one answers, if it is known."""
+        names a message of the member's this one answers, if it is known; `outside_ref`
+        is the mail's Message-ID, kept sealed for the member's answers to name."""
         subject, body = self.check(subject, body, attachments)
         member = await self._members_store.member_by_id(member_id)
         if member is None:
@@ -145,11 +147,22 @@ class Sending:
                     name or "Someone outside TradeMail", "", subject, body,
                     tuple(attachments), external_sender=True, quiet=quiet),
             [] if filed else [member], [])  # filed away: nobody is told, not even a hook
+        ref = (member_id, self._keyring.seal_field(member_id, f"outside ref {message.id}",
+                                                   outside_ref)) if outside_ref else None
         await self._mailbox_store.deliver(
             NewDelivery(message, tuple(entries), _tokens(keys, words), outgoing.rows,
-                        outgoing.reply_tokens), seen=seen)
+                        outgoing.reply_tokens, outside_ref=ref), seen=seen)
         await self._wake([] if filed else [member_id], outgoing)
         return Sent(message.id, message.thread_id)
+
+    async def _outside_refs(self, sender_id: str, route: _Route) -> tuple[str, ...]:
+        """The Message-IDs of the outside mail in the conversation an answer to an outside
+        correspondent continues."""
+        if not route.outsiders or route.parent is None:
+            return ()
+        refs = await self._mailbox_store.outside_refs(sender_id, route.parent.thread_id)
+        return tuple(self._keyring.open_field(sender_id, f"outside ref {message_id}", sealed)
+                     for message_id, sealed in refs)
 
     async def _answers(self, sender: MemberRow, parent: EntryRow | None) -> bool:
         """Whether the message answers a conversation someone else wrote in (what a

@@ -106,6 +106,8 @@ class NewDelivery:
     outbox: tuple[NewOutboxRow, ...] = ()
     reply_tokens: tuple[NewReplyToken, ...] = ()
     count: SendCount | None = None  # counted against the sender's limits (LimitFull)
+    # (member id, sealed Message-ID) of the outside mail this message came from
+    outside_ref: tuple[str, bytes] | None = None
 
 
 async def _claim(tx: Connection, message: NewMessage, key: str,
@@ -147,6 +149,10 @@ def _delivery_rows(rows: NewDelivery, seen: tuple[str, bytes] | None) -> list[In
                  e.content_key) for e in rows.entries]),
         Insert("word_index", (("member_id", text), ("token", ct), ("message_id", text)),
                [(m, t, message.id) for m, t in rows.words], tail="ON CONFLICT DO NOTHING"),
+        Insert("outside_refs", (("member_id", text), ("message_id", text),
+                                ("thread_id", text), ("ref_ct", ct)),
+               [(rows.outside_ref[0], message.id, message.thread_id, rows.outside_ref[1])]
+               if rows.outside_ref else []),
         outbox_rows(rows.outbox),
         reply_token_rows(rows.reply_tokens),
         *(send_rows(rows.count) if rows.count else ()),
@@ -291,6 +297,15 @@ class MailboxStore:
         return int(await self.db.fetchval(
             "SELECT COUNT(*) FROM (SELECT 1 FROM mailbox WHERE member_id = $1 "
             "AND folder = 'inbox' AND unread LIMIT $2) AS u", member_id, cap))
+
+    async def outside_refs(self, member_id: str, thread_id: str,
+                           limit: int = 20) -> list[tuple[str, bytes]]:
+        """(message id, sealed Message-ID) of the outside mail in a member's conversation,
+        the latest `limit`, oldest first."""
+        rows = await self.db.fetch(
+            "SELECT message_id, ref_ct FROM outside_refs WHERE member_id = $1 AND "
+            "thread_id = $2 ORDER BY message_id DESC LIMIT $3", member_id, thread_id, limit)
+        return [(r["message_id"], bytes(r["ref_ct"])) for r in reversed(rows)]
 
     async def inbound_mail_seen(self, member_id: str, digest: bytes) -> bool:
         """Whether a mail with this keyed digest was already taken for the member."""
