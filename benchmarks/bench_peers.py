@@ -304,7 +304,7 @@ def profiled(pid: int, seconds: int, out: Path | None) -> Iterator[None]:
 
 
 # Frames under which everything runs: they would head every profile and say nothing.
-_FRAMEWORK = re.compile(r"runpy|<module>|/asyncio/|threading\.py|trademail/(cli|__main__)\.py")
+_FRAMEWORK = re.compile(r"runpy|<module>|\(asyncio/|threading\.py|trademail/(cli|__main__)\.py")
 
 
 def profile_summary(path: Path, top: int = 15) -> str:
