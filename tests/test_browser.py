@@ -65,8 +65,11 @@ async def new_page(browser: Any, base: str, *, width: int = 1280, height: int = 
 
 
 async def sign_up(page: Any, username: str, *, screenshot: bool = False) -> None:
-    await page.goto("/")
-    assert "/signin" in page.url
+    await page.goto("/")  # a visitor first meets what TradeMail is
+    assert await page.get_by_role("heading", name="Three promises").is_visible()
+    if screenshot:
+        await shot(page, "landing")
+    await page.goto("/signin")
     assert await page.get_by_text("will never ask for your password").is_visible()
     if screenshot:
         await shot(page, "signin")

@@ -40,10 +40,16 @@ def set_cookie(resp: Any, name: str) -> str:
 # ---------------------------------------------------------------- signing up, in and out
 
 
-async def test_root_leads_to_signin_then_inbox(browsers: Any) -> None:
+async def test_root_shows_visitors_what_trademail_is_then_members_their_inbox(
+        browsers: Any) -> None:
     browser = browsers()
     resp = await browser.get("/", allow_redirects=False)
-    assert (resp.status, resp.headers["Location"]) == (303, "/signin")
+    landing = await resp.text()
+    assert resp.status == 200 and "Set-Cookie" not in resp.headers  # nothing to remember
+    assert "Three promises" in landing and "never published or shown to anyone" in landing
+    for link in ('href="/signup"', 'href="/signin"', 'href="/directory"'):
+        assert link in landing
+    assert "<form" not in landing
     page = await browser.page("/signin")
     assert "staff will never ask for your password" in page
     await browser.sign_up("amina")
@@ -51,6 +57,11 @@ async def test_root_leads_to_signin_then_inbox(browsers: Any) -> None:
     assert resp.headers["Location"] == "/inbox"
     page = await browser.page("/inbox")
     assert "Welcome to TradeMail" in page and ">Sign out<" in page
+    # An empty inbox shows a new member their alias and where to start.
+    alias = re.search(r'class="alias">([^<]+)<', page)
+    assert alias and alias[1].endswith("@relay.localhost") and "Getting started" in page
+    assert 'href="/listings"' in page and 'href="/compose"' in page
+    assert "Open the link we mailed you" in page  # the address is not confirmed yet
 
 
 async def test_every_signed_in_page_has_sign_out(browsers: Any) -> None:
@@ -116,18 +127,28 @@ async def test_wrong_password_keeps_username_and_says_nothing_specific(browsers:
     assert "username or password is incorrect" in unknown_text.lower()
 
 
-async def test_signup_errors_sit_by_their_fields_and_never_echo_the_address(
+async def test_signup_errors_sit_by_their_fields_and_keep_all_but_the_password(
         browsers: Any) -> None:
     browser = browsers()
     resp = await browser.post("/signup", {
-        "username": "x", "password": "short", "email": "someone@real-example.example",
+        "username": "x", "password": "short-secret-1", "email": "someone@real-example.example",
         "company": "Cashew & <Co>", "country": "K"}, form_page="/signup")
     text = await resp.text()
     assert resp.status == 422
     for field in ("username", "password", "country"):
         assert f'id="f-{field}-error"' in text, field
     assert "Cashew &amp; &lt;Co&gt;" in text
-    assert "someone@real-example.example" not in text
+    # What they typed comes back to them, but never the password.
+    assert 'value="someone@real-example.example"' in text
+    assert "short-secret-1" not in text
+
+    resp = await browser.post("/signup", {
+        "username": "amina", "password": "correct horse battery staple",
+        "email": "amina.example.com", "company": "Amina Ltd", "country": "Kenya"})
+    text = await resp.text()
+    assert resp.status == 422 and 'id="f-email-error"' in text
+    assert "enter an address like name@company.com (an email address must have an @-sign)" \
+        in text
 
 
 async def test_session_id_changes_at_sign_in(browsers: Any) -> None:

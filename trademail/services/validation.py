@@ -81,7 +81,9 @@ def email(value: object, field: str = "email") -> str:
     try:
         checked = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        raise InvalidInput.one(field, f"is not a valid email address ({exc})") from None
+        reason = str(exc).rstrip(".")
+        raise InvalidInput.one(field, "enter an address like name@company.com "
+                               f"({reason[:1].lower()}{reason[1:]})") from None
     return checked.ascii_email or checked.normalized
 
 

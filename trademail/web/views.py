@@ -12,7 +12,7 @@ from urllib.parse import quote
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from trademail.appkeys import NOTIFICATIONS, READING, SENDING, SESSIONS
+from trademail.appkeys import MEMBERS, NOTIFICATIONS, READING, SENDING, SESSIONS
 from trademail.clientaddr import client_address
 from trademail.errors import Forbidden
 from trademail.services.messages import Draft, Upload, draft_key, recipient_list
@@ -39,7 +39,9 @@ SIGNIN_REASONS = {
     "password-reset": "Your new password is set. Every session was signed out and every API "
                       "token revoked: sign in with the new password.",
 }
-SIGNUP_FIELDS = ("username", "company", "country")  # the address and password are not echoed
+# Kept when a sign-up is refused: what the person typed, shown back to them alone (never
+# the password).
+SIGNUP_FIELDS = ("username", "email", "company", "country")
 
 
 def _text(form: MultiDictProxy[Any], name: str) -> str:
@@ -53,7 +55,10 @@ def _text(form: MultiDictProxy[Any], name: str) -> str:
 @routes.get("/")
 @public
 async def home(request: web.Request) -> web.Response:
-    return redirect("/inbox" if session_token(request) else "/signin")
+    """A member's inbox; for a visitor, what TradeMail is (no form, so no cookie)."""
+    if session_token(request):
+        return redirect("/inbox")
+    return await page(request, "landing.html")
 
 
 @routes.get("/favicon.ico")
@@ -132,9 +137,13 @@ async def folder(request: web.Request) -> web.Response:
     name, member_id = request.match_info["folder"], visit_of(request).member_id
     listing = await request.app[READING].page(
         member_id, folder=name, cursor=request.query.get("cursor") or None)
+    first_page = not request.query.get("cursor")
+    # A new member's empty inbox says where to start, and shows the alias to share.
+    starting = name == "inbox" and first_page and not listing.items
     return await page(request, "folder.html", {
         "folder": name, "title": FOLDER_TITLES[name], "listing": listing,
-        "first_page": not request.query.get("cursor"),
+        "first_page": first_page,
+        "me": await request.app[MEMBERS].profile(member_id) if starting else None,
         "notifications_paused": await request.app[NOTIFICATIONS].paused_for(member_id)})
 
 
