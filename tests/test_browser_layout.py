@@ -1,0 +1,80 @@
+"""Every page at a phone's width and a desktop's: nothing scrolls sideways, and axe-core
+finds no serious or critical accessibility problem.
+
+Chromium at 390 px (a phone) and at 1280 px visits each page a visitor and a member can
+reach, checks that the document is no wider than the window, runs axe-core on it, and
+keeps a screenshot of each in test-artifacts/ (`<page>-<width>.png`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.test_browser import ARTIFACTS, chromium, new_page, serve, sign_up  # noqa: F401
+from tests.test_browser_directory import axe_source
+from trademail.testing import FakeClock
+
+pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+
+WIDTHS = (390, 1280)
+VISITOR_PAGES = {"landing": "/", "signin": "/signin", "signup": "/signup",
+                 "password-forgot": "/password/forgot", "directory-visitor": "/directory",
+                 "not-found": "/directory/nobody-here"}
+MEMBER_PAGES = {"inbox": "/inbox", "sent": "/sent", "archive": "/archive", "trash": "/trash",
+                "search": "/search?q=cashew", "compose": "/compose", "settings": "/settings",
+                "listings": "/listings", "directory": "/directory"}
+WIDER_THAN_THE_WINDOW = "document.documentElement.scrollWidth - window.innerWidth"
+
+
+async def _check(page: Any, name: str, path: str, width: int) -> list[str]:
+    """What is wrong with one page at one width: wider than the window, or a serious or
+    critical accessibility problem axe-core finds."""
+    await page.goto(path)
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+    problems = []
+    extra = await page.evaluate(WIDER_THAN_THE_WINDOW)
+    if extra > 0:
+        problems.append(f"{name} ({path}) is {extra} px too wide at {width} px")
+    await page.evaluate(axe_source())
+    result = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    problems += [f"{name} at {width} px: {v['id']} ({v['impact']}): {v['help']} "
+                 f"{[n['target'] for n in v['nodes']][:3]}"
+                 for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    return problems
+
+
+async def test_no_page_scrolls_sideways_or_fails_axe_on_a_phone_or_a_desktop(
+        chromium: Any, aiohttp_server: Any, tmp_path: Path, store_url: str,  # noqa: F811
+        clock: FakeClock) -> None:
+    base = await serve(aiohttp_server, tmp_path, store_url, clock)
+    amina = await new_page(chromium, base)
+    await sign_up(amina, "amina")
+    await sign_up(await new_page(chromium, base), "bako")
+    await amina.goto("/compose")  # a conversation with a long, unbroken line in it
+    await amina.get_by_label("To").fill("bako")
+    await amina.get_by_label("Subject").fill("Cashew offer: 20 t W320, CIF Mombasa, March")
+    await amina.get_by_label("Message").fill(
+        "Hello Bako,\n\nPrice list: https://example.com/prices/2026/cashew-kernels-w320-"
+        "w240-grade-a-export-price-list.pdf\n\nBest regards,\nAmina Trading Ltd")
+    await amina.get_by_role("button", name="Send").click()
+    await amina.wait_for_url("**/sent")
+    await amina.locator("#message-list li.row").first.get_by_role("link").click()
+    await amina.wait_for_url(re.compile(r"/messages/[0-9a-f]{32}$"))
+    pages = {**MEMBER_PAGES, "message": amina.url.removeprefix(base)}
+    cookies = await amina.context.cookies()
+
+    problems: list[str] = []
+    for width in WIDTHS:
+        visitor = await new_page(chromium, base, width=width, height=844)
+        member = await new_page(chromium, base, width=width, height=844)
+        await member.context.add_cookies(cookies)
+        for name, path in VISITOR_PAGES.items():
+            problems += await _check(visitor, name, path, width)
+        for name, path in pages.items():
+            problems += await _check(member, name, path, width)
+    assert problems == []
