@@ -8,6 +8,7 @@ keeps a screenshot of each in test-artifacts/ (`<page>-<width>.png`).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,8 @@ async def test_no_page_scrolls_sideways_or_fails_axe_on_a_phone_or_a_desktop(
     pages = {**MEMBER_PAGES, "message": amina.url.removeprefix(base)}
     cookies = await amina.context.cookies()
 
+    await _times_are_the_readers_own(chromium, base, cookies)
+
     problems: list[str] = []
     for width in WIDTHS:
         visitor = await new_page(chromium, base, width=width, height=844)
@@ -78,3 +81,25 @@ async def test_no_page_scrolls_sideways_or_fails_axe_on_a_phone_or_a_desktop(
         for name, path in pages.items():
             problems += await _check(member, name, path, width)
     assert problems == []
+
+
+async def _times_are_the_readers_own(browser: Any, base: str, cookies: list[Any]) -> None:
+    """One time format on every page: the reader's local time, the zone in the tooltip."""
+    context = await browser.new_context(base_url=base, timezone_id="Africa/Nairobi",
+                                        locale="en-GB")
+    try:
+        await context.add_cookies(cookies)
+        page = await context.new_page()
+        for path in ("/settings", "/sent"):
+            await page.goto(path)
+            times = page.locator("time[data-local]")
+            assert await times.count() > 0, path
+            for n in range(await times.count()):
+                text = await times.nth(n).inner_text()
+                utc = dt.datetime.fromisoformat(await times.nth(n).get_attribute("datetime"))
+                local = utc.astimezone(dt.timezone(dt.timedelta(hours=3)))
+                assert "UTC" not in text, (path, text)
+                assert f"{local:%H:%M}" in text or f"{local.day} {local:%b}" in text, text
+                assert "East Africa Time" in await times.nth(n).get_attribute("title")
+    finally:
+        await context.close()

@@ -102,6 +102,15 @@ def long_date(ts: float | None) -> str:
     return f"{when:%a} {when.day} {when:%b %Y, %H:%M} UTC"
 
 
+def when(ts: float | None) -> Markup:
+    """A moment as every page shows one: in UTC as written, and in the reader's own time
+    (the zone in its tooltip) once the page's script has run."""
+    if ts is None:
+        return Markup("never")
+    return Markup('<time datetime="{}" data-local="long">{}</time>').format(
+        iso(ts), long_date(ts))
+
+
 def ago(ts: float, now: float) -> str:
     seconds = max(0, int(now - ts))
     if seconds < 60:
@@ -203,7 +212,7 @@ def reply_subject(subject: str) -> str:
 def configure(env: jinja2.Environment) -> None:
     versions = static_versions()
     env.globals["static"] = lambda name: f"/static/{name}?v={versions.get(name, '0')}"
-    env.globals.update(svg_icon=svg_icon, compose_url=compose_url,
+    env.globals.update(svg_icon=svg_icon, compose_url=compose_url, when=when,
                        listing_subject=listing_subject, STATUS_LABELS=STATUS_LABELS,
                        STATUS_MEANINGS=STATUS_MEANINGS, TIER_LABELS=TIER_LABELS)
     env.filters.update(iso=iso, short_date=short_date, long_date=long_date, ago=ago,

@@ -18,10 +18,15 @@
     const long = new Intl.DateTimeFormat(undefined, {
       weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
     });
+    // Every time shows in the reader's own zone; the tooltip names the zone.
+    const zoned = new Intl.DateTimeFormat(undefined, {
+      weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
+      timeZoneName: "long",
+    });
     root.querySelectorAll("time[data-local]").forEach(function (el) {
       const when = new Date(el.getAttribute("datetime"));
       if (isNaN(when)) return;
-      el.title = long.format(when);
+      el.title = zoned.format(when);
       if (el.dataset.local === "long") {
         el.textContent = long.format(when);
       } else if (when.toDateString() === now.toDateString()) {
