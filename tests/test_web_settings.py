@@ -20,7 +20,9 @@ from trademail.appkeys import NOTIFICATIONS, SMTP_GATEWAY
 from trademail.config import Config
 from trademail.services.delivery import OutboundMail
 from trademail.services.notifications import NOTICE_TEXT
+from trademail.services.tokens import SCOPES
 from trademail.testing import FakeClock
+from trademail.web.render import SCOPE_LABELS
 
 NEW_PASSWORD = "lantern harbour spice ledger"
 
@@ -372,6 +374,9 @@ async def test_api_tokens_shown_once_listed_and_revoked(browsers: Any, web: Any)
     assert api.status == 200
     page = await amina.page("/settings")
     assert "Office CRM" in page and secret.group(1) not in page
+    # Scopes read as what they let a token do, every one of them.
+    assert "<td>Read messages</td>" in page and "<td>messages:read</td>" not in page
+    assert set(SCOPE_LABELS) == set(SCOPES)
     token_id = re.search(r'/settings/tokens/([0-9a-f]{32})/revoke', page)
     assert token_id
     resp = await amina.post(f"/settings/tokens/{token_id.group(1)}/revoke", {},

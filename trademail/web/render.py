@@ -205,6 +205,16 @@ def sentence(text: str) -> str:
     return text[0].upper() + text[1:] + ("" if text[-1] in ".!?" else ".")
 
 
+# What each API token scope lets a token do, in words people use.
+SCOPE_LABELS = {
+    "messages:read": "Read messages", "messages:send": "Send messages",
+    "messages:write": "File and delete messages",
+    "account:manage": "Manage tokens, webhooks and blocks",
+    "listings:write": "Edit your listings",
+    "directory:read": "Open contact sections in the directory",
+}
+
+
 def reply_subject(subject: str) -> str:
     return subject if subject.lower().startswith("re:") else f"Re: {subject}".strip()
 
@@ -214,7 +224,8 @@ def configure(env: jinja2.Environment) -> None:
     env.globals["static"] = lambda name: f"/static/{name}?v={versions.get(name, '0')}"
     env.globals.update(svg_icon=svg_icon, compose_url=compose_url, when=when,
                        listing_subject=listing_subject, STATUS_LABELS=STATUS_LABELS,
-                       STATUS_MEANINGS=STATUS_MEANINGS, TIER_LABELS=TIER_LABELS)
+                       STATUS_MEANINGS=STATUS_MEANINGS, TIER_LABELS=TIER_LABELS,
+                       SCOPE_LABELS=SCOPE_LABELS)
     env.filters.update(iso=iso, short_date=short_date, long_date=long_date, ago=ago,
                        file_size=file_size, initials=initials, avatar=avatar,
                        message_body=message_body, reply_subject=reply_subject,
