@@ -541,6 +541,7 @@ async def test_reply_threads_and_both_sides_see_the_thread(browsers: Any) -> Non
 async def test_attachments_upload_and_download_as_attachment(browsers: Any) -> None:
     amina, bako = await two_members(browsers)
     page = await amina.page("/compose")
+    assert "Up to 10 files of 10.0 MB each" in page  # the limit, said before an upload
     form = FormData()
     for name, value in (("to", "bako"), ("subject", "Spec sheet"), ("body", "Attached.")):
         form.add_field(name, value)

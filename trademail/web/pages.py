@@ -11,7 +11,7 @@ import aiohttp_jinja2
 import structlog
 from aiohttp import web
 
-from trademail.appkeys import READING, SESSIONS
+from trademail.appkeys import CONFIG, READING, SESSIONS
 from trademail.errors import (
     AuthenticationFailed,
     Conflict,
@@ -83,6 +83,7 @@ async def page(request: web.Request, template: str, context: Mapping[str, Any] |
         "unread": await request.app[READING].unread_count(visit.member_id) if visit else 0,
         "path": request.path,
         "path_qs": request.path_qs,
+        "limits": request.config_dict[CONFIG].messages,  # what forms say before an upload
         **(context or {}),
     }
     response = aiohttp_jinja2.render_template(template, request, ctx, status=status)
