@@ -3,6 +3,7 @@ timed sign-out, CSRF, headers, mail pages, search, pagination and errors."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from http.cookies import SimpleCookie
@@ -694,3 +695,70 @@ async def test_unreadable_form_bodies_are_a_400_not_a_crash(browsers: Any) -> No
 async def test_api_errors_stay_problem_json(client: Any) -> None:
     resp = await client.get("/api/v1/nope")
     assert resp.status == 404 and resp.content_type == "application/problem+json"
+
+
+async def test_a_conversation_is_archived_and_trashed_whole_and_undone_exactly(
+        browsers: Any) -> None:
+    amina, bako = await two_members(browsers)
+    assert (await amina.send("bako", "Sesame 40 t", "Quote attached.")).status == 303
+    first = MESSAGE_LINK.findall(await bako.page("/inbox"))[0]
+    page = await bako.page(f"/messages/{first}")
+    resp = await bako.post("/compose", {"in_reply_to": first, "subject": "Re: Sesame 40 t",
+                                        "body": "Price?", "idempotency_key": "k-1"},
+                           csrf=csrf_of(page))
+    assert resp.status == 303
+    answer = MESSAGE_LINK.findall(await amina.page("/inbox"))[0]
+    page = await amina.page(f"/messages/{answer}")
+    resp = await amina.post("/compose", {"in_reply_to": answer, "subject": "Re: Sesame",
+                                         "body": "USD 1,400 / t.", "idempotency_key": "k-2"},
+                            csrf=csrf_of(page))
+    assert resp.status == 303
+    received = MESSAGE_LINK.findall(await bako.page("/inbox"))  # both of Amina's
+    assert len(received) == 2
+    thread_page = await bako.page(f"/messages/{received[0]}")
+    thread_id = re.search(r'action="/threads/([0-9a-f]{32})/file"', thread_page)
+    assert thread_id
+    in_thread = re.findall(r'id="m-([0-9a-f]{32})"', thread_page)
+    assert len(in_thread) == 3 and set(received) < set(in_thread)
+
+    # Archive from the conversation's page: every message of it leaves the inbox.
+    resp = await bako.post(f"/threads/{thread_id[1]}/file", {"action": "archive",
+                                                             "back": "/inbox"},
+                           csrf=csrf_of(thread_page))
+    assert resp.status == 303 and resp.headers["Location"].startswith("/inbox?undo=")
+    inbox = await bako.page(resp.headers["Location"])
+    assert not set(received) & set(MESSAGE_LINK.findall(inbox))
+    assert "Conversation archived." in inbox and ">Undo</button>" in inbox
+    assert set(received) <= set(MESSAGE_LINK.findall(await bako.page("/archive")))
+
+    # Undo puts each message back where it was, read or unread as it was.
+    was = re.search(r'name="was" value="([^"]+)"', inbox)
+    assert was
+    resp = await bako.post(f"/threads/{thread_id[1]}/restore",
+                           {"was": html.unescape(was[1]), "back": "/inbox"}, csrf=csrf_of(inbox))
+    assert resp.status == 303
+    inbox = await bako.page("/inbox")
+    assert set(received) <= set(MESSAGE_LINK.findall(inbox))
+    assert "back as it was" in inbox
+
+    # Trash takes Bako's own answer too; an Undo naming a message of another conversation
+    # is refused.
+    resp = await bako.post(f"/threads/{thread_id[1]}/file", {"action": "trash",
+                                                             "back": "/inbox"},
+                           csrf=csrf_of(inbox))
+    trash = await bako.page("/trash")
+    assert set(in_thread) <= set(MESSAGE_LINK.findall(trash))
+    assert (await amina.send("bako", "Another matter", "Hello.")).status == 303
+    foreign = MESSAGE_LINK.findall(await bako.page("/inbox"))[0]  # of another conversation
+    resp = await bako.post(f"/threads/{thread_id[1]}/restore",
+                           {"was": f"{foreign}.inbox.0", "back": "/inbox"}, csrf=csrf_of(trash))
+    assert resp.status == 400 and "cannot take back" in await resp.text()
+    resp = await bako.post(f"/threads/{thread_id[1]}/file", {"action": "nowhere"},
+                           csrf=csrf_of(trash))
+    assert resp.status == 400
+    stranger = browsers()  # no part in it: the conversation does not exist for them
+    await stranger.sign_up("cyrus")
+    resp = await stranger.post(f"/threads/{thread_id[1]}/file", {"action": "inbox"},
+                               csrf=csrf_of(await stranger.page("/inbox")))
+    assert resp.status == 404
+    assert set(in_thread) <= set(MESSAGE_LINK.findall(await bako.page("/trash")))

@@ -19,6 +19,7 @@ from trademail.services.members import Members, Party
 from trademail.store import EntryRow, MailboxStore, MemberStore
 
 FOLDERS = ("inbox", "sent", "archive", "trash")
+THREAD_ACTIONS = ("archive", "trash", "inbox", "read", "unread")
 UNREAD_CAP = 1000  # an unread count past this shows as "1000+"
 
 
@@ -49,6 +50,16 @@ class Summary:
 class Message(Summary):
     body: str
     attachments: tuple[AttachmentInfo, ...]
+
+
+@dataclass(frozen=True)
+class Filed:
+    """Where one entry of a conversation was, and whether it was unread, before it was
+    filed with the rest: what an Undo puts back."""
+
+    message_id: str
+    folder: str
+    unread: bool
 
 
 @dataclass(frozen=True)
@@ -204,6 +215,56 @@ class Reading:
                                        unread=unread)
         return await self.read(member_id, message_id, mark_read=False)
 
+    async def file_thread(self, member_id: str, thread_id: str,
+                          action: object) -> tuple[Filed, ...]:
+        """Archive, trash, move to the inbox (back from archive or trash), or mark read or
+        unread a whole conversation of the member's. What it changed, as it was before, is
+        handed back: `restore` undoes it exactly."""
+        entries = await self._thread_entries(member_id, thread_id)
+        if action not in THREAD_ACTIONS:
+            raise InvalidInput.one("action", f"must be one of {', '.join(THREAD_ACTIONS)}")
+        changes = []
+        for message_id, sender_id, folder, unread in entries:
+            home = "sent" if sender_id == member_id else "inbox"
+            new_folder, new_unread = folder, unread
+            if action == "archive" and folder == "inbox":
+                new_folder = "archive"
+            elif action == "trash" and folder != "trash":
+                new_folder = "trash"
+            elif action == "inbox" and folder in ("archive", "trash"):
+                new_folder = home
+            elif action in ("read", "unread"):
+                new_unread = action == "unread" and home == "inbox" and (
+                    message_id == _latest_received(entries, member_id))
+            if (new_folder, new_unread) != (folder, unread):
+                changes.append((message_id, new_folder, new_unread, Filed(message_id, folder,
+                                                                          unread)))
+        await self._mailbox_store.file_entries(member_id, [c[:3] for c in changes])
+        return tuple(c[3] for c in changes)
+
+    async def restore(self, member_id: str, thread_id: str, filed: Sequence[Filed]) -> None:
+        """Put entries of a conversation back as they were (an Undo); only the member's own
+        entries of that conversation, each in a folder it may be in."""
+        entries = {e[0]: e for e in await self._thread_entries(member_id, thread_id)}
+        changes = []
+        for f in filed:
+            entry = entries.get(f.message_id)
+            own = entry is not None and entry[1] == member_id
+            if entry is None or f.folder not in FOLDERS or f.folder == ("inbox" if own else
+                                                                          "sent"):
+                raise InvalidInput.one("restore", "names a message this conversation cannot "
+                                                  "take back")
+            changes.append((f.message_id, f.folder, f.unread))
+        await self._mailbox_store.file_entries(member_id, changes)
+
+    async def _thread_entries(self, member_id: str,
+                              thread_id: str) -> list[tuple[str, str, str, bool]]:
+        entries = await self._mailbox_store.thread_entries(member_id, thread_id) \
+            if is_id(thread_id) else []
+        if not entries:
+            raise NotFound()
+        return entries
+
     async def delete(self, member_id: str, message_id: str) -> None:
         """Remove a message from this member's mailbox only; the other parties keep theirs."""
         if not is_id(message_id) or not await self._mailbox_store.delete_entry(member_id,
@@ -212,3 +273,9 @@ class Reading:
 
     async def unread_count(self, member_id: str) -> int:
         return await self._mailbox_store.unread_count(member_id, UNREAD_CAP)
+
+
+def _latest_received(entries: Sequence[tuple[str, str, str, bool]], member_id: str) -> str:
+    """The newest message of the conversation the member did not write ("" if none)."""
+    received = [e[0] for e in entries if e[1] != member_id]
+    return received[-1] if received else ""

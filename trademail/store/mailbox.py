@@ -247,6 +247,25 @@ class MailboxStore:
                 member_id, message_id, folder, unread)
         return bool(rows)
 
+    async def thread_entries(self, member_id: str,
+                             thread_id: str) -> list[tuple[str, str, str, bool]]:
+        """(message id, sender id, folder, unread) of every entry of a member's
+        conversation, trash included, oldest first."""
+        rows = await self.db.fetch(
+            "SELECT e.message_id, m.sender_id, e.folder, e.unread FROM mailbox e "
+            "JOIN messages m ON m.id = e.message_id WHERE e.member_id = $1 AND "
+            "e.thread_id = $2 ORDER BY e.message_id", member_id, thread_id)
+        return [(r["message_id"], r["sender_id"], r["folder"], bool(r["unread"])) for r in rows]
+
+    async def file_entries(self, member_id: str,
+                           changes: Sequence[tuple[str, str, bool]]) -> None:
+        """Set (message id, folder, unread) of some of a member's entries, all at once."""
+        if changes:
+            async with self.db.transaction() as tx:
+                await tx.executemany(
+                    "UPDATE mailbox SET folder = $3, unread = $4 WHERE member_id = $1 AND "
+                    "message_id = $2", [(member_id, *change) for change in changes])
+
     async def delete_entry(self, member_id: str, message_id: str) -> bool:
         """Remove a message from one mailbox; the message itself goes with its last entry."""
         async with self.db.transaction() as tx:

@@ -34,6 +34,7 @@ from trademail.web.request import (
     VISIT,
     cookie_names,
 )
+from trademail.web.undo import undo_offer
 
 log = structlog.get_logger(__name__)
 
@@ -84,6 +85,7 @@ async def page(request: web.Request, template: str, context: Mapping[str, Any] |
         "path": request.path,
         "path_qs": request.path_qs,
         "limits": request.config_dict[CONFIG].messages,  # what forms say before an upload
+        "undo": undo_offer(request.query) if visit else None,
         **(context or {}),
     }
     response = aiohttp_jinja2.render_template(template, request, ctx, status=status)

@@ -74,6 +74,7 @@ NOTICES = {
     "tier-changed": "The member's tier was changed; the change and its reason are in the "
                     "audit log.",
     "report-closed": "The report was closed.",
+    "restored": "Undone: the conversation is back as it was.",
     "flag-dismissed": "The flag was dismissed; the dismissal is in the audit log.",
     "welcome": "Welcome to TradeMail. Your public alias is ready: share it instead of your "
                "real address. We mailed you a link to confirm your address: until you open "

@@ -7,7 +7,7 @@ checked the session and the CSRF token, and turns domain errors into pages.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -29,6 +29,7 @@ from trademail.web.request import (
     start_session,
     visit_of,
 )
+from trademail.web.undo import decode_filed, encode_filed
 
 routes = web.RouteTableDef()
 FOLDER_TITLES = {"inbox": "Inbox", "sent": "Sent", "archive": "Archive", "trash": "Trash"}
@@ -191,6 +192,28 @@ async def file_message(request: web.Request) -> web.Response:
     notice = folder if folder in ("archive", "inbox") else "trashed" if folder else "unread"
     back = safe_next(form.get("back"), "/inbox")
     return redirect(back, "archived" if notice == "archive" else notice, request=request)
+
+
+@routes.post("/threads/{id}/file")
+async def file_thread(request: web.Request) -> web.Response:
+    """A whole conversation archived, trashed, moved back or marked; the page it returns
+    to offers to undo it."""
+    form = await read_form(request)
+    thread_id, action = request.match_info["id"], _text(form, "action")
+    filed = await request.app[READING].file_thread(visit_of(request).member_id, thread_id,
+                                                   action)
+    back = safe_next(form.get("back"), "/inbox")
+    undo = urlencode({"undo": f"{thread_id}.{action}", "was": encode_filed(filed)})
+    return redirect(f"{back}{'&' if '?' in back else '?'}{undo}" if filed else back)
+
+
+@routes.post("/threads/{id}/restore")
+async def restore_thread(request: web.Request) -> web.Response:
+    form = await read_form(request)
+    await request.app[READING].restore(visit_of(request).member_id,
+                                       request.match_info["id"],
+                                       decode_filed(_text(form, "was")))
+    return redirect(safe_next(form.get("back"), "/inbox"), "restored", request=request)
 
 
 @routes.post("/messages/{id}/delete")
