@@ -524,7 +524,8 @@ async def test_outside_mail_lands_marked_external_and_the_answer_leaves_from_the
     (item,) = inbox["messages"]
     assert item["from"]["external"] is True and item["from"]["company"] == "Olu Buyer"
     assert item["subject"] == "Enquiry: sesame"
-    assert outsider not in str(inbox)
+    # The address they wrote from is theirs to show to the member they wrote to.
+    assert item["from"]["address"] == outsider
 
     answer = await gateway.client.post("/api/v1/messages", headers=bakari.auth, json={
         "in_reply_to": item["id"], "subject": "Re: Enquiry: sesame", "body": "Yes, monthly."})
@@ -565,6 +566,22 @@ async def test_outside_mail_lands_marked_external_and_the_answer_leaves_from_the
         assert rows and all(outsider.encode() not in bytes(r["ct"] or b"") for r in rows)
     refs_kept = await gateway.app[CORE].stores.db.fetch("SELECT ref_ct FROM outside_refs")
     assert len(refs_kept) == 2 and all(b"importer" not in bytes(r["ref_ct"]) for r in refs_kept)
+
+
+async def test_a_forged_from_naming_a_member_never_shows_their_address(
+        gateway: Gateway) -> None:
+    amina, bakari = await register_all(gateway.client, "amina", "bakari")
+    # Anyone can write amina's real address in a From: unproven, it is outside mail, and
+    # bakari must not be shown amina's address by it.
+    forged = mail_bytes(sender=amina.email, name="Amina", to=bakari.alias,
+                        subject="Urgent: new bank details", body="Pay to this account.")
+    assert (await gateway.deliver(amina.email, [bakari.alias], forged))[0] == 250
+    inbox = await (await gateway.client.get("/api/v1/messages", headers=bakari.auth)).json()
+    (item,) = inbox["messages"]
+    assert item["from"]["external"] is True and item["from"]["address"] == ""
+    assert amina.email not in str(inbox)
+    page = await gateway.client.get(f"/api/v1/messages/{item['id']}", headers=bakari.auth)
+    assert amina.email not in await page.text()
 
 
 # ---------------------------------------------------------------- bounces

@@ -528,6 +528,32 @@ async def test_public_names_carry_no_contact_details_and_claim_no_staff(client: 
         assert [e["field"] for e in (await resp.json())["errors"]] == [field]
 
 
+async def test_staff_reading_a_report_never_see_an_outsiders_address(client: Any) -> None:
+    (ivy,) = await register_all(client, "ivy")
+    outsider = "pay.now@freemail-lookalike.example"
+    assert (await mail_in(client, outsider, ivy.alias, name="Big Buyer",
+                          subject="Deposit"))[0] == 250
+    inbox = await (await client.get("/api/v1/messages", headers=ivy.auth)).json()
+    (item,) = inbox["messages"]
+    assert item["from"]["address"] == outsider  # to Ivy, whom they wrote to
+    browser = Browser(client)
+    try:
+        assert (await browser.sign_in("ivy")).status == 303
+        assert outsider in await browser.page(f"/messages/{item['id']}")
+    finally:
+        await browser.close()
+    resp = await client.post(f"/api/v1/messages/{item['id']}/report", headers=ivy.auth,
+                             json={"reason": "a look-alike of a buyer's domain"})
+    assert resp.status == 201
+    staff = await staff_of(client)
+    moderation = client.app[CORE].market.moderation
+    (report, _), = await moderation.reports(staff)
+    _, _, thread = await moderation.read_report(staff, report.id)
+    (message,) = thread
+    assert message.sender.external and message.sender.address == ""
+    assert outsider not in repr(thread)
+
+
 async def test_a_closed_report_shows_nothing_and_a_report_shows_nothing_newer(
         client: Any, clock: FakeClock) -> None:
     ivy, kai = await register_all(client, "ivy", "kai")

@@ -68,8 +68,8 @@ async def caller(request: web.Request, scope: str | None = None) -> Caller:
 
 def party_json(party: Party) -> dict[str, Any]:
     return {"username": party.username, "company": party.company, "country": party.country,
-            "alias": party.alias, "external": party.external, "staff": party.staff,
-            "account_closed": party.status == "banned"}
+            "alias": party.alias, "external": party.external, "address": party.address,
+            "staff": party.staff, "account_closed": party.status == "banned"}
 
 
 def profile_json(profile: Profile) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from trademail.services.standing import BANNED, FREE, STAFF
 from trademail.store import (
     AccountStore,
     AccountTokenRow,
+    CorrespondentRow,
     CorrespondentStore,
     Duplicate,
     MemberRow,
@@ -89,6 +90,10 @@ class Party:
     external: bool = False  # someone outside TradeMail who wrote to an alias
     staff: bool = False     # TradeStaff: badged by TradeMail, never by what they wrote
     status: str = "active"  # a banned member's past messages stay, marked
+    # The address an outsider wrote from: shown only to the member they wrote to (it is
+    # theirs to show, and the domain is what tells a company from a look-alike), never
+    # when it is, or was, a member's address (anyone can forge a From).
+    address: str = ""
 
 
 @dataclass(frozen=True)
@@ -226,8 +231,11 @@ class Members:
             created_at=member.created_at, tier=member.tier, status=member.status,
             status_reason=member.status_reason)
 
-    async def parties(self, member_ids: Sequence[str]) -> dict[str, Party]:
-        """Public identities of some members, keyed by id; the alias is their first enabled one."""
+    async def parties(self, member_ids: Sequence[str], *,
+                      reader: str | None = None) -> dict[str, Party]:
+        """Public identities of some members, keyed by id; the alias is their first enabled
+        one. Outsiders who wrote to `reader` (the member reading their own mailbox) come
+        with the address they wrote from, when it is no member's."""
         ids = sorted(set(member_ids))
         members = await self._members_store.members_by_ids(ids)
         first_alias: dict[str, str] = {}
@@ -240,11 +248,19 @@ class Members:
         outsiders = await self._correspondents_store.correspondents_by_ids(
             [i for i in ids if i not in found])
         for outsider in outsiders.values():
-            # Shown by the name they gave, never by their address.
+            # Shown by the name they gave; the address only to the member they wrote to.
             name = self._keyring.open_field(outsider.id, "name", outsider.name_ct)
+            address = await self._outsider_address(outsider) \
+                if reader is not None and outsider.member_id == reader else ""
             found[outsider.id] = Party(outsider.id, "", name or "Outside sender", "", "",
-                                       external=True)
+                                       external=True, address=address)
         return found
+
+    async def _outsider_address(self, outsider: CorrespondentRow) -> str:
+        address = self._keyring.open_field(outsider.id, "address", outsider.address_ct)
+        if await self._members_store.is_member_address(self.email_index(address)):
+            return ""  # a forged From naming a member: it must not show anyone their address
+        return address
 
     async def set_alias_enabled(self, member_id: str, address: object, enabled: bool) -> None:
         """Disable (or enable again) one of the member's aliases; mail to a disabled alias

@@ -206,7 +206,8 @@ class Moderation:
         await self._store.record(audit_entry(staff, "report.read", report.reporter_id,
                                              f"report {report.id}", self._clock.now()))
         try:
-            thread = await self._reading.thread(report.reporter_id, report.thread_id)
+            thread = await self._reading.thread(report.reporter_id, report.thread_id,
+                                                for_staff=True)
         except NotFound:
             thread = []  # the reporter has deleted it since
         return (_report(report), reporter,

@@ -122,9 +122,12 @@ class Reading:
         return Page(tuple(items), encode_cursor(rows[-1].message_id) if more else None)
 
     async def _summaries(self, key: MemberKey, rows: Sequence[EntryRow],
-                         full: bool = False) -> list[Message]:
+                         full: bool = False, *, owner_reads: bool = True) -> list[Message]:
+        """The rows opened. `owner_reads`: the mailbox's member is the one reading (so an
+        outsider who wrote to them shows with their address); not so for TradeStaff."""
         parties = await self._members.parties(
-            [pid for r in rows for pid in (r.sender_id, *r.recipient_ids)])
+            [pid for r in rows for pid in (r.sender_id, *r.recipient_ids)],
+            reader=key.member_id if owner_reads else None)
         unknown = Party("", "(deleted member)", "", "", "")
         stored_lists = await self._mailbox_store.attachment_lists(
             key.member_id, [r.message_id for r in rows if r.attachment_count]) if full else {}
@@ -171,14 +174,17 @@ class Reading:
                       for m in thread]
         return next(m for m in thread if m.id == message_id), thread
 
-    async def thread(self, member_id: str, thread_id: str) -> list[Message]:
+    async def thread(self, member_id: str, thread_id: str, *,
+                     for_staff: bool = False) -> list[Message]:
+        """A conversation of the member's; `for_staff` when TradeStaff reads it (a
+        reported one), who never see an outsider's address."""
         if not is_id(thread_id):
             raise NotFound()
         rows = await self._mailbox_store.thread(member_id, thread_id)
         if not rows:
             raise NotFound()
         key = await self._member_key(member_id)
-        return await self._summaries(key, rows, full=True)
+        return await self._summaries(key, rows, full=True, owner_reads=not for_staff)
 
     async def _entry(self, member_id: str, message_id: str) -> EntryRow:
         row = await self._mailbox_store.entry(member_id, message_id) if is_id(message_id) else None

@@ -108,6 +108,13 @@ class MemberStore:
             f"SELECT {MEMBER_COLUMNS} FROM members WHERE email_index = $1 "
             "AND email_confirmed", email_index))
 
+    async def is_member_address(self, email_index: bytes) -> bool:
+        """Whether an address (by blind index) is any member's, now or before, proven or
+        not."""
+        return bool(await self.db.fetchval(
+            "SELECT 1 FROM members WHERE email_index = $1 UNION ALL "
+            "SELECT 1 FROM member_addresses WHERE email_index = $1 LIMIT 1", email_index))
+
     async def members_by_ids(self, ids: Sequence[str]) -> dict[str, MemberRow]:
         if not ids:
             return {}

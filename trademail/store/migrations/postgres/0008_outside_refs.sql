@@ -9,3 +9,6 @@ CREATE TABLE outside_refs (
     PRIMARY KEY (member_id, message_id)
 );
 CREATE INDEX outside_refs_thread ON outside_refs (member_id, thread_id, message_id);
+
+-- Whether an outsider's address is, or was, some member's (then it is never shown).
+CREATE INDEX member_addresses_email ON member_addresses (email_index);
