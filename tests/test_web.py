@@ -762,3 +762,18 @@ async def test_a_conversation_is_archived_and_trashed_whole_and_undone_exactly(
                                csrf=csrf_of(await stranger.page("/inbox")))
     assert resp.status == 404
     assert set(in_thread) <= set(MESSAGE_LINK.findall(await bako.page("/trash")))
+
+
+async def test_the_recipient_field_suggests_the_people_you_have_written_with(
+        browsers: Any) -> None:
+    amina, bako = await two_members(browsers)
+    stranger = browsers()
+    await stranger.sign_up("cyrus")
+    assert 'list="people"' not in await amina.page("/compose")  # nobody yet
+    assert (await amina.send("bako", "Sesame", "Quote?")).status == 303
+    for browser, other, company in ((amina, "bako", "Bako Trading Ltd"),
+                                    (bako, "amina", "Amina Trading Ltd")):  # either side
+        page = await browser.page("/compose")
+        assert 'list="people"' in page
+        assert f'<option value="{other}">{company}</option>' in page
+    assert "<datalist" not in await stranger.page("/compose")

@@ -196,6 +196,15 @@ class Conduct:
 
     # ------------------------------------------------------------------ reports
 
+    async def people_written_with(self, member_id: str,
+                                  limit: int = 50) -> list[tuple[str, str]]:
+        """(username, company) of the members this one has written with, most recent first:
+        what a recipient field suggests. Closed accounts are left out."""
+        ids = await self._store.partners(member_id, limit)
+        members = await self._members_store.members_by_ids(ids)
+        return [(m.username, m.company) for i in ids if (m := members.get(i)) is not None
+                and m.status != BANNED]
+
     async def report(self, member_id: str, message_id: str, reason: object) -> str:
         """Report the conversation of one of the member's messages to staff: from now on
         staff may read that conversation (and only it), each reading audited."""

@@ -117,6 +117,15 @@ class ConductStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    async def partners(self, member_id: str, limit: int) -> list[str]:
+        """The members this member has written with (either side first), most recently
+        met first."""
+        rows = await self.db.fetch(
+            "SELECT id FROM (SELECT other_id AS id, first_at FROM pairs WHERE member_id = $1 "
+            "UNION ALL SELECT member_id AS id, first_at FROM pairs WHERE other_id = $1) AS p "
+            "GROUP BY id ORDER BY max(first_at) DESC, id LIMIT $2", member_id, limit)
+        return [r["id"] for r in rows]
+
     async def forget_sends(self, before: float) -> None:
         await self.db.execute("DELETE FROM send_log WHERE created_at < $1", before)
 

@@ -12,7 +12,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from trademail.appkeys import MEMBERS, NOTIFICATIONS, READING, SENDING, SESSIONS
+from trademail.appkeys import CONDUCT, MEMBERS, NOTIFICATIONS, READING, SENDING, SESSIONS
 from trademail.clientaddr import client_address
 from trademail.errors import Forbidden
 from trademail.services.messages import Draft, Upload, draft_key, recipient_list
@@ -243,7 +243,12 @@ async def compose_form(request: web.Request) -> web.Response:
                                              mark_read=False) if reply_to else None
     return await page(request, "compose.html", {"parent": parent, "values": {
         "to": request.query.get("to", ""), "subject": request.query.get("subject", ""),
-        "idempotency_key": draft_key()}})
+        "idempotency_key": draft_key()}, "people": await _people(request)})
+
+
+async def _people(request: web.Request) -> list[tuple[str, str]]:
+    """Whom the recipient field suggests: the members this one has written with."""
+    return await request.app[CONDUCT].people_written_with(visit_of(request).member_id)
 
 
 @routes.post("/compose")
@@ -264,7 +269,7 @@ async def compose(request: web.Request) -> web.Response:
             if reply_to else None
         return await page(request, "compose.html", {
             "parent": parent, "errors": field_errors(exc), "dropped_files": len(files),
-            "values": {k: _text(form, k) for k in ("to", "subject", "body", "idempotency_key")}},
-            status=form_status(exc))
+            "values": {k: _text(form, k) for k in ("to", "subject", "body", "idempotency_key")},
+            "people": await _people(request)}, status=form_status(exc))
     return redirect(f"/messages/{sent.id}" if reply_to else "/sent", "sent", request=request)
 
