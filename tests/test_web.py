@@ -21,6 +21,7 @@ from trademail.testing import FakeClock
 from trademail.web.request import safe_next
 
 MESSAGE_LINK = re.compile(r'href="/messages/([0-9a-f]{32})"')
+THREE_IN_IT = re.compile(r'<span class="visually-hidden">, </span>3<span')  # a list's count
 
 
 async def two_members(browsers: Callable[[], Browser]) -> tuple[Browser, Browser]:
@@ -628,6 +629,30 @@ async def test_folders_page_with_keyset_cursors(
                 assert "cursor=" in path
         assert seen == ["4", "3", "2", "1", "0"]
         assert (await bako.get("/inbox?cursor=not-a-cursor")).status == 400
+
+        # Answers to older conversations bring each up, once, where its newest is: pages
+        # of conversations never show one twice nor skip one.
+        sent, path = {}, "/sent"
+        while path:
+            page = await amina.page(path)
+            sent |= {subject: mid for mid, subject in re.findall(
+                r'href="/messages/([0-9a-f]{32})" class="row-link">.*?'
+                r'<span class="subject">([^<]*)</span>', page, re.S)}
+            older = re.search(r'rel="next" href="([^"]+)"', page)
+            path = older.group(1).replace("&amp;", "&") if older else None
+        for n in (1, 3):
+            reply = await amina.post("/compose", {
+                "in_reply_to": sent[f"Offer number{n}"], "subject": f"Re: Offer number{n}",
+                "body": "And a follow-up.", "idempotency_key": f"f-{n}"}, csrf=csrf_of(page))
+            assert reply.status == 303
+        seen, path = [], "/inbox"
+        while path:
+            page = await bako.page(path)
+            seen += re.findall(r"Offer number(\d)", page)
+            older = re.search(r'rel="next" href="([^"]+)"', page)
+            path = older.group(1).replace("&amp;", "&") if older else None
+        assert seen == ["3", "1", "4", "2", "0"]
+        assert len(re.findall(r'class="thread-count"', await bako.page("/inbox"))) == 2
     finally:
         await amina.close()
         await bako.close()
@@ -652,7 +677,7 @@ async def test_friendly_error_pages_never_a_traceback(client: Any, browsers: Any
     async def broken(*args: Any, **kw: Any) -> Any:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(client.app[READING], "page", broken)
+    monkeypatch.setattr(client.app[READING], "conversations", broken)
     resp = await browser.get("/inbox")
     text = await resp.text()
     assert resp.status == 500 and "Something went wrong" in text
@@ -713,12 +738,14 @@ async def test_a_conversation_is_archived_and_trashed_whole_and_undone_exactly(
                                          "body": "USD 1,400 / t.", "idempotency_key": "k-2"},
                             csrf=csrf_of(page))
     assert resp.status == 303
-    received = MESSAGE_LINK.findall(await bako.page("/inbox"))  # both of Amina's
-    assert len(received) == 2
-    thread_page = await bako.page(f"/messages/{received[0]}")
+    inbox = await bako.page("/inbox")  # one conversation of three, two of them received
+    (newest,) = MESSAGE_LINK.findall(inbox)
+    assert THREE_IN_IT.search(inbox)
+    thread_page = await bako.page(f"/messages/{newest}")
     thread_id = re.search(r'action="/threads/([0-9a-f]{32})/file"', thread_page)
     assert thread_id
     in_thread = re.findall(r'id="m-([0-9a-f]{32})"', thread_page)
+    received = [first, newest]
     assert len(in_thread) == 3 and set(received) < set(in_thread)
 
     # Archive from the conversation's page: every message of it leaves the inbox.
@@ -729,7 +756,8 @@ async def test_a_conversation_is_archived_and_trashed_whole_and_undone_exactly(
     inbox = await bako.page(resp.headers["Location"])
     assert not set(received) & set(MESSAGE_LINK.findall(inbox))
     assert "Conversation archived." in inbox and ">Undo</button>" in inbox
-    assert set(received) <= set(MESSAGE_LINK.findall(await bako.page("/archive")))
+    archive = await bako.page("/archive")  # the conversation, by its newest message there
+    assert MESSAGE_LINK.findall(archive) == [newest] and THREE_IN_IT.search(archive)
 
     # Undo puts each message back where it was, read or unread as it was.
     was = re.search(r'name="was" value="([^"]+)"', inbox)
@@ -738,16 +766,18 @@ async def test_a_conversation_is_archived_and_trashed_whole_and_undone_exactly(
                            {"was": html.unescape(was[1]), "back": "/inbox"}, csrf=csrf_of(inbox))
     assert resp.status == 303
     inbox = await bako.page("/inbox")
-    assert set(received) <= set(MESSAGE_LINK.findall(inbox))
+    assert MESSAGE_LINK.findall(inbox) == [newest] and THREE_IN_IT.search(inbox)
     assert "back as it was" in inbox
+    assert not MESSAGE_LINK.findall(await bako.page("/archive"))
 
     # Trash takes Bako's own answer too; an Undo naming a message of another conversation
     # is refused.
     resp = await bako.post(f"/threads/{thread_id[1]}/file", {"action": "trash",
                                                              "back": "/inbox"},
                            csrf=csrf_of(inbox))
-    trash = await bako.page("/trash")
-    assert set(in_thread) <= set(MESSAGE_LINK.findall(trash))
+    trash = await bako.page("/trash")  # all three, Bako's own answer too
+    assert MESSAGE_LINK.findall(trash) == [newest] and THREE_IN_IT.search(trash)
+    assert not MESSAGE_LINK.findall(await bako.page("/sent"))
     assert (await amina.send("bako", "Another matter", "Hello.")).status == 303
     foreign = MESSAGE_LINK.findall(await bako.page("/inbox"))[0]  # of another conversation
     resp = await bako.post(f"/threads/{thread_id[1]}/restore",
@@ -761,7 +791,7 @@ async def test_a_conversation_is_archived_and_trashed_whole_and_undone_exactly(
     resp = await stranger.post(f"/threads/{thread_id[1]}/file", {"action": "inbox"},
                                csrf=csrf_of(await stranger.page("/inbox")))
     assert resp.status == 404
-    assert set(in_thread) <= set(MESSAGE_LINK.findall(await bako.page("/trash")))
+    assert THREE_IN_IT.search(await bako.page("/trash"))
 
 
 async def test_the_recipient_field_suggests_the_people_you_have_written_with(

@@ -63,6 +63,31 @@ class Filed:
 
 
 @dataclass(frozen=True)
+class Conversation:
+    """A conversation as a list shows it: its newest message there, and the rest counted."""
+
+    thread_id: str
+    latest: Summary
+    messages: int
+    unread: int
+    attachments: bool
+
+
+@dataclass(frozen=True)
+class ConversationPage:
+    items: tuple[Conversation, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class _Scope:
+    key: MemberKey
+    folders: list[str]
+    tokens: list[bytes]
+    limit: int
+
+
+@dataclass(frozen=True)
 class Page:
     items: tuple[Summary, ...]
     next_cursor: str | None
@@ -101,25 +126,65 @@ class Reading:
                    query: str | None = None, cursor: str | None = None,
                    limit: int | None = None) -> Page:
         """One page of a folder (or, when searching without a folder, of all but trash)."""
+        scope = await self._scope(member_id, folder, query, limit)
+        before = decode_cursor(cursor) if cursor else None
+        rows = await self._mailbox_store.list_entries(
+            member_id, folders=scope.folders, unread_only=unread_only,
+            word_tokens=scope.tokens, before=before, limit=scope.limit + 1)
+        more = len(rows) > scope.limit
+        rows = rows[:scope.limit]
+        items = await self._summaries(scope.key, rows)
+        return Page(tuple(items), encode_cursor(rows[-1].message_id) if more else None)
+
+    async def conversations(self, member_id: str, *, folder: str | None,
+                            query: str | None = None, cursor: str | None = None,
+                            limit: int | None = None) -> ConversationPage:
+        """One page of a folder (or a search) as conversations: each once, where its newest
+        message there puts it, newest first, with how many messages it holds, how many are
+        unread and whether any has attachments. Keyset on that newest message's id."""
+        scope = await self._scope(member_id, folder, query, limit)
+        before = decode_cursor(cursor) if cursor else None
+        newest: dict[str, EntryRow] = {}
+        scan_from = before
+        while len(newest) <= scope.limit:
+            batch = 4 * scope.limit
+            rows = await self._mailbox_store.list_entries(
+                member_id, folders=scope.folders, unread_only=False, word_tokens=scope.tokens,
+                before=scan_from, limit=batch)
+            first_seen = {r.thread_id: r for r in reversed(rows) if r.thread_id not in newest}
+            found = [first_seen[t] for t in dict.fromkeys(r.thread_id for r in rows)
+                     if t in first_seen]
+            if before is not None and found:  # newer in scope: listed on an earlier page
+                latest = await self._mailbox_store.latest_in_threads(
+                    member_id, [r.thread_id for r in found], folders=scope.folders,
+                    unread_only=False, word_tokens=scope.tokens)
+                found = [r for r in found if latest.get(r.thread_id, "") < before]
+            newest.update((r.thread_id, r) for r in found)
+            if len(rows) < batch:
+                break
+            scan_from = rows[-1].message_id
+        rows = list(newest.values())[:scope.limit]
+        more = len(newest) > scope.limit
+        summaries = await self._summaries(scope.key, rows)
+        stats = await self._mailbox_store.thread_stats(member_id, [r.thread_id for r in rows],
+                                                       trash=folder == "trash")
+        return ConversationPage(tuple(
+            Conversation(s.thread_id, s, *stats.get(s.thread_id, (1, int(s.unread), False)))
+            for s in summaries), encode_cursor(rows[-1].message_id) if more else None)
+
+    async def _scope(self, member_id: str, folder: str | None, query: str | None,
+                     limit: int | None) -> _Scope:
         if folder is not None and folder not in FOLDERS:
             raise InvalidInput.one("folder", f"must be one of {', '.join(FOLDERS)}")
         limit = self._limits.page_size if limit is None else limit
         if not 1 <= limit <= 200:
             raise InvalidInput.one("limit", "must be from 1 to 200")
-        before = decode_cursor(cursor) if cursor else None
         key = await self._member_key(member_id)
         words = validation.words(query or "", limit=20)
         if query is not None and not words:
             raise InvalidInput.one("q", "must contain at least one word of two letters or more")
         folders = [folder] if folder else (["inbox", "sent", "archive"] if words else ["inbox"])
-        rows = await self._mailbox_store.list_entries(
-            member_id, folders=folders, unread_only=unread_only,
-            word_tokens=[key.word_token(w) for w in sorted(words)], before=before,
-            limit=limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        items = await self._summaries(key, rows)
-        return Page(tuple(items), encode_cursor(rows[-1].message_id) if more else None)
+        return _Scope(key, folders, [key.word_token(w) for w in sorted(words)], limit)
 
     async def _summaries(self, key: MemberKey, rows: Sequence[EntryRow],
                          full: bool = False, *, owner_reads: bool = True) -> list[Message]:

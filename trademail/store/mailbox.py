@@ -159,6 +159,20 @@ def _delivery_rows(rows: NewDelivery, seen: tuple[str, bytes] | None) -> list[In
     ]
 
 
+def _scope(member_id: str, folders: Sequence[str], unread_only: bool,
+           word_tokens: Sequence[bytes]) -> tuple[list[str], list[Any]]:
+    """The conditions (on mailbox `e`) and arguments of a folder listing or a search."""
+    args: list[Any] = [member_id, *folders]
+    where = [f"e.member_id = $1 AND e.folder IN ({in_list(2, len(folders))})"]
+    if unread_only:
+        where.append("e.unread")
+    for token in word_tokens:
+        args.append(token)
+        where.append(f"e.message_id IN (SELECT w.message_id FROM word_index w "
+                     f"WHERE w.member_id = $1 AND w.token = ${len(args)})")
+    return where, args
+
+
 class MailboxStore:
     """Ciphertexts and keyed digests only; sealing happens in the services."""
 
@@ -205,23 +219,47 @@ class MailboxStore:
                            word_tokens: Sequence[bytes], before: str | None,
                            limit: int) -> list[EntryRow]:
         """One page of a mailbox, newest first, by keyset on the time-ordered message id."""
-        args: list[Any] = [member_id, *folders]
-        where = [f"e.member_id = $1 AND e.folder IN ({in_list(2, len(folders))})"]
-        if unread_only:
-            where.append("e.unread")
+        where, args = _scope(member_id, folders, unread_only, word_tokens)
         if before is not None:
             args.append(before)
             where.append(f"e.message_id < ${len(args)}")
-        for token in word_tokens:
-            args.append(token)
-            where.append(f"e.message_id IN (SELECT w.message_id FROM word_index w "
-                         f"WHERE w.member_id = $1 AND w.token = ${len(args)})")
         args.append(limit)
         rows = await self.db.fetch(
             f"SELECT {_ENTRY_COLUMNS.format(body='NULL')} FROM mailbox e "
             f"JOIN messages m ON m.id = e.message_id WHERE {' AND '.join(where)} "
             f"ORDER BY e.message_id DESC LIMIT ${len(args)}", *args)
         return [_entry(r) for r in rows]
+
+    async def latest_in_threads(self, member_id: str, thread_ids: Sequence[str], *,
+                                folders: Sequence[str], unread_only: bool,
+                                word_tokens: Sequence[bytes]) -> dict[str, str]:
+        """The newest message id of each conversation among those `list_entries` would
+        list with the same filters."""
+        if not thread_ids:
+            return {}
+        where, args = _scope(member_id, folders, unread_only, word_tokens)
+        where.append(f"e.thread_id IN ({in_list(len(args) + 1, len(thread_ids))})")
+        rows = await self.db.fetch(
+            f"SELECT e.thread_id, max(e.message_id) AS latest FROM mailbox e "
+            f"WHERE {' AND '.join(where)} GROUP BY e.thread_id", *args, *thread_ids)
+        return {r["thread_id"]: r["latest"] for r in rows}
+
+    async def thread_stats(self, member_id: str, thread_ids: Sequence[str], *,
+                           trash: bool) -> dict[str, tuple[int, int, bool]]:
+        """(messages, unread, any attachment) of each of a member's conversations, over
+        its messages outside the trash (or in it, with `trash`)."""
+        if not thread_ids:
+            return {}
+        rows = await self.db.fetch(
+            "SELECT e.thread_id, count(*) AS n, "
+            "sum(CASE WHEN e.unread THEN 1 ELSE 0 END) AS unread, "
+            "max(m.attachment_count) AS attached FROM mailbox e "
+            "JOIN messages m ON m.id = e.message_id WHERE e.member_id = $1 AND "
+            f"e.folder {'=' if trash else '<>'} 'trash' AND "
+            f"e.thread_id IN ({in_list(2, len(thread_ids))}) GROUP BY e.thread_id",
+            member_id, *thread_ids)
+        return {r["thread_id"]: (int(r["n"]), int(r["unread"]), bool(r["attached"]))
+                for r in rows}
 
     async def entry(self, member_id: str, message_id: str) -> EntryRow | None:
         row = await self.db.fetchrow(

@@ -136,7 +136,7 @@ async def signout(request: web.Request) -> web.Response:
 @routes.get("/{folder:inbox|sent|archive|trash}")
 async def folder(request: web.Request) -> web.Response:
     name, member_id = request.match_info["folder"], visit_of(request).member_id
-    listing = await request.app[READING].page(
+    listing = await request.app[READING].conversations(
         member_id, folder=name, cursor=request.query.get("cursor") or None)
     first_page = not request.query.get("cursor")
     # A new member's empty inbox says where to start, and shows the alias to share.
@@ -154,7 +154,7 @@ async def search(request: web.Request) -> web.Response:
     listing, error = None, None
     if query:
         try:
-            listing = await request.app[READING].page(
+            listing = await request.app[READING].conversations(
                 visit_of(request).member_id, folder=None, query=query,
                 cursor=request.query.get("cursor") or None)
         except FORM_ERRORS as exc:
