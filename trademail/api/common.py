@@ -14,7 +14,7 @@ from trademail.appkeys import (
     TOKENS,
 )
 from trademail.errors import AuthenticationFailed
-from trademail.services.members import Party, Profile
+from trademail.services.identities import Party, Profile
 from trademail.services.reading import Message, Summary
 from trademail.services.tokens import Caller, TokenInfo
 

@@ -20,7 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from trademail.errors import InvalidInput
 from trademail.mail.headers import DEFAULT, HEADERS, SMTP
 from trademail.services.accountmail import AccountMessage
-from trademail.services.members import Party
+from trademail.services.identities import Party
 from trademail.services.notifications import DirectMail, NotificationMail
 from trademail.services.operator import Archived
 

@@ -8,7 +8,8 @@ from trademail.config import AuthConfig
 from trademail.crypto import PasswordHasher
 from trademail.services import validation
 from trademail.services.addresses import AddressChanges
-from trademail.services.members import Members, Profile
+from trademail.services.identities import Profile
+from trademail.services.members import Members
 from trademail.services.notifications import Notifications, NotificationStatus
 from trademail.services.sessions import SessionInfo, Sessions, Visit
 from trademail.services.tokens import TokenInfo, Tokens

@@ -6,7 +6,6 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 
 from trademail import metrics
@@ -25,6 +24,7 @@ from trademail.ids import new_id
 from trademail.services import validation
 from trademail.services.contacts import find_contacts, region_code
 from trademail.services.contactsection import KIND_LABELS
+from trademail.services.identities import Alias, Party, Profile
 from trademail.services.reserved import claims_staff
 from trademail.services.standing import BANNED, FREE, STAFF
 from trademail.store import (
@@ -70,46 +70,6 @@ def public_name_problems(field: str, value: str, country: str) -> list[FieldProb
 def alias_words(relay_domain: str) -> tuple[str, ...]:
     """The alias words fit for this relay domain: none may pass for the staff."""
     return tuple(w for w in ALIAS_WORDS if not claims_staff(w, relay_domain=relay_domain))
-
-
-@dataclass(frozen=True)
-class Alias:
-    address: str
-    enabled: bool
-
-
-@dataclass(frozen=True)
-class Party:
-    """How one member appears to another: never their real address."""
-
-    id: str
-    username: str
-    company: str
-    country: str
-    alias: str
-    external: bool = False  # someone outside TradeMail who wrote to an alias
-    staff: bool = False     # TradeStaff: badged by TradeMail, never by what they wrote
-    status: str = "active"  # a banned member's past messages stay, marked
-    # The address an outsider wrote from: shown only to the member they wrote to (it is
-    # theirs to show, and the domain is what tells a company from a look-alike), never
-    # when it is, or was, a member's address (anyone can forge a From).
-    address: str = ""
-
-
-@dataclass(frozen=True)
-class Profile:
-    id: str
-    username: str
-    company: str
-    country: str
-    email_masked: str
-    email_confirmed: bool
-    notify: str
-    aliases: tuple[Alias, ...]
-    created_at: float
-    tier: str = "free"
-    status: str = "active"
-    status_reason: str = ""
 
 
 class Members:

@@ -16,7 +16,8 @@ from trademail.crypto import Keyring
 from trademail.errors import Conflict, NotFound
 from trademail.services.audit import COMMAND_LINE, audit_entry
 from trademail.services.contactsection import contact_of
-from trademail.services.members import Members, Profile
+from trademail.services.identities import Profile
+from trademail.services.members import Members
 from trademail.services.reading import FOLDERS, AttachmentInfo, Message, Reading
 from trademail.services.standing import BANNED
 from trademail.store import (

@@ -15,7 +15,8 @@ from trademail.crypto import Keyring, MemberKey, MessageCipher
 from trademail.errors import InvalidInput, NotFound
 from trademail.ids import is_id
 from trademail.services import validation
-from trademail.services.members import Members, Party
+from trademail.services.identities import Party
+from trademail.services.members import Members
 from trademail.store import EntryRow, MailboxStore, MemberStore
 
 FOLDERS = ("inbox", "sent", "archive", "trash")

@@ -10,7 +10,8 @@ from trademail.errors import Conflict, InvalidInput, NotFound
 from trademail.services import validation
 from trademail.services.accountmail import AccountMail
 from trademail.services.delivery import Outbox
-from trademail.services.members import Members, Profile
+from trademail.services.identities import Profile
+from trademail.services.members import Members
 from trademail.store import (
     PURPOSE_CONFIRM,
     AccountStore,
