@@ -616,6 +616,31 @@ async def test_session_answers_match_the_document(api: Api, clock: FakeClock) ->
     await api.call("GET", f"/api/v1/threads/{first_id}", expect=404, headers=carol.auth)
     await api.call("GET", f"/api/v1/threads/{NO_SUCH_ID}", expect=404, headers=alice)
 
+    # ------------------------------------------------ conversations
+    listed = await api.call("GET", "/api/v1/conversations", expect=200, headers=alice,
+                            params={"folder": "sent"})
+    (row,) = [c for c in listed.body["conversations"] if c["thread_id"] == first_id]
+    assert row["latest"]["id"] == first_id and row["messages"] == 2  # hers, of the two
+    await api.call("GET", "/api/v1/conversations", expect=422, headers=alice,
+                   params={"folder": "nowhere"})
+    await api.call("POST", f"/api/v1/conversations/{first_id}/file", expect=403,
+                   headers=bob_reader, json_body={"action": "trash"})  # can only read
+    filing = await api.call("POST", f"/api/v1/conversations/{first_id}/file", expect=200,
+                            headers=alice, json_body={"action": "trash"})
+    assert {f["message_id"] for f in filing.body["undo"]} == {first_id, reply_id}
+    trash = await api.call("GET", "/api/v1/conversations", expect=200, headers=alice,
+                           params={"folder": "trash"})
+    assert [c["thread_id"] for c in trash.body["conversations"]] == [first_id]
+    await api.call("POST", f"/api/v1/conversations/{first_id}/restore", expect=204,
+                   headers=alice, json_body={"undo": filing.body["undo"]})
+    await api.call("POST", f"/api/v1/conversations/{first_id}/restore", expect=422,
+                   headers=alice, json_body={"undo": [{"message_id": NO_SUCH_ID,
+                                                       "folder": "inbox", "unread": False}]})
+    await api.call("POST", f"/api/v1/conversations/{first_id}/file", expect=422,
+                   headers=alice, json_body={"action": "nowhere"})
+    await api.call("POST", f"/api/v1/conversations/{first_id}/file", expect=404,
+                   headers=carol.auth, json_body={"action": "trash"})
+
     # ------------------------------------------------ deleting
     await api.call("DELETE", f"{MESSAGES}/{later_id}", expect=204, headers=alice)
     await api.call("DELETE", f"{MESSAGES}/{later_id}", expect=404, headers=alice)

@@ -9,7 +9,15 @@ from pathlib import Path
 
 from aiohttp import web
 
-from trademail.api import directory, listings, members, messages, safety, webhooks
+from trademail.api import (
+    conversations,
+    directory,
+    listings,
+    members,
+    messages,
+    safety,
+    webhooks,
+)
 from trademail.api.problems import problems_middleware
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -26,7 +34,7 @@ def create_api() -> web.Application:
     services it calls before mounting it at /api."""
     api = web.Application(middlewares=[problems_middleware])
     api.on_response_prepare.append(no_store)
-    for module in (members, messages, webhooks, listings, directory, safety):
+    for module in (members, messages, conversations, webhooks, listings, directory, safety):
         api.add_routes(module.routes)
     document = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
 
