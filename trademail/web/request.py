@@ -74,7 +74,8 @@ NOTICES = {
     "tier-changed": "The member's tier was changed; the change and its reason are in the "
                     "audit log.",
     "report-closed": "The report was closed.",
-    "restored": "Undone: the conversation is back as it was.",
+    "restored": "Undone: it is all back as it was.",
+    "none-picked": "Pick one or more conversations first.",
     "flag-dismissed": "The flag was dismissed; the dismissal is in the audit log.",
     "welcome": "Welcome to TradeMail. Your public alias is ready: share it instead of your "
                "real address. We mailed you a link to confirm your address: until you open "

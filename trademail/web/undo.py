@@ -1,7 +1,8 @@
-"""Undo for a conversation filed as a whole: how its messages were before travels in the
-address of the page the member comes back to, and that page's Undo button posts it back.
-Nothing is kept on the server; an Undo can only file the member's own messages of that
-conversation, which they may do anyway."""
+"""Undo for conversations filed as a whole (one from its page, or several picked in a
+list): how their messages were before travels in the address of the page the member comes
+back to, and that page's Undo button posts it back. Nothing is kept on the server; an
+Undo can only file the member's own messages of those conversations, which they may do
+anyway."""
 
 from __future__ import annotations
 
@@ -10,46 +11,54 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from trademail.errors import InvalidInput
-from trademail.services.reading import FOLDERS, Filed
+from trademail.services.reading import FOLDERS, THREAD_ACTIONS, Filed
 
-UNDO_TEXT = {
-    "archive": "Conversation archived.",
-    "trash": "Conversation moved to Trash.",
-    "inbox": "Conversation moved to your Inbox.",
-    "read": "Conversation marked read.",
-    "unread": "Conversation marked unread.",
-}
-_ENTRY = re.compile(rf"([0-9a-f]{{32}})\.({'|'.join(FOLDERS)})\.([01])")
-_MOST = 500  # entries one Undo takes back
+DONE = {"archive": "archived", "trash": "moved to Trash", "inbox": "moved to your Inbox",
+        "read": "marked read", "unread": "marked unread"}
+_ENTRY = re.compile(rf"([0-9a-f]{{32}})\.([0-9a-f]{{32}})\.({'|'.join(FOLDERS)})\.([01])")
+MOST = 500  # messages one Undo takes back
 
 
 @dataclass(frozen=True)
 class UndoOffer:
-    thread_id: str
     text: str
     was: str
 
 
-def encode_filed(filed: Sequence[Filed]) -> str:
-    return ",".join(f"{f.message_id}.{f.folder}.{int(f.unread)}" for f in filed)
+def encode_filed(filed: Mapping[str, Sequence[Filed]]) -> str:
+    """`thread.message.folder.unread,…` for every message filed, by conversation."""
+    return ",".join(f"{thread_id}.{f.message_id}.{f.folder}.{int(f.unread)}"
+                    for thread_id, entries in filed.items() for f in entries)
 
 
-def decode_filed(text: str) -> list[Filed]:
+def decode_filed(text: str) -> dict[str, list[Filed]]:
     parts = text.split(",") if text else []
-    matches = [_ENTRY.fullmatch(p) for p in parts[:_MOST + 1]]
-    if not parts or len(parts) > _MOST or not all(matches):
+    matches = [_ENTRY.fullmatch(p) for p in parts[:MOST + 1]]
+    if not parts or len(parts) > MOST or not all(matches):
         raise InvalidInput.one("was", "is not what this page offered to undo")
-    return [Filed(m[1], m[2], m[3] == "1") for m in matches if m]
+    by_thread: dict[str, list[Filed]] = {}
+    for m in matches:
+        if m:
+            by_thread.setdefault(m[1], []).append(Filed(m[2], m[3], m[4] == "1"))
+    return by_thread
+
+
+def undo_query(action: str, filed: Mapping[str, Sequence[Filed]]) -> str:
+    """What to add to the address of the page that offers the Undo ("" for nothing)."""
+    filed = {t: entries for t, entries in filed.items() if entries}
+    if not filed or sum(len(e) for e in filed.values()) > MOST:
+        return ""
+    return f"undo={action}&was={encode_filed(filed)}"
 
 
 def undo_offer(query: Mapping[str, str]) -> UndoOffer | None:
-    """The Undo a page offers after a conversation was filed, if its address carries one."""
-    thread_id, _, action = query.get("undo", "").partition(".")
-    was = query.get("was", "")
-    if not re.fullmatch(r"[0-9a-f]{32}", thread_id) or action not in UNDO_TEXT:
+    """The Undo a page offers after conversations were filed, if its address carries one."""
+    action, was = query.get("undo", ""), query.get("was", "")
+    if action not in THREAD_ACTIONS:
         return None
     try:
-        decode_filed(was)
+        count = len(decode_filed(was))
     except InvalidInput:
         return None
-    return UndoOffer(thread_id, UNDO_TEXT[action], was)
+    what = "Conversation" if count == 1 else f"{count} conversations"
+    return UndoOffer(f"{what} {DONE[action]}.", was)

@@ -7,14 +7,14 @@ checked the session and the CSRF token, and turns domain errors into pages.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from aiohttp import web
 from multidict import MultiDictProxy
 
 from trademail.appkeys import CONDUCT, MEMBERS, NOTIFICATIONS, READING, SENDING, SESSIONS
 from trademail.clientaddr import client_address
-from trademail.errors import Forbidden
+from trademail.errors import Forbidden, NotFound
 from trademail.services.messages import Draft, Upload, draft_key, recipient_list
 from trademail.web.pages import field_errors, form_status, page
 from trademail.web.render import STATIC_DIR
@@ -29,9 +29,10 @@ from trademail.web.request import (
     start_session,
     visit_of,
 )
-from trademail.web.undo import decode_filed, encode_filed
+from trademail.web.undo import decode_filed, undo_query
 
 routes = web.RouteTableDef()
+MOST_PICKED = 100  # conversations one action in a list takes
 FOLDER_TITLES = {"inbox": "Inbox", "sent": "Sent", "archive": "Archive", "trash": "Trash"}
 SIGNIN_REASONS = {
     "timeout": "Your session timed out, so you were signed out to keep your mail safe. Sign in "
@@ -196,23 +197,44 @@ async def file_message(request: web.Request) -> web.Response:
 
 @routes.post("/threads/{id}/file")
 async def file_thread(request: web.Request) -> web.Response:
-    """A whole conversation archived, trashed, moved back or marked; the page it returns
-    to offers to undo it."""
+    """A whole conversation archived, trashed, moved back or marked, from its page."""
     form = await read_form(request)
-    thread_id, action = request.match_info["id"], _text(form, "action")
-    filed = await request.app[READING].file_thread(visit_of(request).member_id, thread_id,
-                                                   action)
-    back = safe_next(form.get("back"), "/inbox")
-    undo = urlencode({"undo": f"{thread_id}.{action}", "was": encode_filed(filed)})
-    return redirect(f"{back}{'&' if '?' in back else '?'}{undo}" if filed else back)
+    return await _file_threads(request, form, [request.match_info["id"]])
 
 
-@routes.post("/threads/{id}/restore")
-async def restore_thread(request: web.Request) -> web.Response:
+@routes.post("/threads/file")
+async def file_threads(request: web.Request) -> web.Response:
+    """The conversations picked in a list, filed at once."""
     form = await read_form(request)
-    await request.app[READING].restore(visit_of(request).member_id,
-                                       request.match_info["id"],
-                                       decode_filed(_text(form, "was")))
+    picked = [t for t in form.getall("thread", []) if isinstance(t, str)]
+    if not picked:
+        return redirect(safe_next(form.get("back"), "/inbox"), "none-picked", request=request)
+    return await _file_threads(request, form, list(dict.fromkeys(picked))[:MOST_PICKED])
+
+
+async def _file_threads(request: web.Request, form: MultiDictProxy[Any],
+                        thread_ids: list[str]) -> web.Response:
+    """File each conversation; the page the member returns to offers to undo it all."""
+    action, member_id = _text(form, "action"), visit_of(request).member_id
+    filed = {}
+    for thread_id in thread_ids:
+        try:
+            filed[thread_id] = await request.app[READING].file_thread(member_id, thread_id,
+                                                                      action)
+        except NotFound:
+            if len(thread_ids) == 1:
+                raise
+            continue  # picked in a page that is out of date: gone meanwhile
+    back, undo = safe_next(form.get("back"), "/inbox"), undo_query(action, filed)
+    return redirect(f"{back}{'&' if '?' in back else '?'}{undo}" if undo else back)
+
+
+@routes.post("/threads/restore")
+async def restore_threads(request: web.Request) -> web.Response:
+    form = await read_form(request)
+    member_id = visit_of(request).member_id
+    for thread_id, filed in decode_filed(_text(form, "was")).items():
+        await request.app[READING].restore(member_id, thread_id, filed)
     return redirect(safe_next(form.get("back"), "/inbox"), "restored", request=request)
 
 

@@ -107,6 +107,9 @@
         names.push(who ? who.textContent.trim() : "someone");
       }
     });
+    // Conversations picked before the refresh stay picked after it.
+    const picked = new Set(Array.from(panel.querySelectorAll("input.pick:checked")).map(function (box) { return box.value; }));
+    freshPanel.querySelectorAll("input.pick").forEach(function (box) { box.checked = picked.has(box.value); });
     panel.replaceWith(freshPanel);
     localTimes(freshPanel);
     if (names.length) live.textContent = "New message from " + names.join(", ");
