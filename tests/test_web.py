@@ -844,3 +844,26 @@ async def test_several_conversations_are_picked_filed_and_undone_together(
     assert resp.status == 303
     assert "Pick one or more conversations first." in await bako.page(resp.headers["Location"])
     assert len(re.findall(r'name="thread"', await bako.page("/inbox"))) == 3
+
+
+async def test_a_conversation_is_marked_read_or_unread_whole(browsers: Any) -> None:
+    amina, bako = await two_members(browsers)
+    assert (await amina.send("bako", "Cashews", "First.")).status == 303
+    first = MESSAGE_LINK.findall(await amina.page("/sent"))[0]
+    page = await amina.page(f"/messages/{first}")
+    resp = await amina.post("/compose", {"in_reply_to": first, "subject": "Re: Cashews",
+                                         "body": "Second.", "idempotency_key": "k-2"},
+                            csrf=csrf_of(page))
+    assert resp.status == 303
+    (newest,) = MESSAGE_LINK.findall(await bako.page("/inbox"))  # one conversation of two
+    page = await bako.page(f"/messages/{newest}")  # reads the newest; the first is unread
+    thread = re.search(r'action="/threads/([0-9a-f]{32})/file"', page)
+    assert thread and 'class="row unread"' in await bako.page("/inbox")
+    resp = await bako.post(f"/threads/{thread[1]}/file", {"action": "read", "back": "/inbox"},
+                           csrf=csrf_of(page))
+    inbox = await bako.page(resp.headers["Location"])
+    assert "Conversation marked read." in inbox and 'class="row unread"' not in inbox
+    resp = await bako.post(f"/threads/{thread[1]}/file", {"action": "unread", "back": "/inbox"},
+                           csrf=csrf_of(inbox))
+    inbox = await bako.page(resp.headers["Location"])
+    assert "Conversation marked unread." in inbox and 'class="row unread"' in inbox

@@ -295,7 +295,7 @@ class Reading:
         entries = await self._thread_entries(member_id, thread_id)
         if action not in THREAD_ACTIONS:
             raise InvalidInput.one("action", f"must be one of {', '.join(THREAD_ACTIONS)}")
-        changes = []
+        changes, latest_received = [], _latest_received(entries, member_id)
         for message_id, sender_id, folder, unread in entries:
             home = "sent" if sender_id == member_id else "inbox"
             new_folder, new_unread = folder, unread
@@ -306,8 +306,7 @@ class Reading:
             elif action == "inbox" and folder in ("archive", "trash"):
                 new_folder = home
             elif action in ("read", "unread"):
-                new_unread = action == "unread" and home == "inbox" and (
-                    message_id == _latest_received(entries, member_id))
+                new_unread = action == "unread" and message_id == latest_received
             if (new_folder, new_unread) != (folder, unread):
                 changes.append((message_id, new_folder, new_unread, Filed(message_id, folder,
                                                                           unread)))
