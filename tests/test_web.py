@@ -833,6 +833,12 @@ async def test_several_conversations_are_picked_filed_and_undone_together(
 
     was = re.search(r'name="was" value="([^"]+)"', inbox)
     assert was
+    # Another action from the page that offers this Undo offers its own, not both.
+    resp = await bako.post("/threads/file", {"action": "read", "thread": chosen[0],
+                                             "back": html.unescape(re.search(
+                                                 r'name="back" value="([^"]+)"', inbox)[1])},
+                           csrf=csrf_of(inbox))
+    assert resp.headers["Location"].count("undo=") == 1 and "undo=read" in resp.headers["Location"]
     resp = await bako.post("/threads/restore", {"was": html.unescape(was[1]),
                                                 "back": "/inbox"}, csrf=csrf_of(inbox))
     assert resp.status == 303

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from trademail.errors import InvalidInput
 from trademail.services.reading import FOLDERS, THREAD_ACTIONS, Filed
@@ -43,12 +44,16 @@ def decode_filed(text: str) -> dict[str, list[Filed]]:
     return by_thread
 
 
-def undo_query(action: str, filed: Mapping[str, Sequence[Filed]]) -> str:
-    """What to add to the address of the page that offers the Undo ("" for nothing)."""
+def with_undo(back: str, action: str, filed: Mapping[str, Sequence[Filed]]) -> str:
+    """The address to go back to, offering to undo what was filed (an Undo it offered
+    before is dropped)."""
+    parts = urlsplit(back)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k not in ("undo", "was")]
     filed = {t: entries for t, entries in filed.items() if entries}
-    if not filed or sum(len(e) for e in filed.values()) > MOST:
-        return ""
-    return f"undo={action}&was={encode_filed(filed)}"
+    if filed and sum(len(e) for e in filed.values()) <= MOST:
+        query += [("undo", action), ("was", encode_filed(filed))]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def undo_offer(query: Mapping[str, str]) -> UndoOffer | None:

@@ -29,7 +29,7 @@ from trademail.web.request import (
     start_session,
     visit_of,
 )
-from trademail.web.undo import decode_filed, undo_query
+from trademail.web.undo import decode_filed, with_undo
 
 routes = web.RouteTableDef()
 MOST_PICKED = 100  # conversations one action in a list takes
@@ -225,8 +225,7 @@ async def _file_threads(request: web.Request, form: MultiDictProxy[Any],
             if len(thread_ids) == 1:
                 raise
             continue  # picked in a page that is out of date: gone meanwhile
-    back, undo = safe_next(form.get("back"), "/inbox"), undo_query(action, filed)
-    return redirect(f"{back}{'&' if '?' in back else '?'}{undo}" if undo else back)
+    return redirect(with_undo(safe_next(form.get("back"), "/inbox"), action, filed))
 
 
 @routes.post("/threads/restore")
