@@ -545,3 +545,17 @@ async def test_behind_a_trusted_proxy_the_forwarded_client_is_throttled(
         tmp_path / "b", store_url, TRADEMAIL_AUTH_CLIENT_FREE_FAILURES="2"), clock))
     assert await guesses(direct, "198.51.100.8", 2) == [401, 401]
     assert await guesses(direct, "203.0.113.10", 1) == [429]  # the header is not believed
+
+
+async def test_a_reply_to_all_reaches_everyone_in_the_message(client: Any) -> None:
+    ivy, jon, kim = await register_all(client, "ivy", "jon", "kim")
+    sent = await send(client, ivy, [jon.username, kim.username], subject="Tender")
+    resp = await client.post("/api/v1/messages", headers=jon.auth, json={
+        "in_reply_to": sent["id"], "body": "Ours: USD 1,350 / t.", "reply_all": True})
+    assert resp.status == 201, await resp.text()
+    for member in (ivy, kim):
+        page = await (await client.get("/api/v1/messages", headers=member.auth)).json()
+        assert page["messages"][0]["id"] == (await resp.json())["id"]
+    resp = await client.post("/api/v1/messages", headers=jon.auth, json={
+        "in_reply_to": sent["id"], "body": "x", "reply_all": "yes"})
+    assert resp.status == 422 and "reply_all" in await resp.text()

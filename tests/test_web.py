@@ -873,3 +873,24 @@ async def test_a_conversation_is_marked_read_or_unread_whole(browsers: Any) -> N
                            csrf=csrf_of(inbox))
     inbox = await bako.page(resp.headers["Location"])
     assert "Conversation marked unread." in inbox and 'class="row unread"' in inbox
+
+
+async def test_reply_to_all_answers_everyone_in_the_message(browsers: Any) -> None:
+    amina, bako = await two_members(browsers)
+    cyrus = browsers()
+    await cyrus.sign_up("cyrus")
+    assert (await amina.send("bako, cyrus", "Tender", "Quotes by Friday.")).status == 303
+    message = MESSAGE_LINK.findall(await bako.page("/inbox"))[0]
+    page = await bako.page(f"/messages/{message}")
+    assert "Reply to all: Amina Trading Ltd, Cyrus Trading Ltd" in page
+    resp = await bako.post("/compose", {"in_reply_to": message, "subject": "Re: Tender",
+                                        "body": "Ours: USD 1,350 / t.", "reply_all": "1",
+                                        "idempotency_key": "k-1"}, csrf=csrf_of(page))
+    assert resp.status == 303
+    assert "USD 1,350" in await cyrus.page(f"/messages/{message}")  # Cyrus got it too
+    resp = await bako.post("/compose", {"in_reply_to": message, "subject": "Re: Tender",
+                                        "body": "Only to Amina.", "idempotency_key": "k-2"},
+                           csrf=csrf_of(page))
+    assert resp.status == 303
+    assert "Only to Amina." in await amina.page(f"/messages/{message}")
+    assert "Only to Amina." not in await cyrus.page(f"/messages/{message}")

@@ -27,7 +27,8 @@ from trademail.appkeys import (
 from trademail.errors import InvalidInput
 from trademail.services.messages import Draft, Upload, recipient_list
 
-SEND_FIELDS = ("to", "subject", "body", "in_reply_to")  # the text parts of a multipart send
+# The text parts of a multipart send.
+SEND_FIELDS = ("to", "subject", "body", "in_reply_to", "reply_all")
 
 routes = web.RouteTableDef()
 async def _read_part(part: BodyPartReader, limit: int, field: str) -> bytes:
@@ -101,8 +102,13 @@ def _draft(data: dict[str, Any], uploads: list[Upload], key: str | None) -> Draf
         if not isinstance(value, str):
             raise InvalidInput.one(name, "must be a string")
     assert isinstance(subject, str) and isinstance(body, str)
+    reply_all = data.get("reply_all", False)
+    if reply_all in ("true", "false"):  # as a multipart form sends it
+        reply_all = reply_all == "true"
+    if not isinstance(reply_all, bool):
+        raise InvalidInput.one("reply_all", "must be true or false")
     return Draft(tuple(to or ()), subject, body, tuple(uploads), in_reply_to=in_reply_to,
-                 idempotency_key=key)
+                 idempotency_key=key, reply_all=reply_all)
 
 
 @routes.post("/v1/messages")

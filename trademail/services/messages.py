@@ -19,7 +19,8 @@ class Upload:
 @dataclass(frozen=True)
 class Draft:
     """A message a member wants to send, as a door parsed it. `to` holds usernames or
-    aliases; left empty on a reply, it answers the other side of `in_reply_to`."""
+    aliases; left empty on a reply, it answers the other side of `in_reply_to` (with
+    `reply_all`, everyone in it)."""
 
     to: tuple[str, ...]
     subject: str
@@ -27,6 +28,7 @@ class Draft:
     attachments: tuple[Upload, ...] = ()
     in_reply_to: str | None = None
     idempotency_key: str | None = None
+    reply_all: bool = False
 
 
 def draft_key() -> str:

@@ -205,7 +205,8 @@ class Sending:
             parent = await self._mailbox_store.entry(sender_id, draft.in_reply_to)
             if parent is None:
                 raise InvalidInput.one("in_reply_to", "no such message in your mailbox")
-        recipient_ids = await self._recipients(sender_id, draft.to, parent)
+        recipient_ids = await self._recipients(sender_id, draft.to, parent,
+                                               reply_all=draft.reply_all)
         if parent is not None and not set(recipient_ids) <= {parent.sender_id,
                                                              *parent.recipient_ids}:
             # Someone who never saw the earlier messages starts a thread of their own, so a
@@ -222,12 +223,14 @@ class Sending:
         ordered = {sender_id: members[sender_id], **{r: members[r] for r in member_ids}}
         return _Route(parent, tuple(recipient_ids), tuple(outsiders.values()), ordered)
 
-    async def _recipients(self, sender_id: str, to: Sequence[str],
-                          parent: EntryRow | None) -> list[str]:
+    async def _recipients(self, sender_id: str, to: Sequence[str], parent: EntryRow | None,
+                          *, reply_all: bool = False) -> list[str]:
         if not to and parent is not None:
-            # A reply with no `to` answers the other side of the message replied to.
-            ids = [parent.sender_id] if parent.sender_id != sender_id else list(
-                parent.recipient_ids)
+            # A reply with no `to` answers the other side of the message replied to (or,
+            # replying to all, everyone in it).
+            ids = [parent.sender_id, *parent.recipient_ids] if reply_all else (
+                [parent.sender_id] if parent.sender_id != sender_id
+                else list(parent.recipient_ids))
             ids = [i for i in dict.fromkeys(ids) if i != sender_id]
             if not ids:
                 raise InvalidInput.one("to", "name at least one recipient")

@@ -284,7 +284,8 @@ async def compose(request: web.Request) -> web.Response:
             _text(form, "subject"), _text(form, "body"),
             tuple(Upload(f.filename, f.content_type or "application/octet-stream",
                          f.file.read()) for f in files),
-            in_reply_to=reply_to, idempotency_key=_text(form, "idempotency_key") or None))
+            in_reply_to=reply_to, idempotency_key=_text(form, "idempotency_key") or None,
+            reply_all=form.get("reply_all") == "1"))
     except (*FORM_ERRORS, Forbidden) as exc:  # Forbidden: a Restricted member's new thread
         parent = await request.app[READING].read(visit.member_id, reply_to, mark_read=False) \
             if reply_to else None
