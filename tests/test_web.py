@@ -894,3 +894,19 @@ async def test_reply_to_all_answers_everyone_in_the_message(browsers: Any) -> No
     assert resp.status == 303
     assert "Only to Amina." in await amina.page(f"/messages/{message}")
     assert "Only to Amina." not in await cyrus.page(f"/messages/{message}")
+
+
+async def test_a_reply_may_quote_the_message_it_answers_shown_folded(browsers: Any) -> None:
+    amina, bako = await two_members(browsers)
+    assert (await amina.send("bako", "Sesame", "40 t hulled sesame\nCIF Lagos?")).status == 303
+    message = MESSAGE_LINK.findall(await bako.page("/inbox"))[0]
+    page = await bako.page(f"/messages/{message}")
+    resp = await bako.post("/compose", {"in_reply_to": message, "subject": "Re: Sesame",
+                                        "body": "Yes, in March.", "quote": "1",
+                                        "idempotency_key": "k-1"}, csrf=csrf_of(page))
+    assert resp.status == 303
+    thread = await amina.page(f"/messages/{message}")
+    folded = re.search(r'<details class="quoted-text"><summary>Quoted text \(2 lines\)</summary>'
+                       r'(.*?)</details>', thread, re.S)
+    assert folded and "&gt; 40 t hulled sesame" in folded[1] and "&gt; CIF Lagos?" in folded[1]
+    assert "Amina Trading Ltd wrote:" in thread and "Yes, in March." in thread

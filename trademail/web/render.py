@@ -150,15 +150,30 @@ def _linkify(escaped: str) -> str:
 
 
 def plain_body(text: str) -> Markup:
-    """A plain-text body as HTML: every character escaped, web links made clickable,
-    quoted lines ("> …") marked so they can be shown quieter."""
-    lines = []
-    for line in str(escape(text)).split("\n"):
-        html = _linkify(line)
-        if _QUOTE.match(line):
-            html = f'<span class="quoted">{html}</span>'
-        lines.append(html)
-    return Markup("\n".join(lines))  # noqa: S704 - built from escaped text only
+    """A plain-text body as HTML: every character escaped, web links made clickable, and
+    each run of quoted lines ("> …") folded away under "Quoted text"."""
+    out: list[str] = []
+    quoted: list[str] = []
+    for line in [*str(escape(text)).split("\n"), None]:
+        if line is not None and _QUOTE.match(line):
+            quoted.append(f'<span class="quoted">{_linkify(line)}</span>')
+            continue
+        if quoted:
+            out.append(f'<details class="quoted-text"><summary>Quoted text ({len(quoted)} '
+                       f'line{"s" if len(quoted) != 1 else ""})</summary>'
+                       + "\n".join(quoted) + "</details>")
+            quoted = []
+        if line is not None:
+            out.append(_linkify(line))
+    return Markup("\n".join(out))  # noqa: S704 - built from escaped text only
+
+
+def quoted(message: Any) -> str:
+    """The message answered, quoted below a reply ("> " before each line), as mail
+    clients quote: shown folded in the conversation."""
+    who = message.sender.company or message.sender.username or "They"
+    lines = "\n".join(f"> {line}" if line else ">" for line in message.body.splitlines())
+    return f"\n\nOn {long_date(message.created_at)}, {who} wrote:\n{lines}"
 
 
 def message_body(message: Any) -> Markup:

@@ -17,7 +17,7 @@ from trademail.clientaddr import client_address
 from trademail.errors import Forbidden, NotFound
 from trademail.services.messages import Draft, Upload, draft_key, recipient_list
 from trademail.web.pages import field_errors, form_status, page
-from trademail.web.render import STATIC_DIR
+from trademail.web.render import STATIC_DIR, quoted
 from trademail.web.request import (
     FORM_ERRORS,
     end_session,
@@ -278,10 +278,14 @@ async def compose(request: web.Request) -> web.Response:
     files = [f for f in form.getall("attachments", []) if isinstance(f, web.FileField)
              and f.filename]
     reply_to = _text(form, "in_reply_to") or None
+    body = _text(form, "body")
     try:
+        if reply_to and form.get("quote") == "1":
+            body += quoted(await request.app[READING].read(visit.member_id, reply_to,
+                                                           mark_read=False))
         sent = await request.app[SENDING].send(visit.member_id, Draft(
             recipient_list(_text(form, "to")) if not reply_to else (),
-            _text(form, "subject"), _text(form, "body"),
+            _text(form, "subject"), body,
             tuple(Upload(f.filename, f.content_type or "application/octet-stream",
                          f.file.read()) for f in files),
             in_reply_to=reply_to, idempotency_key=_text(form, "idempotency_key") or None,
