@@ -116,3 +116,15 @@ def test_unreachable_postgres_is_a_clear_error(tmp_path: Path) -> None:
                        TRADEMAIL_STORE_URL=f"postgresql://tm:pw@127.0.0.1:{port}/tm")
     assert result.returncode == 1 and "cannot connect to PostgreSQL" in result.stderr
     assert "pw@" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_stop_that_hangs_is_cut_short_with_every_threads_stack() -> None:
+    """`serve` arms this when told to stop: whatever a stop then waits for, the process ends
+    in time, with the stacks that show what it waited for."""
+    hanging = ("import time\nfrom trademail.cli import _stop_watchdog\n"
+               "_stop_watchdog(0.5)\ntime.sleep(60)  # a stop that waits for ever\n")
+    done = subprocess.run([sys.executable, "-c", hanging], capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode == 70
+    assert "still stopping" in done.stdout + done.stderr  # the log, wherever it is set to go
+    assert 'File "<string>", line 4 in <module>' in done.stderr  # the sleep that hung

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,22 @@ from trademail.errors import ConfigError, NotFound, TradeMailError
 
 log = structlog.get_logger("trademail")
 SHUTDOWN_GRACE_SECONDS = 10.0
+# Every wait of a stop is bounded (requests 10 s, the database pool 10 s, the event
+# listener 5 s); a stop still running after this has met a wait that is not, and is cut.
+STOP_DEADLINE_SECONDS = 30.0
+
+
+def _stop_watchdog(seconds: float) -> None:
+    """A process told to stop ends in `seconds` whatever it waits for: past that, every
+    thread's stack goes to standard error (to find what hung) and the process exits."""
+    def give_up() -> None:
+        log.error("still stopping; exiting now (the stacks follow)", after_seconds=seconds)
+        faulthandler.dump_traceback(all_threads=True)
+        os._exit(70)  # EX_SOFTWARE: a supervisor sees the stop was not clean
+
+    timer = threading.Timer(seconds, give_up)
+    timer.daemon = True
+    timer.start()
 
 
 async def _serve(config: Config) -> None:
@@ -55,6 +73,7 @@ async def _serve(config: Config) -> None:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         log.info("TradeMail is stopping")
+        _stop_watchdog(STOP_DEADLINE_SECONDS)
     finally:
         await runner.cleanup()
 
