@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pty
 import signal
 import socket
 import subprocess
@@ -74,7 +75,25 @@ class Server:
         return err.decode()
 
 
-def read_terminal(leader: int) -> bytes:
+async def run_cli(*args: str, env: dict[str, str], terminal: bool) -> tuple[str, str]:
+    """`trademail ARGS` to the end, its standard error on a terminal (a pty) or in a pipe:
+    (standard output, standard error). It must succeed."""
+    leader, follower = pty.openpty()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "trademail", *args, env=env, stdout=asyncio.subprocess.PIPE,
+            stderr=follower if terminal else asyncio.subprocess.PIPE)
+        os.close(follower)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        if terminal:
+            err = await asyncio.to_thread(_read_terminal, leader)
+    finally:
+        os.close(leader)
+    assert proc.returncode == 0, err.decode()
+    return out.decode(), err.decode()
+
+
+def _read_terminal(leader: int) -> bytes:
     """What a process wrote to its terminal (the leader side of a pty), once it has
     exited."""
     data = b""

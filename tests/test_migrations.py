@@ -3,11 +3,8 @@ foreign key (SQLite rebuilds `members` for it), and the members keep their stand
 
 from __future__ import annotations
 
-import asyncio
 import os
-import pty
 import sqlite3
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +12,7 @@ import asyncpg
 import pytest
 
 from tests.helpers import MASTER_KEY
-from tests.process_helpers import read_terminal
+from tests.process_helpers import run_cli
 from trademail.store import open_stores
 from trademail.store.schema import migrations as _migrations
 
@@ -118,21 +115,9 @@ async def test_migrate_shows_progress_on_a_terminal_only(tmp_path: Path, store_u
         "TRADEMAIL_DATA_DIR": str(tmp_path / "var"), "TRADEMAIL_STORE_URL": store_url,
         "TRADEMAIL_CRYPTO_MASTER_KEY": MASTER_KEY}
     total = len(_migrations("sqlite" if store_url.startswith("sqlite") else "postgres"))
-    errors, outputs = [], []
-    for terminal in (True, False):  # the second run finds the schema up to date
-        leader, follower = pty.openpty()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "trademail", "migrate", env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=follower if terminal else asyncio.subprocess.PIPE)
-        os.close(follower)
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
-        if terminal:
-            err = await asyncio.to_thread(read_terminal, leader)
-        os.close(leader)
-        assert proc.returncode == 0, err.decode()
-        outputs.append(out.decode())
-        errors.append(err.decode())
+    # The second run finds the schema up to date.
+    runs = [await run_cli("migrate", env=env, terminal=terminal) for terminal in (True, False)]
+    outputs, errors = [out for out, _ in runs], [err for _, err in runs]
     assert "applying migrations [" in errors[0] and f"] {total}/{total}" in errors[0]
     assert "applying migrations" not in errors[1]
     assert all("is up to date" in out for out in outputs)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
-import pty
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import PASSWORD, make_config
-from tests.process_helpers import read_terminal
+from tests.process_helpers import run_cli
 from trademail.app import open_core
 from trademail.config import Config
 from trademail.errors import MasterKeyError
@@ -47,21 +44,9 @@ async def test_rotation_rewraps_every_key_and_the_old_key_can_go(
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEMAIL_")} | {
         "TRADEMAIL_DATA_DIR": str(tmp_path / "var"), "TRADEMAIL_STORE_URL": store_url,
         "TRADEMAIL_CRYPTO_MASTER_KEY_FILE": str(old)}
-    outputs, errors = [], []
-    for terminal in (True, False):  # a second run finds nothing left to do
-        leader, follower = pty.openpty()  # standard error on a terminal, or in a pipe
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "trademail", "rotate-master-key", str(new), env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=follower if terminal else asyncio.subprocess.PIPE)
-        os.close(follower)
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
-        if terminal:
-            err = await asyncio.to_thread(read_terminal, leader)
-        os.close(leader)
-        assert proc.returncode == 0, err.decode()
-        outputs.append(out.decode())
-        errors.append(err.decode())
+    runs = [await run_cli("rotate-master-key", str(new), env=env, terminal=terminal)
+            for terminal in (True, False)]  # a second run finds nothing left to do
+    outputs, errors = [out for out, _ in runs], [err for _, err in runs]
     assert "and 2 member keys" in outputs[0] and "and 0 member keys" in outputs[1]
     assert "re-wrapping member keys [" in errors[0] and "] 2/2" in errors[0]
     assert "re-wrapping" not in errors[1]  # no bar in a pipe or a log
