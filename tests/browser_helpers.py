@@ -84,6 +84,16 @@ class Browser:
             data["next"] = next_path
         return await self.post("/signin", data, form_page="/signin")
 
+    async def reply(self, message_id: str, body: str, **fields: str) -> ClientResponse:
+        """Answer with the reply form of a message's page, as its hidden fields say (the
+        message answered, the subject, the form's idempotency key); `fields` adds ticked
+        boxes (`reply_all`, `quote`)."""
+        page = await self.page(f"/messages/{message_id}")
+        hidden = dict(re.findall(r'<input type="hidden" name="(in_reply_to|subject|'
+                                 r'idempotency_key)" value="([^"]*)"', page))
+        return await self.post("/compose", {**{k: html.unescape(v) for k, v in hidden.items()},
+                                            "body": body, **fields}, csrf=csrf_of(page))
+
     async def send(self, to: str, subject: str, body: str) -> ClientResponse:
         page = await self.page("/compose")
         key = _IDEMPOTENCY.search(page)

@@ -727,17 +727,9 @@ async def test_a_conversation_is_archived_and_trashed_whole_and_undone_exactly(
     amina, bako = await two_members(browsers)
     assert (await amina.send("bako", "Sesame 40 t", "Quote attached.")).status == 303
     first = MESSAGE_LINK.findall(await bako.page("/inbox"))[0]
-    page = await bako.page(f"/messages/{first}")
-    resp = await bako.post("/compose", {"in_reply_to": first, "subject": "Re: Sesame 40 t",
-                                        "body": "Price?", "idempotency_key": "k-1"},
-                           csrf=csrf_of(page))
-    assert resp.status == 303
+    assert (await bako.reply(first, "Price?")).status == 303
     answer = MESSAGE_LINK.findall(await amina.page("/inbox"))[0]
-    page = await amina.page(f"/messages/{answer}")
-    resp = await amina.post("/compose", {"in_reply_to": answer, "subject": "Re: Sesame",
-                                         "body": "USD 1,400 / t.", "idempotency_key": "k-2"},
-                            csrf=csrf_of(page))
-    assert resp.status == 303
+    assert (await amina.reply(answer, "USD 1,400 / t.")).status == 303
     inbox = await bako.page("/inbox")  # one conversation of three, two of them received
     (newest,) = MESSAGE_LINK.findall(inbox)
     assert THREE_IN_IT.search(inbox)
@@ -856,11 +848,7 @@ async def test_a_conversation_is_marked_read_or_unread_whole(browsers: Any) -> N
     amina, bako = await two_members(browsers)
     assert (await amina.send("bako", "Cashews", "First.")).status == 303
     first = MESSAGE_LINK.findall(await amina.page("/sent"))[0]
-    page = await amina.page(f"/messages/{first}")
-    resp = await amina.post("/compose", {"in_reply_to": first, "subject": "Re: Cashews",
-                                         "body": "Second.", "idempotency_key": "k-2"},
-                            csrf=csrf_of(page))
-    assert resp.status == 303
+    assert (await amina.reply(first, "Second.")).status == 303
     (newest,) = MESSAGE_LINK.findall(await bako.page("/inbox"))  # one conversation of two
     page = await bako.page(f"/messages/{newest}")  # reads the newest; the first is unread
     thread = re.search(r'action="/threads/([0-9a-f]{32})/file"', page)
@@ -883,15 +871,10 @@ async def test_reply_to_all_answers_everyone_in_the_message(browsers: Any) -> No
     message = MESSAGE_LINK.findall(await bako.page("/inbox"))[0]
     page = await bako.page(f"/messages/{message}")
     assert "Reply to all: Amina Trading Ltd, Cyrus Trading Ltd" in page
-    resp = await bako.post("/compose", {"in_reply_to": message, "subject": "Re: Tender",
-                                        "body": "Ours: USD 1,350 / t.", "reply_all": "1",
-                                        "idempotency_key": "k-1"}, csrf=csrf_of(page))
-    assert resp.status == 303
+    assert (await bako.reply(message, "Ours: USD 1,350 / t.", reply_all="1")).status == 303
     assert "USD 1,350" in await cyrus.page(f"/messages/{message}")  # Cyrus got it too
-    resp = await bako.post("/compose", {"in_reply_to": message, "subject": "Re: Tender",
-                                        "body": "Only to Amina.", "idempotency_key": "k-2"},
-                           csrf=csrf_of(page))
-    assert resp.status == 303
+    # Answering Amina's message itself (not the newest of the conversation, Bako's own).
+    assert (await bako.reply(message, "Only to Amina.", in_reply_to=message)).status == 303
     assert "Only to Amina." in await amina.page(f"/messages/{message}")
     assert "Only to Amina." not in await cyrus.page(f"/messages/{message}")
 
@@ -900,11 +883,7 @@ async def test_a_reply_may_quote_the_message_it_answers_shown_folded(browsers: A
     amina, bako = await two_members(browsers)
     assert (await amina.send("bako", "Sesame", "40 t hulled sesame\nCIF Lagos?")).status == 303
     message = MESSAGE_LINK.findall(await bako.page("/inbox"))[0]
-    page = await bako.page(f"/messages/{message}")
-    resp = await bako.post("/compose", {"in_reply_to": message, "subject": "Re: Sesame",
-                                        "body": "Yes, in March.", "quote": "1",
-                                        "idempotency_key": "k-1"}, csrf=csrf_of(page))
-    assert resp.status == 303
+    assert (await bako.reply(message, "Yes, in March.", quote="1")).status == 303
     thread = await amina.page(f"/messages/{message}")
     folded = re.search(r'<details class="quoted-text"><summary>Quoted text \(2 lines\)</summary>'
                        r'(.*?)</details>', thread, re.S)
