@@ -207,20 +207,24 @@ class Members:
                  for m in members.values()}
         outsiders = await self._correspondents_store.correspondents_by_ids(
             [i for i in ids if i not in found])
+        addresses = await self._outsider_addresses(
+            [o for o in outsiders.values() if reader is not None and o.member_id == reader])
         for outsider in outsiders.values():
             # Shown by the name they gave; the address only to the member they wrote to.
             name = self._keyring.open_field(outsider.id, "name", outsider.name_ct)
-            address = await self._outsider_address(outsider) \
-                if reader is not None and outsider.member_id == reader else ""
             found[outsider.id] = Party(outsider.id, "", name or "Outside sender", "", "",
-                                       external=True, address=address)
+                                       external=True, address=addresses.get(outsider.id, ""))
         return found
 
-    async def _outsider_address(self, outsider: CorrespondentRow) -> str:
-        address = self._keyring.open_field(outsider.id, "address", outsider.address_ct)
-        if await self._members_store.is_member_address(self.email_index(address)):
-            return ""  # a forged From naming a member: it must not show anyone their address
-        return address
+    async def _outsider_addresses(self, outsiders: Sequence[CorrespondentRow]) -> dict[str, str]:
+        """The addresses these outsiders wrote from, by correspondent id, but for those that
+        are, or were, a member's: a forged From must not show anyone a member's address."""
+        opened = {o.id: self._keyring.open_field(o.id, "address", o.address_ct)
+                  for o in outsiders}
+        indexes = {cid: self.email_index(address) for cid, address in opened.items()}
+        members = await self._members_store.member_addresses_among(list(indexes.values()))
+        return {cid: address for cid, address in opened.items()
+                if indexes[cid] not in members}
 
     async def set_alias_enabled(self, member_id: str, address: object, enabled: bool) -> None:
         """Disable (or enable again) one of the member's aliases; mail to a disabled alias

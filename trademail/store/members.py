@@ -108,12 +108,17 @@ class MemberStore:
             f"SELECT {MEMBER_COLUMNS} FROM members WHERE email_index = $1 "
             "AND email_confirmed", email_index))
 
-    async def is_member_address(self, email_index: bytes) -> bool:
-        """Whether an address (by blind index) is any member's, now or before, proven or
-        not."""
-        return bool(await self.db.fetchval(
-            "SELECT 1 FROM members WHERE email_index = $1 UNION ALL "
-            "SELECT 1 FROM member_addresses WHERE email_index = $1 LIMIT 1", email_index))
+    async def member_addresses_among(self, email_indexes: Sequence[bytes]) -> set[bytes]:
+        """Which of these addresses (by blind index) are any member's, now or before,
+        proven or not."""
+        if not email_indexes:
+            return set()
+        marks = in_list(1, len(email_indexes))
+        rows = await self.db.fetch(
+            f"SELECT email_index FROM members WHERE email_index IN ({marks}) UNION "
+            f"SELECT email_index FROM member_addresses WHERE email_index IN ({marks})",
+            *email_indexes)
+        return {bytes(r["email_index"]) for r in rows}
 
     async def members_by_ids(self, ids: Sequence[str]) -> dict[str, MemberRow]:
         if not ids:
