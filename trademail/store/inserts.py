@@ -29,13 +29,13 @@ class Insert:
     tail: str = ""
 
 
-async def insert_all(conn: Connection, dialect: str, inserts: Sequence[Insert]) -> None:
+async def insert_all(conn: Connection, inserts: Sequence[Insert]) -> None:
     """Write every Insert that has rows (a unique violation raises Duplicate and writes
     nothing of this call on PostgreSQL; on SQLite only inside a transaction)."""
     todo = [i for i in inserts if i.rows]
     if not todo:
         return
-    if dialect != "postgres":
+    if conn.dialect != "postgres":
         for insert in todo:
             await conn.executemany(_one_row_sql(insert), insert.rows)
         return

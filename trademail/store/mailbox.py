@@ -195,7 +195,7 @@ class MailboxStore:
         writes = _delivery_rows(rows, seen)
         if db.dialect == "postgres" and idempotency is None and not (
                 rows.count and rows.count.limited):
-            await insert_all(db, db.dialect, writes)  # one statement: atomic by itself
+            await insert_all(db, writes)  # one statement: atomic by itself
         else:
             async with db.transaction() as tx:
                 if idempotency is not None:
@@ -204,7 +204,7 @@ class MailboxStore:
                         return first
                 if rows.count is not None:
                     await check_send(tx, rows.count, lock=db.dialect == "postgres")
-                await insert_all(tx, db.dialect, writes)
+                await insert_all(tx, writes)
         return Idempotent(message.id, message.thread_id, idempotency[1] if idempotency else b"")
 
     async def idempotent(self, member_id: str, key: str) -> Idempotent | None:

@@ -41,7 +41,7 @@ def outbox_rows(rows: Sequence[NewOutboxRow]) -> Insert:
 
 
 async def insert_outbox(tx: Connection, rows: Sequence[NewOutboxRow]) -> None:
-    await insert_all(tx, tx.dialect, [outbox_rows(rows)])
+    await insert_all(tx, [outbox_rows(rows)])
 
 
 class OutboxStore:
