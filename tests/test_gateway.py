@@ -571,11 +571,11 @@ async def test_outside_mail_lands_marked_external_and_the_answer_leaves_from_the
 async def test_a_forged_from_naming_a_member_never_shows_their_address(
         gateway: Gateway) -> None:
     amina, bakari = await register_all(gateway.client, "amina", "bakari")
-    # Anyone can write amina's real address in a From: unproven, it is outside mail, and
-    # bakari must not be shown amina's address by it.
+    # Anyone can write amina's real address in a From: unproven (its envelope another's),
+    # it is outside mail, and bakari must not be shown amina's address by it.
     forged = mail_bytes(sender=amina.email, name="Amina", to=bakari.alias,
                         subject="Urgent: new bank details", body="Pay to this account.")
-    assert (await gateway.deliver(amina.email, [bakari.alias], forged))[0] == 250
+    assert (await gateway.deliver("bulk@forger.example", [bakari.alias], forged))[0] == 250
     inbox = await (await gateway.client.get("/api/v1/messages", headers=bakari.auth)).json()
     (item,) = inbox["messages"]
     assert item["from"]["external"] is True and item["from"]["address"] == ""

@@ -87,17 +87,12 @@ async def test_refusals_by_the_relay_are_classified_too(
     assert await notices(gateway, bakari) == ([kind] * 3, paused)
 
 
-async def test_a_confirmed_new_address_starts_paused_notifications_again(
-        gateway: Gateway, clock: FakeClock) -> None:  # noqa: F811
-    amina, bakari = await register_all(gateway.client, "amina", "bakari")
-    for n in range(3):
-        await bounce(gateway, amina, bakari, n, "5.1.1", clock)
-    assert (await notices(gateway, bakari))[1] is True
+async def change_address(gateway: Gateway, username: str, new: str) -> None:  # noqa: F811
+    """The member moves to a new address through the settings page, confirmed by mail."""
     browser = Browser(gateway.client, https=True)
     try:
-        assert (await browser.sign_in("bakari")).status == 303
+        assert (await browser.sign_in(username)).status == 303
         settings = await browser.page("/settings")
-        new = "bakari@new-bakari.example"
         resp = await browser.post("/settings/email", {
             "email": new, "password": "harbour crane pallet voyage"}, csrf=csrf_of(settings))
         assert resp.status == 200
@@ -109,6 +104,16 @@ async def test_a_confirmed_new_address_starts_paused_notifications_again(
         assert resp.status == 303
     finally:
         await browser.close()
+
+
+async def test_a_confirmed_new_address_starts_paused_notifications_again(
+        gateway: Gateway, clock: FakeClock) -> None:  # noqa: F811
+    amina, bakari = await register_all(gateway.client, "amina", "bakari")
+    for n in range(3):
+        await bounce(gateway, amina, bakari, n, "5.1.1", clock)
+    assert (await notices(gateway, bakari))[1] is True
+    new = "bakari@new-bakari.example"
+    await change_address(gateway, "bakari", new)
     assert (await notices(gateway, bakari))[1] is False
     await send(gateway.client, amina, [bakari.username], subject="welcome back")
     await take_mail(gateway.client, new, "Amina Trading Ltd")
@@ -222,3 +227,35 @@ async def test_an_unconfirmed_address_never_makes_a_mail_a_members(trusted: Gate
     sent = await (await trusted.client.get("/api/v1/messages?folder=sent",
                                            headers=squatter.auth)).json()
     assert sent["messages"] == []
+
+
+async def test_a_member_writing_to_an_alias_is_scrubbed_of_every_address_they_ever_had(
+        gateway: Gateway) -> None:  # noqa: F811
+    """With no upstream that checks DMARC, envelope and From make it the member's mail, as
+    for a reply; their earlier address is taken out as their current one is."""
+    amina, bakari = await register_all(gateway.client, "amina", "bakari")
+    old, new = bakari.email, "bakari@new-bakari.example"
+    await change_address(gateway, "bakari", new)
+    raw = mail_bytes(sender=new, name="Bakari", to=amina.alias, subject="Cards",
+                     body=f"Old card: {old.upper()} / new: mailto:{new.replace('@', '%40')}")
+    assert (await gateway.deliver(new, [amina.alias], raw))[0] == 250
+    message = await newest(gateway, amina)
+    assert message["from"]["username"] == "bakari" and message["from"]["external"] is False
+    shown = message["body"].lower()
+    assert "bakari@" not in shown and "%40new-bakari" not in shown
+    assert bakari.alias in message["body"]
+
+
+async def test_outside_mail_claiming_a_member_hides_every_address_that_member_had(
+        gateway: Gateway) -> None:  # noqa: F811
+    """A forged From (its envelope another's) is outside mail; whoever it names, the
+    addresses that member ever registered are hidden too."""
+    amina, bakari = await register_all(gateway.client, "amina", "bakari")
+    old, new = bakari.email, "bakari@new-bakari.example"
+    await change_address(gateway, "bakari", new)
+    raw = mail_bytes(sender=new, name="Bakari", to=amina.alias, subject="Cards",
+                     body=f"Write to {old} or {new}")
+    assert (await gateway.deliver("relay@forwarder.example", [amina.alias], raw))[0] == 250
+    message = await newest(gateway, amina)
+    assert message["from"]["external"] is True and message["from"]["address"] == ""
+    assert message["body"].strip() == "Write to [address hidden] or [address hidden]"

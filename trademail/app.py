@@ -53,10 +53,12 @@ from trademail.services.health import Health
 from trademail.services.housekeeping import Housekeeping
 from trademail.services.inbound import Inbound
 from trademail.services.listings import Listings
+from trademail.services.membermail import MemberMail
 from trademail.services.members import Members
 from trademail.services.moderation import Moderation
 from trademail.services.notifications import Notifications
 from trademail.services.operator import Operator
+from trademail.services.outsidemail import OutsideMail
 from trademail.services.reading import Reading
 from trademail.services.recovery import RESET_JOB, Recovery
 from trademail.services.sending import Sending
@@ -202,12 +204,8 @@ async def open_core(config: Config, clock: Clock | None = None) -> Core:
     sending = Sending(stores.mailbox, stores.members, stores.correspondents, keyring,
                       notifications, conduct, events, clock, config.messages)
     reading = Reading(stores.mailbox, stores.members, keyring, members, config.messages)
-    reader = MailReader(max_text_chars=TEXT_CAP_FACTOR * config.messages.max_body_bytes,
-                        trusted_authserv_id=config.smtp.trusted_authserv_id.strip())
-    inbound = Inbound(stores.members, stores.correspondents, stores.mailbox, keyring, members,
-                      sending, notifications, conduct, clock, reader,
-                      relay_domain=config.smtp.relay_domain,
-                      require_dmarc_pass=config.smtp.require_dmarc_pass)
+    reader, inbound = open_inbound(config, stores, keyring, clock, members, sending,
+                                   notifications, conduct)
     return Core(stores=stores, keyring=keyring, hasher=hasher, events=events, outbox=outbox,
                 members=members, tokens=tokens, sending=sending, reading=reading,
                 addresses=addresses, sessions=sessions, signup=signup, recovery=recovery,
@@ -216,6 +214,25 @@ async def open_core(config: Config, clock: Clock | None = None) -> Core:
                 market=open_marketplace(config, stores, keyring, events, clock, members,
                                         reading),
                 health=Health(stores.ping, stores.outbox.backlog, clock))
+
+
+def open_inbound(config: Config, stores: Stores, keyring: Keyring, clock: Clock,
+                 members: Members, sending: Sending, notifications: Notifications,
+                 conduct: Conduct) -> tuple[MailReader, Inbound]:
+    """The services mail arriving at the gateway goes through, and the worker pool that
+    reads it."""
+    smtp = config.smtp
+    reader = MailReader(max_text_chars=TEXT_CAP_FACTOR * config.messages.max_body_bytes,
+                        trusted_authserv_id=smtp.trusted_authserv_id.strip(),
+                        our_domain=smtp.relay_domain)
+    member_mail = MemberMail(stores.members, stores.mailbox, keyring, members, sending,
+                             notifications, reader, relay_domain=smtp.relay_domain,
+                             require_dmarc_pass=smtp.require_dmarc_pass,
+                             dmarc_known=bool(smtp.trusted_authserv_id.strip()))
+    outside_mail = OutsideMail(stores.correspondents, stores.mailbox, keyring, members,
+                               sending, conduct, clock, reader, relay_domain=smtp.relay_domain)
+    return reader, Inbound(stores.members, notifications, member_mail, outside_mail,
+                           relay_domain=smtp.relay_domain)
 
 
 def mail_transport(config: Config) -> MailTransport:

@@ -18,7 +18,7 @@ import idna
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from trademail.errors import InvalidInput
-from trademail.mail.headers import DEFAULT, HEADERS, SMTP
+from trademail.mail.headers import DEFAULT, HEADERS, SMTP, our_message_id
 from trademail.services.accountmail import AccountMessage
 from trademail.services.identities import Party
 from trademail.services.notifications import DirectMail, NotificationMail
@@ -105,7 +105,7 @@ class Composer:
             undefined=StrictUndefined, keep_trailing_newline=True)
 
     def _message_id(self, message_id: str) -> str:
-        return f"<tm.{message_id}.{secrets.token_hex(6)}@{self._domain}>"
+        return our_message_id(message_id, secrets.token_hex(6), self._domain)
 
     def _thread_ref(self, thread_id: str) -> str:
         return f"<thread.{thread_id}@{self._domain}>"

@@ -234,6 +234,10 @@ class SmtpGateway:
             log.warning("smtp: require_dmarc_pass is on but trusted_authserv_id is empty: no "
                         "Authentication-Results header is trusted, so every reply by mail "
                         "is refused")
+        elif not config.trusted_authserv_id.strip():
+            log.warning("smtp: trusted_authserv_id is empty: mail to an alias whose envelope "
+                        "and From are a member's address is taken as theirs without DMARC; "
+                        "name the upstream that checks DMARC in production")
         self._sessions: set[GatewaySMTP] = set()
         self._server: asyncio.Server | None = None
         self.address: tuple[str, int] = (config.host, config.port)

@@ -20,6 +20,32 @@ from functools import lru_cache
 _SHARED = frozenset({"mime-version", "content-transfer-encoding", "auto-submitted",
                      "x-auto-response-suppress", "list-unsubscribe-post"})
 _PLAIN_TYPE = re.compile(r'[a-z]+/[a-z0-9.+-]+(; charset="?[a-z0-9_-]+"?)?', re.I)
+# TradeMail's own Message-IDs name the message they carry: "<tm.MESSAGE.RANDOM@DOMAIN>".
+_OUR_MESSAGE_ID = re.compile(r"<tm\.([0-9a-f]{32})\.[0-9a-f]+@([^>\s]+)>")
+# A Message-ID fit to be written back in a header: one msg-id of printable ASCII.
+_THEIR_MESSAGE_ID = re.compile(r"<[!-;=?-~]{1,240}@[!-;=?-~]{1,240}>")
+
+
+def our_message_id(message_id: str, random: str, domain: str) -> str:
+    """The Message-ID of a mail that carries message `message_id`."""
+    return f"<tm.{message_id}.{random}@{domain}>"
+
+
+def message_answered(references: str, domain: str) -> str:
+    """The message of ours that a mail's In-Reply-To and References (joined) name last,
+    or "": what a mail from outside answers."""
+    answered = ""
+    for ref in references.split():
+        match = _OUR_MESSAGE_ID.fullmatch(ref)
+        if match and match.group(2).lower() == domain.lower():
+            answered = match.group(1)
+    return answered
+
+
+def reusable_message_id(value: str) -> str:
+    """A mail's Message-ID if it is one that can be named in a header again, else ""."""
+    found = value.strip()
+    return found if _THEIR_MESSAGE_ID.fullmatch(found) and len(found) <= 250 else ""
 
 
 class CachedHeaders(HeaderRegistry):

@@ -16,7 +16,7 @@ from flufl.bounce import all_failures
 
 from trademail.errors import InvalidInput, MailRefused, TooLarge
 from trademail.mail.extract import MAX_PARTS, extract, header
-from trademail.mail.headers import DEFAULT
+from trademail.mail.headers import DEFAULT, message_answered, reusable_message_id
 from trademail.services.bounces import status_in, worst
 from trademail.services.incoming import Extracted, ReadMail
 
@@ -31,8 +31,6 @@ MAX_MIME_FIELD_BYTES = 2 * 1024
 # How many times max_body_bytes of text one part may hold before it is cut, unread: enough
 # for quoted history and HTML markup around a body that fits.
 TEXT_CAP_FACTOR = 4
-_FIELDS = ("auto-submitted", "precedence", "x-autoreply", "x-autorespond", "in-reply-to",
-           "references", "message-id")
 _ADDRESS_FIELDS = ("from", "sender", "reply-to", "to", "cc")
 
 
@@ -138,11 +136,22 @@ def _addresses(message: EmailMessage, name: str) -> tuple[tuple[str, str], ...]:
     return tuple((n, a) for n, a in getaddresses(values) if a)
 
 
+def is_automatic(message: EmailMessage) -> bool:
+    """RFC 3834 and common practice: auto-replies, lists' mail and reports (bounces, read
+    receipts), which nobody is ever mailed about."""
+    auto = header(message, "Auto-Submitted").lower()
+    return (bool(auto and auto != "no")
+            or header(message, "Precedence").lower() in ("bulk", "junk", "list", "auto_reply")
+            or bool(header(message, "X-Autoreply") or header(message, "X-Autorespond"))
+            or message.get_content_type() == "multipart/report")
+
+
 def read_mail(raw: bytes, *, max_text_chars: int, bounce: bool = False,
-              trusted_authserv_id: str = "") -> ReadMail:
+              trusted_authserv_id: str = "", our_domain: str = "") -> ReadMail:
     """Check, parse and read one mail. Raises TooLarge or InvalidInput for mail over the
     header limits and MailRefused for headers the parser cannot read (RecursionError on
-    "((((…" among them); never anything else."""
+    "((((…" among them); never anything else. `our_domain` is the relay domain, whose
+    Message-IDs say which message of ours a mail answers."""
     check_raw(raw)
     try:
         message = BytesParser(policy=DEFAULT).parsebytes(raw)
@@ -150,10 +159,11 @@ def read_mail(raw: bytes, *, max_text_chars: int, bounce: bool = False,
         addresses = {name: _addresses(message, name) for name in _ADDRESS_FIELDS}
         results = [str(v) for v in message.get_all("Authentication-Results") or []]
         received = len(message.get_all("Received") or [])
-        is_report = message.get_content_type() == "multipart/report"
+        automatic = is_automatic(message)
     except Exception:  # the parser's whole range of failures on hostile headers
         raise MailRefused("unreadable") from None
-    fields = {name: header(message, name) for name in _FIELDS}
+    message_id = header(message, "Message-ID")
+    references = header(message, "In-Reply-To") + " " + header(message, "References")
     text: Extracted | None = None
     problem = ""
     try:
@@ -166,5 +176,8 @@ def read_mail(raw: bytes, *, max_text_chars: int, bounce: bool = False,
             status = bounce_status(message)
         except Exception:  # a detector choking on hostile input is no reason to fail
             status = ""
-    return ReadMail(received, fields, addresses, text, problem, status, is_report,
-                    dmarc_pass(results, trusted_authserv_id))
+    return ReadMail(received, addresses, text, problem, message_id=message_id,
+                    reply_ref=reusable_message_id(message_id),
+                    answers=message_answered(references, our_domain) if our_domain else "",
+                    automatic=automatic, bounce_status=status,
+                    dmarc_pass=dmarc_pass(results, trusted_authserv_id))

@@ -33,12 +33,13 @@ log = structlog.get_logger(__name__)
 class MailReader:
     """`read_mail` and `scrub_mail` in at most `workers` processes at once: the inbound
     service's MailWorker. `trusted_authserv_id` names the upstream whose word on DMARC
-    counts (see `parse.dmarc_pass`)."""
+    counts (see `parse.dmarc_pass`); `our_domain` is the relay domain."""
 
-    def __init__(self, *, max_text_chars: int, trusted_authserv_id: str = "", workers: int = 2,
-                 timeout: float = 60.0) -> None:
+    def __init__(self, *, max_text_chars: int, trusted_authserv_id: str = "",
+                 our_domain: str = "", workers: int = 2, timeout: float = 60.0) -> None:
         self._max_text_chars = max_text_chars
         self._trusted_authserv_id = trusted_authserv_id
+        self._our_domain = our_domain
         self._workers = workers
         self._timeout = timeout
         self._pool: ProcessPoolExecutor | None = None
@@ -55,7 +56,7 @@ class MailReader:
         """The mail read, or the TooLarge / InvalidInput / MailRefused `read_mail` raised."""
         return await self._run(len(raw), partial(
             read_mail, max_text_chars=self._max_text_chars, bounce=bounce,
-            trusted_authserv_id=self._trusted_authserv_id), raw)
+            trusted_authserv_id=self._trusted_authserv_id, our_domain=self._our_domain), raw)
 
     async def scrub(self, text: Extracted, addresses: Sequence[str], replacement: str, *,
                     cautious: bool = True) -> Scrubbed:

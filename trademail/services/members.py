@@ -40,6 +40,8 @@ from trademail.store import (
 )
 
 MAX_ALIASES = 10
+# A mail names a handful of sender addresses (envelope, From, Sender, Reply-To).
+MAX_OWNER_LOOKUPS = 8
 _DIGIT_RUN = re.compile(r"\d{7}")
 DAY = 86400.0
 RESERVED_MESSAGE = ("is reserved: it could be taken for the marketplace or its staff. "
@@ -163,6 +165,11 @@ class Members:
         if pending is not None:
             found.append(self._keyring.open_field(member_id, "pending email", pending.email_ct))
         return list(dict.fromkeys(found))
+
+    async def owners_of(self, addresses: Sequence[str]) -> list[str]:
+        """The members who proved one of these addresses theirs, now or before."""
+        return await self._members_store.owners_of_addresses(
+            [self.email_index(a) for a in addresses[:MAX_OWNER_LOOKUPS]])
 
     def _new_alias(self) -> str:
         words = alias_words(self._relay_domain)

@@ -92,6 +92,14 @@ def email_lookup_form(address: str) -> str:
     return address.strip().casefold()
 
 
+def lookup_form_or_none(address: str) -> str | None:
+    """The lookup form of what a mail says is an address; None when it is none."""
+    try:
+        return email_lookup_form(email(address))
+    except InvalidInput:
+        return None
+
+
 def mask_email(address: str) -> str:
     local, _, domain = address.rpartition("@")
     return f"{local[:1]}•••@{domain}"

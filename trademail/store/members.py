@@ -120,6 +120,19 @@ class MemberStore:
             *email_indexes)
         return {bytes(r["email_index"]) for r in rows}
 
+    async def owners_of_addresses(self, email_indexes: Sequence[bytes]) -> list[str]:
+        """The members whose proven address, now or before, is one of these (by blind
+        index)."""
+        if not email_indexes:
+            return []
+        marks = in_list(1, len(email_indexes))
+        rows = await self.db.fetch(
+            f"SELECT id AS member_id FROM members WHERE email_index IN ({marks}) "
+            f"AND email_confirmed UNION "
+            f"SELECT member_id FROM member_addresses WHERE email_index IN ({marks})",
+            *email_indexes)
+        return sorted({r["member_id"] for r in rows})
+
     async def members_by_ids(self, ids: Sequence[str]) -> dict[str, MemberRow]:
         if not ids:
             return {}
