@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import FormData
@@ -283,6 +284,40 @@ async def test_a_replay_is_answered_before_anything_is_composed_or_queued(
         resp = await client.post("/api/v1/messages", headers=headers, json=payload)
         assert resp.headers["Idempotent-Replayed"] == "true"
     assert tuple(await db.fetchrow(counts)) == sent
+
+
+async def test_parallel_sends_with_one_idempotency_key_write_one_message(
+        client: Any) -> None:
+    """The key is claimed before anything is composed: requests racing with it either
+    replay the first or hear it is still being sent, and one message is written."""
+    nia, oto = await register_all(client, "nia", "oto")
+    headers = nia.auth | {"Idempotency-Key": "race-1"}
+    payload = {"to": ["oto"], "subject": "Sesame", "body": "40 t?"}
+    answers = await asyncio.gather(*(client.post("/api/v1/messages", headers=headers,
+                                                 json=payload) for _ in range(6)))
+    assert {r.status for r in answers} <= {201, 409} and 201 in {r.status for r in answers}
+    for resp in answers:
+        if resp.status == 409:
+            assert "still being sent" in (await problem(resp, 409))["detail"]
+    assert len((await inbox(client, oto))["messages"]) == 1
+    again = await client.post("/api/v1/messages", headers=headers, json=payload)
+    assert again.status == 201 and again.headers["Idempotent-Replayed"] == "true"
+
+
+async def test_a_refused_send_gives_its_idempotency_key_back(client: Any) -> None:
+    nia, oto = await register_all(client, "nia", "oto")
+    resp = await client.post("/api/v1/me/blocks", headers=oto.auth,
+                             json={"who": "nia", "mode": "refuse"})
+    assert resp.status == 201, await resp.text()
+    headers = nia.auth | {"Idempotency-Key": "after-block"}
+    payload = {"to": ["oto"], "body": "Hello again"}
+    assert (await client.post("/api/v1/messages", headers=headers, json=payload)).status == 422
+    (block,) = (await (await client.get("/api/v1/me/blocks", headers=oto.auth)).json())["items"]
+    assert (await client.delete(f"/api/v1/me/blocks/{block['id']}",
+                                headers=oto.auth)).status == 204
+    sent = await client.post("/api/v1/messages", headers=headers, json=payload)
+    assert sent.status == 201 and "Idempotent-Replayed" not in sent.headers
+    assert len((await inbox(client, oto))["messages"]) == 1
 
 
 async def test_replies_join_the_thread(client: Any) -> None:

@@ -10,6 +10,7 @@ import pytest
 from trademail.errors import Conflict
 from trademail.ids import new_id
 from trademail.store import (
+    Claim,
     MemberRow,
     NewAttachment,
     NewDelivery,
@@ -49,12 +50,16 @@ async def two_members(store: Stores) -> tuple[MemberRow, MemberRow]:
     return a, b
 
 
-async def deliver(store: Stores, msg: NewMessage, key: tuple[str, bytes] | None = None) -> str:
+async def deliver(store: Stores, msg: NewMessage) -> str:
     entries = [NewEntry(msg.sender_id, "sent", False, b"k1"),
                NewEntry(msg.recipient_ids[0], "inbox", True, b"k2")]
     words = ((msg.recipient_ids[0], b"token-" + msg.id[-4:].encode()),)
-    return (await store.mailbox.deliver(NewDelivery(msg, tuple(entries), words),
-                                        idempotency=key)).message_id
+    await store.mailbox.deliver(NewDelivery(msg, tuple(entries), words))
+    return msg.id
+
+
+def claim(msg: NewMessage, key: str = "k", fingerprint: bytes = b"fp") -> Claim:
+    return Claim(msg.sender_id, key, fingerprint, msg.id, msg.thread_id)
 
 
 async def test_migrations_apply_once(store: Stores, store_url: str) -> None:
@@ -106,15 +111,36 @@ async def test_pages_follow_the_keyset(store: Stores) -> None:
     assert [e.message_id for e in found] == [ids[1]]
 
 
-async def test_idempotent_delivery_writes_once(store: Stores) -> None:
+async def test_an_idempotency_key_is_claimed_once_before_the_message_is_written(
+        store: Stores) -> None:
     a, b = await two_members(store)
-    first = message(a.id, b.id, NOW)
-    retry = message(a.id, b.id, NOW + 1)
-    assert await deliver(store, first, ("k", b"fp")) == first.id
-    assert await deliver(store, retry, ("k", b"fp")) == first.id
-    assert await store.mailbox.entry(b.id, retry.id) is None
-    assert len(await store.mailbox.list_entries(b.id, folders=["inbox"], unread_only=False,
-                                        word_tokens=[], before=None, limit=10)) == 1
+    first, retry = message(a.id, b.id, NOW), message(a.id, b.id, NOW + 1)
+    mailbox = store.mailbox
+    assert await mailbox.claim_idempotency(claim(first), NOW, stale_before=NOW - 60) is None
+    # A retry while the first is still being written learns it is not written yet.
+    pending = await mailbox.claim_idempotency(claim(retry), NOW + 1, stale_before=NOW - 59)
+    assert pending is not None and pending.message_id == first.id and not pending.delivered
+    await deliver(store, first)
+    done = await mailbox.claim_idempotency(claim(retry), NOW + 2, stale_before=NOW - 58)
+    assert done is not None and done.message_id == first.id and done.delivered
+    assert done.fingerprint == b"fp"
+    assert await mailbox.entry(b.id, retry.id) is None
+
+
+async def test_a_claim_whose_request_died_is_taken_over_or_given_back(store: Stores) -> None:
+    a, b = await two_members(store)
+    dead, retry, other = (message(a.id, b.id, NOW + n) for n in range(3))
+    mailbox = store.mailbox
+    assert await mailbox.claim_idempotency(claim(dead), NOW, stale_before=NOW - 60) is None
+    # A different request under the key never takes it over, however old the claim.
+    assert await mailbox.claim_idempotency(claim(other, fingerprint=b"other"), NOW + 90,
+                                           stale_before=NOW + 30) is not None
+    # The same request, once the claim is stale, does.
+    assert await mailbox.claim_idempotency(claim(retry), NOW + 90,
+                                           stale_before=NOW + 30) is None
+    await mailbox.release_idempotency(claim(retry))
+    assert await mailbox.claim_idempotency(claim(other, fingerprint=b"other"), NOW + 91,
+                                           stale_before=NOW + 31) is None
 
 
 async def test_the_last_entry_takes_the_message_with_it(store: Stores) -> None:
@@ -205,7 +231,9 @@ async def test_housekeeping_forgets_old_keys_and_failures(store: Stores) -> None
     from trademail.testing import FakeClock
 
     a, b = await two_members(store)
-    await deliver(store, message(a.id, b.id, NOW), ("old", b"fp"))
+    old = message(a.id, b.id, NOW)
+    await store.mailbox.claim_idempotency(claim(old, "old"), NOW, stale_before=NOW - 60)
+    await deliver(store, old)
     await store.throttles.reserve_signin_attempt(["account:x"], NOW, lambda state: (0.0, set()))
     clock = FakeClock(NOW + 86400 + 1)
     await store.throttles.reserve_signin_attempt(["account:y"], clock.now(),

@@ -2,7 +2,8 @@
 under a key of its own and written with everything it causes in one transaction.
 
 The path of one message, top to bottom: check the draft; find its conversation and its
-recipients; an idempotency key seen before answers at once, before anything is composed;
+recipients; claim its idempotency key (one seen before answers at once, before anything is
+composed; one still being sent answers 409);
 seal it (one content key, wrapped per party); index its words per party; compose the
 notifications, the mail to outside correspondents and the webhooks; write it all at once;
 wake the open inboxes and the relay.
@@ -10,6 +11,7 @@ wake the open inboxes and the relay.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from trademail.services.messages import Draft, Sent, Upload
 from trademail.services.notifications import NewMail, Notifications, Outgoing
 from trademail.services.standing import RESTRICTED, STAFF
 from trademail.store import (
+    Claim,
     CorrespondentRow,
     CorrespondentStore,
     EntryRow,
@@ -42,6 +45,9 @@ from trademail.store import (
 
 SNIPPET_CHARS = 140
 IDEMPOTENCY_KEY_MAX = 255
+# How long a claimed idempotency key waits for its message before a retry of the same
+# request may take it over (the first request died on the way).
+CLAIM_LEASE = 60.0
 
 
 @dataclass(frozen=True)
@@ -84,19 +90,35 @@ class Sending:
         route = await self._route(sender_id, draft)
         keys = {mid: self._keyring.member_key(mid, m.member_key)
                 for mid, m in route.members.items()}
-        idempotency = None
+        message_id = new_id(self._clock.now())
+        claim = None
         if key is not None:
-            idempotency = self._fingerprint(keys[sender_id], key, route, subject, body,
-                                            draft.attachments)
-            first = await self._mailbox_store.idempotent(sender_id, idempotency[0])
+            claim = Claim(sender_id, *self._fingerprint(keys[sender_id], key, route, subject,
+                                                        body, draft.attachments),
+                          message_id, route.parent.thread_id if route.parent else message_id)
+            first = await self._mailbox_store.claim_idempotency(
+                claim, self._clock.now(), stale_before=self._clock.now() - CLAIM_LEASE)
             if first is not None:
-                return self._replay(first, idempotency)
-        sender = route.members[sender_id]
+                return self._replay(first, claim)
+        try:
+            return await self._compose_and_deliver(sender_id, message_id, route, keys, draft,
+                                                   (subject, body), seen)
+        except BaseException:
+            if claim is not None:  # nothing was written: a retry may use the key
+                await asyncio.shield(self._mailbox_store.release_idempotency(claim))
+            raise
+
+    async def _compose_and_deliver(self, sender_id: str, message_id: str, route: _Route,
+                                   keys: dict[str, MemberKey], draft: Draft,
+                                   text: tuple[str, str],
+                                   seen: tuple[str, bytes] | None) -> Sent:
+        """Admit, seal, index and notify, then write it all at once and wake the readers."""
+        (subject, body), sender = text, route.members[sender_id]
         others = {mid: m for mid, m in route.members.items() if mid != sender_id}
         admission = await self._conduct.admit(sender, others,
                                               answering=await self._answers(sender, route.parent))
         filed = admission.filed
-        message, entries = self._sealed(sender_id, route, keys, subject, body,
+        message, entries = self._sealed(sender_id, message_id, route, keys, subject, body,
                                         draft.attachments, filed=filed)
         words = validation.words(subject, body, *(a.filename for a in draft.attachments),
                                  *(f"{m.username} {m.company}" for m in route.members.values()))
@@ -107,14 +129,11 @@ class Sending:
             [m for mid, m in others.items() if mid not in filed],  # filed away: silently
             route.outsiders, sender_name=sender.company)
         try:
-            stored = await self._mailbox_store.deliver(
+            await self._mailbox_store.deliver(
                 NewDelivery(message, tuple(entries), _tokens(keys, words), outgoing.rows,
-                            outgoing.reply_tokens, admission.count),
-                idempotency=idempotency, seen=seen)
+                            outgoing.reply_tokens, admission.count), seen=seen)
         except LimitFull as full:
             raise self._conduct.refusal(full) from None
-        if stored.message_id != message.id:  # another request with the key got there first
-            return self._replay(stored, idempotency)
         await self._wake([e.member_id for e in entries[1:] if e.member_id not in filed],
                          outgoing)
         return Sent(message.id, message.thread_id)
@@ -138,7 +157,8 @@ class Sending:
             parent = None
         route = _Route(parent, (member_id,), (), {member_id: member})
         keys = {member_id: self._keyring.member_key(member_id, member.member_key)}
-        message, entries = self._sealed(outsider.id, route, keys, subject, body, attachments,
+        message, entries = self._sealed(outsider.id, new_id(self._clock.now()), route, keys,
+                                        subject, body, attachments,
                                         filed=frozenset([member_id]) if filed else frozenset())
         name = self._keyring.open_field(outsider.id, "name", outsider.name_ct)
         words = validation.words(subject, body, name, *(a.filename for a in attachments))
@@ -264,20 +284,23 @@ class Sending:
         return keyed, fingerprint
 
     @staticmethod
-    def _replay(first: Idempotent, idempotency: tuple[str, bytes] | None) -> Sent:
-        if idempotency is None or first.fingerprint != idempotency[1]:
+    def _replay(first: Idempotent, claim: Claim) -> Sent:
+        if first.fingerprint != claim.fingerprint:
             raise Conflict("this Idempotency-Key was already used for a different message",
                            "Idempotency-Key")
+        if not first.delivered:
+            raise Conflict("a request with this Idempotency-Key is still being sent; "
+                           "try again in a moment")
         return Sent(first.message_id, first.thread_id, replayed=True)
 
-    def _sealed(self, sender_id: str, route: _Route, keys: dict[str, MemberKey], subject: str,
-                body: str, attachments: Sequence[Upload], *,
+    def _sealed(self, sender_id: str, message_id: str, route: _Route,
+                keys: dict[str, MemberKey], subject: str, body: str,
+                attachments: Sequence[Upload], *,
                 filed: frozenset[str]) -> tuple[NewMessage, list[NewEntry]]:
         """The message sealed under a new content key, and one mailbox entry per member
         party (the sender's first, when the sender is a member) with that key wrapped;
         the `filed` recipients' entries go to their archive, read."""
         now = self._clock.now()
-        message_id = new_id(now)
         ck = ContentKey.generate()
         sealed = MessageCipher(ck, message_id).seal(
             subject=subject, body=body, snippet=snippet(body),

@@ -33,6 +33,7 @@ from trademail.store.listings import (
 )
 from trademail.store.mailbox import (
     AttachmentRow,
+    Claim,
     EntryRow,
     Idempotent,
     MailboxStore,
@@ -65,6 +66,7 @@ __all__ = [
     "AttachmentRow",
     "AuditRow",
     "BlockRow",
+    "Claim",
     "ConductStore",
     "CorrespondentRow",
     "CorrespondentStore",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trademail.store.conduct import SendCount, check_send, send_rows
-from trademail.store.db import Connection, Database, Row, in_list
+from trademail.store.db import Database, Row, in_list
 from trademail.store.inserts import Insert, insert_all
 from trademail.store.notifications import NewReplyToken, reply_token_rows
 from trademail.store.outbox import NewOutboxRow, outbox_rows
@@ -78,6 +78,18 @@ class Idempotent:
     message_id: str
     thread_id: str
     fingerprint: bytes
+    delivered: bool = True  # False while the first request is still writing it
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An idempotency key claimed for a message about to be written."""
+
+    member_id: str
+    key: str  # keyed: a client may put anything in it
+    fingerprint: bytes  # a keyed digest of what the request asks to send
+    message_id: str
+    thread_id: str
 
 
 _ENTRY_COLUMNS = ("e.member_id, e.message_id, e.thread_id, m.in_reply_to, e.folder, e.unread, "
@@ -108,22 +120,6 @@ class NewDelivery:
     count: SendCount | None = None  # counted against the sender's limits (LimitFull)
     # (member id, sealed Message-ID) of the outside mail this message came from
     outside_ref: tuple[str, bytes] | None = None
-
-
-async def _claim(tx: Connection, message: NewMessage, key: str,
-                 fingerprint: bytes) -> Idempotent | None:
-    """Claim an idempotency key for `message`; what it was first used for when it was
-    claimed already."""
-    claimed = await tx.fetch(
-        "INSERT INTO idempotency_keys (member_id, key, fingerprint, message_id, thread_id, "
-        "created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING key",
-        message.sender_id, key, fingerprint, message.id, message.thread_id, message.created_at)
-    if claimed:
-        return None
-    first = await tx.fetchrow("SELECT message_id, thread_id, fingerprint FROM idempotency_keys "
-                              "WHERE member_id = $1 AND key = $2", message.sender_id, key)
-    assert first is not None  # the row the insert just ran into
-    return Idempotent(first["message_id"], first["thread_id"], bytes(first["fingerprint"]))
 
 
 def _delivery_rows(rows: NewDelivery, seen: tuple[str, bytes] | None) -> list[Insert]:
@@ -180,40 +176,59 @@ class MailboxStore:
         self.db = db
 
     async def deliver(self, rows: NewDelivery, *,
-                      idempotency: tuple[str, bytes] | None = None,
-                      seen: tuple[str, bytes] | None = None) -> Idempotent:
+                      seen: tuple[str, bytes] | None = None) -> None:
         """Write a message, its mailbox entries, word index, outbound mail and the reply
         tokens its notifications carry in one transaction (the transactional outbox:
         committed together or not at all), counted against the sender's limits (or
-        LimitFull, and nothing is written).
-
-        With an idempotency (key, fingerprint), a key another writer claimed meanwhile
-        returns the first result and writes nothing. With `seen` (member id, digest of an
-        incoming mail), the digest is recorded too (a second writer of it fails: Duplicate).
-        """
-        message, db = rows.message, self.db
+        LimitFull, and nothing is written). With `seen` (member id, digest of an incoming
+        mail), the digest is recorded too (a second writer of it fails: Duplicate)."""
+        db = self.db
         writes = _delivery_rows(rows, seen)
-        if db.dialect == "postgres" and idempotency is None and not (
-                rows.count and rows.count.limited):
+        if db.dialect == "postgres" and not (rows.count and rows.count.limited):
             await insert_all(db, writes)  # one statement: atomic by itself
-        else:
-            async with db.transaction() as tx:
-                if idempotency is not None:
-                    first = await _claim(tx, message, *idempotency)
-                    if first is not None:
-                        return first
-                if rows.count is not None:
-                    await check_send(tx, rows.count, lock=db.dialect == "postgres")
-                await insert_all(tx, writes)
-        return Idempotent(message.id, message.thread_id, idempotency[1] if idempotency else b"")
+            return
+        async with db.transaction() as tx:
+            if rows.count is not None:
+                await check_send(tx, rows.count, lock=db.dialect == "postgres")
+            await insert_all(tx, writes)
 
-    async def idempotent(self, member_id: str, key: str) -> Idempotent | None:
-        """What a member's idempotency key was first used for, if it was."""
+    async def claim_idempotency(self, claim: Claim, now: float, *,
+                                stale_before: float) -> Idempotent | None:
+        """Claim an idempotency key before the message is composed: None when it is now
+        this message's; else what it was claimed for first. A claim older than
+        `stale_before` whose message was never written (its request died) is taken over
+        by a retry of the same request."""
+        claimed = await self.db.fetch(
+            "INSERT INTO idempotency_keys (member_id, key, fingerprint, message_id, "
+            "thread_id, created_at) VALUES ($1, $2, $3, $4, $5, $6) "
+            "ON CONFLICT DO NOTHING RETURNING key", claim.member_id, claim.key,
+            claim.fingerprint, claim.message_id, claim.thread_id, now)
+        if claimed:
+            return None
         row = await self.db.fetchrow(
-            "SELECT message_id, thread_id, fingerprint FROM idempotency_keys "
-            "WHERE member_id = $1 AND key = $2", member_id, key)
-        return None if row is None else Idempotent(row["message_id"], row["thread_id"],
-                                                   bytes(row["fingerprint"]))
+            "SELECT k.message_id, k.thread_id, k.fingerprint, k.created_at, "
+            "EXISTS (SELECT 1 FROM mailbox e WHERE e.member_id = k.member_id "
+            "AND e.message_id = k.message_id) AS delivered FROM idempotency_keys k "
+            "WHERE k.member_id = $1 AND k.key = $2", claim.member_id, claim.key)
+        if row is None:  # forgotten between the two statements: claim it again
+            return await self.claim_idempotency(claim, now, stale_before=stale_before)
+        first = Idempotent(row["message_id"], row["thread_id"], bytes(row["fingerprint"]),
+                           bool(row["delivered"]))
+        if first.delivered or first.fingerprint != claim.fingerprint or \
+                row["created_at"] >= stale_before:
+            return first
+        taken = await self.db.fetch(
+            "UPDATE idempotency_keys SET message_id = $3, thread_id = $4, created_at = $5 "
+            "WHERE member_id = $1 AND key = $2 AND message_id = $6 RETURNING key",
+            claim.member_id, claim.key, claim.message_id, claim.thread_id, now,
+            first.message_id)
+        return None if taken else first
+
+    async def release_idempotency(self, claim: Claim) -> None:
+        """Give a key back when its message could not be written, for a retry to use."""
+        await self.db.execute(
+            "DELETE FROM idempotency_keys WHERE member_id = $1 AND key = $2 "
+            "AND message_id = $3", claim.member_id, claim.key, claim.message_id)
 
     async def list_entries(self, member_id: str, *, folders: Sequence[str], unread_only: bool,
                            word_tokens: Sequence[bytes], before: str | None,
