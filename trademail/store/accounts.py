@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from trademail.errors import Conflict
 from trademail.store.db import Connection, Database, Duplicate, Row
 from trademail.store.outbox import NewOutboxRow, insert_outbox
+from trademail.store.sessions import end_sessions
+from trademail.store.tokens import revoke_api_tokens
 
 PURPOSE_CONFIRM = "confirm"  # prove the address given at sign-up
 
@@ -68,6 +70,16 @@ async def remember_address(tx: Connection, member_id: str, now: float) -> None:
         "ON CONFLICT DO NOTHING", member_id, now)
 
 
+async def forget_links(tx: Connection, member_id: str, purpose: str = "") -> None:
+    """Every link mailed to the member (of one `purpose`, if named) stops working."""
+    await tx.execute("DELETE FROM account_tokens WHERE member_id = $1 AND "
+                     "($2 = '' OR purpose = $2)", member_id, purpose)
+
+
+async def set_password(tx: Connection, member_id: str, password_hash: str) -> None:
+    await tx.execute("UPDATE members SET password_hash = $2 WHERE id = $1",
+                     member_id, password_hash)
+
 class AccountStore:
     """Confirmed addresses, address changes, mailed links and password changes."""
 
@@ -85,24 +97,20 @@ class AccountStore:
         """A new password hash; every other session, every API token and every reset link
         of the member ends with the old one (a token may be what a thief took)."""
         async with self.db.transaction() as tx:
-            await tx.execute("UPDATE members SET password_hash = $2 WHERE id = $1",
-                             member_id, password_hash)
-            await tx.execute("DELETE FROM web_sessions WHERE member_id = $1 AND id <> $2",
-                             member_id, keep_session)
-            await tx.execute("DELETE FROM api_tokens WHERE member_id = $1", member_id)
-            await tx.execute("DELETE FROM account_tokens WHERE member_id = $1 AND purpose = $2",
-                             member_id, PURPOSE_RESET)
+            await set_password(tx, member_id, password_hash)
+            await end_sessions(tx, member_id, keep=keep_session)
+            await revoke_api_tokens(tx, member_id)
+            await forget_links(tx, member_id, PURPOSE_RESET)
 
     async def reset_password(self, member_id: str, password_hash: str, *,
                              outbox: Sequence[NewOutboxRow] = ()) -> None:
         """A new password after a reset by mail: every session and every API token ends,
         and every link mailed to the member (this one among them)."""
         async with self.db.transaction() as tx:
-            await tx.execute("UPDATE members SET password_hash = $2 WHERE id = $1",
-                             member_id, password_hash)
-            await tx.execute("DELETE FROM web_sessions WHERE member_id = $1", member_id)
-            await tx.execute("DELETE FROM api_tokens WHERE member_id = $1", member_id)
-            await tx.execute("DELETE FROM account_tokens WHERE member_id = $1", member_id)
+            await set_password(tx, member_id, password_hash)
+            await end_sessions(tx, member_id)
+            await revoke_api_tokens(tx, member_id)
+            await forget_links(tx, member_id)
             await insert_outbox(tx, outbox)
 
     async def start_email_change(self, change: EmailChangeRow, digest: bytes,

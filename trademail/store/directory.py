@@ -58,6 +58,14 @@ async def reindex(tx: Connection, member_id: str, words: Words, now: float) -> N
         [(w, member_id, until) for w, until in sorted(found.items())])
 
 
+async def index_words(tx: Connection, member_id: str, words: Iterable[str],
+                      until: float = FOREVER) -> None:
+    """Add words a member is found by in the directory (the empty word marks them
+    indexed)."""
+    await tx.executemany(
+        "INSERT INTO directory_words (word, member_id, expires_at) VALUES ($1, $2, $3)",
+        [(w, member_id, until) for w in sorted({"", *words})])
+
 class DirectoryStore:
     def __init__(self, db: Database) -> None:
         self.db = db

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from trademail.errors import Conflict
 from trademail.store.accounts import AccountTokenRow, insert_account_token
 from trademail.store.db import Database, Duplicate, Row, in_list
-from trademail.store.directory import FOREVER
+from trademail.store.directory import index_words
 from trademail.store.outbox import NewOutboxRow, insert_outbox
 
 
@@ -87,9 +87,7 @@ class MemberStore:
                     "VALUES ($1, $2, TRUE, $3)", alias, member.id, member.created_at)
             except Duplicate:
                 raise Conflict("this username is taken", "username") from None
-            await tx.executemany(  # indexed for the directory's search at once
-                "INSERT INTO directory_words (word, member_id, expires_at) VALUES ($1, $2, $3)",
-                [(w, member.id, FOREVER) for w in sorted({"", *words})])
+            await index_words(tx, member.id, words)  # found in the directory at once
             if token is not None:
                 await insert_account_token(tx, token)
             await insert_outbox(tx, outbox)

@@ -7,8 +7,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from trademail.store.accounts import forget_links
 from trademail.store.db import Connection, Database, Duplicate
 from trademail.store.members import MEMBER_COLUMNS, MemberRow, member_row
+from trademail.store.notifications import revoke_reply_tokens
+from trademail.store.sessions import end_sessions
+from trademail.store.tokens import revoke_api_tokens
 
 
 @dataclass(frozen=True)
@@ -46,10 +50,10 @@ async def insert_audit(tx: Connection, entries: Sequence[AuditRow]) -> None:
 
 async def end_access(tx: Connection, member_id: str) -> None:
     """Sign the member out everywhere and revoke every credential they hold."""
-    await tx.execute("DELETE FROM web_sessions WHERE member_id = $1", member_id)
-    await tx.execute("DELETE FROM api_tokens WHERE member_id = $1", member_id)
-    await tx.execute("DELETE FROM account_tokens WHERE member_id = $1", member_id)
-    await tx.execute("UPDATE reply_tokens SET revoked = TRUE WHERE member_id = $1", member_id)
+    await end_sessions(tx, member_id)
+    await revoke_api_tokens(tx, member_id)
+    await forget_links(tx, member_id)
+    await revoke_reply_tokens(tx, member_id)
 
 
 async def change_status(tx: Connection, member_id: str, status: str, reason: str,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from trademail.store.db import Database, in_list
+from trademail.store.db import Connection, Database, in_list
 from trademail.store.inserts import Insert
 
 
@@ -45,6 +45,10 @@ def reply_token_rows(tokens: Sequence[NewReplyToken]) -> Insert:
                   [(t.digest, t.member_id, t.thread_id, t.token_ct, t.created_at)
                    for t in tokens])
 
+
+async def revoke_reply_tokens(tx: Connection, member_id: str) -> None:
+    """Every reply address mailed to the member stops taking mail."""
+    await tx.execute("UPDATE reply_tokens SET revoked = TRUE WHERE member_id = $1", member_id)
 
 class NotificationStore:
     """Reply tokens and mail notices."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trademail.store.db import Database, Row
+from trademail.store.db import Connection, Database, Row
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,12 @@ _SESSION = "s.member_id, s.id, s.device, s.created_at, s.last_seen_at"
 def _session(row: Row) -> SessionRow:
     return SessionRow(row["member_id"], row["id"], row["device"], row["created_at"],
                       row["last_seen_at"])
+
+
+async def end_sessions(tx: Connection, member_id: str, *, keep: str = "") -> None:
+    """End every web session of the member's (but `keep`, by id)."""
+    await tx.execute("DELETE FROM web_sessions WHERE member_id = $1 AND id <> $2",
+                     member_id, keep)
 
 
 class SessionStore:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trademail.store.db import Database, Row
+from trademail.store.db import Connection, Database, Row
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,11 @@ def _api_token(row: Row) -> TokenRow:
     return TokenRow(member_id=row["member_id"], id=row["id"], name=row["name"],
                     scopes=tuple(row["scopes"].split()), created_at=row["created_at"],
                     expires_at=row["expires_at"], last_used_at=row["last_used_at"])
+
+
+async def revoke_api_tokens(tx: Connection, member_id: str) -> None:
+    """Revoke every API token of the member's."""
+    await tx.execute("DELETE FROM api_tokens WHERE member_id = $1", member_id)
 
 
 class TokenStore:
