@@ -144,7 +144,13 @@ class MailDeferred(TradeMailError):
 
 
 class DeliveryFailed(TradeMailError):
-    """An outbound delivery (a mail, a webhook) did not go through."""
+    """An outbound delivery (a mail, a webhook) did not go through. `status` is the
+    enhanced status code (RFC 3463) a mail server's refusal carried, or stands for, and ""
+    when the failure was not a mail server's answer."""
+
+    def __init__(self, reason: str, status: str = "") -> None:
+        super().__init__(reason)
+        self.status = status
 
 
 class TemporaryFailure(DeliveryFailed):

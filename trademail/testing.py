@@ -41,7 +41,9 @@ class MemoryTransport:
     async def send(self, mail: OutboundMail) -> None:
         if self.refuse:
             failure = PermanentFailure if self.refuse.startswith("5") else TemporaryFailure
-            raise failure(self.refuse)
+            code, _, rest = self.refuse.partition(" ")
+            raise failure(self.refuse, rest.split(" ")[0] if rest[:2] in ("4.", "5.")
+                          else f"{code[:1]}.0.0")
         self.mails.append(SentMail(mail.envelope_from, list(mail.recipients), mail.data))
 
 

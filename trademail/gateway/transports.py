@@ -10,15 +10,21 @@ from pathlib import Path
 
 import aiosmtplib
 
-from trademail.errors import PermanentFailure, TemporaryFailure
+from trademail.errors import DeliveryFailed, PermanentFailure, TemporaryFailure
+from trademail.services.bounces import status_in
 from trademail.services.delivery import OutboundMail
 
 
-def _reply(code: int, message: str) -> str:
-    """A reply code and the enhanced status, never the free text (it may quote addresses)."""
+def _refused(code: int, message: str) -> DeliveryFailed:
+    """A smarthost's refusal: permanent for 5xx, temporary otherwise, saying the reply code
+    and the enhanced status, never the free text (it may quote addresses). A reply with
+    only a basic code stands for the status RFC 3463 section 3 maps it to: 551 and 553 are
+    address failures; any other says nothing of the address."""
     first = message.split(maxsplit=1)[0] if message else ""
-    status = first if first.count(".") == 2 and first.replace(".", "").isdigit() else ""
-    return f"{code} {status}".strip()
+    given = status_in(first)
+    status = given or ("5.1.0" if code in (551, 553) else f"{str(code)[:1]}.0.0")
+    failure = PermanentFailure if code >= 500 else TemporaryFailure
+    return failure(f"{code} {given}".strip(), status)
 
 
 class SmtpTransport:
@@ -49,12 +55,11 @@ class SmtpTransport:
             with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
                 await client.quit()  # the mail is taken: how the session ends is no matter
         except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = [r.code for r in exc.recipients]
-            failure = PermanentFailure if all(c >= 500 for c in codes) else TemporaryFailure
-            raise failure(_reply(codes[0], exc.recipients[0].message)) from None
+            # Permanent only when every recipient is refused for good.
+            worst = min(exc.recipients, key=lambda r: r.code >= 500)
+            raise _refused(worst.code, worst.message) from None
         except aiosmtplib.SMTPResponseException as exc:
-            failure = PermanentFailure if exc.code >= 500 else TemporaryFailure
-            raise failure(_reply(exc.code, exc.message)) from None
+            raise _refused(exc.code, exc.message) from None
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             raise TemporaryFailure(f"connection: {exc.__class__.__name__}") from None
         finally:
@@ -63,8 +68,8 @@ class SmtpTransport:
             client.close()
         refused = [r for r in errors.values() if r.code >= 400]
         if refused and len(refused) == len(mail.recipients):
-            failure = PermanentFailure if refused[0].code >= 500 else TemporaryFailure
-            raise failure(_reply(refused[0].code, refused[0].message))
+            reply = min(refused, key=lambda r: r.code >= 500)
+            raise _refused(reply.code, reply.message)
 
 
 class MaildirTransport:

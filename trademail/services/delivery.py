@@ -152,6 +152,8 @@ class WebhookSender(Protocol):
     async def post(self, hook: Webhook) -> None: ...
 
 
+# Told of a delivery that failed for good, with the enhanced status code of the mail
+# server's refusal ("" when it was no mail server's).
 FailureHook = Callable[[OutboxRow, str], Awaitable[None]]
 JobWorker = Callable[[dict[str, str]], Awaitable[None]]
 
@@ -200,7 +202,7 @@ class Relay:
         except TemporaryFailure as exc:
             await self._retry_or_give_up(row, str(exc))
         except PermanentFailure as exc:
-            await self._fail(row, str(exc))
+            await self._fail(row, str(exc), exc.status)
         except Exception as exc:  # a bug must not wedge the queue: retry like a 4xx
             log.exception("delivery crashed", outbox_id=row.id)
             await self._retry_or_give_up(row, f"internal: {exc.__class__.__name__}")
@@ -221,13 +223,13 @@ class Relay:
         log.info("delivery deferred", outbox_id=row.id, kind=row.kind, error=error,
                  retry_in=wait)
 
-    async def _fail(self, row: OutboxRow, error: str) -> None:
+    async def _fail(self, row: OutboxRow, error: str, status: str = "") -> None:
         if not await self._store.outbox_failed(row, error):
             return  # another worker owns the row now
         metrics.RELAY_FAILURES.labels(row.kind, "failed").inc()
         log.warning("delivery failed for good", outbox_id=row.id, kind=row.kind, error=error)
         if self._on_permanent_failure is not None:
-            await self._on_permanent_failure(row, error)
+            await self._on_permanent_failure(row, status)
 
     async def run(self, events: Events) -> None:
         """Deliver until cancelled, up to `workers` at once: a slot that frees is filled

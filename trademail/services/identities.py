@@ -31,6 +31,16 @@ class Party:
 
 
 @dataclass(frozen=True)
+class SignedIn:
+    """Who a password proved a member to be."""
+
+    id: str
+    username: str
+    company: str
+    staff: bool
+
+
+@dataclass(frozen=True)
 class Profile:
     id: str
     username: str

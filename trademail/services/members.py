@@ -24,7 +24,7 @@ from trademail.ids import new_id
 from trademail.services import validation
 from trademail.services.contacts import find_contacts, region_code
 from trademail.services.contactsection import KIND_LABELS
-from trademail.services.identities import Alias, Party, Profile
+from trademail.services.identities import Alias, Party, Profile, SignedIn
 from trademail.services.reserved import claims_staff
 from trademail.services.standing import BANNED, FREE, STAFF
 from trademail.store import (
@@ -262,7 +262,7 @@ class Members:
             return address
         raise Conflict("no free alias could be drawn; try again", "aliases")
 
-    async def sign_in(self, username: object, password: object, client: str) -> MemberRow:
+    async def sign_in(self, username: object, password: object, client: str) -> SignedIn:
         """Check a password, throttled per account and per client address.
 
         Unknown usernames cost the same Argon2 work and get the same answer as wrong
@@ -294,7 +294,7 @@ class Members:
         await self._throttles_store.signin_succeeded(account, client)
         if rehashed:
             await self._members_store.set_password_hash(member.id, rehashed)
-        return member
+        return SignedIn(member.id, member.username, member.company, member.tier == STAFF)
 
     async def check_password(self, member_id: str, password: object, field: str,
                              client: str) -> tuple[str, str]:

@@ -318,10 +318,10 @@ class Notifications:
         await self.notice(member_id, notice, outbox_id)
         log.info("bounce recorded", kind=kind, status=status, outbox_id=outbox_id)
 
-    async def on_permanent_failure(self, row: OutboxRow, error: str) -> None:
+    async def on_permanent_failure(self, row: OutboxRow, status: str) -> None:
         """The relay's hook: a mail the smarthost refused for good is a bounce, classified
-        by the enhanced status code of the refusal ("550 5.7.1" is not a bad address)."""
-        if row.kind not in ("mail", "letter") or not error.startswith("5"):
+        by the enhanced status code of the refusal ("5.7.1" is not a bad address)."""
+        if row.kind not in ("mail", "letter") or not status.startswith("5"):
             return
         try:
             delivery = self._outbox.open(row)
@@ -331,8 +331,7 @@ class Notifications:
             local = delivery.envelope_from.rpartition("@")[0]
             parsed = self.parse_bounce_local(local)
             if parsed is not None:
-                await self.record_bounce(parsed[0], row.id,
-                                         bounces.status_in(error) or _basic_status(error))
+                await self.record_bounce(parsed[0], row.id, status)
 
     async def _bounces(self, member: MemberRow) -> tuple[int, int]:
         """(address failures, counted mailbox failures) since the window opened or the
@@ -382,12 +381,6 @@ class Notifications:
             hard_bounces_today=hard,
             notices=tuple(Notice(r.kind, NOTICE_TEXT.get(r.kind, r.kind), r.created_at)
                           for r in rows))
-
-
-def _basic_status(error: str) -> str:
-    """An enhanced status code for a reply that gave only a basic one (RFC 3463 section 3
-    maps 551 and 553 to address failures); anything else says nothing about the address."""
-    return "5.1.0" if error[:3] in ("551", "553") else "5.0.0"
 
 
 def event_body(event: dict[str, object], event_id: str, created_at: float) -> bytes:

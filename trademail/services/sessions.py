@@ -83,7 +83,7 @@ class Sessions:
         """Check the password and start a new session; returns it and its cookie token."""
         member = await self._members.sign_in(username, password, client)
         return await self._start(member.id, member.username, member.company, user_agent,
-                                 replacing, staff=member.tier == STAFF)
+                                 replacing, staff=member.staff)
 
     async def sign_up(self, *, username: object, password: object, email: object,
                       company: object, country: object, user_agent: str,
