@@ -5,6 +5,7 @@ per-member sending limits, and the staff badge no member can fake."""
 from __future__ import annotations
 
 import asyncio
+import re
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -495,6 +496,29 @@ async def test_mail_from_staff_carries_a_badge_no_member_can_fake(client: Any) -
         "username": "fake", "password": PASSWORD, "email": "fake@example.com",
         "company": "Acme (TradeStaff)", "country": "GB"})
     assert resp.status == 422
+
+
+@pytest.mark.parametrize("name", ["Acme (TradeStaff)", "=?utf-8?q?Trade=E2=80=8BStaff?=",
+                                  "TradeStaff Support", "TM Staff"])
+async def test_nobody_outside_can_wear_the_staff_badge(client: Any, name: str) -> None:
+    """A name an outsider chose is theirs to show, marked as from outside, unless it speaks
+    for the staff: then they are "someone outside TradeMail", in the inbox and in the
+    notification."""
+    (ivy,) = await register_all(client, "ivy")
+    assert (await mail_in(client, "boss@evil.example", ivy.alias, name=name,
+                          subject="Account check"))[0] == 250
+    inbox = await (await client.get("/api/v1/messages", headers=ivy.auth)).json()
+    sender = inbox["messages"][0]["from"]
+    assert sender["external"] is True and sender["staff"] is False
+    assert "staff" not in sender["company"].lower()
+    deadline = asyncio.get_running_loop().time() + 10
+    while not (mails := [m for m in client.app[OUTBOUND].mails if ivy.email in m.rcpt_tos]):
+        assert asyncio.get_running_loop().time() < deadline, "no notification"
+        await asyncio.sleep(0.02)
+    shown = message_from_bytes(mails[0].data, policy=policy.default)
+    who = shown["From"].addresses[0].display_name
+    assert re.search(r"outside TradeMail\)? via TradeMail$", who), who
+    assert "staff" not in str(shown["From"]).lower() + str(shown["Reply-To"]).lower()
 
 
 # ---------------------------------------------------------------- what review found

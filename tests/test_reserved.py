@@ -15,6 +15,7 @@ REFUSED = [
     ("tradestaff", "the brand itself"),
     ("TradeStaff Security Team", "the brand with role words"),
     ("Trade-Staff", "hyphenated brand"),
+    ("TM Staff", "the brand's initials and a role word"),
     ("T r a d e S t a f f", "spaced-out brand"),
     ("TRADE_STAFF", "upper case and underscore"),
     ("tr4dest4ff", "leetspeak"),

@@ -128,6 +128,9 @@ class Composer:
         who = _clean(mail.sender_company, 80) or "A TradeMail member"
         if mail.staff_sender:  # no member's name can say this: the reserved-name rule
             who = f"{who} (TradeStaff)"
+        elif mail.external_sender and not who.endswith("outside TradeMail"):
+            # Nor an outsider's (a name claiming the staff is dropped: see OutsideMail).
+            who = f"{who} (outside TradeMail)"
         msg["From"] = Address(f"{who} via TradeMail", addr_spec=f"notifications@{self._domain}")
         msg["To"] = mail_address(mail.to)
         msg["Reply-To"] = Address(f"{who} via TradeMail", addr_spec=mail.reply_to)

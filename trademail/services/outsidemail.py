@@ -20,6 +20,7 @@ from trademail.services.conduct import Conduct
 from trademail.services.incoming import MailWorker, ReadMail, is_automatic, readable, uploads
 from trademail.services.members import Members
 from trademail.services.quoting import display_name, trim_reply
+from trademail.services.reserved import claims_staff
 from trademail.services.sending import Sending
 from trademail.store import CorrespondentRow, CorrespondentStore, MailboxStore
 
@@ -71,7 +72,10 @@ class OutsideMail:
         attachments = uploads(text.attachments)
         self._sending.check(text.subject, body, attachments)
         names = mail.addresses["from"]
-        outsider = _Outsider(address, display_name(names[0][0] if names else ""),
+        name = display_name(names[0][0] if names else "")
+        if claims_staff(name, relay_domain=self._domain):
+            name = ""  # "Someone outside TradeMail": nobody outside speaks for the staff
+        outsider = _Outsider(address, name,
                              self._keyring.blind_index("correspondent",
                                                        validation.email_lookup_form(address)))
         blocks = {a.member_id: await self._conduct.outsider_block(a.member_id, outsider.index)

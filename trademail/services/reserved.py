@@ -88,7 +88,7 @@ FILLER_WORDS = frozenset({
 # would let ordinary names such as "Dela" split into filler.
 _FUNCTION_WORDS = frozenset({"the", "of", "and", "for", "our", "your", "my"})
 
-_MARKETPLACE_WORDS = frozenset({"trade", "mail", "email"})
+_MARKETPLACE_WORDS = frozenset({"trade", "mail", "email", "tm"})
 
 # Labels of the relay domain that say nothing about who runs it; every label of one or two
 # letters (country codes, co, ac, or) and every all-digit label is ignored as well.
