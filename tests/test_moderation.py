@@ -332,6 +332,27 @@ async def test_restricted_members_only_answer_and_have_a_daily_cap(
     assert await listed(client) == ["lea", "kai"]  # hidden from the directory
 
 
+async def test_restricted_members_have_a_lower_hourly_limit(
+        tmp_path: Path, store_url: str, aiohttp_client: Any, clock: FakeClock) -> None:
+    config = make_config(tmp_path, store_url, TRADEMAIL_LIMITS_RESTRICTED_MESSAGES_PER_HOUR="2",
+                         TRADEMAIL_LIMITS_RESTRICTED_MESSAGES_PER_DAY="0",
+                         TRADEMAIL_LIMITS_NEW_ACCOUNT_DAYS="0")
+    client = await app_client(aiohttp_client, config, clock)
+    ivy, kai = await register_all(client, "ivy", "kai")
+    first = await send(client, kai, [ivy.username], subject="Quote?")
+    staff = await staff_of(client)
+    await client.app[CORE].market.moderation.set_status(staff, await member_id(client, "ivy"),
+                                                        "restricted", "spam complaints")
+    answer = {"body": "Here is our quote", "in_reply_to": first["id"]}
+    for _ in range(2):
+        resp = await client.post("/api/v1/messages", headers=ivy.auth, json=answer)
+        assert resp.status == 201, await resp.text()
+    resp = await client.post("/api/v1/messages", headers=ivy.auth, json=answer)
+    assert resp.status == 429 and "2 messages an hour" in (await resp.json())["detail"]
+    clock.advance(3601)
+    assert (await client.post("/api/v1/messages", headers=ivy.auth, json=answer)).status == 201
+
+
 # ---------------------------------------------------------------- sending limits
 
 

@@ -261,6 +261,9 @@ class LimitsConfig:
     member_new_correspondents_per_day: int = _key(
         "Members one member may write to for the first time in a day (0: no limit).",
         _between(0, 100000), default=30)
+    restricted_messages_per_hour: int = _key(
+        "Messages a Restricted member may send in an hour, answers only (0: as anyone).",
+        _between(0, 100000), default=5)
     restricted_messages_per_day: int = _key(
         "Messages a Restricted member may send in a day, answers only (0: no limit).",
         _between(0, 100000), default=10)

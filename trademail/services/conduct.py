@@ -121,6 +121,8 @@ class Conduct:
         windows = [Window("hour", HOUR, per_hour),
                    Window("new_day", DAY, new_per_day, new_correspondents=True)]
         if sender.status == RESTRICTED:
+            windows[0] = Window("hour", HOUR, _lower(per_hour,
+                                                     limits.restricted_messages_per_hour))
             windows.append(Window("restricted_day", DAY, limits.restricted_messages_per_day))
         return windows
 
