@@ -106,6 +106,11 @@ async def test_a_visitor_reads_the_directory_without_aliases_or_cookies(
     assert not visitor.cookie("tm_browser")
     resp = await visitor.get("/directory/nobody")
     assert resp.status == 404 and resp.headers.getall("Set-Cookie", []) == []
+    # A browser still holding a session cookie that has ended is a visitor here too: it is
+    # not told to forget it (that would be a cookie on a directory page).
+    for path in ("/directory", "/directory/amina", "/directory?q=cashew"):
+        resp = await visitor.get(path, headers={"Cookie": "tm_session=ended-long-ago"})
+        assert resp.status == 200 and resp.headers.getall("Set-Cookie", []) == [], path
 
 
 async def test_a_member_sees_aliases_and_send_links_that_name_the_listing(

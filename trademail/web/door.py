@@ -114,7 +114,8 @@ async def _serve(request: web.Request, handler: Handler) -> web.StreamResponse:
     if NOTICE in request and notice_cookie not in response.cookies and not response.prepared:
         del_cookie(request, response, notice_cookie)
     if (token and ended is not None and not ended.timed_out and not response.prepared
-            and session_cookie not in response.cookies):  # not when it starts a new one
+            and session_cookie not in response.cookies  # not when it starts a new one
+            and not handler_flag(request, "public")):  # a visitor's page sets no cookie
         end_session(request, response)
     if NEW_BROWSER_SECRET in request and not response.prepared:
         set_cookie(request, response, browser_cookie, request[NEW_BROWSER_SECRET])
