@@ -442,6 +442,39 @@ async def test_attachments_round_trip_encrypted(client: Any) -> None:
     await problem(await client.get(att["url"].replace("/1", "/2"), headers=bo.auth), 404)
 
 
+async def test_a_message_forwarded_inside_trademail_carries_its_text_and_attachments(
+        client: Any) -> None:
+    ada, bob, cyd = await register_all(client, "ada", "bob", "cyd")
+    form = FormData()
+    for name, value in (("to", "bob"), ("subject", "Offer 7"), ("body", "40 t at $900/t")):
+        form.add_field(name, value)
+    pdf = b"%PDF-1.7 price list " * 50
+    form.add_field("attachments", pdf, filename="prices.pdf", content_type="application/pdf")
+    offer = await (await client.post("/api/v1/messages", headers=ada.auth, data=form)).json()
+    resp = await client.post("/api/v1/messages", headers=bob.auth, json={
+        "to": ["cyd"], "body": "What do you think?", "forward_of": offer["id"]})
+    assert resp.status == 201, await resp.text()
+    sent = await (await client.get(f"/api/v1/messages/{(await resp.json())['id']}",
+                                   headers=cyd.auth)).json()
+    assert sent["subject"] == "Fwd: Offer 7"
+    head, _, forwarded = sent["body"].partition("---------- Forwarded message ----------")
+    assert head.strip() == "What do you think?"
+    assert "From: Ada Trading Ltd (ada)" in forwarded and "40 t at $900/t" in forwarded
+    assert "@real-" not in sent["body"]  # parties by name, never an address
+    (att,) = sent["attachments"]
+    assert att["filename"] == "prices.pdf"
+    assert await (await client.get(att["url"], headers=cyd.auth)).read() == pdf
+    # Only a message in the sender's own mailbox, read with a token that may read it.
+    mine = await send(client, cyd, ["ada"], "Private", "for ada only")
+    resp = await client.post("/api/v1/messages", headers=bob.auth, json={
+        "to": ["cyd"], "body": "x", "forward_of": mine["id"]})
+    assert (await problem(resp, 422))["errors"][0]["field"] == "forward_of"
+    send_only = await register(client, "dee", scopes=["messages:send"])
+    resp = await client.post("/api/v1/messages", headers=send_only.auth, json={
+        "to": ["cyd"], "body": "x", "forward_of": offer["id"]})
+    assert resp.status == 403
+
+
 async def test_attachment_limits(aiohttp_client: Any, tmp_path: Any, store_url: str,
                                  clock: FakeClock) -> None:
     config = make_config(tmp_path, store_url, TRADEMAIL_MESSAGES_MAX_ATTACHMENTS="1",

@@ -889,3 +889,33 @@ async def test_a_reply_may_quote_the_message_it_answers_shown_folded(browsers: A
                        r'(.*?)</details>', thread, re.S)
     assert folded and "&gt; 40 t hulled sesame" in folded[1] and "&gt; CIF Lagos?" in folded[1]
     assert "Amina Trading Ltd wrote:" in thread and "Yes, in March." in thread
+
+
+async def test_a_message_is_forwarded_from_its_page_with_its_attachments(
+        browsers: Any) -> None:
+    amina, bako = await two_members(browsers)
+    cyrus = browsers()
+    await cyrus.sign_up("cyrus")
+    form = FormData()
+    for name, value in (("to", "bako"), ("subject", "Offer 7"), ("body", "40 t at USD 900/t"),
+                        ("idempotency_key", "offer-7")):
+        form.add_field(name, value)
+    form.add_field("attachments", b"price list", filename="prices.txt",
+                   content_type="text/plain")
+    assert (await amina.post("/compose", form, form_page="/compose")).status == 303
+    message = MESSAGE_LINK.findall(await bako.page("/inbox"))[0]
+    assert f'href="/compose?forward={message}"' in await bako.page(f"/messages/{message}")
+    page = await bako.page(f"/compose?forward={message}")
+    assert "<h1>Forward</h1>" in page and 'value="Fwd: Offer 7"' in page
+    assert "prices.txt" in page and "40 t at USD 900/t" in page
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page)
+    assert key
+    resp = await bako.post("/compose", {"to": "cyrus", "subject": "Fwd: Offer 7",
+                                        "body": "Can you match this?", "forward_of": message,
+                                        "idempotency_key": key[1]}, csrf=csrf_of(page))
+    assert resp.status == 303, await resp.text()
+    forwarded = MESSAGE_LINK.findall(await cyrus.page("/inbox"))[0]
+    shown = await cyrus.page(f"/messages/{forwarded}")
+    assert "Can you match this?" in shown and "Forwarded message" in shown
+    assert "From: Amina Trading Ltd (amina)" in shown and "prices.txt" in shown
+    assert "@real-" not in shown

@@ -25,10 +25,11 @@ from trademail.appkeys import (
     SENDING,
 )
 from trademail.errors import InvalidInput
+from trademail.services.forwarding import with_forwarded
 from trademail.services.messages import Draft, Upload, recipient_list
 
 # The text parts of a multipart send.
-SEND_FIELDS = ("to", "subject", "body", "in_reply_to", "reply_all")
+SEND_FIELDS = ("to", "subject", "body", "in_reply_to", "reply_all", "forward_of")
 
 routes = web.RouteTableDef()
 async def _read_part(part: BodyPartReader, limit: int, field: str) -> bytes:
@@ -97,6 +98,9 @@ def _draft(data: dict[str, Any], uploads: list[Upload], key: str | None) -> Draf
     in_reply_to = data.get("in_reply_to") or None
     if in_reply_to is not None and not isinstance(in_reply_to, str):
         raise InvalidInput.one("in_reply_to", "must be a message id")
+    forward_of = data.get("forward_of") or None
+    if forward_of is not None and not isinstance(forward_of, str):
+        raise InvalidInput.one("forward_of", "must be a message id")
     subject, body = data.get("subject", ""), data.get("body")
     for name, value in (("subject", subject), ("body", body)):
         if not isinstance(value, str):
@@ -108,7 +112,7 @@ def _draft(data: dict[str, Any], uploads: list[Upload], key: str | None) -> Draf
     if not isinstance(reply_all, bool):
         raise InvalidInput.one("reply_all", "must be true or false")
     return Draft(tuple(to or ()), subject, body, tuple(uploads), in_reply_to=in_reply_to,
-                 idempotency_key=key, reply_all=reply_all)
+                 idempotency_key=key, reply_all=reply_all, forward_of=forward_of)
 
 
 @routes.post("/v1/messages")
@@ -120,8 +124,11 @@ async def send(request: web.Request) -> web.Response:
         data = await read_json(request, limit=6 * request.app[CONFIG].messages.max_body_bytes
                                + JSON_LIMIT)
         uploads = []
-    sent = await request.app[SENDING].send(who.member_id, _draft(
-        data, uploads, request.headers.get("Idempotency-Key")))
+    draft = _draft(data, uploads, request.headers.get("Idempotency-Key"))
+    if draft.forward_of is not None:  # it reads the message it forwards
+        who.require("messages:read")
+        draft = await with_forwarded(request.app[READING], who.member_id, draft)
+    sent = await request.app[SENDING].send(who.member_id, draft)
     headers = {"Location": f"/api/v1/messages/{sent.id}"}
     if sent.replayed:
         headers["Idempotent-Replayed"] = "true"

@@ -20,7 +20,8 @@ class Upload:
 class Draft:
     """A message a member wants to send, as a door parsed it. `to` holds usernames or
     aliases; left empty on a reply, it answers the other side of `in_reply_to` (with
-    `reply_all`, everyone in it)."""
+    `reply_all`, everyone in it). `forward_of` names a message of the sender's to send on,
+    with its attachments, below the body (see `forwarding`)."""
 
     to: tuple[str, ...]
     subject: str
@@ -28,6 +29,7 @@ class Draft:
     attachments: tuple[Upload, ...] = ()
     in_reply_to: str | None = None
     idempotency_key: str | None = None
+    forward_of: str | None = None
     reply_all: bool = False
 
 

@@ -6,6 +6,7 @@ checked the session and the CSRF token, and turns domain errors into pages.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from urllib.parse import quote
 
@@ -14,7 +15,8 @@ from multidict import MultiDictProxy
 
 from trademail.appkeys import CONDUCT, MEMBERS, NOTIFICATIONS, READING, SENDING, SESSIONS
 from trademail.clientaddr import client_address
-from trademail.errors import Forbidden, NotFound
+from trademail.errors import Forbidden, NotFound, TradeMailError
+from trademail.services.forwarding import forward_subject, with_forwarded
 from trademail.services.messages import Draft, Upload, draft_key, recipient_list
 from trademail.web.pages import field_errors, form_status, page
 from trademail.web.render import STATIC_DIR, quoted
@@ -259,12 +261,36 @@ async def attachment(request: web.Request) -> web.Response:
 
 @routes.get("/compose")
 async def compose_form(request: web.Request) -> web.Response:
-    reply_to = request.query.get("reply_to")
-    parent = await request.app[READING].read(visit_of(request).member_id, reply_to,
+    member_id = visit_of(request).member_id
+    reply_to, forward = request.query.get("reply_to"), request.query.get("forward")
+    parent = await request.app[READING].read(member_id, reply_to,
                                              mark_read=False) if reply_to else None
-    return await page(request, "compose.html", {"parent": parent, "values": {
-        "to": request.query.get("to", ""), "subject": request.query.get("subject", ""),
-        "idempotency_key": draft_key()}, "people": await _people(request)})
+    forwarding = await request.app[READING].read(member_id, forward,
+                                                 mark_read=False) if forward else None
+    subject = request.query.get("subject", "") or (
+        forward_subject(forwarding.subject) if forwarding else "")
+    return await page(request, "compose.html", {
+        "parent": parent, "forwarding": forwarding, "values": {
+            "to": request.query.get("to", ""), "subject": subject,
+            "idempotency_key": draft_key()}, "people": await _people(request)})
+
+
+async def _compose_again(request: web.Request, form: MultiDictProxy[Any], exc: Exception,
+                         reply_to: str | None, forward: str | None,
+                         dropped_files: int) -> web.Response:
+    """The compose page again, as it was sent, with what was wrong next to each field."""
+    member_id, reading = visit_of(request).member_id, request.app[READING]
+    parent, forwarding = None, None
+    with contextlib.suppress(NotFound):  # what it answered or forwarded may be gone
+        parent = await reading.read(member_id, reply_to, mark_read=False) if reply_to else None
+        forwarding = await reading.read(member_id, forward,
+                                        mark_read=False) if forward else None
+    assert isinstance(exc, TradeMailError)
+    return await page(request, "compose.html", {
+        "parent": parent, "forwarding": forwarding, "errors": field_errors(exc),
+        "dropped_files": dropped_files,
+        "values": {k: _text(form, k) for k in ("to", "subject", "body", "idempotency_key")},
+        "people": await _people(request)}, status=form_status(exc))
 
 
 async def _people(request: web.Request) -> list[tuple[str, str]]:
@@ -278,24 +304,21 @@ async def compose(request: web.Request) -> web.Response:
     files = [f for f in form.getall("attachments", []) if isinstance(f, web.FileField)
              and f.filename]
     reply_to = _text(form, "in_reply_to") or None
+    forward = _text(form, "forward_of") or None
     body = _text(form, "body")
     try:
         if reply_to and form.get("quote") == "1":
             body += quoted(await request.app[READING].read(visit.member_id, reply_to,
                                                            mark_read=False))
-        sent = await request.app[SENDING].send(visit.member_id, Draft(
+        draft = await with_forwarded(request.app[READING], visit.member_id, Draft(
             recipient_list(_text(form, "to")) if not reply_to else (),
             _text(form, "subject"), body,
             tuple(Upload(f.filename, f.content_type or "application/octet-stream",
                          f.file.read()) for f in files),
             in_reply_to=reply_to, idempotency_key=_text(form, "idempotency_key") or None,
-            reply_all=form.get("reply_all") == "1"))
+            reply_all=form.get("reply_all") == "1", forward_of=forward))
+        sent = await request.app[SENDING].send(visit.member_id, draft)
     except (*FORM_ERRORS, Forbidden) as exc:  # Forbidden: a Restricted member's new thread
-        parent = await request.app[READING].read(visit.member_id, reply_to, mark_read=False) \
-            if reply_to else None
-        return await page(request, "compose.html", {
-            "parent": parent, "errors": field_errors(exc), "dropped_files": len(files),
-            "values": {k: _text(form, k) for k in ("to", "subject", "body", "idempotency_key")},
-            "people": await _people(request)}, status=form_status(exc))
+        return await _compose_again(request, form, exc, reply_to, forward, len(files))
     return redirect(f"/messages/{sent.id}" if reply_to else "/sent", "sent", request=request)
 
