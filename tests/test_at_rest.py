@@ -56,6 +56,13 @@ async def test_database_holds_no_plaintext(client: Any, config: Config) -> None:
                             params={"q": "zanzibar cloves"})
     found = [m["subject"] for m in (await resp.json())["messages"]]
     assert found == ["Re: " + SUBJECT, SUBJECT]
+    # What a member keeps for writing is sealed too: a draft and a signature.
+    resp = await client.post("/api/v1/drafts", headers=opal.auth, json={
+        "to": pike.alias, "subject": SUBJECT, "body": BODY + " draft"})
+    assert resp.status == 201
+    resp = await client.put("/api/v1/me/signature", headers=opal.auth,
+                            json={"signature": "Zanzibar desk, QX-99812"})
+    assert resp.status == 200
 
     values = await _raw_values(config)
     assert values, "found no database content to inspect"

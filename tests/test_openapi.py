@@ -420,6 +420,35 @@ async def test_security_requirements_match_the_api(api: Api) -> None:
 # ---------------------------------------------------------------- (c) a session, validated
 
 
+async def writing_session(api: Api, bob: dict[str, str], reader: dict[str, str]) -> None:
+    """A signature and drafts: kept, listed, replaced, refused and deleted."""
+    signature = "/api/v1/me/signature"
+    assert (await api.call("GET", signature, expect=200, headers=bob)).body == {"signature": ""}
+    kept = await api.call("PUT", signature, expect=200, headers=bob,
+                          json_body={"signature": "  Bob, sesame desk  "})
+    assert kept.body == {"signature": "Bob, sesame desk"}
+    refused = await api.call("PUT", signature, expect=422, headers=bob,
+                             json_body={"signature": "Bob · WhatsApp +254 712 345 678"})
+    assert refused.body["errors"][0]["field"] == "signature"
+    await api.call("PUT", signature, expect=403, headers=reader, json_body={"signature": ""})
+    drafts = "/api/v1/drafts"
+    made = await api.call("POST", drafts, expect=201, headers=bob, json_body={
+        "to": "alice", "subject": "Sesame", "body": "Dear Alice,"})
+    draft_url = f"{drafts}/{made.body['id']}"
+    await api.call("PUT", draft_url, expect=200, headers=bob, json_body={
+        "to": "alice", "subject": "Sesame, 40 t", "body": "Dear Alice, our offer"})
+    listed = await api.call("GET", drafts, expect=200, headers=reader)
+    assert [d["subject"] for d in listed.body["drafts"]] == ["Sesame, 40 t"]
+    assert (await api.call("GET", draft_url, expect=200, headers=reader)).body["body"] == \
+        "Dear Alice, our offer"
+    await api.call("POST", drafts, expect=422, headers=bob, json_body={"in_reply_to": "nope"})
+    await api.call("POST", drafts, expect=403, headers=reader, json_body={})
+    await api.call("DELETE", draft_url, expect=204, headers=bob)
+    await api.call("GET", draft_url, expect=404, headers=bob)
+    await api.call("PUT", draft_url, expect=404, headers=bob, json_body={})
+    await api.call("DELETE", draft_url, expect=404, headers=bob)
+
+
 async def test_session_answers_match_the_document(api: Api, clock: FakeClock) -> None:
     served = await api.call("GET", "/api/v1/openapi.json", expect=200)
     assert served.body == load_document()
@@ -902,6 +931,8 @@ async def test_session_answers_match_the_document(api: Api, clock: FakeClock) ->
     closed = await api.call("POST", MESSAGES, expect=422, headers=alice,
                             json_body={"to": ["hana"], "body": "About your sesame"})
     assert "closed" in closed.body["errors"][0]["message"]
+
+    await writing_session(api, bob, bob_reader)
 
     # ------------------------------------------------ token management
     listed = await api.call("GET", TOKENS, expect=200, headers=bob)

@@ -919,3 +919,56 @@ async def test_a_message_is_forwarded_from_its_page_with_its_attachments(
     assert "Can you match this?" in shown and "Forwarded message" in shown
     assert "From: Amina Trading Ltd (amina)" in shown and "prices.txt" in shown
     assert "@real-" not in shown
+
+
+async def test_a_signature_goes_below_new_messages_and_keeps_the_contact_rule(
+        browsers: Any) -> None:
+    amina, bako = await two_members(browsers)
+    page = await bako.page("/settings/signature")
+    resp = await bako.post("/settings/signature", {"signature": "Bako · +254 712 345 678"},
+                           csrf=csrf_of(page))
+    refused = await resp.text()
+    assert resp.status == 422 and "may not carry contact details" in refused
+    assert "contact section" in refused
+    resp = await bako.post("/settings/signature", {"signature": "Bako Exports, sesame desk"},
+                           csrf=csrf_of(refused))
+    assert resp.status == 303
+    assert "Signature saved" in await bako.page(resp.headers["Location"])
+    compose = await bako.page("/compose")
+    assert re.search(r'<textarea id="f-body"[^>]*>\s*-- \nBako Exports, sesame desk</textarea>',
+                     compose)
+    assert (await amina.send("bako", "Sesame", "40 t?")).status == 303
+    message = MESSAGE_LINK.findall(await bako.page("/inbox"))[0]
+    assert "-- \nBako Exports, sesame desk</textarea>" in await bako.page(f"/messages/{message}")
+
+
+async def test_a_draft_saved_on_the_server_is_finished_and_sent_later(browsers: Any) -> None:
+    amina, bako = await two_members(browsers)
+    page = await amina.page("/compose")
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page)
+    assert key
+    resp = await amina.post("/compose", {"to": "bako", "subject": "Cashew offer",
+                                         "body": "Dear Bako, half-written", "action": "save-draft",
+                                         "idempotency_key": key[1]}, csrf=csrf_of(page))
+    assert resp.status == 303 and resp.headers["Location"].startswith("/drafts")
+    drafts = await amina.page(resp.headers["Location"])
+    assert "Draft saved" in drafts and "Cashew offer" in drafts
+    draft_id = re.search(r'href="/compose\?draft=([0-9a-f]{32})"', drafts)
+    assert draft_id
+    # Elsewhere (another browser of hers), the draft is there to finish.
+    laptop = browsers()
+    await laptop.sign_in("amina")
+    page = await laptop.page(f"/compose?draft={draft_id[1]}")
+    assert "Dear Bako, half-written</textarea>" in page and 'value="Cashew offer"' in page
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page)
+    assert key
+    resp = await laptop.post("/compose", {"to": "bako", "subject": "Cashew offer",
+                                          "body": "Dear Bako, W320 at USD 7/kg.",
+                                          "draft_id": draft_id[1], "idempotency_key": key[1]},
+                             csrf=csrf_of(page))
+    assert resp.status == 303
+    assert "W320 at USD 7/kg" in await bako.page(
+        f"/messages/{MESSAGE_LINK.findall(await bako.page('/inbox'))[0]}")
+    assert "Cashew offer" not in await laptop.page("/drafts")  # sent: the draft is gone
+    other = await bako.get(f"/compose?draft={draft_id[1]}")
+    assert other.status == 404  # nobody else's, ever

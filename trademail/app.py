@@ -32,6 +32,7 @@ from trademail.appkeys import (
     SMTP_GATEWAY,
     TOKENS,
     WEBHOOKS,
+    WRITING,
 )
 from trademail.clock import Clock, SystemClock
 from trademail.config import AuthConfig, Config
@@ -66,6 +67,7 @@ from trademail.services.sessions import Sessions
 from trademail.services.signup import Signup
 from trademail.services.tokens import Tokens
 from trademail.services.webhooks import Webhooks
+from trademail.services.writing import Writing
 from trademail.store import KeyStore, Stores, open_stores
 from trademail.web import (
     create_static,
@@ -118,6 +120,7 @@ class Core:
     tokens: Tokens
     sending: Sending
     reading: Reading
+    writing: Writing
     addresses: AddressChanges
     sessions: Sessions
     signup: Signup
@@ -208,6 +211,8 @@ async def open_core(config: Config, clock: Clock | None = None) -> Core:
                                    notifications, conduct)
     return Core(stores=stores, keyring=keyring, hasher=hasher, events=events, outbox=outbox,
                 members=members, tokens=tokens, sending=sending, reading=reading,
+                writing=Writing(stores.writing, stores.members, keyring, clock,
+                                max_body_bytes=config.messages.max_body_bytes),
                 addresses=addresses, sessions=sessions, signup=signup, recovery=recovery,
                 account=account, notifications=notifications, webhooks=webhooks,
                 inbound=inbound, reader=reader, conduct=conduct,
@@ -254,6 +259,7 @@ def _api(config: Config, core: Core) -> web.Application:
     api[RECOVERY] = core.recovery
     api[SENDING] = core.sending
     api[READING] = core.reading
+    api[WRITING] = core.writing
     api[WEBHOOKS] = core.webhooks
     api[NOTIFICATIONS] = core.notifications
     api[LISTINGS] = core.market.listings
@@ -280,6 +286,7 @@ def create_app(config: Config, core: Core) -> web.Application:
     app[TOKENS] = core.tokens
     app[SENDING] = core.sending
     app[READING] = core.reading
+    app[WRITING] = core.writing
     app[ADDRESSES] = core.addresses
     app[SESSIONS] = core.sessions
     app[SIGNUP] = core.signup

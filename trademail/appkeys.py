@@ -25,6 +25,7 @@ from trademail.services.sessions import Sessions
 from trademail.services.signup import Signup
 from trademail.services.tokens import Tokens
 from trademail.services.webhooks import Webhooks
+from trademail.services.writing import Writing
 
 CONFIG = web.AppKey("config", Config)
 HEALTH = web.AppKey("health", Health)
@@ -32,6 +33,7 @@ MEMBERS = web.AppKey("members", Members)
 TOKENS = web.AppKey("tokens", Tokens)
 SENDING = web.AppKey("sending", Sending)
 READING = web.AppKey("reading", Reading)
+WRITING = web.AppKey("writing", Writing)
 ADDRESSES = web.AppKey("addresses", AddressChanges)
 SESSIONS = web.AppKey("sessions", Sessions)
 SIGNUP = web.AppKey("signup", Signup)

@@ -17,6 +17,7 @@ from trademail.api import (
     messages,
     safety,
     webhooks,
+    writing,
 )
 from trademail.api.problems import problems_middleware
 
@@ -34,7 +35,8 @@ def create_api() -> web.Application:
     services it calls before mounting it at /api."""
     api = web.Application(middlewares=[problems_middleware])
     api.on_response_prepare.append(no_store)
-    for module in (members, messages, conversations, webhooks, listings, directory, safety):
+    for module in (members, messages, conversations, webhooks, listings, directory, safety,
+                   writing):
         api.add_routes(module.routes)
     document = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
 

@@ -55,6 +55,7 @@ from trademail.store.sessions import ActiveSession, SessionRow, SessionStore
 from trademail.store.throttles import ThrottleStore
 from trademail.store.tokens import TokenRow, TokenStore
 from trademail.store.webhooks import WebhookRow, WebhookStore
+from trademail.store.writing import DraftRow, WritingStore
 
 __all__ = [
     "PURPOSE_CONFIRM",
@@ -74,6 +75,7 @@ __all__ = [
     "Decide",
     "DirectoryQuery",
     "DirectoryStore",
+    "DraftRow",
     "Duplicate",
     "EmailChangeRow",
     "EntryRow",
@@ -114,6 +116,7 @@ __all__ = [
     "WebhookRow",
     "WebhookStore",
     "Window",
+    "WritingStore",
     "kind_of",
     "open_stores",
 ]
@@ -140,6 +143,7 @@ class Stores:
     directory: DirectoryStore
     moderation: ModerationStore
     conduct: ConductStore
+    writing: WritingStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
@@ -149,7 +153,7 @@ class Stores:
                    notifications=NotificationStore(db), correspondents=CorrespondentStore(db),
                    webhooks=WebhookStore(db), listings=ListingStore(db),
                    directory=DirectoryStore(db), moderation=ModerationStore(db),
-                   conduct=ConductStore(db))
+                   conduct=ConductStore(db), writing=WritingStore(db))
 
     async def ping(self) -> None:
         try:

@@ -15,7 +15,17 @@ import jinja2
 from aiohttp import web
 
 from trademail.appkeys import WEB_STOPPING
-from trademail.web import account, directory, listings, live, safety, settings, staff, views
+from trademail.web import (
+    account,
+    directory,
+    listings,
+    live,
+    safety,
+    settings,
+    staff,
+    views,
+    writing,
+)
 from trademail.web.door import page_headers, web_middleware
 from trademail.web.observe import observe_middleware, request_id_header
 from trademail.web.render import STATIC_DIR, TEMPLATE_DIR, configure
@@ -32,6 +42,7 @@ def setup_web(app: web.Application) -> None:
                                default_helpers=False)
     configure(env)
     app.add_routes(views.routes)
+    app.add_routes(writing.routes)  # before settings: /settings/signature is its page
     app.add_routes(settings.routes)
     app.add_routes(account.routes)
     app.add_routes(live.routes)

@@ -44,6 +44,9 @@ MALFORMED_BODY = (ValueError, LookupError, RuntimeError, AssertionError, HttpPro
 REFRESH_HEADER = "X-TradeMail-Refresh"
 NOTICES = {
     "sent": "Message sent.",
+    "draft-saved": "Draft saved. It is kept here until you send or delete it.",
+    "draft-deleted": "The draft was deleted.",
+    "signature": "Signature saved: it is put below new messages and replies.",
     "password": "Your password was changed. Every other session has been signed out and "
                 "every API token revoked.",
     "confirmation-sent": "We sent a new confirmation link to your address.",

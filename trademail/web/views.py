@@ -13,11 +13,20 @@ from urllib.parse import quote
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from trademail.appkeys import CONDUCT, MEMBERS, NOTIFICATIONS, READING, SENDING, SESSIONS
+from trademail.appkeys import (
+    CONDUCT,
+    MEMBERS,
+    NOTIFICATIONS,
+    READING,
+    SENDING,
+    SESSIONS,
+    WRITING,
+)
 from trademail.clientaddr import client_address
 from trademail.errors import Forbidden, NotFound, TradeMailError
 from trademail.services.forwarding import forward_subject, with_forwarded
 from trademail.services.messages import Draft, Upload, draft_key, recipient_list
+from trademail.services.writing import SIGNATURE_SEPARATOR
 from trademail.web.pages import field_errors, form_status, page
 from trademail.web.render import STATIC_DIR, quoted
 from trademail.web.request import (
@@ -176,7 +185,8 @@ async def message_page(request: web.Request, *, status: int = 200,
     opened, thread = await request.app[READING].conversation(visit.member_id,
                                                              request.match_info["id"])
     return await page(request, "message.html", {
-        "message": opened, "thread": thread, "values": {"idempotency_key": draft_key()},
+        "message": opened, "thread": thread, "values": {
+            "idempotency_key": draft_key(), "body": await _signed(request, "")},
         "section": "", "errors": {}, **context}, status=status)
 
 
@@ -261,18 +271,31 @@ async def attachment(request: web.Request) -> web.Response:
 
 @routes.get("/compose")
 async def compose_form(request: web.Request) -> web.Response:
-    member_id = visit_of(request).member_id
-    reply_to, forward = request.query.get("reply_to"), request.query.get("forward")
+    member_id, query = visit_of(request).member_id, request.query
+    values = {"to": query.get("to", ""), "subject": query.get("subject", ""), "body": "",
+              "idempotency_key": draft_key(), "draft_id": ""}
+    reply_to, forward = query.get("reply_to"), query.get("forward")
+    if query.get("draft"):
+        saved = await request.app[WRITING].draft(member_id, query["draft"])
+        values.update(to=saved.to, subject=saved.subject, body=saved.body, draft_id=saved.id)
+        reply_to, forward = saved.in_reply_to, saved.forward_of
+    else:
+        values["body"] = await _signed(request, "")
     parent = await request.app[READING].read(member_id, reply_to,
                                              mark_read=False) if reply_to else None
     forwarding = await request.app[READING].read(member_id, forward,
                                                  mark_read=False) if forward else None
-    subject = request.query.get("subject", "") or (
-        forward_subject(forwarding.subject) if forwarding else "")
+    if forwarding and not values["subject"]:
+        values["subject"] = forward_subject(forwarding.subject)
     return await page(request, "compose.html", {
-        "parent": parent, "forwarding": forwarding, "values": {
-            "to": request.query.get("to", ""), "subject": subject,
-            "idempotency_key": draft_key()}, "people": await _people(request)})
+        "parent": parent, "forwarding": forwarding, "values": values,
+        "people": await _people(request)})
+
+
+async def _signed(request: web.Request, body: str) -> str:
+    """A new message's text with the member's signature below it, if they have one."""
+    signature = await request.app[WRITING].signature(visit_of(request).member_id)
+    return f"{body}{SIGNATURE_SEPARATOR}{signature}" if signature else body
 
 
 async def _compose_again(request: web.Request, form: MultiDictProxy[Any], exc: Exception,
@@ -289,8 +312,22 @@ async def _compose_again(request: web.Request, form: MultiDictProxy[Any], exc: E
     return await page(request, "compose.html", {
         "parent": parent, "forwarding": forwarding, "errors": field_errors(exc),
         "dropped_files": dropped_files,
-        "values": {k: _text(form, k) for k in ("to", "subject", "body", "idempotency_key")},
+        "values": {k: _text(form, k) for k in ("to", "subject", "body", "idempotency_key",
+                                                "draft_id")},
         "people": await _people(request)}, status=form_status(exc))
+
+
+async def _save_draft(request: web.Request, form: MultiDictProxy[Any], reply_to: str | None,
+                      forward: str | None, dropped_files: int) -> web.Response:
+    """Keep the compose form as a draft on the server (its files are not kept)."""
+    try:
+        await request.app[WRITING].save_draft(
+            visit_of(request).member_id, _text(form, "draft_id") or None,
+            to=_text(form, "to"), subject=_text(form, "subject"), body=_text(form, "body"),
+            in_reply_to=reply_to, forward_of=forward)
+    except FORM_ERRORS as exc:
+        return await _compose_again(request, form, exc, reply_to, forward, dropped_files)
+    return redirect("/drafts", "draft-saved", request=request)
 
 
 async def _people(request: web.Request) -> list[tuple[str, str]]:
@@ -306,6 +343,8 @@ async def compose(request: web.Request) -> web.Response:
     reply_to = _text(form, "in_reply_to") or None
     forward = _text(form, "forward_of") or None
     body = _text(form, "body")
+    if form.get("action") == "save-draft":
+        return await _save_draft(request, form, reply_to, forward, len(files))
     try:
         if reply_to and form.get("quote") == "1":
             body += quoted(await request.app[READING].read(visit.member_id, reply_to,
@@ -320,5 +359,8 @@ async def compose(request: web.Request) -> web.Response:
         sent = await request.app[SENDING].send(visit.member_id, draft)
     except (*FORM_ERRORS, Forbidden) as exc:  # Forbidden: a Restricted member's new thread
         return await _compose_again(request, form, exc, reply_to, forward, len(files))
+    if _text(form, "draft_id"):
+        with contextlib.suppress(NotFound):  # sent: the draft has done its work
+            await request.app[WRITING].delete_draft(visit.member_id, _text(form, "draft_id"))
     return redirect(f"/messages/{sent.id}" if reply_to else "/sent", "sent", request=request)
 

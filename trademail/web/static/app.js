@@ -48,9 +48,9 @@
     el.addEventListener("focus", function () { el.select(); });
   });
 
-  // Drafts live in this tab's sessionStorage only, so a timed-out session or a lost
-  // connection does not cost what was typed. Nothing leaves the browser.
-  if (body.dataset.notice === "sent") {
+  // What is typed is also kept in this tab's sessionStorage, so a timed-out session or a
+  // lost connection does not cost it; "Save draft" keeps it on the server.
+  if (body.dataset.notice === "sent" || body.dataset.notice === "draft-saved") {
     Object.keys(sessionStorage).forEach(function (k) {
       if (k.indexOf("tm-draft:") === 0) sessionStorage.removeItem(k);
     });
@@ -62,7 +62,7 @@
     let saved = {};
     try { saved = JSON.parse(sessionStorage.getItem(key) || "{}"); } catch (e) { saved = {}; }
     fields.forEach(function (el) {
-      if (!el.value && saved[el.name]) el.value = saved[el.name];
+      if (saved[el.name] && el.value === el.defaultValue) el.value = saved[el.name];
       el.addEventListener("input", function () {
         const draft = {};
         fields.forEach(function (f) { draft[f.name] = f.value; });
