@@ -236,8 +236,9 @@ def open_inbound(config: Config, stores: Stores, keyring: Keyring, clock: Clock,
                              dmarc_known=bool(smtp.trusted_authserv_id.strip()))
     outside_mail = OutsideMail(stores.correspondents, stores.mailbox, keyring, members,
                                sending, conduct, clock, reader, relay_domain=smtp.relay_domain)
-    return reader, Inbound(stores.members, notifications, member_mail, outside_mail,
-                           relay_domain=smtp.relay_domain)
+    return reader, Inbound(stores.members, members, notifications, member_mail, outside_mail,
+                           relay_domain=smtp.relay_domain,
+                           messages_per_minute=smtp.max_messages_per_minute)
 
 
 def mail_transport(config: Config) -> MailTransport:
@@ -333,7 +334,7 @@ async def build_app(config: Config, clock: Clock | None = None, *,
                   jobs={RESET_JOB: core.recovery.fulfil},
                   on_permanent_failure=core.notifications.on_permanent_failure,
                   render=core.notifications.render)
-    smtp = app[SMTP_GATEWAY] = SmtpGateway(core.inbound, core.reader, config.smtp, clock)
+    smtp = app[SMTP_GATEWAY] = SmtpGateway(core.inbound, core.reader, config.smtp)
     # Throttle rows also count mail per address and day, so they are kept a day at least.
     housekeeping = Housekeeping(core.stores, clock, sessions=core.sessions,
                                 signin_keep_seconds=max(config.auth.lockout_seconds, 86400))

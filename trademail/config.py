@@ -214,7 +214,8 @@ class SmtpConfig:
         "whose envelope and From are a member's address is taken as theirs, and with "
         "require_dmarc_pass on every reply by mail is refused (a warning is logged at start).",
         default="")
-    max_connections_per_client: int = _key("Open SMTP connections one client address may hold.",
+    max_connections_per_client: int = _key("Open SMTP connections one client address may hold "
+                                           "(in each server process).",
                                            _between(1, 1000), default=10)
     max_messages_per_minute: int = _key("Messages one client address may send per minute.",
                                         _between(1, 100000), default=60)

@@ -11,14 +11,13 @@ import asyncio
 import socket
 import ssl
 import weakref
-from collections import defaultdict, deque
+from collections import defaultdict
 from typing import Any
 
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from trademail import metrics
-from trademail.clock import Clock
 from trademail.config import SmtpConfig
 from trademail.errors import (
     Forbidden,
@@ -82,14 +81,13 @@ def smtp_reply(exc: BaseException) -> str:
 
 
 class ClientLimits:
-    """Open connections and messages per minute, per client address."""
+    """Open connections per client address, in this process: a connection is the process's
+    own resource (its socket, its memory). Messages per minute are counted by the inbound
+    service, across processes."""
 
-    def __init__(self, max_connections: int, max_per_minute: int, clock: Clock) -> None:
+    def __init__(self, max_connections: int) -> None:
         self._max_connections = max_connections
-        self._max_per_minute = max_per_minute
-        self._clock = clock
         self._open: dict[str, int] = defaultdict(int)
-        self._sent: dict[str, deque[float]] = defaultdict(deque)
 
     def connect(self, client: str) -> bool:
         if self._open[client] >= self._max_connections:
@@ -101,16 +99,6 @@ class ClientLimits:
         self._open[client] -= 1
         if self._open[client] <= 0:
             del self._open[client]
-
-    def message(self, client: str) -> bool:
-        now = self._clock.now()
-        times = self._sent[client]
-        while times and times[0] <= now - 60:
-            times.popleft()
-        if len(times) >= self._max_per_minute:
-            return False
-        times.append(now)
-        return True
 
 
 def _peer_host(peer: object) -> str:
@@ -132,7 +120,7 @@ class GatewayHandler:
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
-        if not self._limits.message(_peer_host(session.peer)):
+        if not await self._inbound.admit_client(_peer_host(session.peer)):
             return "451 4.7.1 Too many messages from your address; try again later"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
@@ -224,11 +212,9 @@ def tls_context(config: SmtpConfig) -> ssl.SSLContext | None:
 class SmtpGateway:
     """The listening socket and its sessions, started and stopped with the app."""
 
-    def __init__(self, inbound: Inbound, reader: MailReader, config: SmtpConfig,
-                 clock: Clock) -> None:
+    def __init__(self, inbound: Inbound, reader: MailReader, config: SmtpConfig) -> None:
         self._config = config
-        self._limits = ClientLimits(config.max_connections_per_client,
-                                    config.max_messages_per_minute, clock)
+        self._limits = ClientLimits(config.max_connections_per_client)
         self._handler = GatewayHandler(inbound, reader, self._limits)
         if config.require_dmarc_pass and not config.trusted_authserv_id.strip():
             log.warning("smtp: require_dmarc_pass is on but trusted_authserv_id is empty: no "

@@ -16,6 +16,7 @@ from trademail.crypto import digest
 from trademail.errors import MailRefused, NotFound
 from trademail.services.incoming import ReadMail
 from trademail.services.membermail import MemberMail
+from trademail.services.members import Members
 from trademail.services.notifications import Notifications
 from trademail.services.outsidemail import Alias, OutsideMail
 from trademail.store import MemberStore
@@ -36,14 +37,24 @@ class Destination:
 
 
 class Inbound:
-    def __init__(self, member_store: MemberStore, notifications: Notifications,
-                 member_mail: MemberMail, outside_mail: OutsideMail, *,
-                 relay_domain: str) -> None:
+    def __init__(self, member_store: MemberStore, members: Members,
+                 notifications: Notifications, member_mail: MemberMail,
+                 outside_mail: OutsideMail, *, relay_domain: str,
+                 messages_per_minute: int) -> None:
         self._members_store = member_store
+        self._members = members
+        self._per_minute = messages_per_minute
         self._notifications = notifications
         self._member_mail = member_mail
         self._outside_mail = outside_mail
         self._domain = relay_domain.lower()
+
+    # ------------------------------------------------------------------ MAIL
+
+    async def admit_client(self, client: str) -> bool:
+        """Whether a client (by address) may start another mail this minute: counted in the
+        database, so the limit holds however many server processes take its connections."""
+        return await self._members.per_minute(f"smtp:{client}", self._per_minute)
 
     # ------------------------------------------------------------------ RCPT
 

@@ -353,6 +353,13 @@ class Members:
         if wait > 0:
             raise Throttled(wait)
 
+    async def per_minute(self, subject: str, limit: int) -> bool:
+        """Count one event against `subject` unless `limit` were counted this minute; in
+        every server process at once."""
+        now = self._clock.now()
+        return await self._throttles_store.count_in_window(
+            self.throttle_subject(subject), now - now % 60, limit)
+
     async def quota(self, subject: str, *, per_day: int) -> bool:
         """Count one mail sent on behalf of `subject` if fewer than `per_day` went out since
         the subject was last quiet for a day; False (nothing counted) once that many did.

@@ -63,6 +63,20 @@ class ThrottleStore:
                 "UPDATE signin_failures SET failures = CASE WHEN failures > 0 "
                 "THEN failures - 1 ELSE 0 END WHERE subject = $1", client)
 
+    async def count_in_window(self, subject: str, window_start: float, limit: int) -> bool:
+        """Count one event against `subject` in the window starting at `window_start` (a
+        new window starts the count again), unless `limit` were counted in it already;
+        whether it was counted. One statement, so every process counts together."""
+        rows = await self.db.fetch(
+            "INSERT INTO signin_failures (subject, failures, last_failure_at) "
+            "VALUES ($1, 1, $2) ON CONFLICT (subject) DO UPDATE SET failures = CASE "
+            "WHEN signin_failures.last_failure_at = excluded.last_failure_at "
+            "THEN signin_failures.failures + 1 ELSE 1 END, "
+            "last_failure_at = excluded.last_failure_at "
+            "WHERE signin_failures.last_failure_at <> excluded.last_failure_at "
+            "OR signin_failures.failures < $3 RETURNING failures", subject, window_start, limit)
+        return bool(rows)
+
     async def forget_signin_failures(self, older_than: float) -> None:
         await self.db.execute("DELETE FROM signin_failures WHERE last_failure_at < $1",
                               older_than)
