@@ -135,9 +135,21 @@ async def test_two_members_write_live_reply_and_sign_out(
     for page in (amina, bako):
         assert "real-" not in await page.content()
     await amina.get_by_role("link", name="Settings").first.click()
-    await amina.get_by_role("heading", name="Sessions").wait_for()
+    await amina.get_by_role("heading", name="Settings", level=1).wait_for()
     assert "a•••@real-amina.example" in await amina.content()  # one's own, masked
     await shot(amina, "settings")
+    # Each section is a page of its own, listed on the overview; on a section's page the
+    # section navigation marks it, and works by keyboard too.
+    await amina.get_by_role("link", name="Sessions").click()
+    await amina.get_by_role("heading", name="Sessions", level=1).wait_for()
+    sections = amina.get_by_role("navigation", name="Settings sections")
+    assert await sections.get_by_role("link", name="Sessions").get_attribute(
+        "aria-current") == "page"
+    await sections.get_by_role("link", name="Your account").focus()
+    await amina.keyboard.press("Tab")
+    assert await amina.evaluate("document.activeElement.textContent") == "Password and address"
+    await amina.keyboard.press("Enter")
+    await amina.get_by_role("heading", name="Password and address", level=1).wait_for()
 
     # Sign out: the old cookie no longer opens anything.
     cookies = await amina.context.cookies()
@@ -214,6 +226,7 @@ async def test_a_new_member_confirms_forgets_and_resets_in_the_browser(
     page = await new_page(chromium, str(server.make_url("")).rstrip("/"))
     await sign_up(page, "dora")
     await page.get_by_role("link", name="Settings").first.click()
+    await page.get_by_role("link", name="Password and address").click()
     assert await page.locator("[data-unconfirmed]").is_visible()
 
     # The link from the mail opens a page with one button; pressing it confirms.
@@ -223,7 +236,7 @@ async def test_a_new_member_confirms_forgets_and_resets_in_the_browser(
     await shot(page, "confirm-address")
     await page.get_by_role("button", name="Confirm my address").click()
     assert await page.get_by_text("Your address is confirmed").is_visible()
-    await page.goto("/settings")
+    await page.goto("/settings/security")
     assert await page.locator("[data-unconfirmed]").count() == 0
 
     # Forgotten: a link by mail, a new password, and every old session is gone.

@@ -18,6 +18,7 @@ import pytest
 from tests.test_browser import ARTIFACTS, chromium, new_page, serve, sign_up  # noqa: F401
 from tests.test_browser_directory import axe_source
 from trademail.testing import FakeClock
+from trademail.web.settings import SECTIONS
 
 pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
@@ -25,22 +26,29 @@ WIDTHS = (390, 1280)
 VISITOR_PAGES = {"landing": "/", "signin": "/signin", "signup": "/signup",
                  "password-forgot": "/password/forgot", "directory-visitor": "/directory",
                  "not-found": "/directory/nobody-here"}
-MEMBER_PAGES = {"inbox": "/inbox", "sent": "/sent", "archive": "/archive", "trash": "/trash",
+MEMBER_PAGES = {"inbox": "/inbox", "sent": "/sent", "drafts": "/drafts", "archive": "/archive",
+                "trash": "/trash",
                 "search": "/search?q=cashew", "compose": "/compose", "settings": "/settings",
-                "listings": "/listings", "directory": "/directory"}
+                "listings": "/listings", "directory": "/directory",
+                **{f"settings-{slug}": section.url for slug, section in SECTIONS.items()}}
 WIDER_THAN_THE_WINDOW = "document.documentElement.scrollWidth - window.innerWidth"
 
 
 async def _check(page: Any, name: str, path: str, width: int) -> list[str]:
-    """What is wrong with one page at one width: wider than the window, or a serious or
-    critical accessibility problem axe-core finds."""
     await page.goto(path)
+    return await page_problems(page, f"{name}-{width}", width)
+
+
+async def page_problems(page: Any, name: str, width: int) -> list[str]:
+    """What is wrong with the page as it stands, `width` px wide: wider than the window, or
+    a serious or critical accessibility problem axe-core finds. Keeps a screenshot of it,
+    test-artifacts/<name>.png."""
     ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     problems = []
     extra = await page.evaluate(WIDER_THAN_THE_WINDOW)
     if extra > 0:
-        problems.append(f"{name} ({path}) is {extra} px too wide at {width} px")
+        problems.append(f"{name} ({page.url}) is {extra} px too wide at {width} px")
     await page.evaluate(axe_source())
     result = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     problems += [f"{name} at {width} px: {v['id']} ({v['impact']}): {v['help']} "
@@ -67,6 +75,7 @@ async def test_no_page_scrolls_sideways_or_fails_axe_on_a_phone_or_a_desktop(
     await amina.locator("#message-list li.row").first.get_by_role("link").click()
     await amina.wait_for_url(re.compile(r"/messages/[0-9a-f]{32}$"))
     pages = {**MEMBER_PAGES, "message": amina.url.removeprefix(base)}
+    await _fill_settings(amina)
     cookies = await amina.context.cookies()
 
     await _times_are_the_readers_own(chromium, base, cookies)
@@ -83,6 +92,22 @@ async def test_no_page_scrolls_sideways_or_fails_axe_on_a_phone_or_a_desktop(
     assert problems == []
 
 
+async def _fill_settings(page: Any) -> None:
+    """Settings with their tables filled (a blocked sender, a token, a second alias), as
+    they are wide on a phone."""
+    await page.goto("/settings/blocks")
+    await page.get_by_label("Who to block").fill("outside.sender@long-domain-name.example")
+    await page.get_by_role("button", name="Block", exact=True).click()
+    await page.wait_for_url("**/settings/blocks")
+    await page.goto("/settings/tokens")
+    await page.get_by_label("Token name").fill("Office CRM")
+    await page.get_by_role("button", name="Create token").click()
+    await page.get_by_label("New API token").wait_for()
+    await page.goto("/settings/aliases")
+    await page.get_by_role("button", name="Add an alias").click()
+    await page.wait_for_url("**/settings/aliases")
+
+
 async def _times_are_the_readers_own(browser: Any, base: str, cookies: list[Any]) -> None:
     """One time format on every page: the reader's local time, the zone in the tooltip."""
     context = await browser.new_context(base_url=base, timezone_id="Africa/Nairobi",
@@ -90,7 +115,7 @@ async def _times_are_the_readers_own(browser: Any, base: str, cookies: list[Any]
     try:
         await context.add_cookies(cookies)
         page = await context.new_page()
-        for path in ("/settings", "/sent"):
+        for path in ("/settings/profile", "/settings/sessions", "/sent"):
             await page.goto(path)
             times = page.locator("time[data-local]")
             assert await times.count() > 0, path

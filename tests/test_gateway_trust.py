@@ -92,7 +92,7 @@ async def change_address(gateway: Gateway, username: str, new: str) -> None:  # 
     browser = Browser(gateway.client, https=True)
     try:
         assert (await browser.sign_in(username)).status == 303
-        settings = await browser.page("/settings")
+        settings = await browser.page("/settings/security")
         resp = await browser.post("/settings/email", {
             "email": new, "password": "harbour crane pallet voyage"}, csrf=csrf_of(settings))
         assert resp.status == 200

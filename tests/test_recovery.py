@@ -138,7 +138,7 @@ async def test_changing_the_password_revokes_every_api_token(client: Any) -> Non
     browser = Browser(client)
     try:
         await browser.sign_in("amina")
-        settings = await browser.page("/settings")
+        settings = await browser.page("/settings/security")
         assert "revokes every API token" in settings
         resp = await browser.post("/settings/password", {
             "current_password": PASSWORD, "new_password": NEW_PASSWORD}, csrf=csrf_of(settings))
@@ -167,7 +167,7 @@ async def test_a_reset_link_dies_with_the_address_and_the_password_it_was_for(
         await ask_reset(client, "amina")
         old_address_link = await reset_token(client, member.email)
         assert (await browser.sign_in("amina")).status == 303
-        settings = await browser.page("/settings")
+        settings = await browser.page("/settings/security")
         new = "amina@new-amina.example"
         await browser.post("/settings/email", {"email": new, "password": PASSWORD},
                            csrf=csrf_of(settings))
@@ -181,7 +181,7 @@ async def test_a_reset_link_dies_with_the_address_and_the_password_it_was_for(
 
         await ask_reset(client, "amina")
         unused = await reset_token(client, new)
-        page = await browser.page("/settings")
+        page = await browser.page("/settings/security")
         resp = await browser.post("/settings/password", {
             "current_password": PASSWORD, "new_password": NEW_PASSWORD}, csrf=csrf_of(page))
         assert resp.status == 303

@@ -158,7 +158,7 @@ async def test_the_web_sign_up_and_confirmation(client: Any) -> None:
     browser = Browser(client)
     try:
         await browser.sign_up("mallory", email="amina@real-amina.example")  # as any sign-up
-        settings = await browser.page("/settings")
+        settings = await browser.page("/settings/security")
         assert "data-unconfirmed" in settings and "amina@real-amina.example" not in settings
         await take_mail(client, "amina@real-amina.example", "tried to make a new")
 
@@ -170,7 +170,7 @@ async def test_the_web_sign_up_and_confirmation(client: Any) -> None:
         page = await anonymous.page(f"/signup/confirm?token={token}")
         resp = await anonymous.post("/signup/confirm", {"token": token, "csrf": csrf_of(page)})
         assert resp.status == 200 and "Your address is confirmed" in await resp.text()
-        assert "data-unconfirmed" not in await fresh.page("/settings")
+        assert "data-unconfirmed" not in await fresh.page("/settings/security")
         await fresh.close()
         await anonymous.close()
     finally:

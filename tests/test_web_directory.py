@@ -83,7 +83,7 @@ def company_names(page: str) -> list[str]:
 async def test_a_visitor_reads_the_directory_without_aliases_or_cookies(
         client: Any, browsers: Any) -> None:
     amina = await member(client, browsers, "amina")
-    alias = alias_of(await amina.page("/settings"))
+    alias = alias_of(await amina.page("/settings/aliases"))
     await list_company(amina, about="Cashew kernels from Mtwara.", product="Cashew W320",
                        description="Grade W320, 50 lb tins.")
     await save(amina, "/listings/leads", {"kind": "sell", "title": "20 t cashew in March",
@@ -116,7 +116,7 @@ async def test_a_visitor_reads_the_directory_without_aliases_or_cookies(
 async def test_a_member_sees_aliases_and_send_links_that_name_the_listing(
         client: Any, browsers: Any) -> None:
     amina = await member(client, browsers, "amina")
-    alias = alias_of(await amina.page("/settings"))
+    alias = alias_of(await amina.page("/settings/aliases"))
     await list_company(amina, about="Cashew kernels.", product="Cashew W320")
     bako = await member(client, browsers, "bako")
     page = await bako.page("/directory")
@@ -202,7 +202,7 @@ async def test_a_phone_number_in_a_product_unlists_until_it_is_removed(
     assert 'data-status="not_listed"' in page
     assert company_names(await visitor.page("/directory")) == []
     assert (await visitor.get("/directory/amina")).status == 404
-    settings = await amina.page("/settings")
+    settings = await amina.page("/settings/profile")
     assert "NOT Listed" in settings and "a phone number" in settings  # status and reason
 
     await save(amina, f"/listings/products/{product_id}", {
@@ -267,7 +267,7 @@ async def test_contact_sections_need_sign_in_a_form_token_and_are_capped(
     aliases = {}
     for name in ("amina", "carla", "dora"):
         seller = await member(client, browsers, name)
-        aliases[name] = alias_of(await seller.page("/settings"))
+        aliases[name] = alias_of(await seller.page("/settings/aliases"))
         await save(seller, "/listings/profile", {
             "about": "Spices.", "business_type": "distributor", "phone": PHONE,
             "website": f"{name}.example", "address": "Plot 4, Mombasa Road, Nairobi",
@@ -312,9 +312,9 @@ async def test_blocks_from_settings_refuse_or_file_away(client: Any, browsers: A
     bako = await member(client, browsers, "bako")
     carla = await member(client, browsers, "carla")
     resp = await amina.post("/settings/blocks", {"who": "bako", "mode": "refuse"},
-                            form_page="/settings")
-    assert (resp.status, resp.headers["Location"]) == (303, "/settings#blocks")
-    page = await amina.page("/settings")
+                            form_page="/settings/blocks")
+    assert (resp.status, resp.headers["Location"]) == (303, "/settings/blocks")
+    page = await amina.page("/settings/blocks")
     assert "their messages are refused" in page and "<td>bako" in page
     block_id = re.search(r'/settings/blocks/([0-9a-f]{32})/remove', page).group(1)  # type: ignore[union-attr]
 
@@ -326,19 +326,19 @@ async def test_blocks_from_settings_refuse_or_file_away(client: Any, browsers: A
     assert "does not accept your messages" in text
 
     resp = await amina.post("/settings/blocks", {"who": "nobody-here", "mode": "refuse"},
-                            form_page="/settings")
+                            form_page="/settings/blocks")
     assert resp.status == 422 and 'id="b-who-error"' in await resp.text()
-    resp = await amina.post(f"/settings/blocks/{block_id}/remove", {}, form_page="/settings")
+    resp = await amina.post(f"/settings/blocks/{block_id}/remove", {}, form_page="/settings/blocks")
     assert resp.status == 303
-    assert "reach your inbox again" in await amina.page("/settings")
+    assert "reach your inbox again" in await amina.page("/settings/blocks")
     before = await outbox_rows(client, "amina")
     await bako.send("amina", "Hello again", "Hi")
     assert await outbox_rows(client, "amina") == before + 1  # notified, as usual
 
     resp = await amina.post("/settings/blocks", {"who": "carla", "mode": "file"},
-                            form_page="/settings")
+                            form_page="/settings/blocks")
     assert resp.status == 303
-    assert "filed away silently" in await amina.page("/settings")
+    assert "filed away silently" in await amina.page("/settings/blocks")
     before = await outbox_rows(client, "amina")
     await carla.send("amina", "Special offer", "Buy now")
     assert "Special offer" in await amina.page("/archive")
@@ -375,7 +375,7 @@ async def test_a_member_reports_a_conversation_and_blocks_its_sender(
                             csrf=csrf_of(page))
     assert resp.status == 303
     assert "their messages are refused" in await amina.page(f"/messages/{message_id}")
-    assert "<td>bako" in await amina.page("/settings")
+    assert "<td>bako" in await amina.page("/settings/blocks")
 
 
 # ---------------------------------------------------------------- sending limits

@@ -58,7 +58,7 @@ async def test_only_staff_get_into_the_console(client: Any, browsers: Any) -> No
                                                             "reason": "trust me"}),
                        (f"/staff/reports/{'0' * 32}/close", {"outcome": "done now"})):
         assert (await amina.post(path, data, csrf=csrf)).status == 403, path
-    assert "Premium" not in await amina.page("/settings")
+    assert "Premium" not in await amina.page("/settings/profile")
     visitor = browsers()
     for path in STAFF_PAGES:
         resp = await visitor.get(path, allow_redirects=False)
@@ -120,13 +120,13 @@ async def test_staff_restrict_and_ban_with_a_reason_members_see(
     resp = await change(sasha, amina_id, "status", "restricted", "")
     text = await resp.text()
     assert resp.status == 422 and 'id="st-reason-error"' in text
-    assert "Restricted" not in await amina.page("/settings")
+    assert "Restricted" not in await amina.page("/settings/profile")
     resp = await change(sasha, amina_id, "status", "restricted", "Asked members for fees")
     assert (resp.status, resp.headers["Location"]) == (303, f"/staff/members/{amina_id}")
     page = await sasha.page(f"/staff/members/{amina_id}")
     assert "The member&#39;s status was changed" in page and "Asked members for fees" in page
 
-    settings = await amina.page("/settings")
+    settings = await amina.page("/settings/profile")
     assert 'data-status="restricted"' in settings and "Asked members for fees" in settings
     assert "you can only answer conversations others started" in settings
     compose = await amina.page("/compose")
@@ -172,7 +172,7 @@ async def test_tiers_change_with_a_reason(client: Any, browsers: Any) -> None:
     assert resp.status == 422 and 'id="ti-reason-error"' in await resp.text()
     resp = await change(sasha, amina_id, "tier", "premium", "Paid for premium")
     assert resp.status == 303
-    settings = await amina.page("/settings")
+    settings = await amina.page("/settings/profile")
     assert "Premium member" in settings and 'data-status="active"' in settings
     assert "Paid for premium" in await sasha.page("/staff/audit")
 

@@ -13,7 +13,7 @@ from trademail.appkeys import RECOVERY, SIGNUP
 from trademail.clientaddr import client_address
 from trademail.web.pages import field_errors, form_status, page
 from trademail.web.request import FORM_ERRORS, public, read_form, redirect, visit_of
-from trademail.web.settings import refused
+from trademail.web.settings import refused, section_url
 
 routes = web.RouteTableDef()
 
@@ -48,7 +48,7 @@ async def resend_confirmation(request: web.Request) -> web.Response:
         await request.app[SIGNUP].resend(visit_of(request).member_id)
     except FORM_ERRORS as exc:
         return await refused(request, "email", exc)
-    return redirect("/settings#email", "confirmation-sent", request=request)
+    return redirect(section_url("email"), "confirmation-sent", request=request)
 
 
 @routes.get("/password/forgot")

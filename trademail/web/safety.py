@@ -10,7 +10,7 @@ from trademail.appkeys import CONDUCT
 from trademail.services.conduct import Block
 from trademail.web.pages import field_errors, form_status
 from trademail.web.request import FORM_ERRORS, read_form, redirect, visit_of
-from trademail.web.settings import refused
+from trademail.web.settings import refused, section_url
 from trademail.web.views import message_page
 
 routes = web.RouteTableDef()
@@ -34,14 +34,14 @@ async def add_block(request: web.Request) -> web.Response:
         # An address typed here is not shown again: the page keeps no one's address.
         return await refused(request, "blocks", exc, block_values={
             "who": "" if "@" in who else who, "mode": mode})
-    return redirect("/settings#blocks", blocked_notice(block), request=request)
+    return redirect(section_url("blocks"), blocked_notice(block), request=request)
 
 
 @routes.post("/settings/blocks/{id}/remove")
 async def remove_block(request: web.Request) -> web.Response:
     await read_form(request)  # the CSRF token is checked by the middleware
     await request.app[CONDUCT].unblock(visit_of(request).member_id, request.match_info["id"])
-    return redirect("/settings#blocks", "unblocked", request=request)
+    return redirect(section_url("blocks"), "unblocked", request=request)
 
 
 @routes.post("/messages/{id}/report")

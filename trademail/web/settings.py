@@ -1,8 +1,10 @@
-"""The settings pages: the account's standing, password, real address, aliases,
-notifications, blocked senders, API tokens and sessions."""
+"""The settings pages: an overview, and one page for each section (the account's standing,
+password and address, aliases, notifications, blocked senders, API tokens, sessions); each
+form posts to its section and comes back to that section's page."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -26,25 +28,81 @@ routes = web.RouteTableDef()
 TOKEN_LIFETIMES = {"30": 30 * 86400, "90": 90 * 86400, "365": 365 * 86400}
 
 
-async def _settings(request: web.Request, *, status: int = 200, **context: Any) -> web.Response:
+@dataclass(frozen=True)
+class Section:
+    """One settings page: its address under /settings, its name, and what it holds."""
+
+    slug: str
+    title: str
+    summary: str
+
+    @property
+    def url(self) -> str:
+        return f"/settings/{self.slug}"
+
+
+SECTIONS = {s.slug: s for s in (
+    Section("profile", "Your account",
+            "Your company and country, your tier, and your account's standing."),
+    Section("security", "Password and address",
+            "Change your password, or the email address TradeMail writes to."),
+    Section("aliases", "Aliases",
+            "The addresses others see instead of yours: add one, or switch one off."),
+    Section("notifications", "Notifications",
+            "What TradeMail mails you when a message arrives, and mail that did not arrive."),
+    Section("blocks", "Blocked senders",
+            "Members and outside addresses whose messages you refuse or file away."),
+    Section("signature", "Signature",
+            "What goes below the messages and replies you write here."),
+    Section("tokens", "API tokens",
+            "Keys for your CRM, ERP or mobile apps, and what each may do."),
+    Section("sessions", "Sessions",
+            "Where you are signed in; sign out a browser you no longer use."),
+)}
+# The form a refused post re-renders, when its section holds more than one.
+FORM_SECTIONS = {"password": "security", "email": "security", "notify": "notifications"}
+NOTIFY_CHOICES = (("off", "Nothing", "Check TradeMail yourself."),
+                  ("summary", "A short notice", "Who wrote and the subject, with a link."),
+                  ("full", "The whole message", "Text and attachments, with a reply address."))
+# The signature's page is served by web/writing.py, with what it keeps.
+_SECTION_ROUTE = "/settings/{section:" + "|".join(s for s in SECTIONS if s != "signature") + "}"
+
+
+def section_url(form: str) -> str:
+    """The page a form of this name belongs to, where its post comes back to."""
+    return SECTIONS[FORM_SECTIONS.get(form, form)].url
+
+
+async def _render(request: web.Request, section: str | None, *, status: int = 200,
+                  **context: Any) -> web.Response:
+    """The overview (section None) or one section's page, with what it shows."""
     visit = visit_of(request)
     overview = await request.app[ACCOUNT].overview(visit)
-    blocks = await request.app[CONDUCT].blocks(visit.member_id)
-    return await page(request, "settings.html", {
+    blocks = await request.app[CONDUCT].blocks(visit.member_id) \
+        if section in (None, "blocks") else ()
+    template = f"settings_{section}.html" if section else "settings.html"
+    return await page(request, template, {
         "overview": overview, "blocks": blocks, "scopes": SCOPES, "errors": {},
-        "block_values": {}, **context}, status=status)
+        "block_values": {}, "sections": SECTIONS.values(), "current": section,
+        "here": SECTIONS[section] if section else None,
+        "notify_choices": NOTIFY_CHOICES, "form": None, **context}, status=status)
 
 
-async def refused(request: web.Request, section: str, exc: TradeMailError,
+async def refused(request: web.Request, form: str, exc: TradeMailError,
                   **context: Any) -> web.Response:
-    """The settings page again, with a refused form's errors in its section."""
-    return await _settings(request, status=form_status(exc), section=section,
-                           errors=field_errors(exc), **context)
+    """The form's section page again, with the refused form's errors beside its fields."""
+    return await _render(request, FORM_SECTIONS.get(form, form), status=form_status(exc),
+                         form=form, errors=field_errors(exc), **context)
 
 
 @routes.get("/settings")
 async def settings(request: web.Request) -> web.Response:
-    return await _settings(request)
+    return await _render(request, None)
+
+
+@routes.get(_SECTION_ROUTE)
+async def section_page(request: web.Request) -> web.Response:
+    return await _render(request, request.match_info["section"])
 
 
 @routes.post("/settings/password")
@@ -56,7 +114,7 @@ async def change_password(request: web.Request) -> web.Response:
             new=form.get("new_password"), client=client_address(request))
     except FORM_ERRORS as exc:
         return await refused(request, "password", exc)
-    return redirect("/settings#password", "password", request=request)
+    return redirect(section_url("password"), "password", request=request)
 
 
 @routes.post("/settings/email")
@@ -68,13 +126,13 @@ async def change_email(request: web.Request) -> web.Response:
             client=client_address(request))
     except FORM_ERRORS as exc:
         return await refused(request, "email", exc)
-    return await _settings(request, section="email", email_sent_to=masked)
+    return await _render(request, "security", form="email", email_sent_to=masked)
 
 
 @routes.post("/settings/email/cancel")
 async def cancel_email(request: web.Request) -> web.Response:
     await request.app[ADDRESSES].cancel(visit_of(request))
-    return redirect("/settings#email", "email-cancelled", request=request)
+    return redirect(section_url("email"), "email-cancelled", request=request)
 
 
 @routes.get("/settings/email/confirm")
@@ -90,7 +148,7 @@ async def confirm_email(request: web.Request) -> web.Response:
     except FORM_ERRORS as exc:
         return await page(request, "confirm_email.html", {
             "token": "", "errors": field_errors(exc)}, status=form_status(exc))
-    return redirect("/settings#email", "email-changed", request=request)
+    return redirect(section_url("email"), "email-changed", request=request)
 
 
 @routes.post("/settings/aliases")
@@ -102,7 +160,7 @@ async def set_alias(request: web.Request) -> web.Response:
                                                      form.get("address"), enabled)
     except FORM_ERRORS as exc:
         return await refused(request, "aliases", exc)
-    return redirect("/settings#aliases", "alias-enabled" if enabled else "alias-disabled",
+    return redirect(section_url("aliases"), "alias-enabled" if enabled else "alias-disabled",
                     request=request)
 
 
@@ -113,7 +171,7 @@ async def add_alias(request: web.Request) -> web.Response:
         await request.app[MEMBERS].add_alias(visit_of(request).member_id)
     except FORM_ERRORS as exc:
         return await refused(request, "aliases", exc)
-    return redirect("/settings#aliases", "alias-added", request=request)
+    return redirect(section_url("aliases"), "alias-added", request=request)
 
 
 @routes.post("/settings/notify")
@@ -124,7 +182,7 @@ async def notify(request: web.Request) -> web.Response:
                                                         form.get("notify"))
     except FORM_ERRORS as exc:
         return await refused(request, "notify", exc)
-    return redirect("/settings#notifications", "notify", request=request)
+    return redirect(section_url("notify"), "notify", request=request)
 
 
 @routes.post("/settings/tokens")
@@ -138,22 +196,22 @@ async def create_token(request: web.Request) -> web.Response:
             expires_in=TOKEN_LIFETIMES.get(lifetime, 0) if isinstance(lifetime, str) else 0)
     except FORM_ERRORS as exc:
         return await refused(request, "tokens", exc)
-    return await _settings(request, section="tokens", new_token=token, new_secret=secret)
+    return await _render(request, "tokens", new_token=token, new_secret=secret)
 
 
 @routes.post("/settings/tokens/{id}/revoke")
 async def revoke_token(request: web.Request) -> web.Response:
     await request.app[TOKENS].revoke(visit_of(request).member_id, request.match_info["id"])
-    return redirect("/settings#tokens", "token-revoked", request=request)
+    return redirect(section_url("tokens"), "token-revoked", request=request)
 
 
 @routes.post("/settings/sessions/{id}/end")
 async def end_session(request: web.Request) -> web.Response:
     await request.app[SESSIONS].end(visit_of(request).member_id, request.match_info["id"])
-    return redirect("/settings#sessions", "session-ended", request=request)
+    return redirect(section_url("sessions"), "session-ended", request=request)
 
 
 @routes.post("/settings/sessions/end-others")
 async def end_other_sessions(request: web.Request) -> web.Response:
     await request.app[SESSIONS].end_others(visit_of(request))
-    return redirect("/settings#sessions", "others-ended", request=request)
+    return redirect(section_url("sessions"), "others-ended", request=request)

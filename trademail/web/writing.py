@@ -8,6 +8,7 @@ from aiohttp import web
 from trademail.appkeys import WRITING
 from trademail.web.pages import field_errors, form_status, page
 from trademail.web.request import FORM_ERRORS, read_form, redirect, visit_of
+from trademail.web.settings import SECTIONS
 
 routes = web.RouteTableDef()
 
@@ -26,10 +27,18 @@ async def delete_draft(request: web.Request) -> web.Response:
     return redirect("/drafts", "draft-deleted", request=request)
 
 
+async def _signature_page(request: web.Request, text: str, *, status: int = 200,
+                          errors: dict[str, str] | None = None) -> web.Response:
+    """The signature's settings page, framed like every other section."""
+    return await page(request, "settings_signature.html", {
+        "signature": text, "errors": errors or {}, "sections": SECTIONS.values(),
+        "current": "signature", "here": SECTIONS["signature"]}, status=status)
+
+
 @routes.get("/settings/signature")
 async def signature_form(request: web.Request) -> web.Response:
-    text = await request.app[WRITING].signature(visit_of(request).member_id)
-    return await page(request, "signature.html", {"signature": text, "errors": {}})
+    return await _signature_page(
+        request, await request.app[WRITING].signature(visit_of(request).member_id))
 
 
 @routes.post("/settings/signature")
@@ -39,7 +48,6 @@ async def save_signature(request: web.Request) -> web.Response:
     try:
         await request.app[WRITING].set_signature(visit_of(request).member_id, text)
     except FORM_ERRORS as exc:
-        return await page(request, "signature.html", {
-            "signature": text if isinstance(text, str) else "", "errors": field_errors(exc)},
-            status=form_status(exc))
+        return await _signature_page(request, text if isinstance(text, str) else "",
+                                     status=form_status(exc), errors=field_errors(exc))
     return redirect("/settings/signature", "signature", request=request)
