@@ -5,6 +5,7 @@ them."""
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime
 import gzip
 import io
@@ -13,6 +14,7 @@ import zipfile
 import zlib
 from xml.sax.saxutils import escape
 
+import compressed_rtf
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -25,6 +27,13 @@ CREATED = datetime.datetime(2025, 1, 6, 9, 0, tzinfo=datetime.UTC)
 def base64_lines(data: bytes, width: int = 76) -> str:
     text = base64.b64encode(data).decode("ascii")
     return "\n".join(text[i:i + width] for i in range(0, len(text), width))
+
+
+def uuencoded(name: str, data: bytes, line_end: str = "\n") -> str:
+    """A file uuencoded in text, as old clients and gateways put it inline in a body."""
+    lines = [binascii.b2a_uu(data[i:i + 45]).decode("ascii").rstrip("\n")
+             for i in range(0, len(data), 45)]
+    return line_end.join([f"begin 644 {name}", *lines, "`", "end"]) + line_end
 
 
 # ---------------------------------------------------------------------- S/MIME
@@ -102,12 +111,40 @@ def _tnef_attribute(level: int, name: int, kind: int, data: bytes) -> bytes:
         struct.pack("<H", sum(data) & 0xFFFF)
 
 
-def winmail_dat(files: list[tuple[str, bytes]]) -> bytes:
-    """A TNEF stream, as Outlook writes when it sends rich text, carrying `files`."""
+def _mapi_property(kind: int, tag: int, value: bytes) -> bytes:
+    """One MAPI property of a variable size (a string or binary), padded to four bytes."""
+    return struct.pack("<HHII", kind, tag, 1, len(value)) + value + bytes(-len(value) % 4)
+
+
+def _mapi_bodies(body: str | None, html: str | None, rtf: str | None, *,
+                 compress: bool = True) -> bytes:
+    """attMAPIProps of the message: PR_BODY (8-bit, code page 1252), PR_HTML, and
+    PR_RTF_COMPRESSED (LZFu, as Outlook stores rich text; MELA, stored as it is, unless
+    `compress`)."""
+    properties = []
+    if body is not None:
+        properties.append(_mapi_property(0x001E, 0x1000, body.encode("cp1252") + b"\x00"))
+    if html is not None:
+        properties.append(_mapi_property(0x0102, 0x1013, html.encode()))
+    if rtf is not None:
+        properties.append(_mapi_property(0x0102, 0x1009, compressed_rtf.compress(
+            rtf.encode("cp1252"), compressed=compress)))
+    return struct.pack("<I", len(properties)) + b"".join(properties)
+
+
+def winmail_dat(files: list[tuple[str, bytes]], *, body: str | None = None,
+                html: str | None = None, rtf: str | None = None,
+                compress_rtf: bool = True) -> bytes:
+    """A TNEF stream, as Outlook writes when it sends rich text, carrying `files`, and with
+    the message's bodies as MAPI properties when given: plain `body`, `html`, and `rtf`
+    (compressed, as Outlook writes it: the signature is in there)."""
     out = struct.pack("<IH", 0x223E9F78, 0x0001)
     out += _tnef_attribute(1, 0x9006, 0x0008, struct.pack("<I", 0x00010000))
     out += _tnef_attribute(1, 0x9007, 0x0006, struct.pack("<II", 1252, 0))
     out += _tnef_attribute(1, 0x8008, 0x0007, b"IPM.Microsoft Mail.Note\x00")
+    if (body, html, rtf) != (None, None, None):
+        out += _tnef_attribute(1, 0x9003, 0x0006, _mapi_bodies(body, html, rtf,
+                                                               compress=compress_rtf))
     for name, data in files:
         out += _tnef_attribute(2, 0x9002, 0x0006, bytes(14))
         out += _tnef_attribute(2, 0x8010, 0x0001, name.encode("cp1252") + b"\x00")

@@ -13,11 +13,18 @@ Artefacts made per run for the member's address: {{PGP_KEY_ARMORED}}, {{PGP_KEY_
 Blocks transform what they enclose, innermost first, once the placeholders are filled:
 {{BASE64 charset}}…{{/BASE64}} encodes it in that charset, then in base64; {{PCT}}…{{/PCT}}
 %-encodes it; {{FOLD n}}…{{/FOLD}} folds it every n characters (a line break and a space,
-as iCalendar and vCard do; {{FOLD n crlf}} with CR LF); {{GZIP_BASE64}}, {{ZIP_BASE64 name}},
+as iCalendar and vCard do; {{FOLD n crlf}} with CR LF, {{FOLD n tab}} with a line break and
+a tab, {{FOLD n delsp}} with a blank and a line break, as format=flowed with DelSp=yes
+does); {{FOLD_OCTETS n crlf}} folds its UTF-8 bytes every n octets (CR LF and a space,
+"tab" a tab), inside a character where one falls there, as simple calendar clients do;
+{{UUENCODE name}} uuencodes it as a file of that name ("begin 644 name" … "end");
+{{GZIP_BASE64}}, {{ZIP_BASE64 name}},
 {{DOCX_BASE64}}, {{XLSX_BASE64}}, {{ODT_BASE64}}, {{PDF_BASE64}} (a page showing the text,
 Flate-compressed), {{PDF_AUTHOR_BASE64}} (the text as the author, UTF-16BE in octal escapes)
 make that file of the text, in base64; {{TNEF_BASE64 name,name}} makes a winmail.dat of
-those files, their contents separated by a line "--- next file ---".
+those files, their contents separated by a line "--- next file ---", and after a line
+"--- rich text body ---" the message's body, as compressed RTF ({{TNEF_BASE64}}: no files).
+Bytes that are no UTF-8 (a character folded in two) are carried as they are.
 """
 
 from __future__ import annotations
@@ -166,6 +173,30 @@ CASES = [
          subject="Re: offer from {{ALIAS}}"),
     Case("reply_leak_data_uri.eml", "REPLY", "MEMBER", 250, "reply",
          ("My card as a web page.",), kept=(), removed=("card.html",)),
+    Case("reply_leak_calendar_split_character.eml", "REPLY", "MEMBER", 250, "reply",
+         ("Invitation and card attached.",), attachments=2, kept=("invite.ics", "card.vcf"),
+         rewritten=("invite.ics", "card.vcf"), member_email="bakari@xn--bcher-kva.example"),
+    Case("reply_leak_calendar_only_part.eml", "REPLY", "MEMBER", 250, "reply",
+         ("ORGANIZER;CN=Bakari:mailto:{{ALIAS}}",), member_email="bakari@xn--bcher-kva.example"),
+    Case("reply_leak_tab_folded_body.eml", "REPLY", "MEMBER", 250, "reply",
+         ("EMAIL;TYPE=work:{{ALIAS}}", "the old address book:\n\n{{ALIAS}}\n"),
+         ("real-ba", "kari.example")),
+    Case("reply_leak_vcard_only_part.eml", "REPLY", "MEMBER", 250, "reply",
+         ("item1.EMAIL;type=INTERNET;type=pref:{{ALIAS}}",), ("real-bakari",)),
+    Case("reply_leak_winmail_rich_text_signature.eml", "REPLY", "MEMBER", 250, "reply",
+         ("Updated price list attached.",), attachments=1, kept=("prices.csv",),
+         removed=("winmail.dat",)),
+    Case("reply_leak_winmail_rich_text_only.eml", "REPLY", "MEMBER", 250, "reply",
+         ("We can load on the 14th.",), kept=(), removed=("winmail.dat",)),
+    Case("reply_leak_uuencoded_inline.eml", "REPLY", "MEMBER", 250, "reply",
+         ("Card attached below, and the price list.", "W320,1420", "\n\nBakari"),
+         ("begin 644",), kept=(), removed=("card.vcf",)),
+    Case("reply_leak_rich_text_runs.eml", "REPLY", "MEMBER", 250, "reply",
+         ("Our letter of intent, as Word saved it.",), attachments=1, kept=("letter.rtf",),
+         rewritten=("letter.rtf",)),
+    Case("reply_leak_flowed_soft_breaks.eml", "REPLY", "MEMBER", 250, "reply",
+         ("Invoices go to {{ALIAS}}, and the", "old mailbox {{ALIAS}} still works."),
+         ("real-",)),
     # ------------------------------------------------ auto-replies never join the conversation
     Case("reply_auto_reply_out_of_office.eml", "REPLY", "MEMBER", 250, "dropped"),
     Case("reply_vacation_precedence_bulk.eml", "REPLY", "MEMBER", 250, "dropped"),
@@ -224,22 +255,37 @@ def test_the_corpus_is_complete() -> None:
 
 _BLOCK = re.compile(r"\{\{([A-Z0-9_]+)((?: [^{}\n]*)?)\}\}((?:(?!\{\{).)*?)\{\{/\1\}\}", re.S)
 NEXT_FILE = "\n--- next file ---\n"
+RTF_BODY = "\n--- rich text body ---\n"
+FOLDS = {"lf": "\n ", "crlf": "\r\n ", "tab": "\n\t", "delsp": " \n"}
 
 
 def _fold(text: str, width: str, line_end: str = "lf") -> str:
-    size, fold = int(width), "\r\n " if line_end == "crlf" else "\n "
+    size, fold = int(width), FOLDS[line_end]
     return fold.join(text[i:i + size] for i in range(0, len(text), size))
 
 
-def _winmail(text: str, names: str) -> bytes:
-    contents = [t.encode() for t in text.split(NEXT_FILE)]
-    return artifacts.winmail_dat(list(zip(names.split(","), contents, strict=True)))
+def _fold_octets(text: str, width: str, line_end: str = "crlf") -> str:
+    data, size = text.encode(), int(width)
+    fold = b"\r\n\t" if line_end == "tab" else b"\r\n "
+    return fold.join(data[i:i + size] for i in range(0, len(data), size)).decode(
+        "utf-8", "surrogateescape")
+
+
+def _winmail(text: str, names: str = "") -> bytes:
+    files, _, rtf = ("\n" + text).partition(RTF_BODY)
+    files = files.removeprefix("\n")
+    contents = [t.encode() for t in files.split(NEXT_FILE)] if names else []
+    return artifacts.winmail_dat(list(zip(names.split(",") if names else [], contents,
+                                          strict=True)), rtf=rtf or None)
 
 
 BLOCKS: dict[str, Callable[..., str]] = {
-    "BASE64": lambda text, charset="utf-8": artifacts.base64_lines(text.encode(charset)),
+    "BASE64": lambda text, charset="utf-8": artifacts.base64_lines(
+        text.encode(charset, "surrogateescape")),
     "PCT": lambda text: quote(text, safe=""),
     "FOLD": _fold,
+    "FOLD_OCTETS": _fold_octets,
+    "UUENCODE": lambda text, name: artifacts.uuencoded(name, text.encode()),
     "GZIP_BASE64": lambda text: artifacts.base64_lines(artifacts.gzip_file(text)),
     "ZIP_BASE64": lambda text, name: artifacts.base64_lines(artifacts.zip_archive(name, text)),
     "DOCX_BASE64": lambda text: artifacts.base64_lines(artifacts.docx(text)),
@@ -247,7 +293,7 @@ BLOCKS: dict[str, Callable[..., str]] = {
     "ODT_BASE64": lambda text: artifacts.base64_lines(artifacts.odt(text)),
     "PDF_BASE64": lambda text: artifacts.base64_lines(artifacts.pdf_flate(text)),
     "PDF_AUTHOR_BASE64": lambda text: artifacts.base64_lines(artifacts.pdf_utf16_author(text)),
-    "TNEF_BASE64": lambda text, names: artifacts.base64_lines(_winmail(text, names)),
+    "TNEF_BASE64": lambda text, names="": artifacts.base64_lines(_winmail(text, names)),
 }
 
 
@@ -296,7 +342,8 @@ async def test_mail_through_the_gateway(gateway: Gateway, case: Case) -> None:  
         "OUTSIDER": OUTSIDER, "BOUNCE": bounce,
         "FORGED_BOUNCE": bounce[:-len("@relay.localhost") - 2] + "zz@relay.localhost"}
 
-    raw = fill((MAIL / case.file).read_bytes().decode("utf-8"), values).encode("utf-8")
+    raw = fill((MAIL / case.file).read_bytes().decode("utf-8"), values).encode(
+        "utf-8", "surrogateescape")
     sender = str(values.get(case.sender, case.sender))
     code, reply = await gateway.deliver(sender, [str(values[case.to])], raw)
     assert code == case.code, reply

@@ -20,11 +20,13 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from urllib.parse import quote
 
+import compressed_rtf
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests import mail_artifacts as artifacts
+from trademail.mail.extract import extract
 from trademail.mail.forms import forms, spans
 from trademail.mail.reader import MailReader
 from trademail.mail.scan import MAX_EXPANDED_BYTES, container_kind
@@ -36,6 +38,7 @@ from trademail.mail.scrub import (
     mentions_address,
     scrub_mail,
 )
+from trademail.mail.tnef import MAX_RTF_BYTES, MAX_TNEF_ATTRIBUTES, read_winmail
 from trademail.services.incoming import Extracted, Part
 
 ADDRESS = "bakari@real-bakari.example"
@@ -104,6 +107,13 @@ SPELLINGS: dict[str, str] = {
     "folded (CRLF)": fold(ADDRESS, 9),
     "folded (LF, tab)": fold(ADDRESS, 17, "\n\t"),
     "folded twice": fold(fold(ADDRESS, 20), 4),
+    "folded, the tab shown as spaces": fold(ADDRESS, 17, "\n    "),
+    "folded with two tabs": fold(ADDRESS, 12, "\r\n\t\t"),
+    "format=flowed soft break (DelSp)": fold(ADDRESS, 15, " \r\n"),
+    "wrapped hard inside a word": fold(ADDRESS, 15, "\n"),
+    "wrapped after a hyphen": ADDRESS.replace("real-", "real-\r\n"),
+    "signs escaped with a backslash": ADDRESS.replace("@", "\\@").replace(".", "\\."),
+    "in an XML CDATA section": f"<![CDATA[{LOCAL}]]>@{DOMAIN}",
     "data: URI": "data:text/plain;base64," + base64.b64encode(
         f"Bakari <{ADDRESS}>".encode()).decode(),
     "base64 in a line": "token=" + base64.b64encode(ADDRESS.encode()).decode(),
@@ -221,6 +231,14 @@ def _png_with_text(text: str) -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\x00\x00")) + chunk(b"IEND", b""))
 
 
+# Outlook's rich text: the signature in a field, with a bookmark around it.
+RICH_TEXT_SIGNATURE = (
+    "{\\rtf1\\ansi\\ansicpg1252\\deff0{\\fonttbl{\\f0\\fswiss Calibri;}}\\pard\\f0\\fs22 "
+    "See attached.\\par{\\*\\bkmkstart _MailAutoSig}Bakari Mwangi\\par{\\field{\\*\\fldinst{"
+    f'HYPERLINK "mailto:{ADDRESS}"}}}}{{\\fldrslt{{\\ul {ADDRESS}}}}}}}'
+    "{\\*\\bkmkend _MailAutoSig}\\par}")
+
+
 CONTAINERS: dict[str, Callable[[], bytes]] = {
     "S/MIME signature": lambda: artifacts.smime_signature(ADDRESS),
     "OpenPGP key, binary": lambda: artifacts.pgp_public_key(ADDRESS),
@@ -256,6 +274,15 @@ CONTAINERS: dict[str, Callable[[], bytes]] = {
         "utf-16-le") + b"\xfe\x00",
     "zlib stream inside binary": lambda: b"\x00\xff" * 50 + zlib.compress(ADDRESS.encode()),
     "winmail.dat": lambda: artifacts.winmail_dat([("a.txt", ADDRESS.encode())]),
+    "winmail.dat, a signature in its rich text": lambda: artifacts.winmail_dat(
+        [("a.txt", b"x")], rtf=RICH_TEXT_SIGNATURE),
+    "winmail.dat in a zip": lambda: _zip({"winmail.dat": artifacts.winmail_dat(
+        [], rtf=RICH_TEXT_SIGNATURE)}),
+    "winmail.dat with a PDF, a signature in its rich text": lambda: artifacts.winmail_dat(
+        [("terms.pdf", artifacts.pdf_flate("Terms"))], rtf=RICH_TEXT_SIGNATURE),
+    "uuencoded file in text": lambda: artifacts.uuencoded("card.txt", ADDRESS.encode()).encode(),
+    "uuencoded gzip in text": lambda: artifacts.uuencoded(
+        "card.gz", gzip.compress(ADDRESS.encode()), "\r\n").encode(),
     "base64 of gzip": lambda: base64.b64encode(gzip.compress(ADDRESS.encode())),
     "base64 of base64": lambda: base64.b64encode(base64.b64encode(ADDRESS.encode())),
 }
@@ -410,6 +437,229 @@ def test_a_winmail_dat_that_cannot_be_read_is_treated_as_bytes() -> None:
     assert scrub(Part("winmail.dat", "application/ms-tnef", clean)).attachments[0].data == clean
 
 
+def test_a_winmail_dat_with_a_clean_body_is_unpacked_without_a_notice() -> None:
+    dat = artifacts.winmail_dat([("prices.csv", b"W320,1420\n")], body="See attached.",
+                                rtf="{\\rtf1 See attached.\\par Bakari Mwangi\\par}")
+    result = scrub(Part("winmail.dat", "application/ms-tnef", dat))
+    assert [p.filename for p in result.attachments] == ["prices.csv"]
+    assert result.removed == () and result.body == "See attached."
+
+
+WINMAIL_BODIES: dict[str, dict[str, str]] = {
+    "rich text (compressed RTF)": {"rtf": RICH_TEXT_SIGNATURE},
+    "rich text, Word's runs split at @": {"rtf": (
+        "{\\rtf1\\ansi Bakari Mwangi\\par{\\rtlch\\fcs1 \\af0 \\ltrch\\fcs0 \\insrsid5202455 "
+        f"{LOCAL}}}{{\\rtlch\\fcs1 \\af0 \\ltrch\\fcs0 \\b\\insrsid9437184 @{DOMAIN}}}\\par}}")},
+    "HTML": {"html": f"<p>Bakari Mwangi<br>{LOCAL}&#64;{DOMAIN}</p>"},
+    "plain text": {"body": f"Bakari Mwangi\r\n{ADDRESS}"},
+}
+
+
+@pytest.mark.parametrize("body", WINMAIL_BODIES.values(), ids=WINMAIL_BODIES.keys())
+def test_a_winmail_dat_whose_body_names_the_address_is_removed(body: dict[str, str]) -> None:
+    """Outlook writes the signature into the body it puts in winmail.dat (rich text,
+    compressed): the files in it go on, the winmail.dat does not, and both sides are told."""
+    dat = artifacts.winmail_dat([("prices.csv", b"W320,1420\n")], **body)
+    result = scrub(Part("winmail.dat", "application/ms-tnef", dat))
+    assert [p.filename for p in result.attachments] == ["prices.csv"]
+    assert result.removed == ("winmail.dat",)
+    assert result.body == "See attached.\n\n" + REMOVED_NOTICE.format("winmail.dat")
+    only_a_body = artifacts.winmail_dat([], **body)
+    assert mentions_address(only_a_body, OWN)
+    result = scrub(Part("winmail.dat", "application/ms-tnef", only_a_body))
+    assert result.attachments == () and result.removed == ("winmail.dat",)
+
+
+def test_a_winmail_dat_anywhere_is_read_with_its_body() -> None:
+    dat = artifacts.winmail_dat([], rtf=RICH_TEXT_SIGNATURE)
+    forwarded = _mail("someone@else.example", "Fwd: offer", "See below.",
+                      ("winmail.dat", dat, "application/ms-tnef"))
+    result = scrub(Part("offer.eml", "message/rfc822", forwarded.as_bytes()))
+    (kept,) = result.attachments
+    assert not mentions_address(kept.data, OWN)
+    assert result.removed == ("winmail.dat (in offer.eml)",)
+    assert scrub(Part("old.zip", "application/zip", _zip({"winmail.dat": dat}))).removed == (
+        "old.zip",)
+    renamed = scrub(Part("ATT00001.bin", "application/octet-stream", dat))
+    assert renamed.attachments == () and renamed.removed == ("ATT00001.bin",)
+
+
+def test_a_rich_text_body_that_cannot_be_decompressed_counts_as_naming_the_address() -> None:
+    compressed = compressed_rtf.compress(RICH_TEXT_SIGNATURE.encode())
+    damaged = compressed[:-8] + bytes(b ^ 0x55 for b in compressed[-8:])
+    dat = artifacts.winmail_dat([], rtf=RICH_TEXT_SIGNATURE).replace(compressed, damaged)
+    assert dat != artifacts.winmail_dat([], rtf=RICH_TEXT_SIGNATURE)
+    part = Part("winmail.dat", "application/ms-tnef", dat)
+    assert scrub(part).removed == ("winmail.dat",)
+    outside = scrub_mail(Extracted("Re", "", (part,)), OWN, ALIAS, cautious=False)
+    assert outside.removed == ()
+
+
+def test_a_winmail_dat_is_read_within_bounds() -> None:
+    """Rich text past what is decompressed counts as naming the address; so many
+    attributes that tnefparse would copy too much leave the winmail.dat unread (it is
+    inspected as bytes)."""
+    huge = "{\\rtf1 " + "Kind regards. " * (MAX_RTF_BYTES // 14 + 1) + "}"
+    dat = artifacts.winmail_dat([("prices.csv", b"W320,1420\n")], rtf=huge, compress_rtf=False)
+    result = scrub(Part("winmail.dat", "application/ms-tnef", dat))
+    assert [p.filename for p in result.attachments] == ["prices.csv"]
+    assert result.removed == ("winmail.dat",)
+    many = artifacts.winmail_dat([("a.txt", b"x")]) + struct.pack("<BHHIH", 1, 0x8004, 1, 0, 0) \
+        * (MAX_TNEF_ATTRIBUTES + 1)
+    assert read_winmail(many) is None
+    (kept,) = scrub(Part("winmail.dat", "application/ms-tnef", many)).attachments
+    assert kept.data == many
+
+
+# ---------------------------------------------------------------------- rich text
+
+RICH_TEXT: dict[str, str] = {
+    "a formatting group": f"{{\\rtf1\\ansi {LOCAL}@{{\\b real}}-bakari.example\\par}}",
+    "Word's revision runs": (
+        "{\\rtf1\\ansi {\\rtlch\\fcs1 \\af31507 \\ltrch\\fcs0 \\insrsid5202455 bak}"
+        "{\\rtlch\\fcs1 \\af31507 \\ltrch\\fcs0 \\insrsid9437184 ari@real-bakari.example}"
+        "\\par}"),
+    "a bookmark": f"{{\\rtf1 Contact: {LOCAL}{{\\*\\bkmkstart contact}}@{DOMAIN}\\par}}",
+    "Outlook's encapsulated HTML": (
+        "{\\rtf1\\ansi\\fromhtml1 {\\*\\htmltag84 <span>}bak{\\*\\htmltag84 </span>}"
+        f"{{\\*\\htmltag84 <b>}}ari@{DOMAIN}\\par}}"),
+    "escapes and a line break": f"{{\\rtf1 {LOCAL}\\'40real-ba\r\nkari\\u46?example}}",
+}
+
+
+@pytest.mark.parametrize("rtf", RICH_TEXT.values(), ids=RICH_TEXT.keys())
+def test_rich_text_is_read_as_a_reader_shows_it(rtf: str) -> None:
+    assert mentions_address(rtf, OWN)
+    (kept,) = scrub(Part("letter.rtf", "application/rtf", rtf.encode())).attachments
+    assert ALIAS.encode() in kept.data and not mentions_address(kept.data, OWN)
+    assert kept.data.startswith(b"{\\rtf1") and kept.data.count(b"{") == kept.data.count(b"}")
+
+
+# ---------------------------------------------------------------------- a fold inside a character
+
+CJK = "bakari@xn--r8jz45g.example"  # as registered: 例え.example in punycode
+FOLDED_LINES = {
+    "calendar": ("invite.ics", "text/calendar",
+                 "BEGIN:VCALENDAR\r\nORGANIZER;CN=Bakari:mailto:{}\r\nEND:VCALENDAR"),
+    "card": ("card.vcf", "text/vcard", "BEGIN:VCARD\r\nEMAIL;TYPE=work:{}\r\nEND:VCARD"),
+    "card as bytes": ("card.vcf", "application/octet-stream", "EMAIL:{}"),
+    "text": ("notes.txt", "text/plain", "Write to {} today.")}
+
+
+def _folded_inside(text: str, character: str, after: int, fold: bytes) -> bytes:
+    """`text` in UTF-8, folded `after` bytes into the first `character` (a split one)."""
+    data, cut = text.encode(), text.index(character)
+    at = len(text[:cut].encode()) + after
+    return data[:at] + fold + data[at:]
+
+
+@pytest.mark.parametrize("fold", [b"\r\n ", b"\n ", b"\r\n\t", b"\n\t"])
+@pytest.mark.parametrize("carrier", FOLDED_LINES.values(), ids=FOLDED_LINES.keys())
+@pytest.mark.parametrize(("registered", "written", "character", "after"), [
+    (IDN, IDN_UNICODE, "ü", 1), (IDN, IDN_UNICODE.upper(), "Ü", 1),
+    (CJK, "bakari@例え.example", "例", 1), (CJK, "bakari@例え.example", "え", 2)])
+def test_a_line_folded_inside_a_character_is_unfolded(
+        fold: bytes, carrier: tuple[str, str, str], registered: str, written: str,
+        character: str, after: int) -> None:
+    """Simple clients fold at 75 octets, inside a UTF-8 character (RFC 5545 warns of it):
+    the part then reads cleanly only unfolded, and is rewritten so."""
+    filename, content_type, template = carrier
+    data = _folded_inside(template.format(written), character, after, fold)
+    assert mentions_address(data, [registered])
+    result = scrub(Part(filename, content_type, data, "utf-8"), addresses=[registered])
+    (kept,) = result.attachments
+    assert ALIAS.encode() in kept.data and not mentions_address(kept.data, [registered])
+    assert result.removed == ()
+
+
+def _one_part_mail(content_type: str, body: bytes) -> Extracted:
+    raw = (b"From: Bakari Mwangi <" + ADDRESS.encode() + b">\r\nTo: r@relay.example\r\n"
+           b"Subject: Re: cashews\r\nMIME-Version: 1.0\r\nContent-Type: " +
+           content_type.encode() + b"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + body)
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(message, EmailMessage)
+    return extract(message)
+
+
+@pytest.mark.parametrize("content_type", ["text/calendar; charset=utf-8",
+                                          "text/plain; charset=utf-8", "text/x-vcard"])
+def test_a_body_folded_inside_a_character_is_read_unfolded(content_type: str) -> None:
+    body = _folded_inside(f"ORGANIZER:mailto:{IDN_UNICODE}\r\n", "ü", 1, b"\r\n ")
+    text = _one_part_mail(content_type, body)
+    assert IDN_UNICODE in text.body and "\ufffd" not in text.body
+    assert scrub_mail(text, [IDN], ALIAS).body == f"ORGANIZER:mailto:{ALIAS}\n"
+
+
+def test_a_subject_in_raw_utf8_folded_inside_a_character_is_read_unfolded() -> None:
+    subject = _folded_inside(f"Subject: Re: offer from {IDN_UNICODE}", "ü", 1, b"\r\n ")
+    raw = b"From: x@y.example\r\n" + subject + b"\r\nMIME-Version: 1.0\r\n\r\nYes.\r\n"
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(message, EmailMessage)
+    text = extract(message)
+    assert text.subject == f"Re: offer from {IDN_UNICODE}"
+    assert scrub_mail(text, [IDN], ALIAS).subject == f"Re: offer from {ALIAS}"
+
+
+# ---------------------------------------------------------------------- a body folded with tabs
+
+
+@pytest.mark.parametrize("position", range(1, len(ADDRESS)))
+@pytest.mark.parametrize("line_end", ["\r\n\t", "\n\t\t", "\r\n    "])
+@pytest.mark.parametrize("content_type", ["text/plain; charset=utf-8", "text/vcard",
+                                          "text/calendar; charset=utf-8"])
+def test_a_body_folded_with_tabs_is_scrubbed(position: int, line_end: str,
+                                             content_type: str) -> None:
+    """A body shows a tab as four spaces: a line folded with one is still the address."""
+    line = "EMAIL:" + fold(ADDRESS, position, line_end)
+    text = _one_part_mail(content_type, f"BEGIN:VCARD\r\n{line}\r\nEND:VCARD\r\n".encode())
+    assert "    " in text.body
+    result = scrub_mail(text, OWN, ALIAS)
+    assert result.body == f"BEGIN:VCARD\nEMAIL:{ALIAS}\nEND:VCARD\n"
+
+
+# ---------------------------------------------------------------------- uuencoded files
+
+CARD = f"BEGIN:VCARD\r\nFN:Bakari Mwangi\r\nEMAIL:{ADDRESS}\r\nEND:VCARD\r\n".encode()
+
+
+@pytest.mark.parametrize(("name", "data"), [
+    ("card.vcf", CARD), ("card.vcf", CARD.decode().encode("utf-16")),
+    ("card.vcf.gz", gzip.compress(CARD)), ("cards.zip", artifacts.zip_archive(
+        "card.vcf", CARD.decode())), ("Bakari.txt", f"mailto:{LOCAL}%40{DOMAIN}".encode())])
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_a_file_uuencoded_in_the_body_is_removed_and_the_reader_told(
+        name: str, data: bytes, line_end: str) -> None:
+    block = artifacts.uuencoded(name, data, line_end)
+    body = f"Card below.{line_end}{line_end}{block}{line_end}Bakari"
+    assert mentions_address(body, OWN)
+    result = scrub(body=body)
+    assert result.body == (f"Card below.{line_end}{line_end}{line_end}Bakari\n\n"
+                           + REMOVED_NOTICE.format(name))
+    assert result.removed == (name,)
+
+
+def test_uuencoded_files_are_found_however_they_end() -> None:
+    block = artifacts.uuencoded("card.vcf", CARD)
+    assert mentions_address(block.replace("`\nend\n", ""), OWN)  # cut short
+    assert mentions_address(block.replace("\n", "\r\n").rstrip() + "\r\nThanks", OWN)
+    stripped = "\n".join(line.rstrip() for line in block.split("\n"))  # a transport's doing
+    assert mentions_address(stripped, OWN)
+
+
+def test_a_text_attachment_keeps_all_but_the_uuencoded_file_that_names_the_address() -> None:
+    other = artifacts.uuencoded("prices.csv", b"W320,1420\n")
+    text = f"Notes\n{artifacts.uuencoded('card.vcf', CARD)}{other}Thanks\n"
+    result = scrub(Part("notes.txt", "text/plain", text.encode()))
+    (kept,) = result.attachments
+    assert kept.data == f"Notes\n{other}Thanks\n".encode()
+    assert result.removed == ("card.vcf (in notes.txt)",)
+
+
+def test_a_uuencoded_file_without_the_address_is_kept() -> None:
+    body = "Prices:\n" + artifacts.uuencoded("prices.csv", b"W320,1420\n" * 20)
+    assert scrub(body=body).body == body
+
+
 # ---------------------------------------------------------------------- names, subject, body
 
 
@@ -474,7 +724,7 @@ ENCODERS: dict[str, Callable[[str], str]] = {
     "full-width": lambda a: "".join(chr(ord(c) + 0xFEE0) for c in a),
     "escapes": lambda a: "".join(f"\\u{ord(c):04x}" for c in a),
 }
-FOLDS = st.sampled_from(["\r\n ", "\n ", "\r\n\t", "\n\t"])
+FOLDS = st.sampled_from(["\r\n ", "\n ", "\r\n\t", "\n\t", "\r\n\t\t", "\n    "])
 SURROUNDING = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 
 
@@ -490,7 +740,8 @@ def spelled(draw: st.DrawFn) -> str:
 
 CARRIERS = st.sampled_from(["body", "subject", "filename", "text/plain", "utf-16 text",
                             "utf-32 octet-stream", "text/calendar", "text/vcard", "text/html",
-                            "forwarded mail", "zip", "gzip", "base64 text"])
+                            "forwarded mail", "zip", "gzip", "base64 text",
+                            "uuencoded in text"])
 
 
 def _carry(carrier: str, text: str) -> Extracted:
@@ -508,6 +759,8 @@ def _carry(carrier: str, text: str) -> Extracted:
         "zip": Part("a.zip", "application/zip", _zip({"a.txt": data})),
         "gzip": Part("a.gz", "application/gzip", gzip.compress(data)),
         "base64 text": Part("a.txt", "text/plain", base64.b64encode(data)),
+        "uuencoded in text": Part("a.txt", "text/plain", b"Card:\n" + artifacts.uuencoded(
+            "card.txt", data).encode()),
     }
     if carrier in parts:
         return Extracted("Re", "See attached.", (parts[carrier],))
@@ -537,7 +790,7 @@ CONTENT_TYPES = st.sampled_from([
     "text/plain", "text/html", "text/calendar", "text/vcard", "application/vcard",
     "message/rfc822", "application/ms-tnef", "application/octet-stream", "application/pdf",
     "application/zip", "application/gzip", "application/pkcs7-signature", "image/png",
-    "multipart/mixed", "text/csv"])
+    "multipart/mixed", "text/csv", "application/rtf"])
 HOSTILE_BYTES = st.one_of(
     st.binary(max_size=2000),
     st.builds(lambda head, tail: head + tail, st.sampled_from([
@@ -545,7 +798,8 @@ HOSTILE_BYTES = st.one_of(
         b"\xfd7zXZ\x00", b"%PDF-1.4\nstream\n\x78\x9c", b"\x89PNG\r\n\x1a\n",
         b"\x78\x9f\x3e\x22\x01\x00", b"From: a@b\nContent-Type: multipart/mixed; boundary=x\n\n",
         b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff", b"7z\xbc\xaf\x27\x1c", b"=?utf-8?b?",
-        b"&#", b"%", b"=", b"\\u", b"\r\n "]), st.binary(max_size=2000)),
+        b"&#", b"%", b"=", b"\\u", b"\r\n ", b"begin 644 a.txt\n", b"{\\rtf1 ",
+        b"\xc3\r\n \xbc"]), st.binary(max_size=2000)),
     st.builds(str.encode, SURROUNDING))
 
 

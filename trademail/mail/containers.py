@@ -1,4 +1,5 @@
-"""Reading what containers hold: zip archives, PDF, gzip, bzip2, xz and zlib streams, PNG."""
+"""Reading what containers hold: zip archives, PDF, gzip, bzip2, xz and zlib streams, PNG,
+winmail.dat (TNEF)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from collections.abc import Callable
 
 from trademail.mail.bounds import MAX_ARCHIVE_ENTRIES, Budget, Uninspectable
 from trademail.mail.forms import Forms
+from trademail.mail.tnef import TNEF_MAGIC, read_winmail
 
 _ZLIB_HEADER = re.compile(b"\\x78[\\x01\\x5e\\x9c\\xda]")
 _PDF_STREAM = re.compile(b"stream\\r?\\n")
@@ -36,6 +38,8 @@ _DECOMPRESSORS: dict[str, Callable[[], zlib._Decompress | bz2.BZ2Decompressor |
 def container_kind(data: bytes) -> str:
     """What kind of container `data` is, by its magic number; "" when none."""
     head = data[:8]
+    if head.startswith(TNEF_MAGIC):
+        return "tnef"  # first: the files in a winmail.dat may be PDF or zip archives
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return "zip"
     if head.startswith(b"\x1f\x8b"):
@@ -82,6 +86,8 @@ class Containers(ABC):
             return self._png(data, depth)
         if kind == "pdf":
             return self._pdf_streams(data, depth)
+        if kind == "tnef":
+            return self._winmail(data, depth)
         return False
 
     def _expand(self, kind: str, data: bytes) -> bytes:
@@ -128,6 +134,25 @@ class Containers(ABC):
                 raise Uninspectable("an archive entry that cannot be read") from None
             self.budget.spend(len(content))
             if self.inspect_bytes(content, depth + 1):
+                return True
+        return False
+
+    def _winmail(self, data: bytes, depth: int) -> bool:
+        """The bodies of a winmail.dat (its rich text decompressed) and the files it carries;
+        one that cannot be read is let go (it is inspected as bytes)."""
+        winmail = read_winmail(data)
+        if winmail is None:
+            return False
+        if winmail.rtf_unread:
+            raise Uninspectable("a rich text body that cannot be decompressed")
+        for body in winmail.bodies:
+            self.budget.spend(len(body))
+            if self.inspect_text(body, depth + 1) if isinstance(body, str) else \
+                    self.inspect_bytes(body, depth + 1):
+                return True
+        for name, content in winmail.files:
+            self.budget.spend(len(content))
+            if self.inspect_text(name, depth) or self.inspect_bytes(content, depth + 1):
                 return True
         return False
 

@@ -71,10 +71,24 @@ def _escape(match: re.Match[str]) -> str:
         return _code_point(int(token.strip("\\ux{}"), 16), token)
     if token.startswith("\\'"):
         return bytes([int(token[2:4], 16)]).decode("cp1252", "replace")
+    if match.group("sign") is not None:
+        return match.group("sign")
     if match.group("css") is not None:
         return _code_point(int(match.group("css"), 16), token)
     number = int(match.group("rtf"))  # RTF: \uN, N a signed 16-bit decimal, then a fallback
     return _code_point(number + 65536 if number < 0 else number, token)
+
+
+def _rtf(match: re.Match[str]) -> str:
+    """RTF read as its reader shows it: escapes decoded, control words, ignorable groups,
+    braces and raw line breaks (RTF ignores them) gone."""
+    if match.group("byte") is not None:
+        return bytes([int(match.group("byte"), 16)]).decode("cp1252", "replace")
+    if match.group("unicode") is not None:
+        number = int(match.group("unicode"))
+        return _code_point(number + 65536 if number < 0 else number, "")
+    token = match.group()
+    return {"\\{": "{", "\\}": "}", "\\\\": "\\", "\\_": "-"}.get(token, "")
 
 
 def _hex_run(match: re.Match[str]) -> str:
@@ -147,20 +161,31 @@ class Pass(NamedTuple):
     constant: str | None = None  # what every match becomes, when that is all it does
 
 
+_QP_SOFT_BREAK = "=[ \\t]{0,8}\\r?\\n(?![ \\t])"
+_LINE_BREAK = "(?:\\r\\n|\\n|\\r)"
 _PASSES = (
-    # Folded lines (iCalendar, vCard, headers: a line break and one blank) and soft line
-    # breaks of quoted-printable vanish (a fold wins: "=<CR><LF> 40" is "=40" folded); so do
-    # NUL (UTF-16 read as bytes) and invisible marks.
-    Pass("unfold", re.compile("\\r?\\n[ \\t]|\\r[ \\t]|=[ \\t]{0,8}\\r?\\n(?![ \\t])|"
-                              "[\\x00\\xad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5"
-                              "\\u180b-\\u180f\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\u3164"
-                              "\\ufe00-\\ufe0f\\ufeff\\uffa0]+"), _constant(""), "", False, ""),
+    # Lines are joined, the blanks around each break gone: folded lines (iCalendar, vCard,
+    # headers: a line break and blanks, a tab shown as spaces in a body), soft line breaks
+    # of format=flowed with DelSp (a blank, then the break; the blank may be gone) and of
+    # quoted-printable (a fold wins: "=<CR><LF> 40" is "=40" folded), lines broken inside a
+    # word (after a hyphen, or anywhere by a client that wraps hard). Also left out, in a
+    # view of its own, for joining can eat the blanks around a spelled-out "at" (a line
+    # break and an indent before it) or break base64 into lines that no longer align.
+    Pass("unfold", re.compile(f"[ \\t]{{0,8}}{_LINE_BREAK}[ \\t]{{0,256}}|{_QP_SOFT_BREAK}"),
+         _constant(""), "", False, ""),
+    # NUL (UTF-16 read as bytes) and invisible marks vanish.
+    Pass("invisible", re.compile("[\\x00\\xad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5"
+                                 "\\u180b-\\u180f\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f"
+                                 "\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0]+"),
+         _constant(""), "", False, ""),
     Pass("entities", re.compile(f"&(?:#[0-9]{{1,8}};?|#[xX]{_HEX}{{1,8}};?|[A-Za-z]"
                                 "[A-Za-z0-9]{1,31};)"), _entity, "&", True),
-    # JavaScript and JSON ("\\u0040", "\\x40"), RTF ("\\'40", "\\u64?"), CSS ("\\40 ").
+    # JavaScript and JSON ("\\u0040", "\\x40"), RTF ("\\'40", "\\u64?"), CSS ("\\40 ", and
+    # "\\@" as Markdown escapes signs too).
     Pass("escapes", re.compile(f"\\\\(?:u\\{{{_HEX}{{1,6}}\\}}|u(?P<js>{_HEX}{{4}})|"
                                f"x{_HEX}{{2}}|'{_HEX}{{2}}|u(?P<rtf>-?[0-9]{{1,5}}) ?"
-                               f"(?:\\?|\\\\'{_HEX}{{2}})?|(?P<css>{_HEX}{{1,6}})[ \\t]?)"),
+                               f"(?:\\?|\\\\'{_HEX}{{2}})?|(?P<css>{_HEX}{{1,6}})[ \\t]?|"
+                               "(?P<sign>[@.+_-]))"),
          _escape, "\\", True),
     Pass("percent", _PERCENT, _hex_run, "%", True),
     Pass("quoted-printable", _QP, _hex_run, "=", True),
@@ -168,19 +193,25 @@ _PASSES = (
     # "name at domain dot com", "name [at] domain (dot) com", "name @ domain . com".
     Pass("at", re.compile(f"{_SPELLED_START}(?:{_SPACE}{{0,3}}{_OPEN}{_SPACE}{{0,2}}"
                           f"{_BRACKETED_AT}{_SPACE}{{0,2}}{_CLOSE}{_SPACE}{{0,3}}|"
-                          f"{_GAP}{{1,3}}{_AT_WORD}{_GAP}{{1,3}}|{_GAP}{{1,3}}@|@{_GAP}{{1,3}})",
+                          f"{_GAP}{{1,8}}{_AT_WORD}{_GAP}{{1,8}}|{_GAP}{{1,8}}@|@{_GAP}{{1,8}})",
                           re.I),
          _constant("@"), "", False, "@"),
     Pass("dot", re.compile(f"{_SPELLED_START}(?:{_SPACE}{{0,3}}{_OPEN}{_SPACE}{{0,2}}"
-                           f"{_DOT_WORD}{_SPACE}{{0,2}}{_CLOSE}{_SPACE}{{0,3}}|{_GAP}{{1,3}}"
-                           f"{_DOT_WORD}{_GAP}{{1,3}}|\\.{_GAP}{{1,3}})", re.I),
+                           f"{_DOT_WORD}{_SPACE}{{0,2}}{_CLOSE}{_SPACE}{{0,3}}|{_GAP}{{1,8}}"
+                           f"{_DOT_WORD}{_GAP}{{1,8}}|\\.{_GAP}{{1,8}})", re.I),
          _constant("."), "", False, "."),
     Pass("quoted-local", re.compile('"([^"\\r\\n@]{1,64})"@'), _unquote_local, '"', False),
 )
 # Markup between the letters of an address ("name<b>@</b>domain"): read in a view of its own,
 # for in the others a tag around the address ("<a href=mailto:…>") must stay.
-_TAGS = Pass("tags", re.compile("<(?:[A-Za-z/!?][^<>]{0,2000})>"), _constant(""), "<", False,
-             "")
+_TAGS = Pass("tags", re.compile("<!\\[CDATA\\[|\\]\\]>|<(?:[A-Za-z/!?][^<>]{0,2000})>"),
+             _constant(""), "<", False, "")
+# Rich text between the letters of an address ("name@{\\b domain}", Word's revision runs,
+# bookmarks, Outlook's encapsulated HTML): read in a view of its own, as a reader shows it.
+_RTF = Pass("rtf", re.compile(
+    f"\\\\'(?P<byte>{_HEX}{{2}})|\\\\u(?P<unicode>-?[0-9]{{1,5}}) ?(?:\\\\'{_HEX}{{2}}|\\?)?|"
+    "\\{\\\\\\*\\\\[A-Za-z]{1,32}[^{}]{0,4096}\\}|"  # an ignorable group: {\\*\\bkmkstart x}
+    "\\\\[A-Za-z]{1,32}(?:-?[0-9]{1,10})? ?|\\\\[^A-Za-z0-9]|[{}\\r\\n]"), _rtf, "\\", False)
 
 
 # Decodings that can eat the first letters of an address when something before it looks like
@@ -188,13 +219,15 @@ _TAGS = Pass("tags", re.compile("<(?:[A-Za-z/!?][^<>]{0,2000})>"), _constant("")
 # not at all) in a view of its own.
 _STRICT = {"percent": Pass("percent", _PERCENT, _hex_run_strict, "%", True),
            "quoted-printable": Pass("quoted-printable", _QP, _hex_run_strict, "=", True)}
-EATERS = ("quoted-printable", "percent", "entities", "escapes")
+EATERS = ("unfold", "quoted-printable", "percent", "entities", "escapes")
 
 
-def passes_for(*, unicode: bool, tags: bool = False, strict: str = "") -> tuple[Pass, ...]:
+def passes_for(*, unicode: bool, tags: bool = False, rtf: bool = False,
+               strict: str = "") -> tuple[Pass, ...]:
     """The passes of one view: look-alikes only for `unicode` text, the `strict` one read
-    strictly (or left out), and with `tags` markup taken out first."""
+    strictly (or left out), and with `tags` markup or `rtf` taken out first."""
     chosen = tuple(_STRICT.get(p.name, p) if p.name == strict else p for p in _PASSES
                    if (unicode or p.name != "look-alikes")
                    and (p.name != strict or strict in _STRICT))
-    return (_TAGS, *chosen) if tags else chosen
+    first = (_TAGS,) if tags else (_RTF,) if rtf else ()
+    return (*first, *chosen)

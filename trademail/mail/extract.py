@@ -20,6 +20,7 @@ import nh3
 
 from trademail.errors import InvalidInput
 from trademail.mail.headers import DEFAULT
+from trademail.mail.scan import decode_text
 from trademail.services.incoming import Extracted, Part
 
 MAX_PARTS = 200
@@ -41,11 +42,22 @@ def header(message: Message, name: str) -> str:
     parser gives up on it."""
     try:
         value = message.get(name)
+        text = "" if value is None else str(value)
+        if "\ufffd" in text:
+            text = _mended_header(message, name) or text
     except Exception:  # the header parser raises anything on hostile input, RecursionError too
         return ""
-    if value is None:
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
+def _mended_header(message: Message, name: str) -> str:
+    """A header in raw UTF-8 that is not clean read again: folded inside a character, it
+    reads cleanly once unfolded there (see `decode_text`). Empty when it does not."""
+    raw = next((v for k, v in message.raw_items() if k.lower() == name.lower()), None)
+    if not isinstance(raw, str):
         return ""
-    return " ".join(_CONTROL.sub(" ", str(value)).split())
+    text = decode_text(raw.encode("utf-8", "surrogateescape"), "utf-8")
+    return "" if text is None else str(message.policy.header_fetch_parse(name, text))
 
 
 def _quote_marker(name: str, attributes: str) -> bool:
@@ -99,8 +111,21 @@ def _text_of(part: EmailMessage, limit: int) -> str:
         content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
     if not isinstance(content, str):
         content = content.decode("utf-8", "replace") if isinstance(content, bytes) else ""
+    if "\ufffd" in content:
+        content = _cleaner(part, content, limit)
     content = content[:limit]  # cut before anything reads it, so work stays bounded
     return html_to_text(content) if part.get_content_subtype() == "html" else content
+
+
+def _cleaner(part: Message, content: str, limit: int) -> str:
+    """Text that was not clean in its charset read again: a line folded inside a character
+    (calendar and card clients do it) reads cleanly once unfolded there (see `decode_text`).
+    `content` as it is when it does not."""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return content
+    clean = decode_text(payload[:limit * 4], part.get_content_charset() or "")
+    return clean if clean is not None else content
 
 
 def clean_text(text: str) -> str:
@@ -148,6 +173,8 @@ def _body(message: EmailMessage, max_text_chars: int) -> tuple[Message | None, s
         payload = message.get_payload(decode=True)
         text = payload[:max_text_chars].decode("utf-8", "replace") \
             if isinstance(payload, bytes) else ""
+        if "\ufffd" in text:
+            text = _cleaner(message, text, max_text_chars)[:max_text_chars]
         return message, text
     return body_part, text
 

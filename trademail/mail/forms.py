@@ -198,8 +198,8 @@ class View:
 
 def views(text: str, *, unicode: bool = True, mapped: bool = False) -> Iterator[View]:
     """The text read every way: everything undone; then, for each decoding that changed
-    something and could eat into an address, that one read strictly or left out; and with
-    markup taken out."""
+    something and could eat into an address, that one read strictly or left out; with
+    markup taken out; and rich text as shown."""
     first = View(text, passes_for(unicode=unicode), mapped=mapped)
     yield first
     for name in EATERS:
@@ -207,6 +207,8 @@ def views(text: str, *, unicode: bool = True, mapped: bool = False) -> Iterator[
             yield View(text, passes_for(unicode=unicode, strict=name), mapped=mapped)
     if unicode and "<" in text and ">" in text:
         yield View(text, passes_for(unicode=unicode, tags=True), mapped=mapped)
+    if "\\rtf" in text:
+        yield View(text, passes_for(unicode=unicode, rtf=True), mapped=mapped)
 
 
 def spans(text: str, found: Forms) -> list[tuple[int, int]]:

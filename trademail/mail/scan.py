@@ -1,6 +1,7 @@
 """Looks for a member's address in content of any kind, whatever holds it: charsets (with or
 without a byte order mark), base64 (PEM, OpenPGP armour, data: URIs), zlib streams (PDF),
-gzip, bzip2, xz, zip archives (Office documents), PDF strings, PNG text chunks.
+gzip, bzip2, xz, zip archives (Office documents), PDF strings, PNG text chunks, winmail.dat,
+files uuencoded in text.
 
 Work is bounded: containers nest at most MAX_DEPTH deep and everything one part expands to
 (decoded and decompressed) counts against one `Budget`. Data that cannot be fully inspected
@@ -25,6 +26,7 @@ from trademail.mail.bounds import (
 )
 from trademail.mail.containers import Containers, container_kind
 from trademail.mail.forms import Forms, views
+from trademail.mail.uuencoded import uuencoded
 
 # The bounds and `container_kind` have modules of their own now; other code still takes them
 # from here, with what is defined here.
@@ -53,6 +55,11 @@ _BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
 # Runs of printable ASCII (and NUL, and the soft hyphen) in binary data: an address, however
 # it is escaped, is one of at least this length.
 _PRINTABLE = re.compile(b"[\x00\t\n\r\x20-\x7e\xad]{8,}")
+# A folded line (iCalendar, vCard: a line break, then blanks), and a fold inside a UTF-8
+# character (a lead or continuation byte before it, a continuation byte after), which
+# simple clients write (RFC 5545 section 3.1 warns of them).
+_FOLD = re.compile(b"(?:\r\n|\n|\r)[ \t]{1,256}")
+_FOLD_IN_CHARACTER = re.compile(b"(?<=[\x80-\xf4])(?:\r\n|\n|\r)[ \t](?=[\x80-\xbf])")
 
 
 def bom_charset(data: bytes) -> str:
@@ -89,10 +96,32 @@ def _codec(charset: str) -> str:
         return ""
 
 
+def _folded(data: bytes) -> bool:
+    return (b"\n" in data or b"\r" in data) and _FOLD.search(data) is not None
+
+
+def _unfold(data: bytes) -> bytes:
+    """`data` with its folded lines unfolded, as bytes: a fold may split a character."""
+    return _FOLD.sub(b"", data)
+
+
 def _decoded(data: bytes, charset: str = "") -> tuple[str | None, bool]:
     """The text in `data` (see `decode_text`), and whether it surely is that: a byte order
     mark or clean UTF-8 (or ASCII) say so; another declared charset or NUL bytes only
-    suggest it."""
+    suggest it. Text that reads cleanly only once a line folded inside a character is
+    unfolded is read so: unfolded there, else everywhere."""
+    text, sure = _read(data, charset)
+    if text is not None or bom_charset(data) or wide_charset(data) or not _folded(data):
+        return text, sure
+    for unfolded in (_FOLD_IN_CHARACTER.sub(b"", data), _unfold(data)):
+        if unfolded != data:
+            text, sure = _read(unfolded, charset)
+            if text is not None:
+                break
+    return text, sure
+
+
+def _read(data: bytes, charset: str) -> tuple[str | None, bool]:
     candidates = [(bom_charset(data), True), (_codec(charset), False),
                   (wide_charset(data), False), ("utf-8", True)]
     for candidate, sure in candidates:
@@ -140,7 +169,7 @@ class Inspector(Containers):
     def inspect_text(self, text: str, depth: int = 0, *, unicode: bool = True) -> bool:
         if len(text) > MAX_INPUT_BYTES:
             raise Uninspectable("too much text")
-        if self.forms.in_text(text):
+        if self.forms.in_text(text) or self._uuencoded(text, depth):
             return True
         seen: set[str] = set()
         for view in views(text, unicode=unicode):
@@ -153,6 +182,14 @@ class Inspector(Containers):
                         seen.add(block)
                         if self._base64(block, altchars, depth):
                             return True
+        return False
+
+    def _uuencoded(self, text: str, depth: int) -> bool:
+        for file in uuencoded(text):
+            self.budget.spend(len(file.data))
+            if self.inspect_text(file.name, depth) or (
+                    file.data and self.inspect_bytes(file.data, depth + 1)):
+                return True
         return False
 
     def _base64(self, block: str, altchars: bytes | None, depth: int) -> bool:
@@ -186,6 +223,8 @@ class Inspector(Containers):
         if self.forms.in_bytes(data):
             return True
         kind = container_kind(data)
+        if not kind and _folded(data) and self.forms.in_bytes(_unfold(data)):
+            return True
         if kind and self._container(kind, data, depth):
             return True
         pdf = pdf or kind == "pdf"
@@ -205,7 +244,7 @@ class Inspector(Containers):
                 return True
         if pdf and self._pdf_strings(data):
             return True
-        if text is None and kind in ("", "zip-appended"):
+        if text is None and kind in ("", "zip-appended", "tnef"):
             return self._zlib_anywhere(data, depth, pdf=pdf)
         return False
 

@@ -2,10 +2,11 @@
 
 Text is rewritten: every spelling of the address (see `forms`) becomes the alias, and
 text parts are stored as UTF-8. Forwarded mail is rewritten header by header and part by part,
-and winmail.dat is unpacked into its attachments. A part that names the address and cannot be
-rewritten (keys, signatures, certificates, archives, documents, images, or a rewrite that
-still names it) is removed, and the reader is told so in the body. Nothing here raises on
-hostile input: what cannot be read is removed.
+and winmail.dat is unpacked into its attachments (its own body, Outlook's rich text, never goes
+on). A part that names the address and cannot be rewritten (keys, signatures, certificates,
+archives, documents, images, a file uuencoded in text, or a rewrite that still names it) is
+removed, and the reader is told so in the body. Nothing here raises on hostile input: what
+cannot be read is removed.
 
 Pure functions of their input, meant to run in a worker process (see `reader`).
 """
@@ -17,8 +18,6 @@ from dataclasses import dataclass, field, replace
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from typing import Any
-
-from tnefparse import TNEF
 
 from trademail.errors import InvalidInput, TooLarge
 from trademail.mail.extract import MAX_PARTS, clean_text
@@ -32,6 +31,8 @@ from trademail.mail.scan import (
     mentions,
     textual,
 )
+from trademail.mail.tnef import TNEF_MAGIC, read_winmail
+from trademail.mail.uuencoded import uuencoded
 from trademail.services.incoming import Extracted, Part, Scrubbed
 
 REMOVED_NOTICE = ("[TradeMail: an attachment was removed because it contained the sender's "
@@ -45,8 +46,6 @@ MAX_TEXT_CHARS = 16 * 1024 * 1024
 MAX_MAIL_DEPTH = 8
 # Rewriting is checked, and done again if a spelling shows only once another is replaced.
 REWRITE_ROUNDS = 3
-# Attributes in a winmail.dat unpacked; one with more is kept whole (and so inspected as bytes).
-MAX_TNEF_ATTRIBUTES = 4096
 
 _TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
 _MAIL_TYPES = frozenset({"message/rfc822", "message/global"})
@@ -156,15 +155,30 @@ class _Scrubber:
 
     def line(self, text: str, fallback: str) -> str:
         """Text that cannot be removed (a subject, the body, a name): rewritten as written,
-        else in its decoded form, else `fallback`."""
+        else in its decoded form, else `fallback`. A file uuencoded in it that names an
+        address is taken out (and the reader told)."""
+        text, dropped = self._without_uuencoded(text, "")
         rewritten = self._rewrite(text)
-        if rewritten is not None:
-            return rewritten
-        if len(text) <= MAX_TEXT_CHARS:
+        if rewritten is None and len(text) <= MAX_TEXT_CHARS:
             flat = self.forms.pattern.sub(lambda _match: self.replacement, normalised(text))
-            if not self._mentions(flat):
-                return flat
-        return fallback
+            rewritten = None if self._mentions(flat) else flat
+        if rewritten is None:
+            return fallback
+        self.removed += dropped
+        return rewritten
+
+    def _without_uuencoded(self, text: str, inside: str) -> tuple[str, list[str]]:
+        """`text` without the files uuencoded in it that name an address, and their labels."""
+        if "begin " not in text:
+            return text, []
+        pieces, labels, position = [], [], 0
+        for file in uuencoded(text):
+            if self._mentions(file.data) or self._mentions(file.name):
+                pieces.append(text[position:file.start])
+                position = file.end
+                name = self._filename(file.name)
+                labels.append(f"{name} (in {inside})" if inside else name)
+        return "".join([*pieces, text[position:]]), labels
 
     def _filename(self, name: str) -> str:
         clean = self.line(name, "")
@@ -182,10 +196,9 @@ class _Scrubber:
         label = f"{name} (in {inside})" if inside else name
         kind = _kind(part)
         if kind == "tnef" and depth == 0:
-            # Only Outlook reads winmail.dat: what it carries goes on as attachments.
-            unpacked = _unpack_tnef(part.data)
-            if unpacked:
-                return [kept for inner in unpacked for kept in self.part(inner, depth + 1)]
+            unpacked = self._winmail(part.data, label, depth)
+            if unpacked is not None:
+                return unpacked
         if kind == "mail":
             rewritten = self._mail(part.data, depth, label)
             if rewritten is not None:
@@ -194,14 +207,34 @@ class _Scrubber:
         if not self._mentions(part.data, part.charset):
             return [replace(part, filename=name)]
         if kind == "text":
-            text = _text(part)
-            rewritten_text = self._rewrite(text) if text is not None else None
+            text, dropped = self._without_uuencoded(_text(part) or "", label)
+            rewritten_text = self._rewrite(text) if text else None
             if rewritten_text is not None:
                 data = rewritten_text.encode("utf-8")
                 if not self._mentions(data):
+                    self.removed += dropped
                     return [Part(name, part.content_type, data, "utf-8")]
         self.removed.append(label)
         return []
+
+    def _winmail(self, data: bytes, label: str, depth: int) -> list[Part] | None:
+        """What is kept of a winmail.dat that carries files: the files, each scrubbed (only
+        Outlook reads winmail.dat, so what it carries goes on as attachments). Its bodies
+        (Outlook's rich text, with the signature) never go on; when one names the address,
+        the reader and the sender are told it was removed. None when it carries no files or
+        cannot be read: then it is kept or removed whole, as any part."""
+        winmail = read_winmail(data)
+        if winmail is None or not winmail.files:
+            return None
+        if (winmail.rtf_unread and self.cautious) or any(
+                self._mentions(body) for body in winmail.bodies):
+            self.removed.append(label)
+        kept = []
+        for number, (written, content) in enumerate(winmail.files, start=1):
+            name = clean_text(written)[:200].strip() or f"winmail-{number}"
+            kept += self.part(Part(name, _TYPES_BY_EXTENSION.get(
+                _extension(name), "application/octet-stream"), content), depth + 1)
+        return kept
 
     # ------------------------------------------------------------------ forwarded mail
 
@@ -311,7 +344,8 @@ def _declared_text(part: Part) -> bool:
 def _kind(part: Part) -> str:
     """tnef, mail, text or binary: how a part can be scrubbed."""
     content_type, extension = part.content_type.lower(), _extension(part.filename)
-    if content_type in _TNEF_TYPES or part.filename.strip().lower() == "winmail.dat":
+    if content_type in _TNEF_TYPES or part.filename.strip().lower() == "winmail.dat" or \
+            part.data.startswith(TNEF_MAGIC):
         return "tnef"
     if content_type in _MAIL_TYPES or extension == "eml":
         return "mail"
@@ -333,37 +367,3 @@ def _text(part: Part) -> str | None:
                                 textual(legacy)):
         return legacy
     return None
-
-
-def _tnef_objects(data: bytes, limit: int) -> int:
-    """How many attributes a TNEF stream holds, counted up to `limit` on their headers:
-    tnefparse copies the rest of the data for each one, so many tiny ones would be slow."""
-    position, count = 6, 0
-    while position + 11 <= len(data) and count <= limit:
-        position += 11 + int.from_bytes(data[position + 5:position + 9], "little")
-        count += 1
-    return count
-
-
-def _unpack_tnef(data: bytes) -> list[Part] | None:
-    """The attachments in a winmail.dat, or None when it cannot be read. One that carries
-    none (rich text only, or damaged) is kept or removed whole, as bytes."""
-    if _tnef_objects(data, MAX_TNEF_ATTRIBUTES) > MAX_TNEF_ATTRIBUTES:
-        return None
-    try:
-        tnef = TNEF(data, do_checksum=False)
-        if len(tnef.attachments) > MAX_PARTS:
-            return None
-        parts = []
-        for number, attachment in enumerate(tnef.attachments, start=1):
-            name = attachment.long_filename()
-            if isinstance(name, bytes):
-                name = name.decode("utf-8", "replace")
-            name = clean_text(str(name).replace("\x00", ""))[:200].strip() or \
-                f"winmail-{number}"
-            parts.append(Part(name, _TYPES_BY_EXTENSION.get(_extension(name),
-                                                            "application/octet-stream"),
-                              bytes(attachment.data)))
-    except Exception:  # tnefparse raises anything on a damaged file
-        return None
-    return parts
