@@ -972,3 +972,14 @@ async def test_a_draft_saved_on_the_server_is_finished_and_sent_later(browsers: 
     assert "Cashew offer" not in await laptop.page("/drafts")  # sent: the draft is gone
     other = await bako.get(f"/compose?draft={draft_id[1]}")
     assert other.status == 404  # nobody else's, ever
+
+
+async def test_an_inbox_emptied_by_archiving_is_not_a_new_members(browsers: Any) -> None:
+    amina, bako = await two_members(browsers)
+    assert (await amina.send("bako", "Sesame", "40 t?")).status == 303
+    message = MESSAGE_LINK.findall(await bako.page("/inbox"))[0]
+    thread = await bako.page(f"/messages/{message}")
+    resp = await bako.post(f"/threads/{message}/file", {"action": "archive", "back": "/inbox"},
+                           csrf=csrf_of(thread))
+    inbox = await bako.page(resp.headers["Location"])
+    assert "Conversation archived." in inbox and "Getting started" not in inbox

@@ -125,3 +125,27 @@ async def test_a_page_that_goes_away_is_no_error(aiohttp_client: Any, config: An
     finally:
         await amina.close()
         await bako.close()
+
+
+async def test_a_stream_the_client_closed_is_logged_and_counted_as_no_server_error(
+        aiohttp_client: Any, config: Any, clock: FakeClock) -> None:
+    """Behind a runner that cancels a handler when its client goes away, the access log
+    and /metrics say 499 (the client left), never 500."""
+    client = await aiohttp_client(await build_app(config, clock))
+    bako = Browser(client)
+    try:
+        await bako.sign_up("bako")
+        with structlog.testing.capture_logs() as logs:
+            stream = await bako.session.get("/events")
+            await asyncio.wait_for(stream.content.readline(), WAIT)
+            stream.close()
+            deadline = asyncio.get_running_loop().time() + WAIT
+            while not (done := [e for e in logs if e["event"] == "request"
+                                and e.get("route") == "/events"]):
+                assert asyncio.get_running_loop().time() < deadline, logs
+                await asyncio.sleep(0.05)
+        assert [e["status"] for e in done] == [499]
+        metrics = await (await client.get("/metrics")).text()
+        assert 'status="500"' not in metrics and 'status="499"' in metrics
+    finally:
+        await bako.close()

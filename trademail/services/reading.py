@@ -345,6 +345,10 @@ class Reading:
     async def unread_count(self, member_id: str) -> int:
         return await self._mailbox_store.unread_count(member_id, UNREAD_CAP)
 
+    async def is_new(self, member_id: str) -> bool:
+        """Whether the member has never had a message, sent or received, in any folder."""
+        return not await self._mailbox_store.has_mail(member_id)
+
 
 def _latest_received(entries: Sequence[tuple[str, str, str, bool]], member_id: str) -> str:
     """The newest message of the conversation the member did not write ("" if none)."""

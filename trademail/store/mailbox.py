@@ -365,6 +365,12 @@ class MailboxStore:
                               None if r["data_ct"] is None else bytes(r["data_ct"]))
                 for r in rows]
 
+    async def has_mail(self, member_id: str) -> bool:
+        """Whether the member has any message at all, in any folder."""
+        return bool(await self.db.fetchval(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM mailbox WHERE member_id = $1 LIMIT 1) AS m",
+            member_id))
+
     async def unread_count(self, member_id: str, cap: int = 1000) -> int:
         return int(await self.db.fetchval(
             "SELECT COUNT(*) FROM (SELECT 1 FROM mailbox WHERE member_id = $1 "

@@ -4,6 +4,7 @@ line names the route's pattern, never the path, so no username or id gets in."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import time
@@ -20,6 +21,9 @@ REQUEST_ID = web.RequestKey("request_id", str)
 _GIVEN_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
+# What the access log and the metrics say of a request whose client left before its answer
+# was done (nginx's word for it), so a closed page never counts as a server error.
+CLIENT_WENT_AWAY = 499
 
 
 def door_of(path: str) -> str:
@@ -44,6 +48,9 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
         return response
     except web.HTTPException as exc:
         status = exc.status
+        raise
+    except (asyncio.CancelledError, ConnectionResetError):
+        status = CLIENT_WENT_AWAY  # a page left, a live stream closed: no server error
         raise
     finally:
         elapsed = time.perf_counter() - started

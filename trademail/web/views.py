@@ -151,8 +151,10 @@ async def folder(request: web.Request) -> web.Response:
     listing = await request.app[READING].conversations(
         member_id, folder=name, cursor=request.query.get("cursor") or None)
     first_page = not request.query.get("cursor")
-    # A new member's empty inbox says where to start, and shows the alias to share.
-    starting = name == "inbox" and first_page and not listing.items
+    # A new member's empty inbox says where to start, and shows the alias to share; an
+    # inbox emptied by filing is no start.
+    starting = (name == "inbox" and first_page and not listing.items
+                and await request.app[READING].is_new(member_id))
     return await page(request, "folder.html", {
         "folder": name, "title": FOLDER_TITLES[name], "listing": listing,
         "first_page": first_page,
