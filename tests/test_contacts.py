@@ -52,6 +52,22 @@ FINDS = [
     ("mail me at the rate kinnow.buyer786 gmail", "PK", "email", "kinnow.buyer786"),
     ("Zapytania: biuro małpa firma kropka pl", "PL", "email", "biuro małpa firma kropka pl"),
     ("Пишите: sales собака metall точка ru", "RU", "email", "sales собака metall точка ru"),
+    # words wholly of look-alike letters, read in Latin where they make an address
+    ("Email: \u0435\u0445\u0440\u043e@\u0443\u0430h\u043e\u043e.\u0441\u043e.uk", "GB", "email",
+     "\u0435\u0445\u0440\u043e@\u0443\u0430h\u043e\u043e.\u0441\u043e.uk"),
+    ("Почта: заказ@мёд-алтая.рф", "RU", "email", "заказ@мёд-алтая.рф"),
+    # "@" and "." joined, glued, in brackets or as words of other languages
+    ("Write to info-at-acme-dot-de for the list", "DE", "email", "info-at-acme-dot-de"),
+    ("Send designs to orders_at_acmeprint_dot_com", "", "email", "orders_at_acmeprint_dot_com"),
+    ("Quotes: sales at acme dotcom", "", "email", "sales at acme dotcom"),
+    ("courriel : contact arobase societe point fr", "FR", "email",
+     "contact arobase societe point fr"),
+    ("e-mail: vertrieb [ät] firma [punkt] de", "DE", "email", "vertrieb [ät] firma [punkt] de"),
+    ("Mail ons: verkoop apenstaartje bloemen punt nl", "NL", "email",
+     "verkoop apenstaartje bloemen punt nl"),
+    ("Poptávky: obchod zavináč pila tečka cz", "CZ", "email", "obchod zavináč pila tečka cz"),
+    ("mail: acme.sales@gmail", "PK", "email", "acme.sales@gmail"),
+    ("Email: bamboo.eco·gmail·com", "VN", "email", "bamboo.eco·gmail·com"),
     # phone
     ("Tel: +49 30 1234 5678", "", "phone", "+49 30 1234 5678"),
     ("Grade A quality 0803 555 1234 serious buyers only", "NG", "phone", "0803 555 1234"),
@@ -95,6 +111,12 @@ FINDS = [
     ("Contact via imo 01712-345678 or mail", "BD", "phone", "01712-345678"),
     ("whatsapp ➊➌➑ ➋➌➍➎ ➏➐➑➒", "CN", "phone", "➊➌➑ ➋➌➍➎ ➏➐➑➒"),
     ("Zalo 0912 345 678 (Ms. Lan)", "DE", "phone", "0912 345 678"),
+    ("Теl: +7 \u041e\u041e\u041e 123 4567", "RU", "phone", "+7 \u041e\u041e\u041e 123 4567"),
+    ("Tel: 0712\n345\n678", "KE", "phone", "0712\n345\n678"),
+    ("Fresh fish. Tel:\n0803\n555\n1234", "NG", "phone", "0803\n555\n1234"),
+    ("Call 1-800-FLOWERS", "US", "phone", "1-800-FLOWERS"),
+    ("Buyer hotline 1 800 CARPETS", "US", "phone", "1 800 CARPETS"),
+    ("Best avocados 254 712 345 678", "KE", "phone", "254 712 345 678"),
     # url
     ("More photos on www.acme-trading.com.", "", "url", "www.acme-trading.com"),
     ("See https://acmefoods.de/contact for details", "", "url", "https://acmefoods.de/contact"),
@@ -108,6 +130,12 @@ FINDS = [
     ("Gallery: www.acme.photography/2026", "", "url", "www.acme.photography/2026"),
     ("Website: www xyz-group com - we ship worldwide", "", "url", "www xyz-group com"),
     ("Visit kentfarm.shop for more", "", "url", "kentfarm.shop"),
+    ("Website: \u0435\u0445\u0440\u043e.\u0441\u043e", "RU", "url",
+     "\u0435\u0445\u0440\u043e.\u0441\u043e"),
+    ("Orders via acme·com", "GR", "url", "acme·com"),
+    ("Full catalogue at acme d0t com", "", "url", "acme d0t com"),
+    ("Visit acmedotcom for photos", "", "url", "acmedotcom"),
+    ("Infos unter www,holzpellets-maier,de", "DE", "url", "www,holzpellets-maier,de"),
     # street address
     ("Office: 1200 Harbor Blvd, Suite 400, Long Beach, CA 90802", "US", "street_address",
      "1200 Harbor Blvd, Suite 400, Long Beach, CA 90802"),
@@ -195,6 +223,13 @@ FINDS = [
     ("钉钉：acme_zhang", "CN", "messenger", "acme_zhang"),
     ("FB messenger: john.doe.trade", "", "messenger", "john.doe.trade"),
     ("Threema ID: 7HX4K2PA for secure enquiries", "DE", "messenger", "7HX4K2PA"),
+    ("reach me: acme_sales on telegram", "PH", "messenger", "acme_sales"),
+    ("Orders: acme_teak (Telegram)", "ID", "messenger", "acme_teak"),
+    ("I am on Telegram as soapmaker_ankara", "TR", "messenger", "soapmaker_ankara"),
+    ("WeChat acme-trade-cn", "CN", "messenger", "acme-trade-cn"),
+    ("Telegram ➜ acmeexport", "VN", "messenger", "acmeexport"),
+    ("find us as argan.pure.ma on Instagram", "MA", "messenger", "argan.pure.ma"),
+    ("카톡: kginseng77", "KR", "messenger", "kginseng77"),
 ]
 
 
@@ -254,6 +289,18 @@ CLEAN = [
     "SWIFT DEUTDEFF; IBAN DE89 3704 0044 0532 0130 00; VAT DE123456789; C#.NET and size#12.",
     "Filters AB-1234-5678 and GA-123-4567; R32 Refrigerant, 2025; N95 Masks, 5000 boxes.",
     "Output Signal: 4mA; Line: 380V50Hz; WeChat 24hours online; Telegram 24h support.",
+    # lists and amounts that phonenumbers would read as numbers
+    "Print: CMYK 0 100 80 5, 300 dpi; Sizes S M L XL; 6 8 10 12 14 16 18 20.",
+    "Price 1 234 567 890 IDR; population served 1 300 000 000 consumers.",
+    "Pallet IDs 447911123456 and 447911123457; shipment weeks 10 12 14 16 18; 01 03 2026.",
+    "Sizes:\n36\n38\n40\n42\n44",
+    # streets that name things, words for "point", and Russian and Greek prose
+    "We have 12 Oak Street varieties and 25 Sesame Street toys.",
+    "Au point de vente, le point de départ; el punto de venta; o ponto de venda.",
+    "ООО «Агроснаб», ИНН 7701234567; поставка со склада, в т.ч. НДС; ΑΦΜ 099999999.",
+    "Organic·bio·eco lines; Tea · Coffee · Spices; the dotcom years; anecdotal antidotes.",
+    "Prices on telegram; real-time updates on WeChat; e-commerce on Line; Instagram => follow us.",
+    "Sold 10@126 each; Model 1-800-SERIES pumps; compressor KX-200-TURBO.",
 ]
 
 
@@ -339,6 +386,13 @@ HOSTILE = {
     "route kilometres": "Ruta 12 km 3, " * 1_400,
     "house numbers in Japan": "1-2-3 Abc, Abc-ku " * 1_100,
     "camel-case handles": "fb AbcDef is coming " * 1_000,
+    "middle dots": "a·" * 10_000,
+    "joined at and dot": "ab-at-cd-dot-" * 1_500,
+    "glued dots": "at x dotcom " * 1_600,
+    "look-alike words": "\u0435\u0445\u0440\u043e.\u0441\u043e 1 \u041e\u041e\u041e " * 1_500,
+    "vanity numbers": "1-800-ABCDEFG " * 1_400,
+    "handles before a messenger": "a_b on Telegram " * 1_200,
+    "numbers on lines": "Tel:\n0\n" * 2_500,
     "a real listing, repeated": ("Tel +49 (0) 30 1234 5678 info@acme.com www.acme.de "
                                  "Hafenstraße 12, 20457 Hamburg WeChat: abc_12 ") * 300,
 }

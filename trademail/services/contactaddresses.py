@@ -247,7 +247,8 @@ def find_addresses(text: str) -> Iterator[Span]:
     for match in _STREET.finditer(text):
         # "3月12号" is a date and "第5号" a number: a Chinese address names a town or a street.
         cjk = match.group("cjk")
-        if _QUANTITY.match(text, match.end()) or (cjk and not _CJK_PLACE.search(cjk)):
+        if _QUANTITY.match(text, match.end()) or (cjk and not _CJK_PLACE.search(cjk)) or \
+                _counted_things(text, match):
             continue
         yield "street_address", match.start(), _address_end(text, match.end())
     for match in _UNIT_LIST.finditer(text):
@@ -259,6 +260,24 @@ def find_addresses(text: str) -> Iterator[Span]:
         if street is not None:
             yield "street_address", street, _address_end(text, town.end())
     yield from _labelled_addresses(text)
+
+
+# "We have 12 Oak Street varieties", "25 Sesame Street toys": things named after a street,
+# counted. An address is not followed by a plural noun, unless a word such as "at" comes first.
+_PLURAL_AFTER = re.compile(r"[ \t]+(?:[a-z]{2,}[^aius\W]s|[A-Z]{2,}s|[a-z]{2,}ies)\b")
+_PLACE_WORDS = frozenset("""
+    at on in to from near opposite behind beside address located visit visiting is are office
+    warehouse store shop showroom factory plant hq depot yard mill premises site location
+    à au en chez bei in an am auf en dans
+""".split())
+
+
+def _counted_things(text: str, match: re.Match[str]) -> bool:
+    if not text[match.start()].isdigit() or not _PLURAL_AFTER.match(text, match.end()):
+        return False
+    before = text[max(0, match.start() - 24):match.start()].split()
+    return bool(before) and before[-1].lower() not in _PLACE_WORDS and \
+        before[-1][-1] not in ":-–(,"
 
 
 def _last_match(pattern: re.Pattern[str], text: str, start: int, end: int) -> int | None:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import phonenumbers
 from text_to_num import find_numbers
 
-__all__ = ["chinese_digits", "letters_for_digits", "number_words", "repeated_digits"]
+__all__ = ["chinese_digits", "letters_for_digits", "number_words", "repeated_digits",
+           "vanity_numbers"]
 
 
 # Words and digit runs are what text_to_num reads; a hyphen joins "trente-quatre".
@@ -192,3 +194,28 @@ def _between_digits(text: str, start: int, end: int) -> bool:
     before = text[max(0, start - 2):start].rstrip(" \t-.")
     after = text[end:end + 2].lstrip(" \t-.")
     return bool(before) and before[-1].isdigit() and bool(after) and after[0].isdigit()
+
+
+# "1-800-FLOWERS", "1-888-GO-FEDEX", "0800-FLORIST": a toll-free prefix, then seven or more
+# capitals and digits that the keypad turns into digits. Joined by hyphens it is written as a
+# number; joined by spaces ("1 800 CARPETS") only after a word such as "call" or "hotline",
+# since "1 800 CARTONS" is a quantity.
+_VANITY = re.compile(
+    r"(?<![\w+\-])(?:\+?1(?P<s1>[ \t\-.]))?\(?(?:8(?:00|33|44|55|66|77|88)|0800|0808|1800|1300)\)?"
+    r"(?P<s2>[ \t\-.])(?=(?:[A-Z0-9]-?){7,12}(?![\w\-]))(?=[A-Z0-9\-]*[A-Z]{3})"
+    r"(?P<word>[A-Z0-9]{1,12}(?:-[A-Z0-9]{1,12}){0,2})(?![\w\-])")
+_TOLL_FREE = re.compile(r"8(?:00|33|44|55|66|77|88)|0808|1300")
+_VANITY_CUE = re.compile(r"\b(?:call|tel|phone|dial|hotline|toll[ \t\-]?free|free[ \t]call|"
+                         r"freephone|ring)\b[^\n]{0,20}$", re.IGNORECASE)
+
+
+def vanity_numbers(text: str) -> Iterator[tuple[int, int, str]]:
+    if not _TOLL_FREE.search(text):
+        return
+    for match in _VANITY.finditer(text):
+        spaced = " " in (match.group("s1") or "") + match.group("s2")
+        if spaced and not _VANITY_CUE.search(text, max(0, match.start() - 40), match.start()):
+            continue
+        word = match.group("word")
+        yield match.start("word"), match.end("word"), \
+            phonenumbers.convert_alpha_characters_in_number(word)

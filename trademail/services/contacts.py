@@ -1,13 +1,16 @@
 """Finds contact details hidden in listing texts; free members may show them only in their contacts.
 
 `find_contacts(text, country=...)` normalises the text first (invisible characters dropped,
-NFKC, look-alike letters from other scripts mapped to Latin, letter-spaced words closed up,
-a stand-in for "@" the text names ("info#acme.com, replace # with @") and "[at]"/"(dot)"
-folded, and, in `contactdigits`, number words in English, French, German, Spanish, Portuguese,
-Italian and Turkish and Chinese numerals turned into digits) while keeping, for every
-normalised character, the span of the original it came from; the matchers in `contactforms`,
-`contactaddresses` and `contactphones` then run on the normalised text and each finding is
-reported with its span in the original, so staff see it highlighted.
+NFKC, look-alike letters from other scripts mapped to Latin, in words that mix them with
+ASCII and in words wholly of them that then make an address, a domain or digits;
+letter-spaced words closed up; a stand-in for "@" the text names ("info#acme.com, replace #
+with @"); in `contactevasions`, "@" and "." written as bracketed or joined words, middle dots
+and "dotcom"; and, in `contactdigits`, toll-free numbers spelled on the keypad, number words
+in English, French, German, Spanish, Portuguese, Italian and Turkish and Chinese numerals
+turned into digits) while keeping, for every normalised character, the span of the original
+it came from; the matchers in `contactforms`, `contactmessengers`, `contactaddresses` and
+`contactphones` then run on the normalised text and each finding is reported with its span
+in the original, so staff see it highlighted.
 """
 
 from __future__ import annotations
@@ -21,7 +24,14 @@ from dataclasses import dataclass
 
 from confusable_homoglyphs import confusables
 
-from trademail.services import contactaddresses, contactdigits, contactforms, contactphones
+from trademail.services import (
+    contactaddresses,
+    contactdigits,
+    contactevasions,
+    contactforms,
+    contactmessengers,
+    contactphones,
+)
 from trademail.services.contactphones import region_code
 
 __all__ = ["KINDS", "MAX_TEXT_LENGTH", "Finding", "find_contacts", "normalise", "region_code"]
@@ -50,7 +60,8 @@ def find_contacts(text: str, *, country: str = "") -> list[Finding]:
     """
     original = text[:MAX_TEXT_LENGTH]
     mapped = normalise(original)
-    spans = [*contactforms.find_forms(mapped.text), *contactaddresses.find_addresses(mapped.text),
+    spans = [*contactforms.find_forms(mapped.text), *contactmessengers.find_handles(mapped.text),
+             *contactaddresses.find_addresses(mapped.text),
              *contactphones.find_phones(mapped.text, region_code(country))]
     findings = []
     for kind, start, end in _without_overlaps(mapped.text, spans):
@@ -100,6 +111,9 @@ class MappedText:
 
     def rewrite(self, edits: Iterable[tuple[int, int, str]]) -> MappedText:
         """Replace text[start:end] by each edit's text; edits are sorted and disjoint."""
+        edits = list(edits)
+        if not edits:
+            return self
         parts: list[str] = []
         starts: list[int] = []
         ends: list[int] = []
@@ -119,9 +133,14 @@ class MappedText:
 def normalise(text: str) -> MappedText:
     """The text as the matchers read it, mapped back to `text` character by character."""
     mapped = _unconfuse(_fold_characters(text))
+    mapped = mapped.rewrite(contactevasions.middle_dots(mapped.text))
     mapped = mapped.rewrite(_letter_spaced(mapped.text))
     mapped = mapped.rewrite(sorted(contactforms.stand_ins_for_at(mapped.text)))
-    mapped = mapped.rewrite(_bracketed_at_and_dot(mapped.text))
+    mapped = mapped.rewrite(contactevasions.bracketed_at_and_dot(mapped.text))
+    mapped = mapped.rewrite(contactevasions.joined_at_and_dot(mapped.text))
+    mapped = mapped.rewrite(contactevasions.glued_dots(mapped.text))
+    mapped = mapped.rewrite(contactevasions.www_commas(mapped.text))
+    mapped = mapped.rewrite(contactdigits.vanity_numbers(mapped.text))
     mapped = mapped.rewrite(contactdigits.repeated_digits(mapped.text))
     mapped = mapped.rewrite(contactdigits.chinese_digits(mapped.text))
     mapped = mapped.rewrite(contactdigits.number_words(mapped.text))
@@ -184,19 +203,32 @@ def _confusable_table() -> dict[str, str]:
 
 
 _WORD = re.compile(r"\w+")
+# A run of characters between spaces, and the punctuation around it that is no part of it.
+_CHUNK = re.compile(r"\S+")
+_LEAD = "([«\"'“„"
+_TRAIL = ".,;:!?)]»\"'”"
+# What a word wholly in another script must become to be read in Latin letters: an email
+# address ("expo@yahoo.co.uk" typed in Cyrillic), a domain with a lower-case top-level domain
+# ("expo.co" in Cyrillic), or digits (Cyrillic capital O for zero between "+7" and "123").
+_ADDRESS_SHAPE = re.compile(
+    rf"[A-Za-z0-9._%+\-]{{1,64}}@[A-Za-z0-9\-]{{1,63}}(?:\.[A-Za-z0-9\-]{{1,63}}){{0,4}}|"
+    rf"(?:www\.)?(?:[A-Za-z0-9\-]{{1,63}}\.){{1,4}}{contactforms.TLD}(?:/\S*)?")
+_DIGIT_SHAPE = re.compile(r"[0-9OolI]+")
 
 
 def _unconfuse(mapped: MappedText) -> MappedText:
-    """Map look-alikes in words that mix them with ASCII ("gm\u0430il", a Cyrillic a).
+    """Map look-alikes in words that mix them with ASCII ("gm\u0430il", a Cyrillic a), and in
+    words wholly of look-alikes where the result is an address, a domain or digits.
 
-    Words wholly in another script are left alone, so Russian or Greek prose stays prose.
-    The mapping is one character for one, so the offsets do not move.
+    Other words wholly in another script are left alone, so Russian or Greek prose stays
+    prose (the Russian "OOO" of a company's name, the preposition "co"). The mapping is one
+    character for one, so the offsets do not move.
     """
     if mapped.text.isascii():
         return mapped
     table = _confusable_table()
 
-    def latin(word: re.Match[str]) -> str:
+    def latin_word(word: re.Match[str]) -> str:
         token = word.group()
         if token.isascii() or not any(c.isascii() and c.isalnum() for c in token):
             return token
@@ -204,7 +236,37 @@ def _unconfuse(mapped: MappedText) -> MappedText:
             return "".join(table.get(c, c) for c in token)
         return token
 
-    return MappedText(_WORD.sub(latin, mapped.text), mapped.starts, mapped.ends)
+    def latin_chunk(chunk: re.Match[str]) -> str:
+        whole = chunk.group()
+        core = whole.lstrip(_LEAD).rstrip(_TRAIL)
+        if core.isascii() or len(core) > 200:
+            return whole
+        latin, shape = _latin_chunk(core)
+        if shape == "address" or (shape == "digits" and _between_digits(chunk)):
+            lead = len(whole) - len(whole.lstrip(_LEAD))
+            return whole[:lead] + latin + whole[lead + len(core):]
+        return whole
+
+    text = _WORD.sub(latin_word, mapped.text)
+    return MappedText(_CHUNK.sub(latin_chunk, text), mapped.starts, mapped.ends)
+
+
+@functools.lru_cache(maxsize=4096)
+def _latin_chunk(core: str) -> tuple[str, str]:
+    """`core` in Latin letters, and "address", "digits" or "" for the shape that makes."""
+    table = _confusable_table()
+    if not all(c.isascii() or c in table for c in core):
+        return core, ""
+    latin = "".join(table.get(c, c) for c in core)
+    if _ADDRESS_SHAPE.fullmatch(latin):
+        return latin, "address"
+    return latin, "digits" if _DIGIT_SHAPE.fullmatch(latin) else ""
+
+
+def _between_digits(chunk: re.Match[str]) -> bool:
+    before = chunk.string[max(0, chunk.start() - 3):chunk.start()].rstrip()
+    after = chunk.string[chunk.end():chunk.end() + 3].lstrip()
+    return before[-1:].isdigit() and after[:1].isdigit()
 
 
 # "S A L E S @ A C M E . C O M", "w w w . a c m e . c o m": one character, one space.
@@ -217,14 +279,3 @@ def _letter_spaced(text: str) -> Iterator[tuple[int, int, str]]:
         run = match.group()
         if "@" in run or "." in run:
             yield match.start(), match.end(), run.replace(" ", "").replace("\t", "")
-
-
-_BRACKETED = re.compile(
-    r"[ \t]*[(\[{<][ \t]*(?:(?P<at>at|@|arroba|arobase)|(?P<dot>dot|\.|punto|point|punkt|ponto))"
-    r"[ \t]*[)\]}>][ \t]*|(?<=\w)\((?P<a>a)\)(?=\w)", re.IGNORECASE)
-
-
-def _bracketed_at_and_dot(text: str) -> Iterator[tuple[int, int, str]]:
-    """ "[at]", "(at)", "{dot}", "(.)", "john(a)gmail" are never prose: fold them at once."""
-    for match in _BRACKETED.finditer(text):
-        yield match.start(), match.end(), "." if match.group("dot") else "@"
