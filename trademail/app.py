@@ -31,6 +31,7 @@ from trademail.appkeys import (
     SIGNUP,
     SMTP_GATEWAY,
     TOKENS,
+    UPLOADS,
     WEBHOOKS,
     WRITING,
 )
@@ -66,6 +67,7 @@ from trademail.services.sending import Sending
 from trademail.services.sessions import Sessions
 from trademail.services.signup import Signup
 from trademail.services.tokens import Tokens
+from trademail.services.uploads import Uploads
 from trademail.services.webhooks import Webhooks
 from trademail.services.writing import Writing
 from trademail.store import KeyStore, Stores, open_stores
@@ -121,6 +123,7 @@ class Core:
     sending: Sending
     reading: Reading
     writing: Writing
+    uploads: Uploads
     addresses: AddressChanges
     sessions: Sessions
     signup: Signup
@@ -204,13 +207,16 @@ async def open_core(config: Config, clock: Clock | None = None) -> Core:
                       hasher, auth)
     conduct = Conduct(stores.conduct, stores.moderation, stores.members, stores.mailbox,
                       stores.correspondents, keyring, clock, config.limits)
+    uploads = Uploads(stores.uploads, clock, max_bytes=config.messages.max_attachment_bytes)
     sending = Sending(stores.mailbox, stores.members, stores.correspondents, keyring,
-                      notifications, conduct, events, clock, config.messages)
-    reading = Reading(stores.mailbox, stores.members, keyring, members, config.messages)
+                      notifications, conduct, uploads, events, clock, config.messages)
+    reading = Reading(stores.mailbox, stores.members, keyring, members, uploads,
+                      config.messages)
     reader, inbound = open_inbound(config, stores, keyring, clock, members, sending,
                                    notifications, conduct)
     return Core(stores=stores, keyring=keyring, hasher=hasher, events=events, outbox=outbox,
                 members=members, tokens=tokens, sending=sending, reading=reading,
+                uploads=uploads,
                 writing=Writing(stores.writing, stores.members, keyring, clock,
                                 max_body_bytes=config.messages.max_body_bytes),
                 addresses=addresses, sessions=sessions, signup=signup, recovery=recovery,
@@ -261,6 +267,7 @@ def _api(config: Config, core: Core) -> web.Application:
     api[SENDING] = core.sending
     api[READING] = core.reading
     api[WRITING] = core.writing
+    api[UPLOADS] = core.uploads
     api[WEBHOOKS] = core.webhooks
     api[NOTIFICATIONS] = core.notifications
     api[LISTINGS] = core.market.listings
@@ -288,6 +295,7 @@ def create_app(config: Config, core: Core) -> web.Application:
     app[SENDING] = core.sending
     app[READING] = core.reading
     app[WRITING] = core.writing
+    app[UPLOADS] = core.uploads
     app[ADDRESSES] = core.addresses
     app[SESSIONS] = core.sessions
     app[SIGNUP] = core.signup

@@ -24,6 +24,7 @@ from trademail.services.sending import Sending
 from trademail.services.sessions import Sessions
 from trademail.services.signup import Signup
 from trademail.services.tokens import Tokens
+from trademail.services.uploads import Uploads
 from trademail.services.webhooks import Webhooks
 from trademail.services.writing import Writing
 
@@ -34,6 +35,7 @@ TOKENS = web.AppKey("tokens", Tokens)
 SENDING = web.AppKey("sending", Sending)
 READING = web.AppKey("reading", Reading)
 WRITING = web.AppKey("writing", Writing)
+UPLOADS = web.AppKey("uploads", Uploads)
 ADDRESSES = web.AppKey("addresses", AddressChanges)
 SESSIONS = web.AppKey("sessions", Sessions)
 SIGNUP = web.AppKey("signup", Signup)

@@ -68,6 +68,11 @@ class Conflict(TradeMailError):
         super().__init__(message)
 
 
+class Damaged(TradeMailError):
+    """Stored data failed its integrity check (a chunk of a file missing, moved or altered):
+    it is not handed out as if it were whole."""
+
+
 class NotFound(TradeMailError):
     """Nothing the caller may see answers to that id. Never says which of the two."""
 

@@ -3,8 +3,8 @@ delete, download an attachment, read a thread."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -23,7 +23,9 @@ from trademail.appkeys import (
     CONFIG,
     READING,
     SENDING,
+    UPLOADS,
 )
+from trademail.downloads import stream_file
 from trademail.errors import InvalidInput
 from trademail.services.forwarding import with_forwarded
 from trademail.services.messages import Draft, Upload, recipient_list
@@ -32,6 +34,10 @@ from trademail.services.messages import Draft, Upload, recipient_list
 SEND_FIELDS = ("to", "subject", "body", "in_reply_to", "reply_all", "forward_of")
 
 routes = web.RouteTableDef()
+# A file part sent with a transfer or content encoding is decoded whole: at most this.
+MAX_ENCODED_FILE = 16 * 1024 * 1024
+
+
 async def _read_part(part: BodyPartReader, limit: int, field: str) -> bytes:
     data = bytearray()
     while chunk := await part.read_chunk(64 * 1024):
@@ -41,16 +47,34 @@ async def _read_part(part: BodyPartReader, limit: int, field: str) -> bytes:
     return bytes(part.decode(bytes(data)))
 
 
-async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[Upload]]:
+async def _file_pieces(part: BodyPartReader) -> AsyncIterator[bytes]:
+    """A file part's bytes as they arrive; decoded whole only when it came with a transfer
+    or content encoding (which a chunk boundary could split)."""
+    if part.headers.get("Content-Transfer-Encoding") or part.headers.get("Content-Encoding"):
+        data = bytearray()
+        while chunk := await part.read_chunk(64 * 1024):
+            data += chunk
+            if len(data) > 2 * MAX_ENCODED_FILE:
+                raise Problem(413, "an encoded file part is too large", field="attachments")
+        yield bytes(part.decode(bytes(data)))
+        return
+    while chunk := await part.read_chunk(64 * 1024):
+        yield chunk
+
+
+async def _read_multipart(request: web.Request,
+                          member_id: str) -> tuple[dict[str, Any], list[Upload]]:
     try:
-        return await _parse_multipart(request)
+        return await _parse_multipart(request, member_id)
     except (ValueError, RuntimeError, AssertionError, HttpProcessingError):
         # aiohttp's reader on a missing boundary, a truncated body, bad part headers
         raise Problem(400, "the multipart/form-data body is malformed") from None
 
 
-async def _parse_multipart(request: web.Request) -> tuple[dict[str, Any], list[Upload]]:
-    """Form fields (`to` may repeat) and file parts of a multipart/form-data send."""
+async def _parse_multipart(request: web.Request,
+                           member_id: str) -> tuple[dict[str, Any], list[Upload]]:
+    """Form fields (`to` may repeat) and file parts of a multipart/form-data send; each
+    file sealed and stored as it streams in, never held whole."""
     limits = request.app[CONFIG].messages
     fields: dict[str, Any] = {}
     uploads: list[Upload] = []
@@ -62,10 +86,10 @@ async def _parse_multipart(request: web.Request) -> tuple[dict[str, Any], list[U
             if len(uploads) >= limits.max_attachments:
                 raise Problem(422, f"at most {limits.max_attachments} allowed",
                               field="attachments")
-            data = await _read_part(part, limits.max_attachment_bytes,
-                                    f"attachments[{len(uploads) + 1}]")
             content_type = part.headers.get("Content-Type", "application/octet-stream")
-            uploads.append(Upload(part.filename, content_type, data))
+            streamed = await request.app[UPLOADS].stage(
+                member_id, _file_pieces(part), field=f"attachments[{len(uploads) + 1}]")
+            uploads.append(Upload(part.filename, content_type, streamed=streamed))
             continue
         if part.name not in SEND_FIELDS or (part.name in fields and part.name != "to"):
             raise Problem(422, "is not a field of a message, or is given twice",
@@ -119,7 +143,7 @@ def _draft(data: dict[str, Any], uploads: list[Upload], key: str | None) -> Draf
 async def send(request: web.Request) -> web.Response:
     who = await caller(request, "messages:send")
     if request.content_type == "multipart/form-data":
-        data, uploads = await _read_multipart(request)
+        data, uploads = await _read_multipart(request, who.member_id)
     else:
         data = await read_json(request, limit=6 * request.app[CONFIG].messages.max_body_bytes
                                + JSON_LIMIT)
@@ -173,16 +197,12 @@ async def delete_message(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/messages/{id}/attachments/{n:[0-9]{1,3}}")
-async def attachment(request: web.Request) -> web.Response:
+async def attachment(request: web.Request) -> web.StreamResponse:
     who = await caller(request, "messages:read")
-    info, data = await request.app[READING].attachment(
+    info, chunks = await request.app[READING].attachment_stream(
         who.member_id, request.match_info["id"], int(request.match_info["n"]))
-    return web.Response(body=data, headers={
-        "Content-Type": info.content_type if "/" in info.content_type
-        else "application/octet-stream",
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(info.filename, safe='')}",
-        "Content-Security-Policy": "sandbox; default-src 'none'",
-    })
+    return await stream_file(request, info, chunks, content_type=info.content_type
+                             if "/" in info.content_type else "application/octet-stream")
 
 
 @routes.get("/v1/threads/{id}")

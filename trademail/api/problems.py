@@ -11,6 +11,7 @@ from aiohttp import web
 from trademail.errors import (
     AuthenticationFailed,
     Conflict,
+    Damaged,
     Forbidden,
     InvalidInput,
     MasterKeyError,
@@ -82,6 +83,10 @@ def from_error(exc: TradeMailError) -> web.Response:
     if isinstance(exc, StoreError | MasterKeyError):
         log.error("service unavailable", error=exc.__class__.__name__)
         return problem_response(503, "the service is unavailable; try again later")
+    if isinstance(exc, Damaged):
+        log.error("stored data failed its integrity check", detail=str(exc))
+        return problem_response(500, "this file is damaged and cannot be sent; ask the "
+                                     "sender for it again", slug="damaged")
     log.error("unmapped domain error", error=exc.__class__.__name__)
     return problem_response(500, "something went wrong on our side")
 

@@ -4,6 +4,7 @@ from trademail.crypto.aead import DecryptionFailed, Key, digest
 from trademail.crypto.keyring import ContentKey, Keyring, MemberKey, key_file, load_master_keys
 from trademail.crypto.messages import MessageCipher, SealedMessage
 from trademail.crypto.passwords import PasswordHasher
+from trademail.crypto.streams import CHUNK_BYTES, StreamSealer, open_chunk
 from trademail.crypto.tokens import (
     new_mail_token,
     new_token,
@@ -13,6 +14,7 @@ from trademail.crypto.tokens import (
 )
 
 __all__ = [
+    "CHUNK_BYTES",
     "ContentKey",
     "DecryptionFailed",
     "Key",
@@ -21,11 +23,13 @@ __all__ = [
     "MessageCipher",
     "PasswordHasher",
     "SealedMessage",
+    "StreamSealer",
     "digest",
     "key_file",
     "load_master_keys",
     "new_mail_token",
     "new_token",
+    "open_chunk",
     "random_word_suffix",
     "token_digest",
     "webhook_signature",

@@ -104,6 +104,13 @@ class ContentKey:
     def open(self, message_id: str, field: str, blob: bytes) -> bytes:
         return self._key.open(blob, _aad(message_id, field))
 
+    def wrap_key(self, message_id: str, field: str, key: ContentKey) -> bytes:
+        """Seal another key (a streamed file's) as one field of this message."""
+        return self._key.wrap(key._key, _aad(message_id, field))
+
+    def unwrap_key(self, message_id: str, field: str, blob: bytes) -> ContentKey:
+        return ContentKey(self._key.unwrap(blob, _aad(message_id, field)))
+
 
 class MemberKey:
     """One member's key: wraps the content keys of their mailbox and keys their word index."""

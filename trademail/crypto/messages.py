@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from trademail.crypto.keyring import ContentKey
+from trademail.crypto.streams import StreamSealer
 
 SUBJECT = "subject"
 BODY = "body"
@@ -21,6 +22,10 @@ def _meta_label(n: int) -> str:
 
 def _data_label(n: int) -> str:
     return f"attachment {n}"
+
+
+def _key_label(n: int) -> str:
+    return f"attachment {n} key"
 
 
 @dataclass(frozen=True)
@@ -55,18 +60,24 @@ class MessageCipher:
         return self._key.open(self._message_id, label, blob)
 
     def seal(self, *, subject: str, body: str, snippet: str,
-             attachments: Sequence[tuple[str, str, bytes]]) -> SealedMessage:
+             attachments: Sequence[tuple[str, str, bytes | StreamSealer]]) -> SealedMessage:
         """Every field of a new message; attachments as (filename, content type, data),
-        numbered from 1."""
+        numbered from 1. A file streamed in (a StreamSealer) is sealed already, chunk by
+        chunk: its key is sealed here in place of its data."""
         return SealedMessage(
             subject_ct=self._seal(SUBJECT, subject.encode()),
             body_ct=self._seal(BODY, body.encode()),
             snippet_ct=self._seal(SNIPPET, snippet.encode()),
             attachments=tuple(
-                SealedAttachment(n, len(data), self._seal(_meta_label(n), json.dumps(
-                    {"filename": filename, "content_type": content_type}).encode()),
-                    self._seal(_data_label(n), data))
-                for n, (filename, content_type, data) in enumerate(attachments, start=1)))
+                SealedAttachment(n, content.size if isinstance(content, StreamSealer)
+                                 else len(content), self._seal(_meta_label(n), json.dumps(
+                                     {"filename": filename,
+                                      "content_type": content_type}).encode()),
+                                 self._key.wrap_key(self._message_id, _key_label(n),
+                                                    content.key)
+                                 if isinstance(content, StreamSealer)
+                                 else self._seal(_data_label(n), content))
+                for n, (filename, content_type, content) in enumerate(attachments, start=1)))
 
     def subject(self, blob: bytes) -> str:
         return self._open(SUBJECT, blob).decode()
@@ -84,3 +95,7 @@ class MessageCipher:
 
     def attachment(self, n: int, blob: bytes) -> bytes:
         return self._open(_data_label(n), blob)
+
+    def stream_key(self, n: int, blob: bytes) -> ContentKey:
+        """The key of attachment `n` when it was streamed in (see `streams`)."""
+        return self._key.unwrap_key(self._message_id, _key_label(n), blob)

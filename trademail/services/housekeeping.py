@@ -13,6 +13,7 @@ OUTBOX_KEEP_SECONDS = 30 * 24 * 3600
 INBOUND_DIGEST_KEEP_SECONDS = 14 * 24 * 3600  # longer than any MTA keeps retrying
 SEND_LOG_KEEP_SECONDS = 24 * 3600  # the longest sending-limit window
 CONTACT_VIEWS_KEEP_SECONDS = 30 * 24 * 3600  # what staff look back on
+UNSENT_UPLOAD_KEEP_SECONDS = 3600  # a file streamed in for a send that never finished
 
 
 class Housekeeping:
@@ -25,6 +26,7 @@ class Housekeeping:
         self._accounts_store = stores.accounts
         self._conduct_store = stores.conduct
         self._directory_store = stores.directory
+        self._upload_store = stores.uploads
         self._clock = clock
         self._signin_keep_seconds = signin_keep_seconds
 
@@ -38,6 +40,7 @@ class Housekeeping:
         await self._accounts_store.forget_email_changes(now)
         await self._conduct_store.forget_sends(now - SEND_LOG_KEEP_SECONDS)
         await self._directory_store.forget_views(now - CONTACT_VIEWS_KEEP_SECONDS)
+        await self._upload_store.forget_unsent(now - UNSENT_UPLOAD_KEEP_SECONDS)
         await self._directory_store.index_unindexed(directory_words, now=now)
         await self._directory_store.code_countries(region_code)
         if self._sessions is not None:

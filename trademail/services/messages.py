@@ -6,14 +6,22 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from trademail.crypto import StreamSealer
+
 
 @dataclass(frozen=True)
 class Upload:
-    """An attachment as a member or a mail brings it: name, type and bytes."""
+    """An attachment as a member or a mail brings it: name, type and bytes; or, for a file
+    streamed in (see `uploads`), its sealed chunks, already stored."""
 
     filename: str
     content_type: str
-    data: bytes
+    data: bytes = b""
+    streamed: StreamSealer | None = None
+
+    @property
+    def size(self) -> int:
+        return self.streamed.size if self.streamed is not None else len(self.data)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from trademail.config import MessagesConfig
@@ -17,6 +17,7 @@ from trademail.ids import is_id
 from trademail.services import validation
 from trademail.services.identities import Party
 from trademail.services.members import Members
+from trademail.services.uploads import Uploads
 from trademail.store import EntryRow, MailboxStore, MemberStore
 
 FOLDERS = ("inbox", "sent", "archive", "trash")
@@ -110,8 +111,9 @@ def decode_cursor(cursor: str) -> str:
 
 class Reading:
     def __init__(self, mailbox_store: MailboxStore, member_store: MemberStore, keyring: Keyring,
-                 members: Members, limits: MessagesConfig) -> None:
+                 members: Members, uploads: Uploads, limits: MessagesConfig) -> None:
         self._mailbox_store = mailbox_store
+        self._uploads = uploads
         self._members_store = member_store
         self._keyring = keyring
         self._members = members
@@ -260,15 +262,25 @@ class Reading:
 
     async def attachment(self, member_id: str, message_id: str, n: int) -> tuple[
             AttachmentInfo, bytes]:
+        """One attachment whole (to forward it)."""
+        info, chunks = await self.attachment_stream(member_id, message_id, n)
+        return info, b"".join([chunk async for chunk in chunks])
+
+    async def attachment_stream(self, member_id: str, message_id: str, n: int) -> tuple[
+            AttachmentInfo, AsyncIterator[bytes]]:
+        """One attachment, its bytes a chunk at a time when it was streamed in."""
         row = await self._entry(member_id, message_id)
         stored = await self._mailbox_store.attachments(member_id, message_id, n=n)
         if not stored or stored[0].data_ct is None:
             raise NotFound()
+        found, sealed = stored[0], stored[0].data_ct
         key = await self._member_key(member_id)
         cipher = MessageCipher(key.unwrap_content_key(row.content_key, message_id), message_id)
-        filename, content_type = cipher.attachment_meta(n, stored[0].meta_ct)
-        return (AttachmentInfo(n, filename, content_type, stored[0].size),
-                cipher.attachment(n, stored[0].data_ct))
+        filename, content_type = cipher.attachment_meta(n, found.meta_ct)
+        info = AttachmentInfo(n, filename, content_type, found.size)
+        if found.upload_id is not None:
+            return info, self._uploads.chunks(found.upload_id, cipher.stream_key(n, sealed))
+        return info, _once(cipher.attachment(n, sealed))
 
     # ------------------------------------------------------------------ filing
 
@@ -348,6 +360,10 @@ class Reading:
     async def is_new(self, member_id: str) -> bool:
         """Whether the member has never had a message, sent or received, in any folder."""
         return not await self._mailbox_store.has_mail(member_id)
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 def _latest_received(entries: Sequence[tuple[str, str, str, bool]], member_id: str) -> str:

@@ -27,6 +27,7 @@ from trademail.services.conduct import Conduct
 from trademail.services.messages import Draft, Sent, Upload
 from trademail.services.notifications import NewMail, Notifications, Outgoing
 from trademail.services.standing import RESTRICTED, STAFF
+from trademail.services.uploads import Uploads
 from trademail.store import (
     Claim,
     CorrespondentRow,
@@ -69,14 +70,15 @@ def snippet(body: str) -> str:
 class Sending:
     def __init__(self, mailbox_store: MailboxStore, member_store: MemberStore,
                  correspondent_store: CorrespondentStore, keyring: Keyring,
-                 notifications: Notifications, conduct: Conduct, events: Events,
-                 clock: Clock, limits: MessagesConfig) -> None:
+                 notifications: Notifications, conduct: Conduct, uploads: Uploads,
+                 events: Events, clock: Clock, limits: MessagesConfig) -> None:
         self._mailbox_store = mailbox_store
         self._members_store = member_store
         self._correspondents_store = correspondent_store
         self._keyring = keyring
         self._notifications = notifications
         self._conduct = conduct
+        self._uploads = uploads
         self._events = events
         self._clock = clock
         self._limits = limits
@@ -84,7 +86,20 @@ class Sending:
     async def send(self, sender_id: str, draft: Draft, *,
                    seen: tuple[str, bytes] | None = None) -> Sent:
         """Send a member's draft; with `seen` (member id, digest of an incoming mail), the
-        mail it came from is recorded with it, so a retry of that mail is not sent twice."""
+        mail it came from is recorded with it, so a retry of that mail is not sent twice.
+        Files streamed in for a draft that is not sent (refused, or a replay) are
+        discarded."""
+        try:
+            sent = await self._send(sender_id, draft, seen)
+        except BaseException:
+            await asyncio.shield(self._discard_streamed(draft))
+            raise
+        if sent.replayed:
+            await self._discard_streamed(draft)  # the first request's files were sent
+        return sent
+
+    async def _send(self, sender_id: str, draft: Draft,
+                    seen: tuple[str, bytes] | None) -> Sent:
         subject, body = self.check(draft.subject, draft.body, draft.attachments)
         key = self._idempotency_key(draft.idempotency_key)
         route = await self._route(sender_id, draft)
@@ -108,6 +123,11 @@ class Sending:
                 await asyncio.shield(self._mailbox_store.release_idempotency(claim))
             raise
 
+    async def _discard_streamed(self, draft: Draft) -> None:
+        for upload in draft.attachments:
+            if upload.streamed is not None:
+                await self._uploads.discard(upload.streamed)
+
     async def _compose_and_deliver(self, sender_id: str, message_id: str, route: _Route,
                                    keys: dict[str, MemberKey], draft: Draft,
                                    text: tuple[str, str],
@@ -124,7 +144,8 @@ class Sending:
                                  *(f"{m.username} {m.company}" for m in route.members.values()))
         outgoing = await self._notifications.for_message(
             NewMail(message.id, message.thread_id, sender_id, sender.company, sender.country,
-                    subject, body, tuple(draft.attachments), staff_sender=sender.tier == STAFF,
+                    subject, body, await self._carried(draft, route),
+                    staff_sender=sender.tier == STAFF,
                     outside_refs=await self._outside_refs(sender_id, route)),
             [m for mid, m in others.items() if mid not in filed],  # filed away: silently
             route.outsiders, sender_name=sender.company)
@@ -175,6 +196,15 @@ class Sending:
         await self._wake([] if filed else [member_id], outgoing)
         return Sent(message.id, message.thread_id)
 
+    async def _carried(self, draft: Draft, route: _Route) -> tuple[Upload, ...]:
+        """The attachments as the mail it causes carries them: whole, for a mail to someone
+        outside TradeMail (their mail client needs the files); else by name only."""
+        if not route.outsiders:
+            return draft.attachments
+        return tuple([Upload(a.filename, a.content_type, await self._uploads.read_all(
+            a.streamed.upload_id, a.streamed.key)) if a.streamed is not None else a
+            for a in draft.attachments])
+
     async def _outside_refs(self, sender_id: str, route: _Route) -> tuple[str, ...]:
         """The Message-IDs of the outside mail in the conversation an answer to an outside
         correspondent continues."""
@@ -203,7 +233,7 @@ class Sending:
         if len(attachments) > limits.max_attachments:
             raise InvalidInput.one("attachments", f"at most {limits.max_attachments} allowed")
         for n, upload in enumerate(attachments, start=1):
-            if len(upload.data) > limits.max_attachment_bytes:
+            if upload.size > limits.max_attachment_bytes:
                 raise TooLarge.one(f"attachments[{n}]", "is larger than "
                                    f"{limits.max_attachment_bytes} bytes")
             validation.line(upload.filename, f"attachments[{n}].filename", max_length=255)
@@ -277,7 +307,9 @@ class Sending:
         fingerprint = key.fingerprint(json.dumps(
             [sorted(route.recipient_ids), subject, body,
              route.parent.message_id if route.parent else None,
-             [(a.filename, a.content_type, key.fingerprint(a.data).hex()) for a in attachments]
+             [(a.filename, a.content_type, key.fingerprint(
+                 a.streamed.digest() if a.streamed is not None else a.data).hex())
+              for a in attachments]
              ]).encode())
         keyed = key.fingerprint(b"idempotency key\0" + idempotency_key.encode(
             "utf-8", "surrogatepass")).hex()
@@ -304,15 +336,18 @@ class Sending:
         ck = ContentKey.generate()
         sealed = MessageCipher(ck, message_id).seal(
             subject=subject, body=body, snippet=snippet(body),
-            attachments=[(a.filename, a.content_type, a.data) for a in attachments])
+            attachments=[(a.filename, a.content_type, a.streamed or a.data)
+                         for a in attachments])
         parent = route.parent
         message = NewMessage(
             id=message_id, thread_id=parent.thread_id if parent else message_id,
             in_reply_to=parent.message_id if parent else None, sender_id=sender_id,
             recipient_ids=route.recipient_ids, created_at=now, subject_ct=sealed.subject_ct,
             body_ct=sealed.body_ct, snippet_ct=sealed.snippet_ct,
-            attachments=tuple(NewAttachment(a.n, a.size, a.meta_ct, a.data_ct)
-                              for a in sealed.attachments))
+            attachments=tuple(
+                NewAttachment(a.n, a.size, a.meta_ct, a.data_ct,
+                              upload.streamed.upload_id if upload.streamed else None)
+                for a, upload in zip(sealed.attachments, attachments, strict=True)))
         entries = [NewEntry(mid, _folder(mid, sender_id, filed),
                             mid != sender_id and mid not in filed,
                             key.wrap_content_key(ck, message_id)) for mid, key in keys.items()]

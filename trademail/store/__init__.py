@@ -31,14 +31,13 @@ from trademail.store.listings import (
     Standing,
     kind_of,
 )
-from trademail.store.mailbox import (
+from trademail.store.mailbox import MailboxStore, NewDelivery
+from trademail.store.mailrows import (
     AttachmentRow,
     Claim,
     EntryRow,
     Idempotent,
-    MailboxStore,
     NewAttachment,
-    NewDelivery,
     NewEntry,
     NewMessage,
 )
@@ -54,6 +53,7 @@ from trademail.store.outbox import NewOutboxRow, OutboxRow, OutboxStore
 from trademail.store.sessions import ActiveSession, SessionRow, SessionStore
 from trademail.store.throttles import ThrottleStore
 from trademail.store.tokens import TokenRow, TokenStore
+from trademail.store.uploads import UploadStore
 from trademail.store.webhooks import WebhookRow, WebhookStore
 from trademail.store.writing import DraftRow, WritingStore
 
@@ -113,6 +113,7 @@ __all__ = [
     "ThrottleStore",
     "TokenRow",
     "TokenStore",
+    "UploadStore",
     "WebhookRow",
     "WebhookStore",
     "Window",
@@ -144,6 +145,7 @@ class Stores:
     moderation: ModerationStore
     conduct: ConductStore
     writing: WritingStore
+    uploads: UploadStore
 
     @classmethod
     def over(cls, db: Database) -> Stores:
@@ -153,7 +155,8 @@ class Stores:
                    notifications=NotificationStore(db), correspondents=CorrespondentStore(db),
                    webhooks=WebhookStore(db), listings=ListingStore(db),
                    directory=DirectoryStore(db), moderation=ModerationStore(db),
-                   conduct=ConductStore(db), writing=WritingStore(db))
+                   conduct=ConductStore(db), writing=WritingStore(db),
+                   uploads=UploadStore(db))
 
     async def ping(self) -> None:
         try:

@@ -11,86 +11,17 @@ from typing import Any
 from trademail.store.conduct import SendCount, check_send, send_rows
 from trademail.store.db import Database, Row, in_list
 from trademail.store.inserts import Insert, insert_all
+from trademail.store.mailrows import (
+    AttachmentRow,
+    Claim,
+    EntryRow,
+    Idempotent,
+    NewEntry,
+    NewMessage,
+)
 from trademail.store.notifications import NewReplyToken, reply_token_rows
 from trademail.store.outbox import NewOutboxRow, outbox_rows
-
-
-@dataclass(frozen=True)
-class NewAttachment:
-    n: int
-    size: int
-    meta_ct: bytes
-    data_ct: bytes
-
-
-@dataclass(frozen=True)
-class NewMessage:
-    id: str
-    thread_id: str
-    in_reply_to: str | None
-    sender_id: str
-    recipient_ids: tuple[str, ...]
-    created_at: float
-    subject_ct: bytes
-    body_ct: bytes
-    snippet_ct: bytes
-    attachments: tuple[NewAttachment, ...] = ()
-
-
-@dataclass(frozen=True)
-class NewEntry:
-    member_id: str
-    folder: str
-    unread: bool
-    content_key: bytes
-
-
-@dataclass(frozen=True)
-class EntryRow:
-    """One message as it stands in one member's mailbox."""
-
-    member_id: str
-    message_id: str
-    thread_id: str
-    in_reply_to: str | None
-    folder: str
-    unread: bool
-    content_key: bytes
-    sender_id: str
-    recipient_ids: tuple[str, ...]
-    created_at: float
-    subject_ct: bytes
-    snippet_ct: bytes
-    body_ct: bytes | None
-    attachment_count: int
-
-
-@dataclass(frozen=True)
-class AttachmentRow:
-    n: int
-    size: int
-    meta_ct: bytes
-    data_ct: bytes | None
-
-
-@dataclass(frozen=True)
-class Idempotent:
-    message_id: str
-    thread_id: str
-    fingerprint: bytes
-    delivered: bool = True  # False while the first request is still writing it
-
-
-@dataclass(frozen=True)
-class Claim:
-    """An idempotency key claimed for a message about to be written."""
-
-    member_id: str
-    key: str  # keyed: a client may put anything in it
-    fingerprint: bytes  # a keyed digest of what the request asks to send
-    message_id: str
-    thread_id: str
-
+from trademail.store.uploads import forget_chunks_of
 
 _ENTRY_COLUMNS = ("e.member_id, e.message_id, e.thread_id, m.in_reply_to, e.folder, e.unread, "
                   "e.content_key, m.sender_id, m.recipient_ids, m.created_at, m.subject_ct, "
@@ -137,8 +68,9 @@ def _delivery_rows(rows: NewDelivery, seen: tuple[str, bytes] | None) -> list[In
                  message.subject_ct, message.body_ct, message.snippet_ct,
                  len(message.attachments))]),
         Insert("attachments", (("message_id", text), ("n", "int4"), ("size", "int4"),
-                               ("meta_ct", ct), ("data_ct", ct)),
-               [(message.id, a.n, a.size, a.meta_ct, a.data_ct) for a in message.attachments]),
+                               ("meta_ct", ct), ("data_ct", ct), ("upload_id", text)),
+               [(message.id, a.n, a.size, a.meta_ct, a.data_ct, a.upload_id)
+                for a in message.attachments]),
         Insert("mailbox", (("member_id", text), ("message_id", text), ("thread_id", text),
                            ("folder", text), ("unread", "bool"), ("content_key", ct)),
                [(e.member_id, message.id, message.thread_id, e.folder, e.unread,
@@ -328,8 +260,10 @@ class MailboxStore:
                 return False
             await tx.execute("DELETE FROM word_index WHERE member_id = $1 AND message_id = $2",
                              member_id, message_id)
-            await tx.execute("DELETE FROM messages WHERE id = $1 AND NOT EXISTS "
-                             "(SELECT 1 FROM mailbox WHERE message_id = $1)", message_id)
+            if not await tx.fetchval("SELECT COUNT(*) FROM mailbox WHERE message_id = $1",
+                                     message_id):
+                await forget_chunks_of(tx, message_id)
+                await tx.execute("DELETE FROM messages WHERE id = $1", message_id)
         return True
 
     async def attachment_lists(self, member_id: str,
@@ -358,11 +292,12 @@ class MailboxStore:
             args.append(n)
             only = "AND a.n = $3"
         rows = await self.db.fetch(
-            f"SELECT a.n, a.size, a.meta_ct, {data} AS data_ct FROM attachments a "
+            f"SELECT a.n, a.size, a.meta_ct, {data} AS data_ct, a.upload_id FROM attachments a "
             "JOIN mailbox e ON e.message_id = a.message_id "
             f"WHERE e.member_id = $1 AND a.message_id = $2 {only} ORDER BY a.n", *args)
         return [AttachmentRow(r["n"], r["size"], bytes(r["meta_ct"]),
-                              None if r["data_ct"] is None else bytes(r["data_ct"]))
+                              None if r["data_ct"] is None else bytes(r["data_ct"]),
+                              r["upload_id"])
                 for r in rows]
 
     async def has_mail(self, member_id: str) -> bool:

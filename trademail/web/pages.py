@@ -15,6 +15,7 @@ from trademail.appkeys import CONFIG, READING, SESSIONS
 from trademail.errors import (
     AuthenticationFailed,
     Conflict,
+    Damaged,
     Forbidden,
     InvalidInput,
     LimitReached,
@@ -160,5 +161,8 @@ def domain_error_status(exc: TradeMailError) -> tuple[int, str | None]:
     if isinstance(exc, StoreError | MasterKeyError):
         log.error("service unavailable", error=exc.__class__.__name__)
         return 503, None
+    if isinstance(exc, Damaged):
+        log.error("stored data failed its integrity check", detail=str(exc))
+        return 500, "This file is damaged and cannot be sent. Ask the sender for it again."
     log.error("unmapped domain error", error=exc.__class__.__name__)
     return 500, None

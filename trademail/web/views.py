@@ -6,9 +6,10 @@ checked the session and the CSRF token, and turns domain errors into pages.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import quote
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -20,9 +21,11 @@ from trademail.appkeys import (
     READING,
     SENDING,
     SESSIONS,
+    UPLOADS,
     WRITING,
 )
 from trademail.clientaddr import client_address
+from trademail.downloads import stream_file
 from trademail.errors import Forbidden, NotFound, TradeMailError
 from trademail.services.forwarding import forward_subject, with_forwarded
 from trademail.services.messages import Draft, Upload, draft_key, recipient_list
@@ -258,14 +261,28 @@ async def delete_message(request: web.Request) -> web.Response:
 
 
 @routes.get("/messages/{id}/attachments/{n:[0-9]{1,3}}")
-async def attachment(request: web.Request) -> web.Response:
-    info, data = await request.app[READING].attachment(
+async def attachment(request: web.Request) -> web.StreamResponse:
+    info, chunks = await request.app[READING].attachment_stream(
         visit_of(request).member_id, request.match_info["id"], int(request.match_info["n"]))
-    return web.Response(body=data, headers={
-        "Content-Type": "application/octet-stream",
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(info.filename, safe='')}",
-        "Content-Security-Policy": "sandbox; default-src 'none'",
-    })
+    return await stream_file(request, info, chunks)
+
+
+async def _staged(request: web.Request, files: list[web.FileField]) -> tuple[Upload, ...]:
+    """The form's files (aiohttp keeps each in a temporary file), sealed and stored a chunk
+    at a time, never read whole."""
+    staged = []
+    for n, f in enumerate(files, start=1):
+        streamed = await request.app[UPLOADS].stage(
+            visit_of(request).member_id, _file_pieces(f), field=f"attachments[{n}]")
+        staged.append(Upload(f.filename, f.content_type or "application/octet-stream",
+                             streamed=streamed))
+    return tuple(staged)
+
+
+async def _file_pieces(field: web.FileField) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    while piece := await loop.run_in_executor(None, field.file.read, 256 * 1024):
+        yield piece
 
 
 # ---------------------------------------------------------------- compose and reply
@@ -353,9 +370,7 @@ async def compose(request: web.Request) -> web.Response:
                                                            mark_read=False))
         draft = await with_forwarded(request.app[READING], visit.member_id, Draft(
             recipient_list(_text(form, "to")) if not reply_to else (),
-            _text(form, "subject"), body,
-            tuple(Upload(f.filename, f.content_type or "application/octet-stream",
-                         f.file.read()) for f in files),
+            _text(form, "subject"), body, await _staged(request, files),
             in_reply_to=reply_to, idempotency_key=_text(form, "idempotency_key") or None,
             reply_all=form.get("reply_all") == "1", forward_of=forward))
         sent = await request.app[SENDING].send(visit.member_id, draft)
