@@ -193,3 +193,15 @@ async def test_names_that_claim_the_staff_are_refused(client: Any, username: str
     assert resp.status == 422
     fields = {e["field"] for e in (await resp.json())["errors"]}
     assert fields <= {"username", "company"} and fields
+
+
+async def test_asking_again_and_again_for_the_link_is_throttled(client: Any) -> None:
+    member = await register(client, "amina", confirmed=False)
+    statuses = [(await client.post("/api/v1/me/confirmation", headers=member.auth)).status
+                for _ in range(8)]
+    assert statuses[0] == 202 and statuses[-1] == 429
+    assert set(statuses) == {202, 429} and statuses.index(429) > 1
+    assert statuses[statuses.index(429):] == [429] * (len(statuses) - statuses.index(429))
+    # However often it is asked, the address gets at most three sign-up mails a day.
+    store = client.app[CORE].stores
+    assert await store.db.fetchval("SELECT COUNT(*) FROM outbox") <= 3
