@@ -309,15 +309,22 @@ async def _ban_ends_everything(client: Any, browser: Browser, ivy: Member, kai: 
     assert "fraud" in entries[0].detail
 
 
+async def restricted_ivy(client: Any, other: str) -> tuple[Any, dict[str, Any], Any]:
+    """Ivy, asked for a quote by Kai and then Restricted by staff; the message asking, and
+    one more member (`other`) she never wrote to."""
+    ivy, kai, someone = await register_all(client, "ivy", "kai", other)
+    first = await send(client, kai, [ivy.username], subject="Quote?")
+    staff = await staff_of(client)
+    await client.app[CORE].market.moderation.set_status(staff, await member_id(client, "ivy"),
+                                                        "restricted", "spam complaints")
+    return ivy, first, someone
+
+
 async def test_restricted_members_only_answer_and_have_a_daily_cap(
         tmp_path: Path, store_url: str, aiohttp_client: Any, clock: FakeClock) -> None:
     config = make_config(tmp_path, store_url, TRADEMAIL_LIMITS_RESTRICTED_MESSAGES_PER_DAY="2")
     client = await app_client(aiohttp_client, config, clock)
-    ivy, kai, lea = await register_all(client, "ivy", "kai", "lea")
-    first = await send(client, kai, [ivy.username], subject="Quote?")
-    staff = await staff_of(client)
-    await client.app[CORE].market.moderation.set_status(staff, await member_id(client, "ivy"),
-                                                 "restricted", "spam complaints")
+    ivy, first, lea = await restricted_ivy(client, "lea")
     resp = await client.post("/api/v1/messages", headers=ivy.auth,
                              json={"to": [lea.username], "subject": "New", "body": "Buy!"})
     assert resp.status == 403 and "only answer" in (await resp.json())["detail"]
@@ -338,11 +345,7 @@ async def test_restricted_members_have_a_lower_hourly_limit(
                          TRADEMAIL_LIMITS_RESTRICTED_MESSAGES_PER_DAY="0",
                          TRADEMAIL_LIMITS_NEW_ACCOUNT_DAYS="0")
     client = await app_client(aiohttp_client, config, clock)
-    ivy, kai = await register_all(client, "ivy", "kai")
-    first = await send(client, kai, [ivy.username], subject="Quote?")
-    staff = await staff_of(client)
-    await client.app[CORE].market.moderation.set_status(staff, await member_id(client, "ivy"),
-                                                        "restricted", "spam complaints")
+    ivy, first, _ = await restricted_ivy(client, "lea")
     answer = {"body": "Here is our quote", "in_reply_to": first["id"]}
     for _ in range(2):
         resp = await client.post("/api/v1/messages", headers=ivy.auth, json=answer)
