@@ -317,8 +317,8 @@ async def _signed(request: web.Request, body: str) -> str:
     return f"{body}{SIGNATURE_SEPARATOR}{signature}" if signature else body
 
 
-async def _compose_again(request: web.Request, form: MultiDictProxy[Any], exc: Exception,
-                         reply_to: str | None, forward: str | None,
+async def _compose_again(request: web.Request, form: MultiDictProxy[Any],
+                         exc: TradeMailError, reply_to: str | None, forward: str | None,
                          dropped_files: int) -> web.Response:
     """The compose page again, as it was sent, with what was wrong next to each field."""
     member_id, reading = visit_of(request).member_id, request.app[READING]
@@ -327,7 +327,6 @@ async def _compose_again(request: web.Request, form: MultiDictProxy[Any], exc: E
         parent = await reading.read(member_id, reply_to, mark_read=False) if reply_to else None
         forwarding = await reading.read(member_id, forward,
                                         mark_read=False) if forward else None
-    assert isinstance(exc, TradeMailError)
     return await page(request, "compose.html", {
         "parent": parent, "forwarding": forwarding, "errors": field_errors(exc),
         "dropped_files": dropped_files,
