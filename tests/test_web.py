@@ -983,3 +983,13 @@ async def test_an_inbox_emptied_by_archiving_is_not_a_new_members(browsers: Any)
                            csrf=csrf_of(thread))
     inbox = await bako.page(resp.headers["Location"])
     assert "Conversation archived." in inbox and "Getting started" not in inbox
+
+
+async def test_a_conversation_opened_at_your_own_reply_leads_back_to_the_inbox(
+        browsers: Any) -> None:
+    amina, bako = await two_members(browsers)
+    assert (await amina.send("bako", "Sesame", "40 t?")).status == 303
+    message = MESSAGE_LINK.findall(await bako.page("/inbox"))[0]
+    resp = await bako.reply(message, "Yes, in March.")
+    page = await bako.page(resp.headers["Location"])  # the page of bako's own reply
+    assert re.search(r'<a class="back" href="/inbox">.*?<span>Inbox</span></a>', page, re.S)
