@@ -933,6 +933,9 @@ async def test_session_answers_match_the_document(api: Api, clock: FakeClock) ->
     assert "closed" in closed.body["errors"][0]["message"]
 
     await writing_session(api, bob, bob_reader)
+    mbox = await api.call("GET", "/api/v1/me/mailbox.mbox", expect=200, headers=bob_reader)
+    assert mbox.body.startswith(b"From MAILER-DAEMON ")
+    await api.call("GET", "/api/v1/me/mailbox.mbox", expect=401)
 
     # ------------------------------------------------ token management
     listed = await api.call("GET", TOKENS, expect=200, headers=bob)

@@ -4,7 +4,9 @@ timed sign-out, CSRF, headers, mail pages, search, pagination and errors."""
 from __future__ import annotations
 
 import html
+import mailbox
 import re
+import tempfile
 from collections.abc import Callable
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -993,3 +995,27 @@ async def test_a_conversation_opened_at_your_own_reply_leads_back_to_the_inbox(
     resp = await bako.reply(message, "Yes, in March.")
     page = await bako.page(resp.headers["Location"])  # the page of bako's own reply
     assert re.search(r'<a class="back" href="/inbox">.*?<span>Inbox</span></a>', page, re.S)
+
+
+async def test_a_member_takes_their_whole_mailbox_away_as_mbox(browsers: Any) -> None:
+    amina, bako = await two_members(browsers)
+    assert (await amina.send("bako", "Sesame", "From the farm: 40 t?")).status == 303
+    message = MESSAGE_LINK.findall(await bako.page("/inbox"))[0]
+    assert (await bako.reply(message, "Yes, in March.")).status == 303
+    assert 'href="/export/mailbox.mbox"' in await bako.page("/settings/profile")
+    resp = await bako.get("/export/mailbox.mbox")
+    assert resp.status == 200 and resp.content_type == "application/mbox"
+    assert "attachment;" in resp.headers["Content-Disposition"]
+    raw = await resp.read()
+    path = Path(tempfile.mkdtemp()) / "bako.mbox"
+    path.write_bytes(raw)
+    box = mailbox.mbox(path)
+    mails = {m["Subject"]: m for m in box}
+    assert set(mails) == {"Sesame", "Re: Sesame"}
+    assert mails["Sesame"]["X-TradeMail-Folder"] == "inbox"
+    assert mails["Re: Sesame"]["X-TradeMail-Folder"] == "sent"
+    assert "Amina Trading Ltd" in mails["Sesame"]["From"]
+    # A line of the body that begins "From " is quoted, so it starts no message of its own.
+    assert b"\n>From the farm" in raw and len(box) == 2
+    assert b"@real-" not in raw  # parties by company and alias, never a real address
+    box.close()

@@ -19,6 +19,7 @@ from trademail.appkeys import (
     CONFIG,
     DIRECTORY,
     EVENTS,
+    EXPORT,
     HEALTH,
     LISTINGS,
     MEMBERS,
@@ -39,7 +40,7 @@ from trademail.clock import Clock, SystemClock
 from trademail.config import AuthConfig, Config
 from trademail.crypto import Key, Keyring, PasswordHasher, load_master_keys
 from trademail.events import Events, PostgresEvents
-from trademail.gateway.compose import Composer
+from trademail.gateway.compose import ArchiveComposer, Composer
 from trademail.gateway.smtp import SmtpGateway
 from trademail.gateway.transports import MaildirTransport, SmtpTransport
 from trademail.gateway.webhooks import AiohttpWebhookSender
@@ -51,6 +52,7 @@ from trademail.services.addresses import AddressChanges
 from trademail.services.conduct import Conduct
 from trademail.services.delivery import MailTransport, Outbox, Relay
 from trademail.services.directory import Directory
+from trademail.services.export import MailboxExport
 from trademail.services.health import Health
 from trademail.services.housekeeping import Housekeeping
 from trademail.services.inbound import Inbound
@@ -124,6 +126,7 @@ class Core:
     reading: Reading
     writing: Writing
     uploads: Uploads
+    export: MailboxExport
     addresses: AddressChanges
     sessions: Sessions
     signup: Signup
@@ -216,7 +219,7 @@ async def open_core(config: Config, clock: Clock | None = None) -> Core:
                                    notifications, conduct)
     return Core(stores=stores, keyring=keyring, hasher=hasher, events=events, outbox=outbox,
                 members=members, tokens=tokens, sending=sending, reading=reading,
-                uploads=uploads,
+                uploads=uploads, export=MailboxExport(reading, ArchiveComposer()),
                 writing=Writing(stores.writing, stores.members, keyring, clock,
                                 max_body_bytes=config.messages.max_body_bytes),
                 addresses=addresses, sessions=sessions, signup=signup, recovery=recovery,
@@ -268,6 +271,7 @@ def _api(config: Config, core: Core) -> web.Application:
     api[READING] = core.reading
     api[WRITING] = core.writing
     api[UPLOADS] = core.uploads
+    api[EXPORT] = core.export
     api[WEBHOOKS] = core.webhooks
     api[NOTIFICATIONS] = core.notifications
     api[LISTINGS] = core.market.listings
@@ -296,6 +300,7 @@ def create_app(config: Config, core: Core) -> web.Application:
     app[READING] = core.reading
     app[WRITING] = core.writing
     app[UPLOADS] = core.uploads
+    app[EXPORT] = core.export
     app[ADDRESSES] = core.addresses
     app[SESSIONS] = core.sessions
     app[SIGNUP] = core.signup

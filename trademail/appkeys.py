@@ -13,6 +13,7 @@ from trademail.services.account import Account
 from trademail.services.addresses import AddressChanges
 from trademail.services.conduct import Conduct
 from trademail.services.directory import Directory
+from trademail.services.export import MailboxExport
 from trademail.services.health import Health
 from trademail.services.listings import Listings
 from trademail.services.members import Members
@@ -36,6 +37,7 @@ SENDING = web.AppKey("sending", Sending)
 READING = web.AppKey("reading", Reading)
 WRITING = web.AppKey("writing", Writing)
 UPLOADS = web.AppKey("uploads", Uploads)
+EXPORT = web.AppKey("export", MailboxExport)
 ADDRESSES = web.AppKey("addresses", AddressChanges)
 SESSIONS = web.AppKey("sessions", Sessions)
 SIGNUP = web.AppKey("signup", Signup)

@@ -1,5 +1,6 @@
-"""An attachment sent to a browser or an app a chunk at a time, as a download that can never
-render as a page of ours: the same headers from the web door and the API."""
+"""An attachment or a whole mailbox sent to a browser or an app a piece at a time, as a
+download that can never render as a page of ours: the same headers from the web door and
+the API."""
 
 from __future__ import annotations
 
@@ -39,5 +40,21 @@ async def stream_file(request: web.Request, info: AttachmentInfo,
         if request.transport is not None:
             request.transport.abort()
         return response
+    await response.write_eof()
+    return response
+
+
+async def stream_mbox(request: web.Request, entries: AsyncIterator[bytes],
+                      filename: str) -> web.StreamResponse:
+    """A whole mailbox as an mbox download, written an entry at a time as it is read."""
+    response = web.StreamResponse(headers={
+        "Content-Type": "application/mbox",
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename, safe='')}",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+        "Cache-Control": "no-store",
+    })
+    await response.prepare(request)
+    async for entry in entries:
+        await response.write(entry)
     await response.write_eof()
     return response

@@ -21,11 +21,12 @@ from trademail.api.common import (
 from trademail.api.problems import Problem
 from trademail.appkeys import (
     CONFIG,
+    EXPORT,
     READING,
     SENDING,
     UPLOADS,
 )
-from trademail.downloads import stream_file
+from trademail.downloads import stream_file, stream_mbox
 from trademail.errors import InvalidInput
 from trademail.services.forwarding import with_forwarded
 from trademail.services.messages import Draft, Upload, recipient_list
@@ -203,6 +204,13 @@ async def attachment(request: web.Request) -> web.StreamResponse:
         who.member_id, request.match_info["id"], int(request.match_info["n"]))
     return await stream_file(request, info, chunks, content_type=info.content_type
                              if "/" in info.content_type else "application/octet-stream")
+
+
+@routes.get("/v1/me/mailbox.mbox")
+async def export_mailbox(request: web.Request) -> web.StreamResponse:
+    who = await caller(request, "messages:read")
+    return await stream_mbox(request, request.app[EXPORT].mbox(who.member_id),
+                             "trademail-mailbox.mbox")
 
 
 @routes.get("/v1/threads/{id}")

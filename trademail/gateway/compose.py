@@ -7,8 +7,10 @@ the relay domain, so no real address or host name can ride along.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 import secrets
+from email.generator import BytesGenerator
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import EmailPolicy
@@ -20,9 +22,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from trademail.errors import InvalidInput
 from trademail.mail.headers import DEFAULT, HEADERS, SMTP, our_message_id
 from trademail.services.accountmail import AccountMessage
+from trademail.services.export import Archived
 from trademail.services.identities import Party
 from trademail.services.notifications import DirectMail, NotificationMail
-from trademail.services.operator import Archived
 
 # The only headers TradeMail ever writes on outbound mail (MIME ones are set by the email
 # package as it lays out the body parts).
@@ -182,6 +184,26 @@ class Composer:
         extra = {k.lower() for k in msg.keys()} - ALLOWED_HEADERS
         assert not extra, f"header outside the allow-list: {sorted(extra)}"
         return msg.as_bytes(policy=OUTBOUND)
+
+
+def mbox_entry(archived: Archived) -> bytes:
+    """One message as an mbox entry: the "From " line, the mail with lines that begin
+    "From " quoted (as Python's mailbox module and Thunderbird read them), a blank line."""
+    message = archived.message
+    when = dt.datetime.fromtimestamp(message.created_at, dt.UTC)
+    out = io.BytesIO()
+    out.write(f"From MAILER-DAEMON {when:%a %b %d %H:%M:%S %Y}\n".encode())
+    BytesGenerator(out, mangle_from_=True, policy=DEFAULT.clone(linesep="\n")).flatten(
+        archived_mail(archived))
+    out.write(b"\n")
+    return out.getvalue()
+
+
+class ArchiveComposer:
+    """The services' ArchiveWriter: mbox entries, built here like every other mail."""
+
+    def mbox_entry(self, archived: Archived) -> bytes:
+        return mbox_entry(archived)
 
 
 def archived_mail(archived: Archived) -> EmailMessage:

@@ -16,9 +16,10 @@ from trademail.crypto import Keyring
 from trademail.errors import Conflict, NotFound
 from trademail.services.audit import COMMAND_LINE, audit_entry
 from trademail.services.contactsection import contact_of
+from trademail.services.export import Archived, archived_messages
 from trademail.services.identities import Profile
 from trademail.services.members import Members
-from trademail.services.reading import FOLDERS, AttachmentInfo, Message, Reading
+from trademail.services.reading import Reading
 from trademail.services.standing import BANNED
 from trademail.store import (
     AccountStore,
@@ -31,14 +32,6 @@ from trademail.store import (
 
 def _iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class Archived:
-    """One message of a mailbox as handed over: the message and its attachments' bytes."""
-
-    message: Message
-    attachments: tuple[tuple[AttachmentInfo, bytes], ...]
 
 
 @dataclass(frozen=True)
@@ -98,21 +91,7 @@ class Operator:
         """Every message in the member's mailbox, folder by folder, with its attachments:
         what a lawful request with --messages hands over (the command line writes it as
         mbox)."""
-        found: list[Archived] = []
-        for folder in FOLDERS:
-            cursor = None
-            while True:
-                page = await self._reading.page(member_id, folder=folder, cursor=cursor,
-                                                limit=200)
-                for summary in page.items:
-                    message = await self._reading.read(member_id, summary.id, mark_read=False)
-                    found.append(Archived(message, tuple(
-                        [await self._reading.attachment(member_id, message.id, info.n)
-                         for info in message.attachments])))
-                cursor = page.next_cursor
-                if cursor is None:
-                    break
-        return found
+        return [archived async for archived in archived_messages(self._reading, member_id)]
 
     async def _member(self, username: str) -> MemberRow:
         member = await self._members_store.member_by_username(username.strip().lower())

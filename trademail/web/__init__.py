@@ -18,6 +18,7 @@ from trademail.appkeys import WEB_STOPPING
 from trademail.web import (
     account,
     directory,
+    export,
     listings,
     live,
     safety,
@@ -50,6 +51,7 @@ def setup_web(app: web.Application) -> None:
     app.add_routes(listings.routes)
     app.add_routes(safety.routes)
     app.add_routes(staff.routes)
+    app.add_routes(export.routes)
     app[WEB_STOPPING] = asyncio.Event()
 
     async def stop_streams(app: web.Application) -> None:

@@ -1,0 +1,60 @@
+"""A member's whole mailbox, handed to them as an mbox file that mail clients import
+(Thunderbird's ImportExportTools among them): written a message at a time, so a mailbox of
+any size costs the memory of one message.
+
+The same walk over the mailbox serves a lawful request (`Operator.mailbox`). The parties
+are named by company and alias, never by a real address; the gateway's composer writes
+each message (only the gateway builds mail).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from trademail.services.reading import FOLDERS, AttachmentInfo, Message, Reading
+
+PAGE = 200
+
+
+@dataclass(frozen=True)
+class Archived:
+    """One message of a mailbox as handed over: the message and its attachments' bytes."""
+
+    message: Message
+    attachments: tuple[tuple[AttachmentInfo, bytes], ...]
+
+
+class ArchiveWriter(Protocol):
+    """Writes one archived message as an mbox entry (the gateway's composer)."""
+
+    def mbox_entry(self, archived: Archived) -> bytes: ...
+
+
+async def archived_messages(reading: Reading, member_id: str) -> AsyncIterator[Archived]:
+    """Every message in the member's mailbox, folder by folder, oldest page last, one at a
+    time with its attachments."""
+    for folder in FOLDERS:
+        cursor = None
+        while True:
+            page = await reading.page(member_id, folder=folder, cursor=cursor, limit=PAGE)
+            for summary in page.items:
+                message = await reading.read(member_id, summary.id, mark_read=False)
+                yield Archived(message, tuple(
+                    [await reading.attachment(member_id, message.id, info.n)
+                     for info in message.attachments]))
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+
+
+class MailboxExport:
+    def __init__(self, reading: Reading, writer: ArchiveWriter) -> None:
+        self._reading = reading
+        self._writer = writer
+
+    async def mbox(self, member_id: str) -> AsyncIterator[bytes]:
+        """The member's mailbox as mbox, an entry at a time."""
+        async for archived in archived_messages(self._reading, member_id):
+            yield self._writer.mbox_entry(archived)
