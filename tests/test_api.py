@@ -304,6 +304,29 @@ async def test_parallel_sends_with_one_idempotency_key_write_one_message(
     assert again.status == 201 and again.headers["Idempotent-Replayed"] == "true"
 
 
+async def test_a_replay_after_the_sender_deleted_their_copy_sends_nothing_twice(
+        client: Any, clock: FakeClock) -> None:
+    nia, oto = await register_all(client, "nia", "oto")
+    headers = nia.auth | {"Idempotency-Key": "order-9"}
+    payload = {"to": ["oto"], "subject": "Sesame", "body": "40 t?"}
+    first = await (await client.post("/api/v1/messages", headers=headers, json=payload)).json()
+    assert (await client.delete(f"/api/v1/messages/{first['id']}",
+                                headers=nia.auth)).status == 204
+    clock.advance(120)  # past the lease a claim waits for its message
+    again = await client.post("/api/v1/messages", headers=headers, json=payload)
+    assert again.status == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert (await again.json())["id"] == first["id"]
+    assert len((await inbox(client, oto))["messages"]) == 1
+
+
+async def test_a_draft_may_be_as_long_as_a_message(client: Any) -> None:
+    (nia,) = await register_all(client, "nia")
+    body = "Specification line.\n" * 6000  # over 100 KB, within a message's 256 KiB
+    resp = await client.post("/api/v1/drafts", headers=nia.auth, json={"body": body})
+    assert resp.status == 201, await resp.text()
+    assert (await resp.json())["body"] == body
+
+
 async def test_a_refused_send_gives_its_idempotency_key_back(client: Any) -> None:
     nia, oto = await register_all(client, "nia", "oto")
     resp = await client.post("/api/v1/me/blocks", headers=oto.auth,

@@ -230,20 +230,38 @@ async def test_an_unconfirmed_address_never_makes_a_mail_a_members(trusted: Gate
 
 
 async def test_a_member_writing_to_an_alias_is_scrubbed_of_every_address_they_ever_had(
-        gateway: Gateway) -> None:  # noqa: F811
-    """With no upstream that checks DMARC, envelope and From make it the member's mail, as
-    for a reply; their earlier address is taken out as their current one is."""
-    amina, bakari = await register_all(gateway.client, "amina", "bakari")
+        trusted: Gateway) -> None:
+    """Proven theirs (envelope, From and the upstream's DMARC pass), it is the member's
+    mail; their earlier address is taken out as their current one is."""
+    amina, bakari = await register_all(trusted.client, "amina", "bakari")
     old, new = bakari.email, "bakari@new-bakari.example"
-    await change_address(gateway, "bakari", new)
+    await change_address(trusted, "bakari", new)
     raw = mail_bytes(sender=new, name="Bakari", to=amina.alias, subject="Cards",
-                     body=f"Old card: {old.upper()} / new: mailto:{new.replace('@', '%40')}")
-    assert (await gateway.deliver(new, [amina.alias], raw))[0] == 250
-    message = await newest(gateway, amina)
+                     body=f"Old card: {old.upper()} / new: mailto:{new.replace('@', '%40')}",
+                     extra={"Authentication-Results": dmarc_results("mx.relay.test",
+                                                                    "new-bakari.example")})
+    assert (await trusted.deliver(new, [amina.alias], raw))[0] == 250
+    message = await newest(trusted, amina)
     assert message["from"]["username"] == "bakari" and message["from"]["external"] is False
     shown = message["body"].lower()
     assert "bakari@" not in shown and "%40new-bakari" not in shown
     assert bakari.alias in message["body"]
+
+
+async def test_with_no_trusted_upstream_no_mail_to_an_alias_is_a_members(
+        gateway: Gateway) -> None:  # noqa: F811
+    """Anyone can write any From: without the upstream's word, a mail claiming a member's
+    address is outside mail, so nobody learns whose an address is by writing from it."""
+    amina, mallory = await register_all(gateway.client, "amina", "mallory")
+    raw = mail_bytes(sender=amina.email, name="Guess", to=mallory.alias, subject="Who?",
+                     body="Whose address is this?")
+    assert (await gateway.deliver(amina.email, [mallory.alias], raw))[0] == 250
+    message = await newest(gateway, mallory)
+    assert message["from"]["external"] is True and message["from"]["username"] != "amina"
+    assert "Amina" not in str(message)
+    sent = await (await gateway.client.get("/api/v1/messages?folder=sent",
+                                           headers=amina.auth)).json()
+    assert sent["messages"] == []
 
 
 async def test_outside_mail_claiming_a_member_hides_every_address_that_member_had(

@@ -138,6 +138,12 @@ async def test_a_claim_whose_request_died_is_taken_over_or_given_back(store: Sto
     # The same request, once the claim is stale, does.
     assert await mailbox.claim_idempotency(claim(retry), NOW + 90,
                                            stale_before=NOW + 30) is None
+    # The request that died wakes up after all: its message gives way to the retry's.
+    entries = (NewEntry(dead.sender_id, "sent", False, b"k1"),
+               NewEntry(dead.recipient_ids[0], "inbox", True, b"k2"))
+    with pytest.raises(Conflict):
+        await mailbox.deliver(NewDelivery(dead, entries, (), claim=claim(dead)))
+    assert await mailbox.entry(a.id, dead.id) is None
     await mailbox.release_idempotency(claim(retry))
     assert await mailbox.claim_idempotency(claim(other, fingerprint=b"other"), NOW + 91,
                                            stale_before=NOW + 31) is None

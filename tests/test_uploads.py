@@ -103,3 +103,23 @@ async def test_a_file_over_the_limit_or_a_refused_send_keeps_nothing(
                              data=upload_form("nobody-here", os.urandom(CHUNK_BYTES)))
     assert resp.status == 422
     assert await chunk_rows(client) == []
+
+
+async def test_files_of_a_send_refused_before_it_is_sent_are_not_kept(
+        aiohttp_client: Any, tmp_path: Any, store_url: str, clock: FakeClock) -> None:
+    config = make_config(tmp_path, store_url,
+                         TRADEMAIL_MESSAGES_MAX_ATTACHMENT_BYTES=str(CHUNK_BYTES + 10))
+    client = await aiohttp_client(await build_app(config, clock))
+    ada, _ = await register_all(client, "ada", "bob")
+    # A good file, then one over the limit: the first goes as well.
+    form = upload_form("bob", os.urandom(CHUNK_BYTES))
+    form.add_field("attachments", os.urandom(CHUNK_BYTES + 11), filename="big.bin",
+                   content_type="application/octet-stream")
+    resp = await client.post("/api/v1/messages", headers=ada.auth, data=form)
+    assert resp.status == 413
+    # A file sent with a forward of a message that is not there.
+    form = upload_form("bob", os.urandom(1000))
+    form.add_field("forward_of", "0" * 32)
+    resp = await client.post("/api/v1/messages", headers=ada.auth, data=form)
+    assert resp.status == 422
+    assert await chunk_rows(client) == []

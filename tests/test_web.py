@@ -1019,3 +1019,23 @@ async def test_a_member_takes_their_whole_mailbox_away_as_mbox(browsers: Any) ->
     assert b"\n>From the farm" in raw and len(box) == 2
     assert b"@real-" not in raw  # parties by company and alias, never a real address
     box.close()
+
+
+async def test_a_draft_still_opens_when_the_message_it_answers_is_gone(
+        browsers: Any) -> None:
+    amina, bako = await two_members(browsers)
+    assert (await amina.send("bako", "Sesame", "40 t?")).status == 303
+    message = MESSAGE_LINK.findall(await bako.page("/inbox"))[0]
+    page = await bako.page(f"/messages/{message}")
+    resp = await bako.post("/compose", {"in_reply_to": message, "subject": "Re: Sesame",
+                                        "body": "Half an answer", "action": "save-draft"},
+                           csrf=csrf_of(page))
+    assert resp.status == 303
+    draft = re.search(r'href="/compose\?draft=([0-9a-f]{32})"', await bako.page("/drafts"))
+    assert draft
+    await bako.post(f"/threads/{message}/file", {"action": "trash", "back": "/inbox"},
+                    csrf=csrf_of(page))
+    trash = await bako.page("/trash")
+    await bako.post(f"/messages/{message}/delete", {}, csrf=csrf_of(trash))
+    page = await bako.page(f"/compose?draft={draft[1]}")
+    assert "Half an answer</textarea>" in page

@@ -241,8 +241,7 @@ def open_inbound(config: Config, stores: Stores, keyring: Keyring, clock: Clock,
                         our_domain=smtp.relay_domain)
     member_mail = MemberMail(stores.members, stores.mailbox, keyring, members, sending,
                              notifications, reader, relay_domain=smtp.relay_domain,
-                             require_dmarc_pass=smtp.require_dmarc_pass,
-                             dmarc_known=bool(smtp.trusted_authserv_id.strip()))
+                             require_dmarc_pass=smtp.require_dmarc_pass)
     outside_mail = OutsideMail(stores.correspondents, stores.mailbox, keyring, members,
                                sending, conduct, clock, reader, relay_domain=smtp.relay_domain)
     return reader, Inbound(stores.members, members, notifications, member_mail, outside_mail,

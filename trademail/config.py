@@ -209,10 +209,10 @@ class SmtpConfig:
     trusted_authserv_id: str = _key(
         "The authserv-id of the upstream MTA whose Authentication-Results headers are trusted "
         "(RFC 8601; that MTA must remove headers claiming its id from incoming mail). Any "
-        "other Authentication-Results header is ignored. Set, mail to an alias from a "
-        "member's address is theirs only when DMARC passed. Empty: none is trusted, so mail "
-        "whose envelope and From are a member's address is taken as theirs, and with "
-        "require_dmarc_pass on every reply by mail is refused (a warning is logged at start).",
+        "other Authentication-Results header is ignored. Mail to an alias from a member's "
+        "address is theirs only when DMARC passed by its word. Empty: none is trusted, so "
+        "all mail to aliases is outside mail, and with require_dmarc_pass on every reply by "
+        "mail is refused (a warning is logged at start).",
         default="")
     max_connections_per_client: int = _key("Open SMTP connections one client address may hold "
                                            "(in each server process).",

@@ -3,6 +3,7 @@ delete, download an attachment, read a thread."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -63,22 +64,21 @@ async def _file_pieces(part: BodyPartReader) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def _read_multipart(request: web.Request,
-                          member_id: str) -> tuple[dict[str, Any], list[Upload]]:
+async def _read_multipart(request: web.Request, member_id: str,
+                          uploads: list[Upload]) -> dict[str, Any]:
     try:
-        return await _parse_multipart(request, member_id)
+        return await _parse_multipart(request, member_id, uploads)
     except (ValueError, RuntimeError, AssertionError, HttpProcessingError):
         # aiohttp's reader on a missing boundary, a truncated body, bad part headers
         raise Problem(400, "the multipart/form-data body is malformed") from None
 
 
-async def _parse_multipart(request: web.Request,
-                           member_id: str) -> tuple[dict[str, Any], list[Upload]]:
-    """Form fields (`to` may repeat) and file parts of a multipart/form-data send; each
-    file sealed and stored as it streams in, never held whole."""
+async def _parse_multipart(request: web.Request, member_id: str,
+                           uploads: list[Upload]) -> dict[str, Any]:
+    """Form fields (`to` may repeat) of a multipart/form-data send, and its file parts
+    added to `uploads`, each sealed and stored as it streams in, never held whole."""
     limits = request.app[CONFIG].messages
     fields: dict[str, Any] = {}
-    uploads: list[Upload] = []
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
@@ -106,7 +106,7 @@ async def _parse_multipart(request: web.Request,
             fields.setdefault("to", []).append(value)
         else:
             fields[part.name] = value
-    return fields, uploads
+    return fields
 
 
 def _draft(data: dict[str, Any], uploads: list[Upload], key: str | None) -> Draft:
@@ -143,16 +143,20 @@ def _draft(data: dict[str, Any], uploads: list[Upload], key: str | None) -> Draf
 @routes.post("/v1/messages")
 async def send(request: web.Request) -> web.Response:
     who = await caller(request, "messages:send")
-    if request.content_type == "multipart/form-data":
-        data, uploads = await _read_multipart(request, who.member_id)
-    else:
-        data = await read_json(request, limit=6 * request.app[CONFIG].messages.max_body_bytes
-                               + JSON_LIMIT)
-        uploads = []
-    draft = _draft(data, uploads, request.headers.get("Idempotency-Key"))
-    if draft.forward_of is not None:  # it reads the message it forwards
-        who.require("messages:read")
-        draft = await with_forwarded(request.app[READING], who.member_id, draft)
+    uploads: list[Upload] = []
+    try:
+        if request.content_type == "multipart/form-data":
+            data = await _read_multipart(request, who.member_id, uploads)
+        else:
+            data = await read_json(request, limit=6 * request.app[
+                CONFIG].messages.max_body_bytes + JSON_LIMIT)
+        draft = _draft(data, uploads, request.headers.get("Idempotency-Key"))
+        if draft.forward_of is not None:  # it reads the message it forwards
+            who.require("messages:read")
+            draft = await with_forwarded(request.app[READING], who.member_id, draft)
+    except BaseException:  # refused before it was sent: the files streamed in go
+        await asyncio.shield(request.app[UPLOADS].discard_all(uploads))
+        raise
     sent = await request.app[SENDING].send(who.member_id, draft)
     headers = {"Location": f"/api/v1/messages/{sent.id}"}
     if sent.replayed:

@@ -6,8 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from trademail.api.common import caller, iso, read_json
-from trademail.appkeys import WRITING
+from trademail.api.common import JSON_LIMIT, caller, iso, read_json
+from trademail.appkeys import CONFIG, WRITING
 from trademail.services.writing import SavedDraft
 
 routes = web.RouteTableDef()
@@ -43,7 +43,8 @@ async def list_drafts(request: web.Request) -> web.Response:
 
 async def _save(request: web.Request, draft_id: str | None) -> SavedDraft:
     who = await caller(request, "messages:send")
-    data = await read_json(request)
+    data = await read_json(request, limit=6 * request.app[CONFIG].messages.max_body_bytes
+                           + JSON_LIMIT)
     return await request.app[WRITING].save_draft(
         who.member_id, draft_id, to=data.get("to"), subject=data.get("subject"),
         body=data.get("body"), in_reply_to=data.get("in_reply_to"),

@@ -221,9 +221,8 @@ class SmtpGateway:
                         "Authentication-Results header is trusted, so every reply by mail "
                         "is refused")
         elif not config.trusted_authserv_id.strip():
-            log.warning("smtp: trusted_authserv_id is empty: mail to an alias whose envelope "
-                        "and From are a member's address is taken as theirs without DMARC; "
-                        "name the upstream that checks DMARC in production")
+            log.warning("smtp: trusted_authserv_id is empty: no mail to an alias can be "
+                        "proven a member's (DMARC), so all of it is taken as outside mail")
         self._sessions: set[GatewaySMTP] = set()
         self._server: asyncio.Server | None = None
         self.address: tuple[str, int] = (config.host, config.port)

@@ -4,7 +4,7 @@ of every address they ever registered, in every spelling and every part.
 
 Who wrote it is proven, never taken from the From: the envelope sender and the one From
 are the same address, that member's confirmed one, and DMARC passed by the trusted
-upstream's word where that is configured (`from_member`).
+upstream's word when that is required; for mail to an alias, always (`from_member`).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class MemberMail:
     def __init__(self, member_store: MemberStore, mailbox_store: MailboxStore,
                  keyring: Keyring, members: Members, sending: Sending,
                  notifications: Notifications, worker: MailWorker, *, relay_domain: str,
-                 require_dmarc_pass: bool, dmarc_known: bool) -> None:
+                 require_dmarc_pass: bool) -> None:
         self._members_store = member_store
         self._mailbox_store = mailbox_store
         self._keyring = keyring
@@ -52,7 +52,6 @@ class MemberMail:
         self._worker = worker
         self._domain = relay_domain.lower()
         self._require_dmarc = require_dmarc_pass
-        self._dmarc_known = dmarc_known
 
     def seen(self, member_id: str, scope: str, identity: bytes) -> tuple[str, bytes]:
         """(member, keyed digest of a mail's identity in one conversation or alias): never
@@ -63,15 +62,16 @@ class MemberMail:
                           to_alias: bool = False) -> MemberRow | None:
         """The member a mail genuinely comes from: its envelope sender and its one From are
         the same address, that member's confirmed one, and DMARC passed by the trusted
-        upstream's word when that is required, or, for mail to an alias (public, where a
-        reply address is its member's secret), whenever the upstream's word is to be had."""
+        upstream's word when that is required, and always for mail to an alias. An alias
+        is public where a reply address is its member's secret: without the proof anyone
+        could write as a member, and learn whose an address is from the answer."""
         senders = mail.addresses["from"]
         envelope = validation.lookup_form_or_none(mail_from)
         header_from = validation.lookup_form_or_none(senders[0][1]) if len(senders) == 1 \
             else None
         if envelope is None or envelope != header_from:
             return None
-        if (self._require_dmarc or (to_alias and self._dmarc_known)) and \
+        if (self._require_dmarc or to_alias) and \
                 mail.dmarc_pass != envelope.rpartition("@")[2]:
             return None
         return await self._members_store.confirmed_member_by_email(

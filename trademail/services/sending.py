@@ -117,21 +117,19 @@ class Sending:
                 return self._replay(first, claim)
         try:
             return await self._compose_and_deliver(sender_id, message_id, route, keys, draft,
-                                                   (subject, body), seen)
+                                                   (subject, body), seen, claim)
         except BaseException:
             if claim is not None:  # nothing was written: a retry may use the key
                 await asyncio.shield(self._mailbox_store.release_idempotency(claim))
             raise
 
     async def _discard_streamed(self, draft: Draft) -> None:
-        for upload in draft.attachments:
-            if upload.streamed is not None:
-                await self._uploads.discard(upload.streamed)
+        await self._uploads.discard_all(draft.attachments)
 
     async def _compose_and_deliver(self, sender_id: str, message_id: str, route: _Route,
                                    keys: dict[str, MemberKey], draft: Draft,
-                                   text: tuple[str, str],
-                                   seen: tuple[str, bytes] | None) -> Sent:
+                                   text: tuple[str, str], seen: tuple[str, bytes] | None,
+                                   claim: Claim | None) -> Sent:
         """Admit, seal, index and notify, then write it all at once and wake the readers."""
         (subject, body), sender = text, route.members[sender_id]
         others = {mid: m for mid, m in route.members.items() if mid != sender_id}
@@ -152,7 +150,7 @@ class Sending:
         try:
             await self._mailbox_store.deliver(
                 NewDelivery(message, tuple(entries), _tokens(keys, words), outgoing.rows,
-                            outgoing.reply_tokens, admission.count), seen=seen)
+                            outgoing.reply_tokens, admission.count, claim=claim), seen=seen)
         except LimitFull as full:
             raise self._conduct.refusal(full) from None
         await self._wake([e.member_id for e in entries[1:] if e.member_id not in filed],

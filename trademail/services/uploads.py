@@ -8,12 +8,13 @@ finished is forgotten by housekeeping.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 
 from trademail.clock import Clock
 from trademail.crypto import CHUNK_BYTES, ContentKey, DecryptionFailed, StreamSealer, open_chunk
 from trademail.errors import Damaged, TooLarge
 from trademail.ids import new_id
+from trademail.services.messages import Upload
 from trademail.store import UploadStore
 
 
@@ -53,6 +54,12 @@ class Uploads:
     async def discard(self, sealer: StreamSealer) -> None:
         """A staged file that no message will take."""
         await self._store.discard(sealer.upload_id)
+
+    async def discard_all(self, uploads: Sequence[Upload]) -> None:
+        """The files streamed in for a draft that will not be sent."""
+        for upload in uploads:
+            if upload.streamed is not None:
+                await self.discard(upload.streamed)
 
     async def chunks(self, upload_id: str, key: ContentKey) -> AsyncIterator[bytes]:
         """A streamed file's bytes, a chunk at a time; the last one must say it is last, so

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from trademail.errors import Conflict
 from trademail.store.conduct import SendCount, check_send, send_rows
-from trademail.store.db import Database, Row, in_list
+from trademail.store.db import Connection, Database, Row, in_list
 from trademail.store.inserts import Insert, insert_all
 from trademail.store.mailrows import (
     AttachmentRow,
@@ -51,6 +52,16 @@ class NewDelivery:
     count: SendCount | None = None  # counted against the sender's limits (LimitFull)
     # (member id, sealed Message-ID) of the outside mail this message came from
     outside_ref: tuple[str, bytes] | None = None
+    claim: Claim | None = None  # the idempotency key claimed for it: still this message's?
+
+
+async def _still_claimed(tx: Connection, claim: Claim) -> bool:
+    """Whether the key is still this message's, its row locked until the message is in: a
+    retry that took a stale claim over meanwhile makes this one give way."""
+    rows = await tx.fetch(
+        "UPDATE idempotency_keys SET thread_id = thread_id WHERE member_id = $1 AND key = $2 "
+        "AND message_id = $3 RETURNING key", claim.member_id, claim.key, claim.message_id)
+    return bool(rows)
 
 
 def _delivery_rows(rows: NewDelivery, seen: tuple[str, bytes] | None) -> list[Insert]:
@@ -116,10 +127,14 @@ class MailboxStore:
         mail), the digest is recorded too (a second writer of it fails: Duplicate)."""
         db = self.db
         writes = _delivery_rows(rows, seen)
-        if db.dialect == "postgres" and not (rows.count and rows.count.limited):
+        if db.dialect == "postgres" and rows.claim is None and not (
+                rows.count and rows.count.limited):
             await insert_all(db, writes)  # one statement: atomic by itself
             return
         async with db.transaction() as tx:
+            if rows.claim is not None and not await _still_claimed(tx, rows.claim):
+                raise Conflict("a retry with this Idempotency-Key took the request over; "
+                               "ask again to see the message it sent")
             if rows.count is not None:
                 await check_send(tx, rows.count, lock=db.dialect == "postgres")
             await insert_all(tx, writes)
@@ -139,8 +154,8 @@ class MailboxStore:
             return None
         row = await self.db.fetchrow(
             "SELECT k.message_id, k.thread_id, k.fingerprint, k.created_at, "
-            "EXISTS (SELECT 1 FROM mailbox e WHERE e.member_id = k.member_id "
-            "AND e.message_id = k.message_id) AS delivered FROM idempotency_keys k "
+            "EXISTS (SELECT 1 FROM messages m WHERE m.id = k.message_id) AS delivered "
+            "FROM idempotency_keys k "
             "WHERE k.member_id = $1 AND k.key = $2", claim.member_id, claim.key)
         if row is None:  # forgotten between the two statements: claim it again
             return await self.claim_idempotency(claim, now, stale_before=stale_before)
@@ -260,6 +275,8 @@ class MailboxStore:
                 return False
             await tx.execute("DELETE FROM word_index WHERE member_id = $1 AND message_id = $2",
                              member_id, message_id)
+            if self.db.dialect == "postgres":  # two parties deleting at once see each other
+                await tx.execute("SELECT id FROM messages WHERE id = $1 FOR UPDATE", message_id)
             if not await tx.fetchval("SELECT COUNT(*) FROM mailbox WHERE message_id = $1",
                                      message_id):
                 await forget_chunks_of(tx, message_id)

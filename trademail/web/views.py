@@ -270,12 +270,16 @@ async def attachment(request: web.Request) -> web.StreamResponse:
 async def _staged(request: web.Request, files: list[web.FileField]) -> tuple[Upload, ...]:
     """The form's files (aiohttp keeps each in a temporary file), sealed and stored a chunk
     at a time, never read whole."""
-    staged = []
-    for n, f in enumerate(files, start=1):
-        streamed = await request.app[UPLOADS].stage(
-            visit_of(request).member_id, _file_pieces(f), field=f"attachments[{n}]")
-        staged.append(Upload(f.filename, f.content_type or "application/octet-stream",
-                             streamed=streamed))
+    staged: list[Upload] = []
+    try:
+        for n, f in enumerate(files, start=1):
+            streamed = await request.app[UPLOADS].stage(
+                visit_of(request).member_id, _file_pieces(f), field=f"attachments[{n}]")
+            staged.append(Upload(f.filename, f.content_type or "application/octet-stream",
+                                 streamed=streamed))
+    except BaseException:
+        await asyncio.shield(request.app[UPLOADS].discard_all(staged))
+        raise
     return tuple(staged)
 
 
@@ -300,10 +304,12 @@ async def compose_form(request: web.Request) -> web.Response:
         reply_to, forward = saved.in_reply_to, saved.forward_of
     else:
         values["body"] = await _signed(request, "")
-    parent = await request.app[READING].read(member_id, reply_to,
-                                             mark_read=False) if reply_to else None
-    forwarding = await request.app[READING].read(member_id, forward,
-                                                 mark_read=False) if forward else None
+    parent, forwarding = None, None
+    with contextlib.suppress(NotFound):  # what a draft answers or forwards may be gone
+        parent = await request.app[READING].read(member_id, reply_to,
+                                                 mark_read=False) if reply_to else None
+        forwarding = await request.app[READING].read(member_id, forward,
+                                                     mark_read=False) if forward else None
     if forwarding and not values["subject"]:
         values["subject"] = forward_subject(forwarding.subject)
     return await page(request, "compose.html", {
@@ -363,17 +369,20 @@ async def compose(request: web.Request) -> web.Response:
     body = _text(form, "body")
     if form.get("action") == "save-draft":
         return await _save_draft(request, form, reply_to, forward, len(files))
+    staged: tuple[Upload, ...] = ()
     try:
         if reply_to and form.get("quote") == "1":
             body += quoted(await request.app[READING].read(visit.member_id, reply_to,
                                                            mark_read=False))
+        staged = await _staged(request, files)
         draft = await with_forwarded(request.app[READING], visit.member_id, Draft(
             recipient_list(_text(form, "to")) if not reply_to else (),
-            _text(form, "subject"), body, await _staged(request, files),
+            _text(form, "subject"), body, staged,
             in_reply_to=reply_to, idempotency_key=_text(form, "idempotency_key") or None,
             reply_all=form.get("reply_all") == "1", forward_of=forward))
         sent = await request.app[SENDING].send(visit.member_id, draft)
     except (*FORM_ERRORS, Forbidden) as exc:  # Forbidden: a Restricted member's new thread
+        await request.app[UPLOADS].discard_all(staged)  # not sent: its files go
         return await _compose_again(request, form, exc, reply_to, forward, len(files))
     if _text(form, "draft_id"):
         with contextlib.suppress(NotFound):  # sent: the draft has done its work

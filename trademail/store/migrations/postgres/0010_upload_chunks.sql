@@ -6,7 +6,7 @@ ALTER TABLE attachments ADD COLUMN upload_id TEXT COLLATE "C";
 CREATE TABLE upload_chunks (
     upload_id   TEXT COLLATE "C" NOT NULL,
     seq         INTEGER NOT NULL,
-    member_id   TEXT COLLATE "C" NOT NULL REFERENCES members (id) ON DELETE CASCADE,
+    member_id   TEXT COLLATE "C" NOT NULL,  -- who uploaded it; the chunks are the message's
     data_ct     BYTEA NOT NULL,
     created_at  DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (upload_id, seq)

@@ -6,7 +6,7 @@ ALTER TABLE attachments ADD COLUMN upload_id TEXT;
 CREATE TABLE upload_chunks (
     upload_id   TEXT NOT NULL,
     seq         INTEGER NOT NULL,
-    member_id   TEXT NOT NULL REFERENCES members (id) ON DELETE CASCADE,
+    member_id   TEXT NOT NULL,  -- who uploaded it; the chunks are the message's
     data_ct     BLOB NOT NULL,
     created_at  REAL NOT NULL,
     PRIMARY KEY (upload_id, seq)
