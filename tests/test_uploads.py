@@ -90,12 +90,21 @@ async def test_a_chunk_dropped_moved_or_swapped_in_is_refused(client: Any,
         assert resp.status >= 400
 
 
-async def test_a_file_over_the_limit_or_a_refused_send_keeps_nothing(
-        aiohttp_client: Any, tmp_path: Any, store_url: str, clock: FakeClock) -> None:
+@pytest.fixture
+async def tight(aiohttp_client: Any, tmp_path: Any, store_url: str,
+                clock: FakeClock) -> tuple[Any, Any]:
+    """A server whose attachment limit is a little over one chunk, and Ada (Bob is there
+    to write to)."""
     config = make_config(tmp_path, store_url,
                          TRADEMAIL_MESSAGES_MAX_ATTACHMENT_BYTES=str(CHUNK_BYTES + 10))
     client = await aiohttp_client(await build_app(config, clock))
     ada, _ = await register_all(client, "ada", "bob")
+    return client, ada
+
+
+async def test_a_file_over_the_limit_or_a_refused_send_keeps_nothing(
+        tight: tuple[Any, Any]) -> None:
+    client, ada = tight
     resp = await client.post("/api/v1/messages", headers=ada.auth, data=upload_form("bob"))
     assert resp.status == 413, await resp.text()
     assert (await resp.json())["errors"][0]["field"] == "attachments[1]"
@@ -106,11 +115,8 @@ async def test_a_file_over_the_limit_or_a_refused_send_keeps_nothing(
 
 
 async def test_files_of_a_send_refused_before_it_is_sent_are_not_kept(
-        aiohttp_client: Any, tmp_path: Any, store_url: str, clock: FakeClock) -> None:
-    config = make_config(tmp_path, store_url,
-                         TRADEMAIL_MESSAGES_MAX_ATTACHMENT_BYTES=str(CHUNK_BYTES + 10))
-    client = await aiohttp_client(await build_app(config, clock))
-    ada, _ = await register_all(client, "ada", "bob")
+        tight: tuple[Any, Any]) -> None:
+    client, ada = tight
     # A good file, then one over the limit: the first goes as well.
     form = upload_form("bob", os.urandom(CHUNK_BYTES))
     form.add_field("attachments", os.urandom(CHUNK_BYTES + 11), filename="big.bin",
