@@ -51,6 +51,16 @@ async def test_rotation_rewraps_every_key_and_the_old_key_can_go(
     assert "re-wrapping member keys [" in errors[0] and "] 2/2" in errors[0]
     assert "re-wrapping" not in errors[1]  # no bar in a pipe or a log
     assert new.stat().st_mode & 0o777 == 0o600
+    # What each key protects now: everything is under the new key; the old one, still
+    # configured as retired, can go.
+    out, _ = await run_cli("keys", "status", env=env | {
+        "TRADEMAIL_CRYPTO_MASTER_KEY_FILE": str(new),
+        "TRADEMAIL_CRYPTO_RETIRED_KEY_FILES": str(old)}, terminal=False)
+    lines = out.splitlines()
+    assert lines[0].endswith("(active): 2 member keys, protecting 2 messages; "
+                             "system keys: directory, index"), out
+    assert "(retired): 0 member keys, protecting 0 messages; system keys: none" in lines[1]
+    assert "it can be removed" in lines[2]
 
     core = await open_core(_config(tmp_path, store_url, new), clock)
     try:

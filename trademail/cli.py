@@ -1,4 +1,5 @@
-"""The `trademail` command: serve, migrate, config, rotate-master-key, staff, export."""
+"""The `trademail` command: serve, migrate, config, rotate-master-key, keys, staff,
+export."""
 
 from __future__ import annotations
 
@@ -109,6 +110,26 @@ async def _rotate(config: Config, new_key_file: str) -> None:
           f"Now make {new_key_file} the [crypto] master_key_file (or give it in "
           "TRADEMAIL_CRYPTO_MASTER_KEY) and start the servers; keep the old key until they "
           "all run with the new one.")
+
+
+async def _keys_status(config: Config) -> None:
+    from trademail.app import open_keyring
+    from trademail.services.rotation import key_status
+    from trademail.store import open_stores
+
+    stores = await open_stores(config.store_url, pool_size=1)
+    try:
+        keyring = await open_keyring(config, stores.keys)
+        uses = await key_status(stores.keys, stores.mailbox, keyring,
+                                progress=progress_bar("reading member keys"))
+    finally:
+        await stores.close()
+    for use in uses:
+        system = ", ".join(use.system_keys) or "none"
+        print(f"master key {use.key_id} ({use.state}): {use.member_keys:,} member keys, "
+              f"protecting {use.messages:,} messages; system keys: {system}")
+        if use.state == "retired" and not (use.member_keys or use.system_keys):
+            print("  nothing needs it any more: it can be removed from the configuration")
 
 
 def progress_bar(label: str) -> Callable[[int, int], None] | None:
@@ -278,6 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help=argparse.SUPPRESS)
     rotate.add_argument("new_key_file", metavar="NEW_KEY_FILE",
                         help="the new master key; made (mode 0600) when the file is missing")
+    keys = sub.add_parser("keys", help="master keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    status = keys_sub.add_parser("status", help="the master keys in use and what each "
+                                                "protects")
+    status.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS)
     _admin_parsers(sub)
     return parser
 
@@ -311,6 +338,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             asyncio.run(_staff_create(config, args))
         elif args.command == "export":
             asyncio.run(_export(config, args))
+        elif args.command == "keys":
+            asyncio.run(_keys_status(config))
         else:
             asyncio.run(_rotate(config, args.new_key_file))
     except ConfigError as exc:

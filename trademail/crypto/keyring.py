@@ -153,6 +153,16 @@ class Keyring:
     def active_key_id(self) -> str:
         return self._active.id.hex()
 
+    def master_ids(self) -> list[str]:
+        """The ids of the master keys this keyring holds, the active one first."""
+        return [self._active.id.hex(),
+                *(i.hex() for i in self._masters if i != self._active.id)]
+
+    @staticmethod
+    def wrapped_by(blob: bytes) -> str:
+        """The id of the master key a wrapped member or system key is sealed under."""
+        return key_id_of(blob).hex()
+
     @classmethod
     def open(cls, masters: list[Key], wrapped: dict[str, bytes]) -> Keyring:
         """Unwrap the system keys stored in the database, or fail loudly on a wrong master."""

@@ -1,11 +1,13 @@
-"""Master key rotation: re-wrap member keys and system keys; messages are not touched."""
+"""Master keys: which are in use and what each protects, and rotation (re-wrap member keys
+and system keys; messages are not touched)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from trademail.crypto import Key, Keyring
-from trademail.store import KeyStore
+from trademail.store import KeyStore, MailboxStore
 
 BATCH = 500
 
@@ -33,3 +35,43 @@ async def rotate_master_key(store: KeyStore, keyring: Keyring, new: Key, *,
     # Last, so a run that stops early leaves the database opening with the old key.
     await store.replace_system_keys(rotated.wrapped_system_keys())
     return count
+
+
+@dataclass(frozen=True)
+class KeyUse:
+    """One master key and what it protects: the member keys wrapped under it (and through
+    them every message in those mailboxes) and the system keys."""
+
+    key_id: str
+    state: str  # "active", "retired" (configured, still held) or "unknown" (not held)
+    member_keys: int
+    messages: int
+    system_keys: tuple[str, ...]
+
+
+async def key_status(store: KeyStore, mailbox_store: MailboxStore, keyring: Keyring, *,
+                     progress: Callable[[int, int], None] | None = None) -> list[KeyUse]:
+    """Which master keys are in use and how much each protects; a key no longer used
+    by anything can be retired. Walks the member keys in batches (`progress` as rotation)."""
+    held = keyring.master_ids()
+    members: dict[str, int] = {}
+    messages: dict[str, int] = {}
+    per_member = await mailbox_store.entries_per_member()
+    walked, after = 0, ""
+    total = await store.member_count() if progress else 0
+    while batch := await store.member_keys_after(after, BATCH):
+        for member_id, wrapped in batch:
+            key_id = keyring.wrapped_by(wrapped)
+            members[key_id] = members.get(key_id, 0) + 1
+            messages[key_id] = messages.get(key_id, 0) + per_member.get(member_id, 0)
+        after = batch[-1][0]
+        walked += len(batch)
+        if progress:
+            progress(walked, max(total, walked))
+    system: dict[str, list[str]] = {}
+    for name, wrapped in sorted((await store.system_keys()).items()):
+        system.setdefault(keyring.wrapped_by(wrapped), []).append(name)
+    ids = list(dict.fromkeys([*held, *members, *system]))
+    return [KeyUse(i, "active" if i == held[0] else "retired" if i in held else "unknown",
+                   members.get(i, 0), messages.get(i, 0), tuple(system.get(i, ())))
+            for i in ids]

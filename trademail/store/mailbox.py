@@ -317,6 +317,12 @@ class MailboxStore:
                               r["upload_id"])
                 for r in rows]
 
+    async def entries_per_member(self) -> dict[str, int]:
+        """How many messages each member's mailbox holds (for key status)."""
+        rows = await self.db.fetch(
+            "SELECT member_id, COUNT(*) AS n FROM mailbox GROUP BY member_id")
+        return {r["member_id"]: int(r["n"]) for r in rows}
+
     async def has_mail(self, member_id: str) -> bool:
         """Whether the member has any message at all, in any folder."""
         return bool(await self.db.fetchval(
