@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,36 @@ async def test_rotation_rewraps_every_key_and_the_old_key_can_go(
         await core.close()
     with pytest.raises(MasterKeyError):
         await open_core(_config(tmp_path, store_url, old), clock)
+
+
+async def test_the_master_key_may_come_from_a_command(
+        tmp_path: Path, store_url: str, clock: FakeClock) -> None:
+    """A KMS or vault client prints the key; what it prints is never shown, even when the
+    command fails."""
+    secret = base64.b64encode(b"k" * 32).decode()
+    command = f"{sys.executable} -c \"print('{secret}')\""
+    core = await open_core(_config(tmp_path, store_url, tmp_path / "absent.key",
+                                   TRADEMAIL_CRYPTO_MASTER_KEY_COMMAND=command), clock)
+    try:
+        profile = await core.signup.register(
+            username="kms", password=PASSWORD, email="kms@real-kms.example", company="Co",
+            country="Peru", client="test")
+    finally:
+        await core.close()
+    assert not (tmp_path / "absent.key").exists()  # no key file was made
+    again = await open_core(make_config(tmp_path, store_url, TRADEMAIL_CRYPTO_MASTER_KEY=secret),
+                            clock)
+    try:  # the same key, given directly, opens what the command's key sealed
+        assert (await again.members.profile(profile.id)).username == "kms"
+    finally:
+        await again.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEMAIL_")} | {
+        "TRADEMAIL_DATA_DIR": str(tmp_path / "var"), "TRADEMAIL_STORE_URL": store_url,
+        "TRADEMAIL_CRYPTO_MASTER_KEY_COMMAND":
+            f"{sys.executable} -c \"import sys; print('{secret}'); sys.exit(3)\""}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "trademail", "keys", "status", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode != 0 and b"master_key_command failed (exit 3)" in err
+    assert secret.encode() not in out + err

@@ -44,6 +44,7 @@ from trademail.gateway.compose import ArchiveComposer, Composer
 from trademail.gateway.smtp import SmtpGateway
 from trademail.gateway.transports import MaildirTransport, SmtpTransport
 from trademail.gateway.webhooks import AiohttpWebhookSender
+from trademail.keysource import key_from_command
 from trademail.mail.parse import TEXT_CAP_FACTOR
 from trademail.mail.reader import MailReader
 from trademail.services.account import Account
@@ -155,7 +156,9 @@ async def open_keyring(config: Config, store: KeyStore, *,
     """Load the master key and unwrap the system keys; a wrong key fails before any write.
     `also` adds keys that may open the database too (a rotation's new key)."""
     wrapped = await store.system_keys()
-    masters = load_master_keys(config.crypto.master_key.reveal(), config.master_key_path,
+    given = config.crypto.master_key.reveal() or await key_from_command(
+        config.crypto.master_key_command)
+    masters = load_master_keys(given, config.master_key_path,
                                config.crypto.retired_key_files, allow_create=not wrapped)
     masters += [key for key in also if key.id not in {m.id for m in masters}]
     if wrapped:

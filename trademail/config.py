@@ -132,8 +132,14 @@ class CryptoConfig:
     )
     master_key: Secret = _key(
         "The base64 master key itself; usually given as TRADEMAIL_CRYPTO_MASTER_KEY. "
-        "Takes precedence over master_key_file.",
+        "Takes precedence over master_key_command and master_key_file.",
         default=Secret(""),
+    )
+    master_key_command: str = _key(
+        "A command whose standard output is the base64 master key, for a key that a KMS "
+        "or a vault hands out (run without a shell, at start, with a 30 s limit). Takes "
+        "precedence over master_key_file.",
+        default="",
     )
     retired_key_files: tuple[str, ...] = _key(
         "Earlier master key files still needed to unwrap keys while a rotation runs.",
