@@ -936,6 +936,10 @@ async def test_session_answers_match_the_document(api: Api, clock: FakeClock) ->
     mbox = await api.call("GET", "/api/v1/me/mailbox.mbox", expect=200, headers=bob_reader)
     assert mbox.body.startswith(b"From MAILER-DAEMON ")
     await api.call("GET", "/api/v1/me/mailbox.mbox", expect=401)
+    exported = await api.call("GET", "/api/v1/me/mailbox.json", expect=200, headers=bob_reader)
+    assert exported.body["messages"] and all(
+        "@real-" not in json.dumps(m) for m in exported.body["messages"])
+    await api.call("GET", "/api/v1/me/mailbox.json", expect=403, headers=bob_sender)
 
     # ------------------------------------------------ token management
     listed = await api.call("GET", TOKENS, expect=200, headers=bob)

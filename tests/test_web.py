@@ -3,7 +3,9 @@ timed sign-out, CSRF, headers, mail pages, search, pagination and errors."""
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 import mailbox
 import re
 import tempfile
@@ -1039,3 +1041,23 @@ async def test_a_draft_still_opens_when_the_message_it_answers_is_gone(
     await bako.post(f"/messages/{message}/delete", {}, csrf=csrf_of(trash))
     page = await bako.page(f"/compose?draft={draft[1]}")
     assert "Half an answer</textarea>" in page
+
+
+async def test_the_mailbox_also_comes_as_json_with_its_attachments(browsers: Any) -> None:
+    amina, bako = await two_members(browsers)
+    form = FormData()
+    for name, value in (("to", "bako"), ("subject", "Prices"), ("body", "Attached."),
+                        ("idempotency_key", "prices-1")):
+        form.add_field(name, value)
+    form.add_field("attachments", b"W320 7.10\nW240 7.90\n", filename="prices.txt",
+                   content_type="text/plain")
+    assert (await amina.post("/compose", form, form_page="/compose")).status == 303
+    assert 'href="/export/mailbox.json"' in await bako.page("/settings/profile")
+    resp = await bako.get("/export/mailbox.json")
+    assert resp.status == 200 and resp.content_type == "application/json"
+    (message,) = json.loads(await resp.read())["messages"]
+    assert message["subject"] == "Prices" and message["folder"] == "inbox"
+    assert message["from"]["company"] == "Amina Trading Ltd"
+    (attached,) = message["attachments"]
+    assert base64.b64decode(attached["base64"]) == b"W320 7.10\nW240 7.90\n"
+    assert "@real-" not in json.dumps(message)

@@ -44,11 +44,11 @@ async def stream_file(request: web.Request, info: AttachmentInfo,
     return response
 
 
-async def stream_mbox(request: web.Request, entries: AsyncIterator[bytes],
-                      filename: str) -> web.StreamResponse:
-    """A whole mailbox as an mbox download, written an entry at a time as it is read."""
+async def stream_export(request: web.Request, entries: AsyncIterator[bytes],
+                        filename: str, content_type: str) -> web.StreamResponse:
+    """A whole mailbox as a download, written a message at a time as it is read."""
     response = web.StreamResponse(headers={
-        "Content-Type": "application/mbox",
+        "Content-Type": content_type,
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename, safe='')}",
         "Content-Security-Policy": "sandbox; default-src 'none'",
         "Cache-Control": "no-store",

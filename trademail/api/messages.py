@@ -27,7 +27,7 @@ from trademail.appkeys import (
     SENDING,
     UPLOADS,
 )
-from trademail.downloads import stream_file, stream_mbox
+from trademail.downloads import stream_export, stream_file
 from trademail.errors import InvalidInput
 from trademail.services.forwarding import with_forwarded
 from trademail.services.messages import Draft, Upload, recipient_list
@@ -213,8 +213,15 @@ async def attachment(request: web.Request) -> web.StreamResponse:
 @routes.get("/v1/me/mailbox.mbox")
 async def export_mailbox(request: web.Request) -> web.StreamResponse:
     who = await caller(request, "messages:read")
-    return await stream_mbox(request, request.app[EXPORT].mbox(who.member_id),
-                             "trademail-mailbox.mbox")
+    return await stream_export(request, request.app[EXPORT].mbox(who.member_id),
+                               "trademail-mailbox.mbox", "application/mbox")
+
+
+@routes.get("/v1/me/mailbox.json")
+async def export_mailbox_json(request: web.Request) -> web.StreamResponse:
+    who = await caller(request, "messages:read")
+    return await stream_export(request, request.app[EXPORT].as_json(who.member_id),
+                               "trademail-mailbox.json", "application/json")
 
 
 @routes.get("/v1/threads/{id}")

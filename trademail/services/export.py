@@ -9,10 +9,14 @@ each message (only the gateway builds mail).
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from trademail.services.identities import Party
 from trademail.services.reading import FOLDERS, AttachmentInfo, Message, Reading
 
 PAGE = 200
@@ -58,3 +62,34 @@ class MailboxExport:
         """The member's mailbox as mbox, an entry at a time."""
         async for archived in archived_messages(self._reading, member_id):
             yield self._writer.mbox_entry(archived)
+
+    async def as_json(self, member_id: str) -> AsyncIterator[bytes]:
+        """The member's mailbox as one JSON document, `{"messages": [...]}`, a message at a
+        time, attachments in base64."""
+        yield b'{"messages": ['
+        first = True
+        async for archived in archived_messages(self._reading, member_id):
+            yield (b"" if first else b",") + b"\n" + json.dumps(
+                message_record(archived), ensure_ascii=False).encode()
+            first = False
+        yield b"\n]}\n"
+
+
+def _party(party: Party) -> dict[str, object]:
+    return {"company": party.company, "username": party.username, "alias": party.alias,
+            "outside_trademail": party.external}
+
+
+def message_record(archived: Archived) -> dict[str, object]:
+    """One message as the JSON export writes it: parties by name and alias, never by a
+    real address; times in UTC."""
+    message = archived.message
+    return {
+        "id": message.id, "thread_id": message.thread_id, "folder": message.folder,
+        "in_reply_to": message.in_reply_to,
+        "created_at": dt.datetime.fromtimestamp(message.created_at, dt.UTC).isoformat(),
+        "from": _party(message.sender), "to": [_party(p) for p in message.recipients],
+        "subject": message.subject, "body": message.body,
+        "attachments": [{"filename": info.filename, "content_type": info.content_type,
+                         "size": info.size, "base64": base64.b64encode(data).decode()}
+                        for info, data in archived.attachments]}

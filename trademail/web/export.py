@@ -1,11 +1,12 @@
-"""The member's whole mailbox to take away, as an mbox file mail clients import."""
+"""The member's whole mailbox to take away: an mbox file mail clients import, or JSON
+with the attachments in it."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from trademail.appkeys import EXPORT
-from trademail.downloads import stream_mbox
+from trademail.downloads import stream_export
 from trademail.web.request import visit_of
 
 routes = web.RouteTableDef()
@@ -14,5 +15,12 @@ routes = web.RouteTableDef()
 @routes.get("/export/mailbox.mbox")
 async def mailbox(request: web.Request) -> web.StreamResponse:
     visit = visit_of(request)
-    return await stream_mbox(request, request.app[EXPORT].mbox(visit.member_id),
-                             f"trademail-{visit.username}.mbox")
+    return await stream_export(request, request.app[EXPORT].mbox(visit.member_id),
+                               f"trademail-{visit.username}.mbox", "application/mbox")
+
+
+@routes.get("/export/mailbox.json")
+async def mailbox_json(request: web.Request) -> web.StreamResponse:
+    visit = visit_of(request)
+    return await stream_export(request, request.app[EXPORT].as_json(visit.member_id),
+                               f"trademail-{visit.username}.json", "application/json")
