@@ -94,6 +94,18 @@ class Browser:
         return await self.post("/compose", {**{k: html.unescape(v) for k, v in hidden.items()},
                                             "body": body, **fields}, csrf=csrf_of(page))
 
+    async def send_file(self, to: str, subject: str, body: str, filename: str, data: bytes,
+                        content_type: str = "text/plain") -> ClientResponse:
+        """Send a message with one attachment through the compose form, as a browser posts
+        it (multipart)."""
+        form = FormData()
+        for name, value in (("to", to), ("subject", subject), ("body", body)):
+            form.add_field(name, value)
+        form.add_field("attachments", data, filename=filename, content_type=content_type)
+        resp = await self.post("/compose", form, form_page="/compose")
+        assert resp.status == 303, await resp.text()
+        return resp
+
     async def send(self, to: str, subject: str, body: str) -> ClientResponse:
         page = await self.page("/compose")
         key = _IDEMPOTENCY.search(page)

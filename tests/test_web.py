@@ -548,13 +548,8 @@ async def test_attachments_upload_and_download_as_attachment(browsers: Any) -> N
     amina, bako = await two_members(browsers)
     page = await amina.page("/compose")
     assert "Up to 10 files of 10.0 MB each" in page  # the limit, said before an upload
-    form = FormData()
-    for name, value in (("to", "bako"), ("subject", "Spec sheet"), ("body", "Attached.")):
-        form.add_field(name, value)
-    form.add_field("attachments", b"<html><script>alert(1)</script></html>",
-                   filename="spec-sheet.html", content_type="text/html")
-    resp = await amina.post("/compose", form, csrf=csrf_of(page))
-    assert resp.status == 303, await resp.text()
+    await amina.send_file("bako", "Spec sheet", "Attached.", "spec-sheet.html",
+                          b"<html><script>alert(1)</script></html>", "text/html")
     message_id = MESSAGE_LINK.search(await bako.page("/inbox")).group(1)  # type: ignore[union-attr]
     page = await bako.page(f"/messages/{message_id}")
     link = re.search(r'href="(/messages/[0-9a-f]{32}/attachments/1)"', page)
@@ -900,13 +895,7 @@ async def test_a_message_is_forwarded_from_its_page_with_its_attachments(
     amina, bako = await two_members(browsers)
     cyrus = browsers()
     await cyrus.sign_up("cyrus")
-    form = FormData()
-    for name, value in (("to", "bako"), ("subject", "Offer 7"), ("body", "40 t at USD 900/t"),
-                        ("idempotency_key", "offer-7")):
-        form.add_field(name, value)
-    form.add_field("attachments", b"price list", filename="prices.txt",
-                   content_type="text/plain")
-    assert (await amina.post("/compose", form, form_page="/compose")).status == 303
+    await amina.send_file("bako", "Offer 7", "40 t at USD 900/t", "prices.txt", b"price list")
     message = MESSAGE_LINK.findall(await bako.page("/inbox"))[0]
     assert f'href="/compose?forward={message}"' in await bako.page(f"/messages/{message}")
     page = await bako.page(f"/compose?forward={message}")
@@ -1045,13 +1034,7 @@ async def test_a_draft_still_opens_when_the_message_it_answers_is_gone(
 
 async def test_the_mailbox_also_comes_as_json_with_its_attachments(browsers: Any) -> None:
     amina, bako = await two_members(browsers)
-    form = FormData()
-    for name, value in (("to", "bako"), ("subject", "Prices"), ("body", "Attached."),
-                        ("idempotency_key", "prices-1")):
-        form.add_field(name, value)
-    form.add_field("attachments", b"W320 7.10\nW240 7.90\n", filename="prices.txt",
-                   content_type="text/plain")
-    assert (await amina.post("/compose", form, form_page="/compose")).status == 303
+    await amina.send_file("bako", "Prices", "Attached.", "prices.txt", b"W320 7.10\nW240 7.90\n")
     assert 'href="/export/mailbox.json"' in await bako.page("/settings/profile")
     resp = await bako.get("/export/mailbox.json")
     assert resp.status == 200 and resp.content_type == "application/json"
