@@ -116,6 +116,13 @@ def bool_param(request: web.Request, name: str) -> bool:
     return value in ("true", "1")
 
 
+def folder_param(request: web.Request) -> str | None:
+    """The folder a listing asks for: `folder`, else the inbox; a search (`q`) without one
+    looks in every folder (None)."""
+    query = request.query
+    return query.get("folder") or (None if "q" in query else "inbox")
+
+
 def int_param(request: web.Request, name: str) -> int | None:
     value = request.query.get(name)
     if value is None:

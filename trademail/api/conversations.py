@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from trademail.api.common import caller, int_param, read_json, summary_json
+from trademail.api.common import caller, folder_param, int_param, read_json, summary_json
 from trademail.appkeys import READING
 from trademail.errors import InvalidInput
 from trademail.services.reading import Conversation, Filed
@@ -29,7 +29,7 @@ async def list_conversations(request: web.Request) -> web.Response:
     who = await caller(request, "messages:read")
     query = request.query
     page = await request.app[READING].conversations(
-        who.member_id, folder=query.get("folder") or (None if "q" in query else "inbox"),
+        who.member_id, folder=folder_param(request),
         query=query.get("q"), cursor=query.get("cursor") or None,
         limit=int_param(request, "limit"))
     return web.json_response({"conversations": [_conversation_json(c) for c in page.items],

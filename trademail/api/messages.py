@@ -14,6 +14,7 @@ from trademail.api.common import (
     JSON_LIMIT,
     bool_param,
     caller,
+    folder_param,
     int_param,
     message_json,
     read_json,
@@ -170,7 +171,7 @@ async def list_messages(request: web.Request) -> web.Response:
     who = await caller(request, "messages:read")
     query = request.query
     page = await request.app[READING].page(
-        who.member_id, folder=query.get("folder") or (None if "q" in query else "inbox"),
+        who.member_id, folder=folder_param(request),
         unread_only=bool_param(request, "unread"), query=query.get("q"),
         cursor=query.get("cursor") or None, limit=int_param(request, "limit"))
     return web.json_response({"messages": [summary_json(m) for m in page.items],
