@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
+import shutil
 import sqlite3
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.conftest import PG_DSN, _with_search_path
+from tests.conftest import PG_DSN, REQUIRE_PG, _with_search_path
 from tests.helpers import PASSWORD, make_config
 from trademail.app import open_core
 from trademail.errors import MasterKeyError
@@ -48,6 +49,10 @@ async def _dump_and_restore(url: str, tmp_path: Path, schemas: list[str]) -> tup
         with sqlite3.connect(source) as src, sqlite3.connect(copy) as dst:
             src.backup(dst)
         return f"sqlite:///{copy}", copy.read_bytes()
+    if shutil.which("pg_dump") is None or shutil.which("psql") is None:
+        if REQUIRE_PG:
+            pytest.fail("pg_dump and psql (postgresql-client) are needed to test backups")
+        pytest.skip("pg_dump and psql (postgresql-client) are not installed")
     schema = parse_qs(urlsplit(url).query)["search_path"][0]
     dump = await _run("pg_dump", f"--dbname={PG_DSN}", f"--schema={schema}", "--no-owner")
     restored = f"test_{secrets.token_hex(6)}"
