@@ -40,12 +40,12 @@ def test_every_key_is_documented_with_its_default() -> None:
 def test_file_then_environment(tmp_path: Path) -> None:
     path = tmp_path / "tm.toml"
     path.write_text('data_dir = "/srv/tm"\n[http]\nport = 9000\npublic_url = '
-                    '"https://mail.example.com"\n[crypto]\nretired_key_files = ["a", "b"]\n')
+                    '"https://mail.example.com"\nmetrics_from = ["10.0.0.0/8"]\n')
     config = load_config(path, {"TRADEMAIL_HTTP_PORT": "9001", "TRADEMAIL_AUTH_HASH_WORKERS": "3",
-                                "TRADEMAIL_CRYPTO_RETIRED_KEY_FILES": "x, y"})
+                                "TRADEMAIL_HTTP_METRICS_FROM": "10.1.0.0/16, ::1"})
     assert config.data_dir == "/srv/tm" and config.http.port == 9001
     assert config.auth.hash_workers == 3 and config.secure_cookies
-    assert config.crypto.retired_key_files == ("x", "y")
+    assert config.http.metrics_from == ("10.1.0.0/16", "::1")
     assert load_config(None, {"TRADEMAIL_SMTP_REQUIRE_DMARC_PASS": "yes"}).smtp.require_dmarc_pass
     assert load_config(None, {"TRADEMAIL_CONFIG": str(path)}).http.port == 9000
 

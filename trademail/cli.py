@@ -1,5 +1,5 @@
-"""The `trademail` command: serve, migrate, config, rotate-master-key, keys, staff,
-export."""
+"""The `trademail` command: serve, migrate, config, keys (in cli_keys.py), audit (in
+cli_audit.py), staff, export."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from trademail.cli_audit import add_audit_commands, run_audit_command
+from trademail.cli_keys import add_key_commands, run_key_command
 from trademail.config import Config
 from trademail.configfile import load_config, render_config
 from trademail.errors import ConfigError, NotFound, TradeMailError
@@ -80,7 +83,7 @@ async def _serve(config: Config) -> None:
 
 
 async def _migrate(config: Config) -> None:
-    from trademail.app import open_keyring
+    from trademail.core import open_keyring
     from trademail.store import open_stores
 
     stores = await open_stores(config.store_url, pool_size=1,
@@ -92,54 +95,19 @@ async def _migrate(config: Config) -> None:
     print(f"the {stores.db.dialect} database is up to date")
 
 
-async def _rotate(config: Config, new_key_file: str) -> None:
-    from trademail.app import open_keyring
-    from trademail.crypto import key_file
-    from trademail.services.rotation import rotate_master_key
-    from trademail.store import open_stores
-
-    stores = await open_stores(config.store_url, pool_size=1)
-    try:
-        new = key_file(Path(new_key_file))
-        keyring = await open_keyring(config, stores.keys, also=[new])
-        count = await rotate_master_key(stores.keys, keyring, new,
-                                        progress=progress_bar("re-wrapping member keys"))
-    finally:
-        await stores.close()
-    print(f"re-wrapped the system keys and {count} member keys under key {new.id.hex()}.\n"
-          f"Now make {new_key_file} the [crypto] master_key_file (or give it in "
-          "TRADEMAIL_CRYPTO_MASTER_KEY) and start the servers; keep the old key until they "
-          "all run with the new one.")
-
-
-async def _keys_status(config: Config) -> None:
-    from trademail.app import open_keyring
-    from trademail.services.rotation import key_status
-    from trademail.store import open_stores
-
-    stores = await open_stores(config.store_url, pool_size=1)
-    try:
-        keyring = await open_keyring(config, stores.keys)
-        uses = await key_status(stores.keys, stores.mailbox, keyring,
-                                progress=progress_bar("reading member keys"))
-    finally:
-        await stores.close()
-    for use in uses:
-        system = ", ".join(use.system_keys) or "none"
-        print(f"master key {use.key_id} ({use.state}): {use.member_keys:,} member keys, "
-              f"protecting {use.messages:,} messages; system keys: {system}")
-        if use.state == "retired" and not (use.member_keys or use.system_keys):
-            print("  nothing needs it any more: it can be removed from the configuration")
-
-
 def progress_bar(label: str) -> Callable[[int, int], None] | None:
-    """A progress bar on standard error when it is a terminal; nothing in a pipe or a log."""
+    """A progress bar on standard error when it is a terminal, with the time left at the
+    pace so far; nothing in a pipe or a log."""
     if not sys.stderr.isatty():
         return None
+    started = time.monotonic()
 
     def show(done: int, total: int) -> None:
         filled = int(30 * done / total) if total else 30
-        sys.stderr.write(f"\r{label} [{'#' * filled:<30}] {done:,}/{total:,}"
+        elapsed = time.monotonic() - started
+        left = int(elapsed * (total - done) / done) if 0 < done < total else 0
+        eta = f" ETA {left // 60}:{left % 60:02d}" if done < total else " done"
+        sys.stderr.write(f"\r{label} [{'#' * filled:<30}] {done:,}/{total:,}{eta}  "
                          + ("\n" if done >= total else ""))
         sys.stderr.flush()
 
@@ -147,7 +115,7 @@ def progress_bar(label: str) -> Callable[[int, int], None] | None:
 
 
 async def _staff_create(config: Config, args: argparse.Namespace) -> None:
-    from trademail.app import open_core
+    from trademail.core import open_core
 
     password = _read_password(args.password_file)
     core = await open_core(config)
@@ -179,7 +147,7 @@ def _read_password(path: str | None) -> str:
 async def _export(config: Config, args: argparse.Namespace) -> None:
     import json
 
-    from trademail.app import open_core
+    from trademail.core import open_core
     from trademail.gateway.compose import archived_mail
 
     mbox = _export_paths(args)
@@ -293,18 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="run N server processes sharing the ports (PostgreSQL only; default 1)")
     commands["config"].add_argument("--defaults", action="store_true",
                                     help="print every key with its default and documentation")
-    rotate = sub.add_parser(
-        "rotate-master-key", help="re-wrap every key under a new master key (servers stopped)")
-    rotate.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
-                        help=argparse.SUPPRESS)
-    rotate.add_argument("new_key_file", metavar="NEW_KEY_FILE",
-                        help="the new master key; made (mode 0600) when the file is missing")
-    keys = sub.add_parser("keys", help="master keys")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    status = keys_sub.add_parser("status", help="the master keys in use and what each "
-                                                "protects")
-    status.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
-                        help=argparse.SUPPRESS)
+    add_key_commands(sub)
+    add_audit_commands(sub)
     _admin_parsers(sub)
     return parser
 
@@ -339,9 +297,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         elif args.command == "export":
             asyncio.run(_export(config, args))
         elif args.command == "keys":
-            asyncio.run(_keys_status(config))
-        else:
-            asyncio.run(_rotate(config, args.new_key_file))
+            return run_key_command(config, args)
+        elif args.command == "audit":
+            return run_audit_command(config, args)
     except ConfigError as exc:
         print(f"trademail: config error: {exc}", file=sys.stderr)
         return 2

@@ -126,25 +126,34 @@ class HttpConfig:
 @dataclass(frozen=True)
 class CryptoConfig:
     master_key_file: str = _key(
-        "File holding the base64 master key (KEK). Empty: master.key in data_dir, "
-        "created on first start. Back it up: without it no message can be read.",
+        "File holding the master keys (KEKs): one base64 key a line, the current key "
+        "first, then retired keys still needed to unwrap, # comments allowed (a file of "
+        "one key is a keyring of one). Empty: master.key in data_dir, created on first "
+        "start. Back it up: without it no message can be read. `trademail keys "
+        "rotate-master` rewrites it; running servers reload it without a restart.",
         default="",
     )
     master_key: Secret = _key(
-        "The base64 master key itself; usually given as TRADEMAIL_CRYPTO_MASTER_KEY. "
-        "Takes precedence over master_key_command and master_key_file.",
+        "The master keys themselves, in the key file's format (newline-separated, current "
+        "first); usually given as TRADEMAIL_CRYPTO_MASTER_KEY. Read at start only. Takes "
+        "precedence over master_key_command and master_key_file.",
         default=Secret(""),
     )
     master_key_command: str = _key(
-        "A command whose standard output is the base64 master key, for a key that a KMS "
-        "or a vault hands out (run without a shell, at start, with a 30 s limit). Takes "
-        "precedence over master_key_file.",
+        "A command whose standard output is the master keys in the key file's format, for "
+        "keys that a KMS or a vault hands out (run without a shell, with a 30 s limit, at "
+        "start and every key_command_reload_seconds). Takes precedence over "
+        "master_key_file.",
         default="",
     )
-    retired_key_files: tuple[str, ...] = _key(
-        "Earlier master key files still needed to unwrap keys while a rotation runs.",
-        default=(),
-    )
+    key_reload_seconds: int = _key(
+        "How often a running server looks whether the master key file changed (a "
+        "rotation) and loads its keys; rotate-master waits this long (and a margin) "
+        "before it re-wraps anything.", _between(1, 3600), default=5)
+    key_command_reload_seconds: int = _key(
+        "How often a running server runs master_key_command again to pick up a rotated "
+        "key; rotate-master waits this long (and a margin) when the keys come from the "
+        "command.", _between(1, 86400), default=300)
 
 
 @dataclass(frozen=True)

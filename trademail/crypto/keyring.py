@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
-import os
-from collections.abc import Iterable
-from pathlib import Path
-
-import structlog
+from collections.abc import Callable
 
 from trademail.crypto.aead import DecryptionFailed, Key, key_id_of
 from trademail.errors import MasterKeyError
-
-log = structlog.get_logger(__name__)
 
 SYSTEM_KEYS = ("directory", "index")
 
@@ -26,64 +19,6 @@ def _aad(*parts: str | bytes) -> bytes:
         raw = part.encode() if isinstance(part, str) else part
         out += len(raw).to_bytes(2, "big") + raw
     return bytes(out)
-
-
-def _decode_master(text: str, where: str) -> Key:
-    try:
-        secret = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise MasterKeyError(f"{where}: not valid base64") from None
-    if len(secret) != 32:
-        raise MasterKeyError(f"{where}: must hold 32 bytes (256 bits), holds {len(secret)}")
-    return Key(secret)
-
-
-def _read_key_file(path: Path) -> Key:
-    try:
-        text = path.read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MasterKeyError(f"master key file {path}: cannot be read "
-                             f"({exc.__class__.__name__})") from None
-    if os.name == "posix" and path.stat().st_mode & 0o077:
-        log.warning("master key file is readable by other users; chmod 600 it", path=str(path))
-    return _decode_master(text, f"master key file {path}")
-
-
-def create_key_file(path: Path) -> Key:
-    """Write a new random master key with mode 0600; never replaces an existing file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = Key.generate()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(key.export_base64() + "\n")
-    log.warning(
-        "GENERATED A NEW MASTER KEY. Back it up now and keep it apart from the database: "
-        "without it no message and no address can ever be read again.",
-        path=str(path), key_id=key.id.hex())
-    return key
-
-
-def key_file(path: Path) -> Key:
-    """The key in `path`, made (mode 0600, with a warning to back it up) when missing."""
-    try:
-        return create_key_file(path)
-    except FileExistsError:
-        return _read_key_file(path)
-
-
-def load_master_keys(given: str, path: Path, retired: Iterable[str], *,
-                     allow_create: bool) -> list[Key]:
-    """The active master key first, then retired ones still needed to unwrap."""
-    if given:
-        active = _decode_master(given, "[crypto] master_key")
-    elif path.exists():
-        active = _read_key_file(path)
-    elif allow_create:  # key_file reads it if another process starting now just made it
-        active = key_file(path)
-    else:
-        raise MasterKeyError(f"master key file {path} is missing, and this database holds "
-                             "data sealed under a master key; restore the key from backup")
-    return [active] + [_read_key_file(Path(p)) for p in retired]
 
 
 class ContentKey:
@@ -113,24 +48,49 @@ class ContentKey:
 
 
 class MemberKey:
-    """One member's key: wraps the content keys of their mailbox and keys their word index."""
+    """One member's key: wraps the content keys of their mailbox and keys their word index.
+    While the member's key is being rotated it holds the previous key too: a content key
+    opens under whichever key its wrap names, and search asks for either key's tokens."""
 
-    __slots__ = ("_fingerprints", "_key", "_words", "member_id")
+    __slots__ = ("_fingerprints", "_key", "_previous", "_previous_words", "_words",
+                 "member_id")
 
-    def __init__(self, member_id: str, key: Key) -> None:
+    def __init__(self, member_id: str, key: Key, previous: Key | None = None) -> None:
         self.member_id = member_id
         self._key = key
+        self._previous = previous
         self._words = key.derive(b"word index")
+        self._previous_words = previous.derive(b"word index") if previous else None
         self._fingerprints = key.derive(b"request fingerprint")
+
+    @property
+    def key_id(self) -> bytes:
+        """The id the member key's wraps carry (not the previous key's)."""
+        return self._key.id
 
     def wrap_content_key(self, ck: ContentKey, message_id: str) -> bytes:
         return self._key.wrap(ck._key, _aad(self.member_id, message_id))
 
     def unwrap_content_key(self, blob: bytes, message_id: str) -> ContentKey:
-        return ContentKey(self._key.unwrap(blob, _aad(self.member_id, message_id)))
+        key = self._previous if self._previous is not None \
+            and key_id_of(blob) == self._previous.id else self._key
+        return ContentKey(key.unwrap(blob, _aad(self.member_id, message_id)))
+
+    def rewrap_content_key(self, blob: bytes, message_id: str) -> bytes | None:
+        """A content key wrapped under the previous member key, wrapped under this one
+        (None when it already is)."""
+        if key_id_of(blob) == self._key.id:
+            return None
+        return self.wrap_content_key(self.unwrap_content_key(blob, message_id), message_id)
 
     def word_token(self, word: str) -> bytes:
         return self._words.mac(word.encode())[:16]
+
+    def word_tokens(self, word: str) -> tuple[bytes, ...]:
+        """The tokens a search looks a word up by: while rotating, under either key."""
+        if self._previous_words is None:
+            return (self.word_token(word),)
+        return self.word_token(word), self._previous_words.mac(word.encode())[:16]
 
     def fingerprint(self, data: bytes) -> bytes:
         """Keyed digest of a request, to recognise a retry without storing its content."""
@@ -140,18 +100,33 @@ class MemberKey:
 class Keyring:
     """Master keys plus the system keys they wrap; hands out member and content keys."""
 
-    def __init__(self, masters: list[Key], directory: Key, index: Key) -> None:
+    def __init__(self, masters: list[Key], directory: Key, index: Key, *,
+                 on_missing: Callable[[], list[Key] | None] | None = None) -> None:
         self._masters = {k.id: k for k in masters}
         self._active = masters[0]
+        self._on_missing = on_missing
         self._directory = directory
         self._index = index
         self._forms = index.derive(b"form tokens")
         self._incoming = index.derive(b"incoming mail")
         self._signatures = index.derive(b"mail signatures")
+        self._audit = index.derive(b"audit chain")
 
     @property
     def active_key_id(self) -> str:
         return self._active.id.hex()
+
+    def replace_masters(self, masters: list[Key]) -> bool:
+        """Hold these master keys from now on, the first current (new wraps are made under
+        it); whether anything changed. A running server calls it when its key source
+        changes, so a rotation needs no restart."""
+        if not masters:
+            raise MasterKeyError("a keyring needs at least one master key")
+        if [k.id for k in masters] == [self._active.id, *(
+                i for i in self._masters if i != self._active.id)]:
+            return False
+        self._masters, self._active = {k.id: k for k in masters}, masters[0]
+        return True
 
     def master_ids(self) -> list[str]:
         """The ids of the master keys this keyring holds, the active one first."""
@@ -164,7 +139,8 @@ class Keyring:
         return key_id_of(blob).hex()
 
     @classmethod
-    def open(cls, masters: list[Key], wrapped: dict[str, bytes]) -> Keyring:
+    def open(cls, masters: list[Key], wrapped: dict[str, bytes], *,
+             on_missing: Callable[[], list[Key] | None] | None = None) -> Keyring:
         """Unwrap the system keys stored in the database, or fail loudly on a wrong master."""
         keys = {}
         for name in SYSTEM_KEYS:
@@ -179,18 +155,16 @@ class Keyring:
             except DecryptionFailed:
                 raise MasterKeyError(f"the master key {master.id.hex()} failed to open the "
                                      f"{name} key: wrong key or damaged database") from None
-        return cls(masters, keys["directory"], keys["index"])
+        return cls(masters, keys["directory"], keys["index"], on_missing=on_missing)
 
     @classmethod
-    def create(cls, masters: list[Key]) -> tuple[Keyring, dict[str, bytes]]:
+    def create(cls, masters: list[Key], *,
+               on_missing: Callable[[], list[Key] | None] | None = None,
+               ) -> tuple[Keyring, dict[str, bytes]]:
         """New system keys for a new database, and their wrapped form to store."""
-        keyring = cls(masters, directory=Key.generate(), index=Key.generate())
+        keyring = cls(masters, directory=Key.generate(), index=Key.generate(),
+                      on_missing=on_missing)
         return keyring, keyring.wrapped_system_keys()
-
-    def rotating_to(self, new: Key) -> Keyring:
-        """This keyring with `new` as the active master, the others kept to unwrap."""
-        masters = [new, *(k for k in self._masters.values() if k.id != new.id)]
-        return Keyring(masters, self._directory, self._index)
 
     def wrapped_system_keys(self) -> dict[str, bytes]:
         """The system keys wrapped under the active master (after a rotation, the new one)."""
@@ -205,20 +179,37 @@ class Keyring:
         key = self._unwrap_member(member_id, wrapped)
         return self._active.wrap(key, _aad(self._active.id, member_id))
 
+    def rewrap_system_keys(self, wrapped: dict[str, bytes]) -> dict[str, bytes]:
+        """The stored system keys that are not under the active master, re-wrapped."""
+        for name, blob in wrapped.items():
+            self._master_for(blob).unwrap(blob, _aad("system", name))  # still opens
+        fresh = self.wrapped_system_keys()
+        return {name: fresh[name] for name, blob in wrapped.items()
+                if key_id_of(blob) != self._active.id}
+
     def _master_for(self, blob: bytes) -> Key:
+        key_id = key_id_of(blob)
+        if key_id not in self._masters and self._on_missing is not None:
+            # A rotation may have put a new key in the key file a moment ago: look once.
+            found = self._on_missing()
+            if found:
+                self.replace_masters(found)
         try:
-            return self._masters[key_id_of(blob)]
+            return self._masters[key_id]
         except KeyError:
-            raise MasterKeyError(f"no master key with id {key_id_of(blob).hex()} is loaded") \
-                from None
+            raise MasterKeyError(f"no master key with id {key_id.hex()} is loaded") from None
 
     def new_member_key(self, member_id: str) -> tuple[MemberKey, bytes]:
         key = Key.generate()
         wrapped = self._active.wrap(key, _aad(self._active.id, member_id))
         return MemberKey(member_id, key), wrapped
 
-    def member_key(self, member_id: str, wrapped: bytes) -> MemberKey:
-        return MemberKey(member_id, self._unwrap_member(member_id, wrapped))
+    def member_key(self, member_id: str, wrapped: bytes,
+                   previous: bytes | None = None) -> MemberKey:
+        """A member's key; with `previous` (their key before a rotation still running),
+        one that opens what either key wrapped."""
+        return MemberKey(member_id, self._unwrap_member(member_id, wrapped),
+                         None if previous is None else self._unwrap_member(member_id, previous))
 
     def _unwrap_member(self, member_id: str, wrapped: bytes) -> Key:
         master = self._master_for(wrapped)
@@ -246,6 +237,11 @@ class Keyring:
     def check_form_token(self, binding: bytes, token: str) -> bool:
         return hmac.compare_digest(self.form_token(binding).encode(),
                                    token.encode("utf-8", "surrogatepass"))
+
+    def audit_mac(self, previous: bytes, entry: bytes) -> bytes:
+        """The MAC that chains an audit entry (`entry`, its canonical bytes) to the one
+        before it (`previous`, that entry's MAC): only this server can extend the chain."""
+        return self._audit.mac(_aad("audit", previous, entry))
 
     def blind_index(self, kind: str, normalized: str) -> bytes:
         """Keyed look-up value: equal inputs match, nothing else about them is revealed."""

@@ -15,7 +15,7 @@ from trademail.crypto import Keyring, MemberKey, MessageCipher
 from trademail.errors import InvalidInput, NotFound
 from trademail.ids import is_id
 from trademail.services import validation
-from trademail.services.identities import Party
+from trademail.services.identities import Party, former_member
 from trademail.services.members import Members
 from trademail.services.uploads import Uploads
 from trademail.store import EntryRow, MailboxStore, MemberStore
@@ -85,7 +85,7 @@ class ConversationPage:
 class _Scope:
     key: MemberKey
     folders: list[str]
-    tokens: list[bytes]
+    tokens: list[tuple[bytes, ...]]
     limit: int
 
 
@@ -123,7 +123,8 @@ class Reading:
         member = await self._members_store.member_by_id(member_id)
         if member is None:
             raise NotFound()
-        return self._keyring.member_key(member_id, member.member_key)
+        return self._keyring.member_key(member_id, member.member_key,
+                                        member.previous_member_key)
 
     async def page(self, member_id: str, *, folder: str | None, unread_only: bool = False,
                    query: str | None = None, cursor: str | None = None,
@@ -187,7 +188,7 @@ class Reading:
         if query is not None and not words:
             raise InvalidInput.one("q", "must contain at least one word of two letters or more")
         folders = [folder] if folder else (["inbox", "sent", "archive"] if words else ["inbox"])
-        return _Scope(key, folders, [key.word_token(w) for w in sorted(words)], limit)
+        return _Scope(key, folders, [key.word_tokens(w) for w in sorted(words)], limit)
 
     async def _summaries(self, key: MemberKey, rows: Sequence[EntryRow],
                          full: bool = False, *, owner_reads: bool = True) -> list[Message]:
@@ -196,7 +197,6 @@ class Reading:
         parties = await self._members.parties(
             [pid for r in rows for pid in (r.sender_id, *r.recipient_ids)],
             reader=key.member_id if owner_reads else None)
-        unknown = Party("", "(deleted member)", "", "", "")
         stored_lists = await self._mailbox_store.attachment_lists(
             key.member_id, [r.message_id for r in rows if r.attachment_count]) if full else {}
         out = []
@@ -210,8 +210,9 @@ class Reading:
             out.append(Message(
                 id=row.message_id, thread_id=row.thread_id, in_reply_to=row.in_reply_to,
                 folder=row.folder, unread=row.unread,
-                sender=parties.get(row.sender_id, unknown),
-                recipients=tuple(parties.get(r, unknown) for r in row.recipient_ids),
+                # Neither a member nor an outsider any more: they deleted their account.
+                sender=parties.get(row.sender_id) or former_member(row.sender_id),
+                recipients=tuple(parties.get(r) or former_member(r) for r in row.recipient_ids),
                 subject=cipher.subject(row.subject_ct), snippet=cipher.snippet(row.snippet_ct),
                 created_at=row.created_at, attachment_count=row.attachment_count,
                 body=body, attachments=attachments))

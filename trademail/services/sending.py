@@ -103,7 +103,7 @@ class Sending:
         subject, body = self.check(draft.subject, draft.body, draft.attachments)
         key = self._idempotency_key(draft.idempotency_key)
         route = await self._route(sender_id, draft)
-        keys = {mid: self._keyring.member_key(mid, m.member_key)
+        keys = {mid: self._keyring.member_key(mid, m.member_key, m.previous_member_key)
                 for mid, m in route.members.items()}
         message_id = new_id(self._clock.now())
         claim = None
@@ -175,7 +175,8 @@ class Sending:
         if parent is not None and outsider.id not in (parent.sender_id, *parent.recipient_ids):
             parent = None
         route = _Route(parent, (member_id,), (), {member_id: member})
-        keys = {member_id: self._keyring.member_key(member_id, member.member_key)}
+        keys = {member_id: self._keyring.member_key(member_id, member.member_key,
+                                                    member.previous_member_key)}
         message, entries = self._sealed(outsider.id, new_id(self._clock.now()), route, keys,
                                         subject, body, attachments,
                                         filed=frozenset([member_id]) if filed else frozenset())
@@ -267,7 +268,8 @@ class Sending:
         member_ids = [r for r in recipient_ids if r not in outsiders]
         members = await self._members_store.members_by_ids([sender_id, *member_ids])
         if sender_id not in members or any(r not in members for r in member_ids):
-            raise UnknownRecipients("to", ["(deleted member)"])
+            raise InvalidInput.one("to", "is a former member: they deleted their account, "
+                                   "and nobody can write to them any more")
         ordered = {sender_id: members[sender_id], **{r: members[r] for r in member_ids}}
         return _Route(parent, tuple(recipient_ids), tuple(outsiders.values()), ordered)
 

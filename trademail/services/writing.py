@@ -123,7 +123,8 @@ class Writing:
         member = await self._members_store.member_by_id(member_id)
         if member is None:
             raise NotFound()
-        return self._keyring.member_key(member_id, member.member_key)
+        return self._keyring.member_key(member_id, member.member_key,
+                                        member.previous_member_key)
 
 
 def _message_id(value: object, field: str) -> str | None:

@@ -39,6 +39,8 @@ def _entry(row: Row) -> EntryRow:
         body_ct=None if row["body_ct"] is None else bytes(row["body_ct"]),
         attachment_count=row["attachment_count"])
 
+Tokens = bytes | Sequence[bytes]  # a word's keyed token, or any of several
+
 
 @dataclass(frozen=True)
 class NewDelivery:
@@ -99,16 +101,19 @@ def _delivery_rows(rows: NewDelivery, seen: tuple[str, bytes] | None) -> list[In
 
 
 def _scope(member_id: str, folders: Sequence[str], unread_only: bool,
-           word_tokens: Sequence[bytes]) -> tuple[list[str], list[Any]]:
-    """The conditions (on mailbox `e`) and arguments of a folder listing or a search."""
+           word_tokens: Sequence[Tokens]) -> tuple[list[str], list[Any]]:
+    """The conditions (on mailbox `e`) and arguments of a folder listing or a search: each
+    word's token, or any of its tokens (a member whose key is being rotated has two)."""
     args: list[Any] = [member_id, *folders]
     where = [f"e.member_id = $1 AND e.folder IN ({in_list(2, len(folders))})"]
     if unread_only:
         where.append("e.unread")
     for token in word_tokens:
-        args.append(token)
+        either = (token,) if isinstance(token, bytes) else tuple(token)
+        marks = in_list(len(args) + 1, len(either))
+        args.extend(either)
         where.append(f"e.message_id IN (SELECT w.message_id FROM word_index w "
-                     f"WHERE w.member_id = $1 AND w.token = ${len(args)})")
+                     f"WHERE w.member_id = $1 AND w.token IN ({marks}))")
     return where, args
 
 
@@ -178,7 +183,7 @@ class MailboxStore:
             "AND message_id = $3", claim.member_id, claim.key, claim.message_id)
 
     async def list_entries(self, member_id: str, *, folders: Sequence[str], unread_only: bool,
-                           word_tokens: Sequence[bytes], before: str | None,
+                           word_tokens: Sequence[Tokens], before: str | None,
                            limit: int) -> list[EntryRow]:
         """One page of a mailbox, newest first, by keyset on the time-ordered message id."""
         where, args = _scope(member_id, folders, unread_only, word_tokens)
@@ -194,7 +199,7 @@ class MailboxStore:
 
     async def latest_in_threads(self, member_id: str, thread_ids: Sequence[str], *,
                                 folders: Sequence[str], unread_only: bool,
-                                word_tokens: Sequence[bytes]) -> dict[str, str]:
+                                word_tokens: Sequence[Tokens]) -> dict[str, str]:
         """The newest message id of each conversation among those `list_entries` would
         list with the same filters."""
         if not thread_ids:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from trademail.errors import Conflict
 from trademail.store.accounts import AccountTokenRow, insert_account_token
-from trademail.store.db import Database, Duplicate, Row, in_list
+from trademail.store.db import Connection, Database, Duplicate, Row, in_list
 from trademail.store.directory import index_words
+from trademail.store.erasure import NameIndex
 from trademail.store.outbox import NewOutboxRow, insert_outbox
 
 
@@ -31,6 +32,7 @@ class MemberRow:
     status_reason: str = ""
     status_at: float = 0.0
     country_code: str = ""      # ISO code of `country` ("-" when it names none known)
+    previous_member_key: bytes | None = None  # while the member's key is being rotated
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,20 @@ MEMBER_COLUMNS = ("id, username, email_ct, email_index, company, country, passwo
                    "status_reason, status_at, country_code")
 
 
+# What reads of a member whose key is used select; staff reads may leave the previous key.
+KEYED_COLUMNS = MEMBER_COLUMNS + ", previous_member_key"
+
+
+async def _retired(tx: Connection, name_index: bytes) -> bool:
+    """Whether a name (by its keyed digest) was an erased member's: never handed out again."""
+    return bool(await tx.fetchval("SELECT 1 FROM retired_names WHERE name_index = $1",
+                                  name_index))
+
+
 def member_row(row: Row | None) -> MemberRow | None:
     if row is None:
         return None
-    values = {k: row[k] for k in MemberRow.__dataclass_fields__}
+    values = {k: row[k] for k in MemberRow.__dataclass_fields__ if k in row.keys()}
     return MemberRow(**values | {"email_confirmed": bool(values["email_confirmed"])})
 
 
@@ -62,7 +74,8 @@ class MemberStore:
     async def create_member(self, member: MemberRow, alias: str, *,
                             token: AccountTokenRow | None = None,
                             outbox: Sequence[NewOutboxRow] = (),
-                            words: Sequence[str] = ()) -> None:
+                            words: Sequence[str] = (),
+                            retired: NameIndex | None = None) -> None:
         """A new member with their first alias, the words of their company name for the
         directory's search, and the mail their sign-up causes (with its link's token), in
         one transaction. Only the username and the alias must be free: an address is
@@ -71,6 +84,10 @@ class MemberStore:
             if await tx.fetchval("SELECT 1 FROM members WHERE username = $1", member.username):
                 raise Conflict("this username is taken", "username")
             if await tx.fetchval("SELECT 1 FROM aliases WHERE address = $1", alias):
+                raise Conflict("alias taken", "alias")
+            if retired and await _retired(tx, retired("username", member.username)):
+                raise Conflict("this username is taken", "username")
+            if retired and await _retired(tx, retired("alias", alias)):
                 raise Conflict("alias taken", "alias")
             try:
                 await tx.execute(
@@ -94,16 +111,16 @@ class MemberStore:
 
     async def member_by_id(self, member_id: str) -> MemberRow | None:
         return member_row(await self.db.fetchrow(
-            f"SELECT {MEMBER_COLUMNS} FROM members WHERE id = $1", member_id))
+            f"SELECT {KEYED_COLUMNS} FROM members WHERE id = $1", member_id))
 
     async def member_by_username(self, username: str) -> MemberRow | None:
         return member_row(await self.db.fetchrow(
-            f"SELECT {MEMBER_COLUMNS} FROM members WHERE username = $1", username))
+            f"SELECT {KEYED_COLUMNS} FROM members WHERE username = $1", username))
 
     async def confirmed_member_by_email(self, email_index: bytes) -> MemberRow | None:
         """The member whose confirmed address has this blind index, if any."""
         return member_row(await self.db.fetchrow(
-            f"SELECT {MEMBER_COLUMNS} FROM members WHERE email_index = $1 "
+            f"SELECT {KEYED_COLUMNS} FROM members WHERE email_index = $1 "
             "AND email_confirmed", email_index))
 
     async def member_addresses_among(self, email_indexes: Sequence[bytes]) -> set[bytes]:
@@ -135,7 +152,7 @@ class MemberStore:
         if not ids:
             return {}
         rows = await self.db.fetch(
-            f"SELECT {MEMBER_COLUMNS} FROM members WHERE id IN ({in_list(1, len(ids))})", *ids)
+            f"SELECT {KEYED_COLUMNS} FROM members WHERE id IN ({in_list(1, len(ids))})", *ids)
         return {r["id"]: m for r in rows if (m := member_row(r))}
 
     async def set_password_hash(self, member_id: str, password_hash: str) -> None:
@@ -199,10 +216,14 @@ class MemberStore:
                              "AND address = $2", member_id, address, enabled)
         return True
 
-    async def add_alias(self, member_id: str, address: str, now: float, limit: int) -> bool:
-        """Give the member another alias unless they hold `limit` already."""
+    async def add_alias(self, member_id: str, address: str, now: float, limit: int, *,
+                        retired: NameIndex | None = None) -> bool:
+        """Give the member another alias unless they hold `limit` already (Duplicate when
+        the address is taken, or was an erased member's)."""
         lock = " FOR UPDATE" if self.db.dialect == "postgres" else ""
         async with self.db.transaction() as tx:
+            if retired and await _retired(tx, retired("alias", address)):
+                raise Duplicate("this alias was an erased member's")
             await tx.fetch(f"SELECT id FROM members WHERE id = $1{lock}", member_id)
             if await tx.fetchval("SELECT count(*) FROM aliases WHERE member_id = $1",
                                  member_id) >= limit:
