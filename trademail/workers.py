@@ -60,7 +60,7 @@ def _listen(host: str, port: int, what: str) -> socket.socket:
 
 async def _prepare(config: Config) -> None:
     """Migrations and the master key, once, before any worker races to do them."""
-    from trademail.app import open_store_and_keys
+    from trademail.core import open_store_and_keys
 
     stores, _ = await open_store_and_keys(config)
     await stores.close()

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import aiosmtplib
 
+from trademail.config import Config
 from trademail.errors import DeliveryFailed, PermanentFailure, TemporaryFailure
 from trademail.services.bounces import status_in
-from trademail.services.delivery import OutboundMail
+from trademail.services.delivery import MailTransport, OutboundMail
 
 
 def _refused(code: int, message: str) -> DeliveryFailed:
@@ -89,3 +90,13 @@ class MaildirTransport:
             mailbox.Maildir(self._path, create=True).add(data)
         except OSError as exc:
             raise TemporaryFailure(f"maildir: {exc.strerror or exc.__class__.__name__}") from None
+
+
+def mail_transport(config: Config) -> MailTransport:
+    """The transport the config names: its smarthost, or else the Maildir."""
+    relay = config.relay
+    if not relay.smarthost:
+        return MaildirTransport(config.maildir_path)
+    host, _, port = relay.smarthost.rpartition(":")
+    return SmtpTransport(host, int(port), username=relay.username,
+                         password=relay.password.reveal(), tls=relay.tls)

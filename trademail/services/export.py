@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from trademail.services.audit import MAILBOX_EXPORTED, Audit
 from trademail.services.identities import Party
 from trademail.services.reading import FOLDERS, AttachmentInfo, Message, Reading
 
@@ -54,18 +55,21 @@ async def archived_messages(reading: Reading, member_id: str) -> AsyncIterator[A
 
 
 class MailboxExport:
-    def __init__(self, reading: Reading, writer: ArchiveWriter) -> None:
+    def __init__(self, reading: Reading, writer: ArchiveWriter, audit: Audit) -> None:
+        self._audit = audit
         self._reading = reading
         self._writer = writer
 
     async def mbox(self, member_id: str) -> AsyncIterator[bytes]:
         """The member's mailbox as mbox, an entry at a time."""
+        await self._audit.by_member(member_id, MAILBOX_EXPORTED, "mbox")
         async for archived in archived_messages(self._reading, member_id):
             yield self._writer.mbox_entry(archived)
 
     async def as_json(self, member_id: str) -> AsyncIterator[bytes]:
         """The member's mailbox as one JSON document, `{"messages": [...]}`, a message at a
         time, attachments in base64."""
+        await self._audit.by_member(member_id, MAILBOX_EXPORTED, "JSON")
         yield b'{"messages": ['
         first = True
         async for archived in archived_messages(self._reading, member_id):

@@ -11,6 +11,7 @@ from trademail.crypto import Keyring, PasswordHasher, new_token, token_digest
 from trademail.errors import Conflict, InvalidInput
 from trademail.services import validation
 from trademail.services.accountmail import AccountMail
+from trademail.services.audit import PASSWORD_RESET, Audit
 from trademail.services.delivery import Job, Outbox
 from trademail.services.members import Members
 from trademail.services.signup import SIGNUP_MAILS_PER_ADDRESS, token_text
@@ -28,7 +29,8 @@ INVALID_LINK = "this reset link is not valid or has expired; ask for a new one"
 class Recovery:
     def __init__(self, member_store: MemberStore, account_store: AccountStore,
                  keyring: Keyring, members: Members, hasher: PasswordHasher, mail: AccountMail,
-                 outbox: Outbox, clock: Clock, auth: AuthConfig) -> None:
+                 outbox: Outbox, clock: Clock, auth: AuthConfig, audit: Audit) -> None:
+        self._audit = audit
         self._members_store = member_store
         self._accounts_store = account_store
         self._keyring = keyring
@@ -129,5 +131,7 @@ class Recovery:
                 await self._accounts_store.confirm_address(member.id, member.email_index,
                                                   self._clock.now())
         await self._members.forget_failures(member.username, client)
+        await self._audit.by_member(member.id, PASSWORD_RESET,
+                                    "every session ended, API tokens revoked")
         await self._outbox.wake()
         return member.username

@@ -10,6 +10,7 @@ from trademail.crypto import new_token, token_digest
 from trademail.errors import AuthenticationFailed, Forbidden, InvalidInput, NotFound
 from trademail.ids import is_id, new_id
 from trademail.services import validation
+from trademail.services.audit import SIGNED_IN, TOKEN_CREATED, TOKEN_REVOKED, Audit
 from trademail.store import TokenRow, TokenStore
 
 # read and send mail; file and delete it; manage tokens and webhooks
@@ -51,15 +52,18 @@ class Caller:
 
 
 class Tokens:
-    def __init__(self, store: TokenStore, clock: Clock, *, default_lifetime: int) -> None:
+    def __init__(self, store: TokenStore, clock: Clock, audit: Audit, *,
+                 default_lifetime: int) -> None:
+        self._audit = audit
         self._store = store
         self._clock = clock
         self._default_lifetime = default_lifetime
 
     async def issue(self, member_id: str, *, name: object, scopes: object,
-                    expires_in: object) -> tuple[TokenInfo, str]:
+                    expires_in: object, signed_in: bool = False) -> tuple[TokenInfo, str]:
         """A new token and its secret; the secret is never stored and cannot be shown again.
-        Without `expires_in` it lives for the configured default."""
+        Without `expires_in` it lives for the configured default. `signed_in`: the member
+        gave their password to the API for it, which their audit log calls a sign-in."""
         label = validation.line(name if name is not None else "API token", "name",
                                 max_length=100)
         if scopes is None:
@@ -80,6 +84,10 @@ class Tokens:
                          scopes=tuple(s for s in SCOPES if s in scopes), created_at=now,
                          expires_at=expires_at, last_used_at=None)
         await self._store.create_token(token, token_digest(secret))
+        if signed_in:
+            await self._audit.by_member(member_id, SIGNED_IN, "API")
+        await self._audit.by_member(member_id, TOKEN_CREATED,
+                                    f"token {token.id}: {', '.join(token.scopes)}")
         return _info(token), secret
 
     async def authenticate(self, secret: str) -> Caller:
@@ -99,3 +107,4 @@ class Tokens:
     async def revoke(self, member_id: str, token_id: str) -> None:
         if not is_id(token_id) or not await self._store.delete_token(member_id, token_id):
             raise NotFound()
+        await self._audit.by_member(member_id, TOKEN_REVOKED, f"token {token_id}")

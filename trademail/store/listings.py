@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from trademail.store.audit import AuditChain, AuditRow
 from trademail.store.db import Connection, Database, in_list
 from trademail.store.directory import Words, reindex
-from trademail.store.moderation import AuditRow, change_status, insert_audit
+from trademail.store.moderation import change_status
 
 
 @dataclass(frozen=True)
@@ -128,8 +129,9 @@ async def _write(tx: Connection, listing: Listing) -> None:
 class ListingStore:
     """Profiles, products, leads and everything the directory reads."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, chain: AuditChain) -> None:
         self.db = db
+        self._chain = chain
 
     # ------------------------------------------------------------------ a member's own
 
@@ -182,7 +184,7 @@ class ListingStore:
                 await tx.execute("UPDATE members SET violations = violations + 1 "
                                  "WHERE id = $1", member_id)
             return await _after_change(tx, member_id, kind, listing_id, flags, words, now,
-                                       decide)
+                                       decide, self._chain)
 
     async def delete(self, member_id: str, kind: str, listing_id: str, *, words: Words,
                      now: float, decide: Decide) -> str | None:
@@ -195,7 +197,8 @@ class ListingStore:
                                   "RETURNING id", member_id, listing_id)
             if not gone:
                 return None
-            return await _after_change(tx, member_id, kind, listing_id, (), words, now, decide)
+            return await _after_change(tx, member_id, kind, listing_id, (), words, now, decide,
+                                       self._chain)
 
     async def dismiss(self, flag_id: str, audit: AuditRow, *, decide: Decide) -> str | None:
         """Staff found a flag was no contact detail: it is resolved and kept (its text is
@@ -209,8 +212,8 @@ class ListingStore:
                 return None
             member_id = rows[0]["member_id"]
             await self._lock(tx, member_id)
-            await insert_audit(tx, [audit])
-            await _decide(tx, member_id, decide)
+            await self._chain.append(tx, [audit])
+            await _decide(tx, member_id, decide, self._chain)
         return str(member_id)
 
     async def _lock(self, tx: Connection, member_id: str) -> None:
@@ -255,7 +258,7 @@ async def _room(tx: Connection, kind: str, listing_id: str, member_id: str, limi
 
 async def _after_change(tx: Connection, member_id: str, kind: str, listing_id: str,
                         flags: Sequence[FlagRow], words: Words, now: float,
-                        decide: Decide) -> str:
+                        decide: Decide, chain: AuditChain) -> str:
     # A resolved flag keeps nothing of the text it was about: that text is gone.
     await tx.execute("UPDATE listing_flags SET resolved_at = $4, text = '', spans = '[]' "
                      "WHERE member_id = $1 AND listing = $2 AND listing_id = $3 "
@@ -265,10 +268,10 @@ async def _after_change(tx: Connection, member_id: str, kind: str, listing_id: s
         "FALSE)", [(f.id, f.member_id, f.listing, f.listing_id, f.field, f.text, f.spans,
                     f.created_at) for f in flags])
     await reindex(tx, member_id, words, now)
-    return await _decide(tx, member_id, decide)
+    return await _decide(tx, member_id, decide, chain)
 
 
-async def _decide(tx: Connection, member_id: str, decide: Decide) -> str:
+async def _decide(tx: Connection, member_id: str, decide: Decide, chain: AuditChain) -> str:
     row = await tx.fetchrow("SELECT status, status_by, violations FROM members WHERE id = $1",
                             member_id)
     open_flags = await tx.fetchval("SELECT count(*) FROM listing_flags WHERE member_id = $1 "
@@ -279,5 +282,5 @@ async def _decide(tx: Connection, member_id: str, decide: Decide) -> str:
     if change is None:
         return str(row["status"])
     status, reason, audit = change
-    await change_status(tx, member_id, status, reason, audit)
+    await change_status(tx, member_id, status, reason, audit, chain=chain)
     return status

@@ -8,22 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from trademail.store.accounts import forget_links
+from trademail.store.audit import AuditChain, AuditRow, audit_entries
 from trademail.store.db import Connection, Database, Duplicate
 from trademail.store.members import MEMBER_COLUMNS, MemberRow, member_row
 from trademail.store.notifications import revoke_reply_tokens
 from trademail.store.sessions import end_sessions
 from trademail.store.tokens import revoke_api_tokens
-
-
-@dataclass(frozen=True)
-class AuditRow:
-    id: str
-    actor_id: str | None  # the staff member, or None for the system or the command line
-    actor: str            # how the actor is shown: a username, "system", "command line"
-    action: str
-    member_id: str | None
-    detail: str
-    created_at: float
 
 
 @dataclass(frozen=True)
@@ -37,15 +27,7 @@ class ReportRow:
     closed_at: float | None = None
 
 
-_AUDIT = "id, actor_id, actor, action, member_id, detail, created_at"
 _REPORT = "id, reporter_id, message_id, thread_id, reason, created_at, closed_at"
-
-
-async def insert_audit(tx: Connection, entries: Sequence[AuditRow]) -> None:
-    await tx.executemany(
-        f"INSERT INTO audit_log ({_AUDIT}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        [(a.id, a.actor_id, a.actor, a.action, a.member_id, a.detail, a.created_at)
-         for a in entries])
 
 
 async def end_access(tx: Connection, member_id: str) -> None:
@@ -57,7 +39,8 @@ async def end_access(tx: Connection, member_id: str) -> None:
 
 
 async def change_status(tx: Connection, member_id: str, status: str, reason: str,
-                        audit: AuditRow, *, only_from: Sequence[str] = ()) -> bool:
+                        audit: AuditRow, *, chain: AuditChain,
+                        only_from: Sequence[str] = ()) -> bool:
     """Set a member's status with its audit entry (`only_from`: only while the status is
     one of these); a ban ends their access in the same transaction. A status staff set is
     marked theirs (the contact-details rule lifts only what the system set). False when
@@ -73,47 +56,38 @@ async def change_status(tx: Connection, member_id: str, status: str, reason: str
         f"WHERE id = $1{guard} RETURNING id", *args)
     if not rows:
         return False
-    await insert_audit(tx, [audit])
     if status == "banned":
         await end_access(tx, member_id)
+    await chain.append(tx, [audit])  # last: the chain's head stays locked until the commit
     return True
 
 
 class ModerationStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, chain: AuditChain) -> None:
         self.db = db
+        self._chain = chain
 
     async def set_status(self, member_id: str, status: str, reason: str, audit: AuditRow, *,
                          only_from: Sequence[str] = ()) -> bool:
         async with self.db.transaction() as tx:
             return await change_status(tx, member_id, status, reason, audit,
-                                       only_from=only_from)
+                                       chain=self._chain, only_from=only_from)
 
     async def set_tier(self, member_id: str, tier: str, audit: AuditRow) -> bool:
         async with self.db.transaction() as tx:
             rows = await tx.fetch("UPDATE members SET tier = $2 WHERE id = $1 AND tier <> $2 "
                                   "RETURNING id", member_id, tier)
             if rows:
-                await insert_audit(tx, [audit])
+                await self._chain.append(tx, [audit])
         return bool(rows)
 
     async def record(self, *entries: AuditRow) -> None:
         async with self.db.transaction() as tx:
-            await insert_audit(tx, entries)
+            await self._chain.append(tx, entries)
 
     async def audit_log(self, *, member_id: str | None = None, before: str | None = None,
                         limit: int = 100) -> list[AuditRow]:
-        where, args = [], []
-        if member_id is not None:
-            args.append(member_id)
-            where.append(f"member_id = ${len(args)}")
-        if before is not None:
-            args.append(before)
-            where.append(f"id < ${len(args)}")
-        clause = f"WHERE {' AND '.join(where)} " if where else ""
-        rows = await self.db.fetch(
-            f"SELECT {_AUDIT} FROM audit_log {clause}ORDER BY id DESC LIMIT {int(limit)}", *args)
-        return [AuditRow(**{k: r[k] for k in AuditRow.__dataclass_fields__}) for r in rows]
+        return await audit_entries(self.db, member_id=member_id, before=before, limit=limit)
 
     async def find_members(self, *, username: str = "", alias: str = "", company: str = "",
                            email_index: bytes | None = None, limit: int = 50) -> list[MemberRow]:
@@ -175,5 +149,5 @@ class ModerationStore:
             rows = await tx.fetch("UPDATE reports SET closed_at = $2 WHERE id = $1 AND "
                                   "closed_at IS NULL RETURNING id", report_id, audit.created_at)
             if rows:
-                await insert_audit(tx, [audit])
+                await self._chain.append(tx, [audit])
         return bool(rows)

@@ -10,6 +10,7 @@ a report, each reading audited by the service before anything is shown.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -122,12 +123,15 @@ async def change_tier(request: web.Request) -> web.Response:
 async def audit(request: web.Request) -> web.Response:
     actor = await staff_of(request)
     moderation = request.app[MODERATION]
-    found = await moderation.audit(actor, before=request.query.get("before") or None)
+    member_id = request.query.get("member") or None  # one member's entries only
+    found = await moderation.audit(actor, member_id=member_id,
+                                   before=request.query.get("before") or None)
     entries = found.entries
     members = await moderation.cards([e.member_id for e in entries if e.member_id])
-    older = f"/staff/audit?before={found.older}" if found.older else ""
+    here = f"/staff/audit?member={quote(member_id, safe='')}&" if member_id else "/staff/audit?"
     return await page(request, "staff_audit.html", {
-        "entries": entries, "members": members, "older": older,
+        "entries": entries, "members": members, "member_id": member_id,
+        "older": f"{here}before={found.older}" if found.older else "",
         "newest": not request.query.get("before")})
 
 

@@ -1,0 +1,24 @@
+-- The audit log becomes a chain: `seq` is each entry's place in it (1, 2, 3, … with no
+-- gap) and `mac` a keyed MAC over the previous entry's MAC and every column of this one,
+-- so an entry changed, removed or moved breaks the chain (`trademail audit verify`).
+ALTER TABLE audit_log ADD COLUMN seq BIGINT;
+ALTER TABLE audit_log ADD COLUMN mac BYTEA;
+
+-- Entries from before the chain take its first places, in the order they were written.
+-- SQL has no key to MAC them with: their MACs are written by the first append (or the
+-- first `audit verify`), while `audit_head.mac` is NULL.
+UPDATE audit_log SET seq = numbered.n
+FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM audit_log) AS numbered
+WHERE audit_log.id = numbered.id;
+ALTER TABLE audit_log ALTER COLUMN seq SET NOT NULL;
+CREATE UNIQUE INDEX audit_log_seq ON audit_log (seq);
+
+-- The chain's last place and MAC, one row: an append updates it first, so its row lock
+-- puts concurrent appends one after another.
+CREATE TABLE audit_head (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    seq  BIGINT NOT NULL,
+    mac  BYTEA
+);
+INSERT INTO audit_head (id, seq, mac)
+SELECT 1, count(*), CASE WHEN count(*) = 0 THEN ''::bytea END FROM audit_log;
