@@ -8,6 +8,8 @@ from trademail.config import AuthConfig
 from trademail.crypto import PasswordHasher
 from trademail.services import validation
 from trademail.services.addresses import AddressChanges
+from trademail.services.audit import PASSWORD_CHANGED, Audit
+from trademail.services.factors import Proof, SecondFactors
 from trademail.services.identities import Profile
 from trademail.services.members import Members
 from trademail.services.notifications import Notifications, NotificationStatus
@@ -30,10 +32,12 @@ class Overview:
 class Account:
     def __init__(self, account_store: AccountStore, members: Members,
                  addresses: AddressChanges, sessions: Sessions, tokens: Tokens,
-                 notifications: Notifications, hasher: PasswordHasher,
-                 auth: AuthConfig) -> None:
+                 notifications: Notifications, factors: SecondFactors, hasher: PasswordHasher,
+                 auth: AuthConfig, audit: Audit) -> None:
+        self._audit = audit
         self._accounts_store = account_store
         self._members = members
+        self._factors = factors
         self._addresses = addresses
         self._sessions = sessions
         self._tokens = tokens
@@ -49,15 +53,16 @@ class Account:
             sessions=tuple(await self._sessions.list(visit)),
             tokens=tuple(await self._tokens.list(visit.member_id)))
 
-    async def change_password(self, visit: Visit, *, current: object, new: object,
-                              client: str) -> None:
-        """Set a new password; every other session and every API token of the member ends,
-        and every reset link."""
-        username, address = await self._members.check_password(
-            visit.member_id, current, "current_password", client)
+    async def change_password(self, visit: Visit, *, proof: Proof, new: object) -> None:
+        """Set a new password, once the current one and the second factor (when the member
+        has one) prove it is them; every other session and every API token of the member
+        ends, and every reset link."""
+        username, address = await self._factors.reauthenticate(visit.member_id, proof)
         clean = validation.password(new, min_length=self._auth.min_password_length,
                                     context=(username, address.partition("@")[0]),
                                     field="new_password")
         await self._accounts_store.change_password(visit.member_id,
                                                    await self._hasher.hash(clean),
                                                    visit.session_id)
+        await self._audit.by_member(visit.member_id, PASSWORD_CHANGED,
+                                    "other sessions ended, API tokens revoked")

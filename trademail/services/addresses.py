@@ -8,7 +8,9 @@ from trademail.crypto import Keyring, new_token, token_digest
 from trademail.errors import FieldProblem, InvalidInput, NotFound
 from trademail.services import validation
 from trademail.services.accountmail import AccountMail
+from trademail.services.audit import ADDRESS_CHANGE_ASKED, ADDRESS_CHANGED, Audit
 from trademail.services.delivery import Outbox
+from trademail.services.factors import Proof, SecondFactors
 from trademail.services.members import Members
 from trademail.services.sessions import Visit
 from trademail.services.signup import SIGNUP_MAILS_PER_ADDRESS
@@ -20,22 +22,24 @@ EMAIL_CHANGES_PER_DAY = 5  # each one mails an address the member names: no mail
 
 class AddressChanges:
     def __init__(self, member_store: MemberStore, account_store: AccountStore,
-                 keyring: Keyring, members: Members, mail: AccountMail, outbox: Outbox,
-                 clock: Clock) -> None:
+                 keyring: Keyring, members: Members, factors: SecondFactors, mail: AccountMail,
+                 outbox: Outbox, clock: Clock, audit: Audit) -> None:
+        self._audit = audit
         self._members_store = member_store
         self._accounts_store = account_store
         self._keyring = keyring
         self._members = members
+        self._factors = factors
         self._mail = mail
         self._outbox = outbox
         self._clock = clock
 
-    async def request(self, visit: Visit, *, password: object, email: object,
-                      client: str) -> str:
+    async def request(self, visit: Visit, *, proof: Proof, email: object) -> str:
         """Mail a confirmation link to the new address; returns that address masked.
 
         The address changes only when the link is followed, so a typo or a stolen session
-        cannot move the account's mail elsewhere.
+        cannot move the account's mail elsewhere; and only the password and the second
+        factor (when the member has one) ask for it.
         """
         problems: list[FieldProblem] = []
         try:
@@ -44,8 +48,7 @@ class AddressChanges:
             problems.extend(exc.problems)
             address = ""
         try:
-            _, old = await self._members.check_password(visit.member_id, password,
-                                                        "password", client)
+            _, old = await self._factors.reauthenticate(visit.member_id, proof)
         except InvalidInput as exc:
             problems.extend(exc.problems)
         if problems:
@@ -73,6 +76,7 @@ class AddressChanges:
             mail = [self._mail.confirm_new_address(visit.member_id, visit.username, address,
                                                    token, EMAIL_CHANGE_SECONDS)]
         await self._accounts_store.start_email_change(change, token_digest(token), mail)
+        await self._audit.by_member(visit.member_id, ADDRESS_CHANGE_ASKED)
         await self._outbox.wake()
         return validation.mask_email(address)
 
@@ -96,6 +100,8 @@ class AddressChanges:
         await self._accounts_store.finish_email_change(
             visit.member_id, self._keyring.seal_field(visit.member_id, "email", address),
             change.email_index, self._clock.now(), notice)
+        await self._audit.by_member(visit.member_id, ADDRESS_CHANGED,
+                                    "the old address was told" if notice else "")
         await self._outbox.wake()
         return validation.mask_email(address)
 

@@ -12,11 +12,13 @@ from dataclasses import dataclass, replace
 from trademail.clock import Clock
 from trademail.config import AuthConfig
 from trademail.crypto import Keyring, new_token, token_digest
-from trademail.errors import NotFound, SessionEnded
+from trademail.errors import AuthenticationFailed, NotFound, SessionEnded
 from trademail.ids import is_id, new_id
+from trademail.services.audit import SIGNED_IN, Actor, Audit
+from trademail.services.factors import SecondFactors
 from trademail.services.members import Members
 from trademail.services.signup import Signup
-from trademail.services.standing import STAFF
+from trademail.services.standing import BANNED, STAFF
 from trademail.store import SessionRow, SessionStore
 
 _TOUCH_EVERY_SECONDS = 1.0
@@ -47,6 +49,14 @@ class Visit:
 
 
 @dataclass(frozen=True)
+class SecondStep:
+    """The password was right and the member has a second factor: the sign-in waits for
+    it. The browser keeps `token` until then (it is no session)."""
+
+    token: str
+
+
+@dataclass(frozen=True)
 class SessionInfo:
     id: str
     device: str
@@ -68,10 +78,12 @@ def device_label(user_agent: str) -> str:
 
 class Sessions:
     def __init__(self, store: SessionStore, keyring: Keyring, members: Members, signup: Signup,
-                 clock: Clock, auth: AuthConfig) -> None:
+                 factors: SecondFactors, clock: Clock, auth: AuthConfig, audit: Audit) -> None:
+        self._audit = audit
         self._store = store
         self._keyring = keyring
         self._members = members
+        self._factors = factors
         self._signup = signup
         self._clock = clock
         self._auth = auth
@@ -79,11 +91,25 @@ class Sessions:
     # ------------------------------------------------------------------ starting and ending
 
     async def sign_in(self, username: object, password: object, *, client: str,
-                      user_agent: str, replacing: str | None = None) -> tuple[Visit, str]:
-        """Check the password and start a new session; returns it and its cookie token."""
-        member = await self._members.sign_in(username, password, client)
+                      user_agent: str,
+                      replacing: str | None = None) -> tuple[Visit, str] | SecondStep:
+        """Check the password and start a new session (it and its cookie token), or, when
+        the member has a second factor, a sign-in that waits for it."""
+        member = await self._members.sign_in(username, password, client, door="web")
+        if await self._factors.required(member.id):
+            return SecondStep(await self._factors.begin_signin(member.id))
         return await self._start(member.id, member.username, member.company, user_agent,
                                  replacing, staff=member.staff)
+
+    async def finish_sign_in(self, waiting: str | None, *, code: object, passkey: object,
+                             user_agent: str, replacing: str | None) -> tuple[Visit, str]:
+        """Start the session a waiting sign-in was for, once its second factor is proven."""
+        member_id = await self._factors.finish_signin(waiting, code=code, passkey=passkey)
+        profile = await self._members.profile(member_id)
+        if profile.status == BANNED:
+            raise AuthenticationFailed("this account has been closed by TradeStaff")
+        return await self._start(member_id, profile.username, profile.company, user_agent,
+                                 replacing, staff=profile.tier == STAFF)
 
     async def sign_up(self, *, username: object, password: object, email: object,
                       company: object, country: object, user_agent: str,
@@ -102,6 +128,8 @@ class Sessions:
         await self._store.create_session(row, token_digest(token),
                                          token_digest(replacing) if replacing else None)
         await self._store.forget_sessions(*self._ended_before(now), member_id=member_id)
+        await self._audit.record(Actor(member_id, username), SIGNED_IN, member_id,
+                                 f"web: {row.device}")
         return self._visit(row, username, company, token, now, staff=staff), token
 
     async def sign_out(self, token: str) -> None:

@@ -29,7 +29,9 @@ from trademail.downloads import stream_file
 from trademail.errors import Forbidden, NotFound, TradeMailError
 from trademail.services.forwarding import forward_subject, with_forwarded
 from trademail.services.messages import Draft, Upload, draft_key, recipient_list
+from trademail.services.sessions import SecondStep
 from trademail.services.writing import SIGNATURE_SEPARATOR
+from trademail.web.factors import second_step
 from trademail.web.pages import field_errors, form_status, page
 from trademail.web.render import STATIC_DIR, quoted
 from trademail.web.request import (
@@ -52,6 +54,8 @@ SIGNIN_REASONS = {
     "timeout": "Your session timed out, so you were signed out to keep your mail safe. Sign in "
                "again to continue where you were.",
     "signed-out": "You have signed out.",
+    "second-step": "That took too long: sign in again, and have your authenticator app or "
+                   "passkey ready.",
     "password-reset": "Your new password is set. Every session was signed out and every API "
                       "token revoked: sign in with the new password.",
 }
@@ -100,15 +104,17 @@ async def signin(request: web.Request) -> web.Response:
     form = await read_form(request)
     next_path = safe_next(form.get("next"))
     try:
-        _, token = await request.app[SESSIONS].sign_in(
+        started = await request.app[SESSIONS].sign_in(
             form.get("username"), form.get("password"), client=client_address(request),
             user_agent=request.headers.get("User-Agent", ""), replacing=session_token(request))
     except FORM_ERRORS as exc:
         return await page(request, "signin.html", {
             "next": next_path, "values": {"username": _text(form, "username")},
             "errors": field_errors(exc)}, status=form_status(exc))
+    if isinstance(started, SecondStep):
+        return second_step(request, started, next_path)
     response = redirect(next_path)
-    start_session(request, response, token)
+    start_session(request, response, started[1])
     return response
 
 

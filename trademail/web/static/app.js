@@ -200,3 +200,70 @@
   share();
   schedule();
 })();
+
+// ---------------------------------------------------------------- passkeys (WebAuthn)
+// A button with data-passkey="create" or "get" asks the browser for a passkey with the
+// options its data-options address gives (a POST carrying the form's CSRF token), puts the
+// answer in the form's data-into field and sends the form. Without this script, or a
+// browser without WebAuthn, the code field beside it still works.
+(function () {
+  const b64 = {
+    decode: function (text) {
+      const plain = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4));
+      return Uint8Array.from(plain, function (c) { return c.charCodeAt(0); }).buffer;
+    },
+    encode: function (buffer) {
+      let text = "";
+      new Uint8Array(buffer).forEach(function (byte) { text += String.fromCharCode(byte); });
+      return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    },
+  };
+  function publicKey(options) {
+    options.challenge = b64.decode(options.challenge);
+    if (options.user) options.user.id = b64.decode(options.user.id);
+    ["excludeCredentials", "allowCredentials"].forEach(function (list) {
+      (options[list] || []).forEach(function (cred) { cred.id = b64.decode(cred.id); });
+    });
+    return options;
+  }
+  function answer(credential) {
+    const r = credential.response;
+    const out = { id: credential.id, rawId: b64.encode(credential.rawId), type: credential.type,
+                  clientExtensionResults: credential.getClientExtensionResults(),
+                  response: { clientDataJSON: b64.encode(r.clientDataJSON) } };
+    if (r.attestationObject) {
+      out.response.attestationObject = b64.encode(r.attestationObject);
+      if (r.getTransports) out.response.transports = r.getTransports();
+    } else {
+      out.response.authenticatorData = b64.encode(r.authenticatorData);
+      out.response.signature = b64.encode(r.signature);
+      if (r.userHandle) out.response.userHandle = b64.encode(r.userHandle);
+    }
+    if (credential.authenticatorAttachment) out.authenticatorAttachment = credential.authenticatorAttachment;
+    return JSON.stringify(out);
+  }
+  document.querySelectorAll("button[data-passkey]").forEach(function (button) {
+    if (!window.PublicKeyCredential) { button.hidden = true; return; }
+    button.hidden = false;
+    button.addEventListener("click", async function () {
+      const form = button.form;
+      const status = form.querySelector("[data-passkey-status]");
+      const token = form.querySelector('input[name="csrf"]');
+      try {
+        const response = await fetch(button.dataset.options, {
+          method: "POST", credentials: "same-origin",
+          headers: { "X-CSRF-Token": token ? token.value : "" },
+        });
+        if (!response.ok) throw new Error("the server refused (" + response.status + ")");
+        const options = publicKey(await response.json());
+        const credential = button.dataset.passkey === "create"
+          ? await navigator.credentials.create({ publicKey: options })
+          : await navigator.credentials.get({ publicKey: options });
+        form.querySelector('input[name="' + button.dataset.into + '"]').value = answer(credential);
+        form.submit();
+      } catch (error) {
+        if (status) status.textContent = "The passkey did not answer: " + error.message;
+      }
+    });
+  });
+})();
