@@ -214,7 +214,8 @@ async def test_send_read_and_only_parties_see_it(client: Any) -> None:
     assert item["id"] == sent["id"] and item["unread"] and item["subject"] == "Sesame seeds"
     assert item["from"] == {"username": "ivy", "company": "Ivy Trading Ltd",
                             "country": "Kenya", "alias": ivy.alias, "external": False,
-                            "address": "", "staff": False, "account_closed": False}
+                            "address": "", "staff": False, "account_closed": False,
+                            "former_member": False}
 
     resp = await client.get(f"/api/v1/messages/{sent['id']}", headers=jon.auth)
     message = await resp.json()

@@ -5,6 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from trademail.crypto import Keyring
+
+# The status of a member who deleted their account: their past messages stay with the other
+# parties, shown as FORMER_MEMBER; nobody can write to them.
+FORMER = "former"
+FORMER_MEMBER = "Former member"
+
 
 @dataclass(frozen=True)
 class Alias:
@@ -54,3 +61,15 @@ class Profile:
     tier: str = "free"
     status: str = "active"
     status_reason: str = ""
+
+
+def former_member(member_id: str) -> Party:
+    """How a member who deleted their account appears in the conversations others keep:
+    nothing of who they were."""
+    return Party(member_id, "", FORMER_MEMBER, "", "", status=FORMER)
+
+
+def retired_name(keyring: Keyring, kind: str, name: str) -> bytes:
+    """The keyed digest an erased member's username or alias (`kind`) is kept by, so that
+    it is never handed to anyone again while nothing says what it was."""
+    return keyring.blind_index(f"retired {kind}", name.strip().lower())

@@ -24,6 +24,7 @@ from trademail.errors import StoreError
 from trademail.store.schema import apply_sqlite_migration, migrations, newer_schema
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
+_TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 Row = Any  # sqlite3.Row or asyncpg.Record: both index by column name
 Progress = Callable[[int, int], None]  # (done, total)
@@ -48,6 +49,7 @@ class Database(Connection, Protocol):
 
     def transaction(self) -> Any: ...  # an async context manager yielding a Connection
     async def migrate(self, progress: Progress | None = None) -> int: ...
+    async def scrub(self, tables: Sequence[str]) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -113,6 +115,9 @@ class SQLiteDatabase:
         conn.execute("PRAGMA synchronous=FULL")  # a committed message survives a power cut
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=10000")
+        # Deleted rows are overwritten with zeros, in the file and in the WAL: an erased
+        # member's wrapped key and sealed rows leave no bytes behind (crypto-shredding).
+        conn.execute("PRAGMA secure_delete=ON")
         self._connections.append(conn)
         return conn
 
@@ -206,6 +211,13 @@ class SQLiteDatabase:
 
         async with self._write_lock:
             return int(await self._write(run))
+
+    async def scrub(self, tables: Sequence[str]) -> None:
+        """After rows were deleted for good: the WAL checkpointed into the file (where
+        secure_delete zeroed them) and truncated, so no earlier copy of a page stays in it.
+        Best effort: a reader holding an old snapshot leaves the WAL as it is."""
+        async with self._write_lock:
+            await self._write(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
 
     async def close(self) -> None:
         def close_all() -> None:
@@ -341,6 +353,20 @@ class PostgresDatabase:
                 if progress is not None:
                     progress(done, len(pending))
         return len(pending)
+
+    async def scrub(self, tables: Sequence[str]) -> None:
+        """After rows were deleted for good: VACUUM the tables, so their dead tuples' space
+        is reused (each outside a transaction, as VACUUM must be). Best effort: old bytes
+        stay in the WAL and in free space until PostgreSQL writes over them."""
+        async with self.pool.acquire() as conn:
+            for table in tables:
+                if not _TABLE_NAME.fullmatch(table):
+                    raise ValueError(f"not a table name: {table!r}")
+                try:
+                    if await conn.fetchval("SELECT to_regclass($1)", table) is not None:
+                        await conn.execute(f"VACUUM {table}")
+                except asyncpg.PostgresError as exc:
+                    raise StoreError(f"VACUUM {table} failed: {exc}") from None
 
     async def close(self) -> None:
         """Close gracefully; a connection that is not given back in time is cut, so a

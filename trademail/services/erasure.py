@@ -1,0 +1,61 @@
+"""Account erasure: a member deletes their account, proven by their password and second
+factor. Their member key goes with their row (crypto-shredding: what it wrapped opens no
+more), and with it everything of theirs; the other parties keep their copies of past
+conversations, where the member shows as a former member."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import structlog
+
+from trademail.clock import Clock
+from trademail.crypto import Keyring
+from trademail.errors import InvalidInput, NotFound, StoreError
+from trademail.services.audit import ACCOUNT_DELETED, Actor, audit_entry
+from trademail.services.factors import SecondFactors
+from trademail.services.identities import retired_name
+from trademail.services.members import Members
+from trademail.store import ErasureStore
+
+log = structlog.get_logger(__name__)
+# The audit entry names no one (`Actor`'s name is "former member", never the username).
+ERASED_BY = "former member"
+ERASED_DETAIL = "the member deleted their account; their key and data were destroyed"
+
+
+class Erasure:
+    def __init__(self, store: ErasureStore, members: Members, factors: SecondFactors,
+                 keyring: Keyring, clock: Clock) -> None:
+        self._store = store
+        self._members = members
+        self._factors = factors
+        self._keyring = keyring
+        self._clock = clock
+
+    async def erase(self, member_id: str, *, password: object, second_factor: object = None,
+                    passkey: object = None, confirm: object = None, client: str,
+                    confirm_required: bool = False) -> None:
+        """Delete the member's account for good, once their password (counted like a
+        sign-in), their second factor (when they have one) and, where the door asks for it
+        (`confirm_required`), their username typed out (`confirm`) say it is them and they
+        mean it. Then best effort: the database's files are scrubbed of what was deleted."""
+        username, _ = await self._members.check_password(member_id, password, "password",
+                                                         client)
+        typed = confirm.strip().lower() if isinstance(confirm, str) else ""
+        if confirm_required and typed != username:
+            raise InvalidInput.one("confirm", "type your username to confirm")
+        await self._factors.confirm(member_id, code=second_factor, passkey=passkey,
+                                    field="second_factor")
+        now = self._clock.now()
+        audit = audit_entry(Actor(member_id, ERASED_BY), ACCOUNT_DELETED, member_id,
+                            ERASED_DETAIL, now)
+        erased = await self._store.erase(member_id, now, audit=audit,
+                                         name_index=partial(retired_name, self._keyring))
+        if erased is None:
+            raise NotFound()
+        log.info("account erased", shared_messages_deleted=erased.messages)
+        try:
+            await self._store.scrub()
+        except StoreError as exc:  # erased all the same; the files later
+            log.warning("scrubbing after an erasure failed", error=exc.__class__.__name__)

@@ -1,0 +1,13 @@
+-- Account erasure (PostgreSQL). A deleted member's row goes, with everything of theirs;
+-- what is kept is that the id was a member's (so the other parties' copies show "former
+-- member") and keyed digests of the names they used (username, aliases), so none is ever
+-- handed to anyone else. Nothing here is personal: an id, a time, blind indexes.
+CREATE TABLE former_members (
+    id          TEXT COLLATE "C" PRIMARY KEY,
+    erased_at   DOUBLE PRECISION NOT NULL
+);
+
+CREATE TABLE retired_names (
+    name_index  BYTEA PRIMARY KEY,
+    retired_at  DOUBLE PRECISION NOT NULL
+);
