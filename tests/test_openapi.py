@@ -940,6 +940,13 @@ async def test_session_answers_match_the_document(api: Api, clock: FakeClock) ->
     assert exported.body["messages"] and all(
         "@real-" not in json.dumps(m) for m in exported.body["messages"])
     await api.call("GET", "/api/v1/me/mailbox.json", expect=403, headers=bob_sender)
+    audit = await api.call("GET", "/api/v1/me/audit", expect=200, headers=bob,
+                           params={"limit": "100"})
+    assert {"signin", "token.created", "export.mailbox"} <= {
+        e["action"] for e in audit.body["entries"]}
+    assert "@real-" not in json.dumps(audit.body)
+    await api.call("GET", "/api/v1/me/audit", expect=403, headers=bob_reader)
+    await api.call("GET", "/api/v1/me/audit", expect=422, headers=bob, params={"limit": "0"})
 
     # ------------------------------------------------ token management
     listed = await api.call("GET", TOKENS, expect=200, headers=bob)
@@ -990,6 +997,15 @@ async def test_session_answers_match_the_document(api: Api, clock: FakeClock) ->
     await api.call("GET", MESSAGES, expect=401, headers=bob_sender)  # every token revoked
     await api.call("POST", "/api/v1/password-resets/complete", expect=422,
                    json_body={"token": reset, "password": "lantern harbour spice ledger"})
+
+    # ------------------------------------------------ deleting an account, last
+    wrong = await api.call("DELETE", "/api/v1/me", expect=422, headers=carol.auth,
+                           json_body={"password": "not carol's password"})
+    assert wrong.body["errors"][0]["field"] == "password"
+    clock.advance(60)  # a wrong password counts like a failed sign-in: carol has a few
+    await api.call("DELETE", "/api/v1/me", expect=204, headers=carol.auth,
+                   json_body={"password": PASSWORD})
+    await api.call("GET", "/api/v1/me", expect=401, headers=carol.auth)
 
     # Every documented operation took part, and succeeded at least once.
     succeeded = {(m, t) for m, t, status in api.seen if status < 300}

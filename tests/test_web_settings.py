@@ -95,12 +95,15 @@ async def confirm_sign_up(browser: Browser, core: Core, clock: FakeClock) -> Non
 SECTION_MARKS = {
     "/settings/profile": 'data-status="active"',
     "/settings/security": 'action="/settings/password"',
+    "/settings/two-step": 'action="/settings/totp"',
     "/settings/aliases": 'action="/settings/aliases/new"',
     "/settings/notifications": 'action="/settings/notify"',
     "/settings/blocks": 'action="/settings/blocks"',
     "/settings/signature": 'action="/settings/signature"',
     "/settings/tokens": 'action="/settings/tokens"',
     "/settings/sessions": '<ul class="sessions">',
+    "/settings/activity": '<div class="setting" id="activity">',
+    "/settings/delete": 'action="/settings/delete"',
 }
 
 
@@ -117,7 +120,7 @@ async def test_the_overview_links_every_section_and_says_how_things_stand(
     glance = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
     for fact in ("Standing: Active", "Mail goes to a•••@real-amina.example not confirmed",
                  "1 alias, 1 active", "A short notice sending", "You block nobody",
-                 "No tokens", "Signed in on 1 browser"):
+                 "No tokens", "Signed in on 1 browser", "Off Your password alone signs you in"):
         assert fact in glance, fact
     assert "<title>Settings" in page
 

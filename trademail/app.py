@@ -1,11 +1,12 @@
-"""The composition root: builds store, keys, clock and services from config, and the app."""
+"""The composition root's second half: the doors (web, API, probes) on the services
+`core.py` builds, and the whole server as one aiohttp application with its workers."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import structlog
 from aiohttp import web
@@ -15,11 +16,14 @@ from trademail.api.health import healthz, metrics_page, readyz
 from trademail.appkeys import (
     ACCOUNT,
     ADDRESSES,
+    AUDIT,
     CONDUCT,
     CONFIG,
     DIRECTORY,
+    ERASURE,
     EVENTS,
     EXPORT,
+    FACTORS,
     HEALTH,
     LISTINGS,
     MEMBERS,
@@ -37,43 +41,15 @@ from trademail.appkeys import (
     WRITING,
 )
 from trademail.clock import Clock, SystemClock
-from trademail.config import AuthConfig, Config
-from trademail.crypto import Key, Keyring, PasswordHasher, load_master_keys
-from trademail.events import Events, PostgresEvents
-from trademail.gateway.compose import ArchiveComposer, Composer
+from trademail.config import Config
+from trademail.core import Core, open_core, open_keyring, open_store_and_keys
 from trademail.gateway.smtp import SmtpGateway
-from trademail.gateway.transports import MaildirTransport, SmtpTransport
+from trademail.gateway.transports import mail_transport
 from trademail.gateway.webhooks import AiohttpWebhookSender
-from trademail.keysource import key_from_command
-from trademail.mail.parse import TEXT_CAP_FACTOR
-from trademail.mail.reader import MailReader
-from trademail.services.account import Account
-from trademail.services.accountmail import AccountMail
-from trademail.services.addresses import AddressChanges
-from trademail.services.conduct import Conduct
-from trademail.services.delivery import MailTransport, Outbox, Relay
-from trademail.services.directory import Directory
-from trademail.services.export import MailboxExport
-from trademail.services.health import Health
+from trademail.keysource import MasterKeySource
+from trademail.services.delivery import MailTransport, Relay
 from trademail.services.housekeeping import Housekeeping
-from trademail.services.inbound import Inbound
-from trademail.services.listings import Listings
-from trademail.services.membermail import MemberMail
-from trademail.services.members import Members
-from trademail.services.moderation import Moderation
-from trademail.services.notifications import Notifications
-from trademail.services.operator import Operator
-from trademail.services.outsidemail import OutsideMail
-from trademail.services.reading import Reading
-from trademail.services.recovery import RESET_JOB, Recovery
-from trademail.services.sending import Sending
-from trademail.services.sessions import Sessions
-from trademail.services.signup import Signup
-from trademail.services.tokens import Tokens
-from trademail.services.uploads import Uploads
-from trademail.services.webhooks import Webhooks
-from trademail.services.writing import Writing
-from trademail.store import KeyStore, Stores, open_stores
+from trademail.services.recovery import RESET_JOB
 from trademail.web import (
     create_static,
     observe_middleware,
@@ -85,180 +61,12 @@ from trademail.web import (
 )
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class Marketplace:
-    """The directory and its moderation: listings, search, staff, the operator's exports."""
-
-    listings: Listings
-    directory: Directory
-    moderation: Moderation
-    operator: Operator
-
-
-def open_marketplace(config: Config, stores: Stores, keyring: Keyring, events: Events,
-                     clock: Clock, members: Members, reading: Reading) -> Marketplace:
-    listings = Listings(stores.listings, stores.members, keyring, clock, config.directory,
-                        config.limits)
-    return Marketplace(
-        listings=listings,
-        directory=Directory(stores.directory, stores.listings, stores.members, keyring, clock,
-                            config.directory),
-        moderation=Moderation(stores.moderation, stores.members, stores.directory, listings,
-                              reading, keyring, events, clock,
-                              relay_domain=config.smtp.relay_domain),
-        operator=Operator(stores.members, stores.accounts, stores.listings, stores.moderation,
-                          members, reading, keyring, clock))
-
-
-@dataclass
-class Core:
-    """Everything `serve` runs on; closed together."""
-
-    stores: Stores
-    keyring: Keyring
-    hasher: PasswordHasher
-    events: Events
-    outbox: Outbox
-    members: Members
-    tokens: Tokens
-    sending: Sending
-    reading: Reading
-    writing: Writing
-    uploads: Uploads
-    export: MailboxExport
-    addresses: AddressChanges
-    sessions: Sessions
-    signup: Signup
-    recovery: Recovery
-    account: Account
-    notifications: Notifications
-    webhooks: Webhooks
-    inbound: Inbound
-    reader: MailReader
-    conduct: Conduct
-    market: Marketplace
-    health: Health
-
-    async def close(self) -> None:
-        self.hasher.close()
-        self.reader.close()
-        await self.events.close()
-        await self.stores.close()
+# What embedders and the command line import from here; built in trademail/core.py.
+__all__ = ["CORE", "Core", "build_app", "create_app", "open_core", "open_keyring",
+           "open_store_and_keys"]
 
 
 CORE = web.AppKey("core", Core)
-
-
-async def open_keyring(config: Config, store: KeyStore, *,
-                       also: Sequence[Key] = ()) -> Keyring:
-    """Load the master key and unwrap the system keys; a wrong key fails before any write.
-    `also` adds keys that may open the database too (a rotation's new key)."""
-    wrapped = await store.system_keys()
-    given = config.crypto.master_key.reveal() or await key_from_command(
-        config.crypto.master_key_command)
-    masters = load_master_keys(given, config.master_key_path,
-                               config.crypto.retired_key_files, allow_create=not wrapped)
-    masters += [key for key in also if key.id not in {m.id for m in masters}]
-    if wrapped:
-        return Keyring.open(masters, wrapped)
-    keyring, fresh = Keyring.create(masters)
-    stored = await store.init_system_keys(fresh)
-    return keyring if stored == fresh else Keyring.open(masters, stored)
-
-
-def password_hasher(auth: AuthConfig) -> PasswordHasher:
-    return PasswordHasher(time_cost=auth.argon2_time_cost, memory_kib=auth.argon2_memory_kib,
-                          parallelism=auth.argon2_parallelism, workers=auth.hash_workers)
-
-
-async def open_store_and_keys(config: Config) -> tuple[Stores, Keyring]:
-    """The stores, brought up to date, and the keyring that opens them."""
-    stores = await open_stores(config.store_url, pool_size=config.store.pool_size)
-    try:
-        return stores, await open_keyring(config, stores.keys)
-    except BaseException:
-        await stores.close()
-        raise
-
-
-async def open_core(config: Config, clock: Clock | None = None) -> Core:
-    clock = clock or SystemClock()
-    stores, keyring = await open_store_and_keys(config)
-    auth = config.auth
-    hasher = password_hasher(auth)
-    events = PostgresEvents(config.store_url) if stores.db.dialect == "postgres" else Events()
-    domain = config.smtp.relay_domain
-    composer = Composer(domain)
-    outbox = Outbox(stores.outbox, keyring, clock, events)
-    account_mail = AccountMail(composer, outbox, clock, relay_domain=domain,
-                               public_url=config.public_url)
-    members = Members(stores.members, stores.throttles, stores.accounts, stores.correspondents,
-                      keyring, hasher, clock, auth, domain)
-    signup = Signup(stores.members, stores.accounts, keyring, members, account_mail, outbox,
-                    clock, auth)
-    recovery = Recovery(stores.members, stores.accounts, keyring, members, hasher, account_mail,
-                        outbox, clock, auth)
-    tokens = Tokens(stores.tokens, clock, default_lifetime=auth.token_lifetime_days * 86400)
-    sessions = Sessions(stores.sessions, keyring, members, signup, clock, auth)
-    webhooks = Webhooks(stores.webhooks, keyring, outbox, clock)
-    notifications = Notifications(stores.members, stores.notifications, keyring, outbox,
-                                  composer, clock, relay_domain=domain,
-                                  public_url=config.public_url, webhooks=webhooks,
-                                  account_mail=account_mail)
-    addresses = AddressChanges(stores.members, stores.accounts, keyring, members,
-                               account_mail, outbox, clock)
-    account = Account(stores.accounts, members, addresses, sessions, tokens, notifications,
-                      hasher, auth)
-    conduct = Conduct(stores.conduct, stores.moderation, stores.members, stores.mailbox,
-                      stores.correspondents, keyring, clock, config.limits)
-    uploads = Uploads(stores.uploads, clock, max_bytes=config.messages.max_attachment_bytes)
-    sending = Sending(stores.mailbox, stores.members, stores.correspondents, keyring,
-                      notifications, conduct, uploads, events, clock, config.messages)
-    reading = Reading(stores.mailbox, stores.members, keyring, members, uploads,
-                      config.messages)
-    reader, inbound = open_inbound(config, stores, keyring, clock, members, sending,
-                                   notifications, conduct)
-    return Core(stores=stores, keyring=keyring, hasher=hasher, events=events, outbox=outbox,
-                members=members, tokens=tokens, sending=sending, reading=reading,
-                uploads=uploads, export=MailboxExport(reading, ArchiveComposer()),
-                writing=Writing(stores.writing, stores.members, keyring, clock,
-                                max_body_bytes=config.messages.max_body_bytes),
-                addresses=addresses, sessions=sessions, signup=signup, recovery=recovery,
-                account=account, notifications=notifications, webhooks=webhooks,
-                inbound=inbound, reader=reader, conduct=conduct,
-                market=open_marketplace(config, stores, keyring, events, clock, members,
-                                        reading),
-                health=Health(stores.ping, stores.outbox.backlog, clock))
-
-
-def open_inbound(config: Config, stores: Stores, keyring: Keyring, clock: Clock,
-                 members: Members, sending: Sending, notifications: Notifications,
-                 conduct: Conduct) -> tuple[MailReader, Inbound]:
-    """The services mail arriving at the gateway goes through, and the worker pool that
-    reads it."""
-    smtp = config.smtp
-    reader = MailReader(max_text_chars=TEXT_CAP_FACTOR * config.messages.max_body_bytes,
-                        trusted_authserv_id=smtp.trusted_authserv_id.strip(),
-                        our_domain=smtp.relay_domain)
-    member_mail = MemberMail(stores.members, stores.mailbox, keyring, members, sending,
-                             notifications, reader, relay_domain=smtp.relay_domain,
-                             require_dmarc_pass=smtp.require_dmarc_pass)
-    outside_mail = OutsideMail(stores.correspondents, stores.mailbox, keyring, members,
-                               sending, conduct, clock, reader, relay_domain=smtp.relay_domain)
-    return reader, Inbound(stores.members, members, notifications, member_mail, outside_mail,
-                           relay_domain=smtp.relay_domain,
-                           messages_per_minute=smtp.max_messages_per_minute)
-
-
-def mail_transport(config: Config) -> MailTransport:
-    relay = config.relay
-    if not relay.smarthost:
-        return MaildirTransport(config.maildir_path)
-    host, _, port = relay.smarthost.rpartition(":")
-    return SmtpTransport(host, int(port), username=relay.username,
-                         password=relay.password.reveal(), tls=relay.tls)
 
 
 def _api(config: Config, core: Core) -> web.Application:
@@ -267,6 +75,7 @@ def _api(config: Config, core: Core) -> web.Application:
     api[CONFIG] = config
     api[MEMBERS] = core.members
     api[TOKENS] = core.tokens
+    api[FACTORS] = core.factors
     api[SIGNUP] = core.signup
     api[RECOVERY] = core.recovery
     api[SENDING] = core.sending
@@ -274,6 +83,7 @@ def _api(config: Config, core: Core) -> web.Application:
     api[WRITING] = core.writing
     api[UPLOADS] = core.uploads
     api[EXPORT] = core.export
+    api[AUDIT] = core.audit
     api[WEBHOOKS] = core.webhooks
     api[NOTIFICATIONS] = core.notifications
     api[LISTINGS] = core.market.listings
@@ -303,8 +113,11 @@ def create_app(config: Config, core: Core) -> web.Application:
     app[WRITING] = core.writing
     app[UPLOADS] = core.uploads
     app[EXPORT] = core.export
+    app[AUDIT] = core.audit
     app[ADDRESSES] = core.addresses
     app[SESSIONS] = core.sessions
+    app[FACTORS] = core.factors
+    app[ERASURE] = core.erasure
     app[SIGNUP] = core.signup
     app[RECOVERY] = core.recovery
     app[ACCOUNT] = core.account
@@ -363,12 +176,14 @@ async def build_app(config: Config, clock: Clock | None = None, *,
             raise
         worker = asyncio.create_task(relay.run(core.events), name="relay")
         sweeper = asyncio.create_task(_every(3600, housekeeping.run_once), name="housekeeping")
+        keys = asyncio.create_task(_every(config.crypto.key_reload_seconds, functools.partial(
+            MasterKeySource(config).reload_into, core.keyring)), name="master keys")
         core.health.serving(True)
         yield
         core.health.serving(False)
-        worker.cancel()
-        sweeper.cancel()
-        await asyncio.gather(worker, sweeper, return_exceptions=True)
+        for task in (worker, sweeper, keys):
+            task.cancel()
+        await asyncio.gather(worker, sweeper, keys, return_exceptions=True)
         await smtp.stop()
         await webhook_sender.close()
         await core.close()

@@ -11,9 +11,12 @@ from trademail.events import Events
 from trademail.gateway.smtp import SmtpGateway
 from trademail.services.account import Account
 from trademail.services.addresses import AddressChanges
+from trademail.services.audit import Audit
 from trademail.services.conduct import Conduct
 from trademail.services.directory import Directory
+from trademail.services.erasure import Erasure
 from trademail.services.export import MailboxExport
+from trademail.services.factors import SecondFactors
 from trademail.services.health import Health
 from trademail.services.listings import Listings
 from trademail.services.members import Members
@@ -39,7 +42,9 @@ WRITING = web.AppKey("writing", Writing)
 UPLOADS = web.AppKey("uploads", Uploads)
 EXPORT = web.AppKey("export", MailboxExport)
 ADDRESSES = web.AppKey("addresses", AddressChanges)
+AUDIT = web.AppKey("audit", Audit)
 SESSIONS = web.AppKey("sessions", Sessions)
+FACTORS = web.AppKey("factors", SecondFactors)
 SIGNUP = web.AppKey("signup", Signup)
 RECOVERY = web.AppKey("recovery", Recovery)
 ACCOUNT = web.AppKey("account", Account)
@@ -52,3 +57,4 @@ LISTINGS = web.AppKey("listings", Listings)
 DIRECTORY = web.AppKey("directory", Directory)
 MODERATION = web.AppKey("moderation", Moderation)
 CONDUCT = web.AppKey("conduct", Conduct)
+ERASURE = web.AppKey("erasure", Erasure)

@@ -10,6 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from trademail.api import (
+    audit,
     conversations,
     directory,
     listings,
@@ -36,7 +37,7 @@ def create_api() -> web.Application:
     api = web.Application(middlewares=[problems_middleware])
     api.on_response_prepare.append(no_store)
     for module in (members, messages, conversations, webhooks, listings, directory, safety,
-                   writing):
+                   writing, audit):
         api.add_routes(module.routes)
     document = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
 

@@ -69,7 +69,8 @@ async def caller(request: web.Request, scope: str | None = None) -> Caller:
 def party_json(party: Party) -> dict[str, Any]:
     return {"username": party.username, "company": party.company, "country": party.country,
             "alias": party.alias, "external": party.external, "address": party.address,
-            "staff": party.staff, "account_closed": party.status == "banned"}
+            "staff": party.staff, "account_closed": party.status == "banned",
+            "former_member": party.status == "former"}
 
 
 def profile_json(profile: Profile) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Members and their credentials through the API: sign-up and its confirmation, password
-resets, API tokens, the caller's own profile."""
+resets, API tokens, the caller's own profile, and deleting the caller's account."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from trademail.api.common import (
     token_json,
 )
 from trademail.appkeys import (
+    ERASURE,
+    FACTORS,
     MEMBERS,
     RECOVERY,
     SIGNUP,
@@ -68,10 +70,12 @@ async def complete_password_reset(request: web.Request) -> web.Response:
 async def create_token(request: web.Request) -> web.Response:
     data = await read_json(request)
     member = await request.app[MEMBERS].sign_in(
-        data.get("username"), data.get("password"), client_address(request))
+        data.get("username"), data.get("password"), client_address(request), door="API")
+    # A member with a second factor gives it too: a code, or a recovery code.
+    await request.app[FACTORS].confirm(member.id, code=data.get("second_factor"))
     token, secret = await request.app[TOKENS].issue(
         member.id, name=data.get("name"), scopes=data.get("scopes"),
-        expires_in=data.get("expires_in"))
+        expires_in=data.get("expires_in"), signed_in=True)
     return web.json_response(token_json(token) | {"token": secret}, status=201)
 
 
@@ -95,3 +99,15 @@ async def revoke_token(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     who = await caller(request)
     return web.json_response(profile_json(await request.app[MEMBERS].profile(who.member_id)))
+
+
+@routes.delete("/v1/me")
+async def delete_me(request: web.Request) -> web.Response:
+    """The caller's account deleted for good: their password and second factor say so."""
+    who = await caller(request, "account:manage")
+    data = await read_json(request)
+    # The root app holds it (config_dict looks there), as for the settings' own form.
+    await request.config_dict[ERASURE].erase(who.member_id, password=data.get("password"),
+                                             second_factor=data.get("second_factor"),
+                                             client=client_address(request))
+    return web.Response(status=204)

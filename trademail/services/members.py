@@ -6,7 +6,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, partial
 
 from trademail import metrics
 from trademail.clock import Clock
@@ -22,9 +22,10 @@ from trademail.errors import (
 )
 from trademail.ids import new_id
 from trademail.services import validation
+from trademail.services.audit import SIGNIN_FAILED, SOMEONE, Audit
 from trademail.services.contacts import find_contacts, region_code
 from trademail.services.contactsection import KIND_LABELS
-from trademail.services.identities import Alias, Party, Profile, SignedIn
+from trademail.services.identities import Alias, Party, Profile, SignedIn, retired_name
 from trademail.services.reserved import claims_staff
 from trademail.services.standing import BANNED, FREE, STAFF
 from trademail.store import (
@@ -78,7 +79,8 @@ class Members:
     def __init__(self, member_store: MemberStore, throttle_store: ThrottleStore,
                  account_store: AccountStore, correspondent_store: CorrespondentStore,
                  keyring: Keyring, hasher: PasswordHasher, clock: Clock, auth: AuthConfig,
-                 relay_domain: str) -> None:
+                 relay_domain: str, audit: Audit) -> None:
+        self._audit = audit
         self._members_store = member_store
         self._throttles_store = throttle_store
         self._accounts_store = account_store
@@ -88,6 +90,7 @@ class Members:
         self._clock = clock
         self._auth = auth
         self._relay_domain = relay_domain
+        self._retired = partial(retired_name, keyring)  # an erased member's names stay theirs
 
     async def prepare(self, *, username: object, password: object, email: object,
                       company: object, country: object,
@@ -145,7 +148,7 @@ class Members:
             try:
                 await self._members_store.create_member(
                     member, self._new_alias(), token=token, outbox=outbox,
-                    words=sorted(validation.words(member.company)))
+                    words=sorted(validation.words(member.company)), retired=self._retired)
                 break
             except Conflict as exc:
                 if exc.field != "alias":
@@ -253,7 +256,7 @@ class Members:
             address = self._new_alias()
             try:
                 added = await self._members_store.add_alias(member_id, address, self._clock.now(),
-                                                    MAX_ALIASES)
+                                                    MAX_ALIASES, retired=self._retired)
             except Duplicate:
                 continue  # a random suffix already taken: draw another
             if not added:
@@ -262,8 +265,10 @@ class Members:
             return address
         raise Conflict("no free alias could be drawn; try again", "aliases")
 
-    async def sign_in(self, username: object, password: object, client: str) -> SignedIn:
-        """Check a password, throttled per account and per client address.
+    async def sign_in(self, username: object, password: object, client: str, *,
+                      door: str = "password check") -> SignedIn:
+        """Check a password, throttled per account and per client address; a wrong one for
+        a member is in their audit log, with the `door` it was tried at.
 
         Unknown usernames cost the same Argon2 work and get the same answer as wrong
         passwords, so neither the answer nor its timing tells whether an account exists.
@@ -288,6 +293,10 @@ class Members:
                                                  normalized)
         if not ok or member is None:
             metrics.SIGNIN_FAILURES.labels("password").inc()
+            if member is None:  # the same round trips as an entry: the timing names no one
+                await self._audit.record_nothing()
+            else:
+                await self._audit.record(SOMEONE, SIGNIN_FAILED, member.id, door)
             raise AuthenticationFailed()
         if member.status == BANNED:  # told only to whoever knows the password
             raise AuthenticationFailed("this account has been closed by TradeStaff")
@@ -352,6 +361,11 @@ class Members:
         wait = await self._throttles_store.reserve_signin_attempt([subject], now, decide)
         if wait > 0:
             raise Throttled(wait)
+
+    async def limit_passed(self, subject: str) -> None:
+        """The action counted by `limit` succeeded: the subject's count starts again."""
+        subject = self.throttle_subject(subject)
+        await self._throttles_store.signin_succeeded(subject, subject)
 
     async def per_minute(self, subject: str, limit: int) -> bool:
         """Count one event against `subject` unless `limit` were counted this minute; in

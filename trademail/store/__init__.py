@@ -5,7 +5,7 @@ happen in the services, through `trademail.crypto`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from trademail.errors import StoreError
 from trademail.store.accounts import (
@@ -15,10 +15,13 @@ from trademail.store.accounts import (
     AccountTokenRow,
     EmailChangeRow,
 )
+from trademail.store.audit import AuditChain, AuditRow, AuditStore, ChainedRow, Head, Mac
 from trademail.store.conduct import BlockRow, ConductStore, LimitFull, SendCount, Window
 from trademail.store.correspondents import CorrespondentRow, CorrespondentStore
 from trademail.store.db import Database, Duplicate, Progress, open_database
 from trademail.store.directory import DirectoryQuery, DirectoryStore, PublicProfile
+from trademail.store.erasure import Erased, ErasureStore
+from trademail.store.factors import FactorRow, FactorStore
 from trademail.store.keys import KeyStore
 from trademail.store.listings import (
     Decide,
@@ -42,7 +45,7 @@ from trademail.store.mailrows import (
     NewMessage,
 )
 from trademail.store.members import AliasRow, MemberRow, MemberStore
-from trademail.store.moderation import AuditRow, ModerationStore, ReportRow
+from trademail.store.moderation import ModerationStore, ReportRow
 from trademail.store.notifications import (
     NewReplyToken,
     NoticeRow,
@@ -65,8 +68,11 @@ __all__ = [
     "ActiveSession",
     "AliasRow",
     "AttachmentRow",
+    "AuditChain",
     "AuditRow",
+    "AuditStore",
     "BlockRow",
+    "ChainedRow",
     "Claim",
     "ConductStore",
     "CorrespondentRow",
@@ -79,13 +85,19 @@ __all__ = [
     "Duplicate",
     "EmailChangeRow",
     "EntryRow",
+    "Erased",
+    "ErasureStore",
+    "FactorRow",
+    "FactorStore",
     "FlagRow",
+    "Head",
     "Idempotent",
     "KeyStore",
     "LeadRow",
     "LimitFull",
     "Listing",
     "ListingStore",
+    "Mac",
     "MailboxStore",
     "MemberRow",
     "MemberStore",
@@ -146,17 +158,32 @@ class Stores:
     conduct: ConductStore
     writing: WritingStore
     uploads: UploadStore
+    factors: FactorStore
+    audit: AuditStore
+    erasure: ErasureStore
 
     @classmethod
-    def over(cls, db: Database) -> Stores:
+    def over(cls, db: Database, chain: AuditChain | None = None) -> Stores:
+        """The stores over `db`; without a keyed `chain` they refuse audit entries."""
+        chain = chain or AuditChain()
         return cls(db=db, keys=KeyStore(db), members=MemberStore(db), throttles=ThrottleStore(db),
                    tokens=TokenStore(db), sessions=SessionStore(db), accounts=AccountStore(db),
                    mailbox=MailboxStore(db), outbox=OutboxStore(db),
                    notifications=NotificationStore(db), correspondents=CorrespondentStore(db),
-                   webhooks=WebhookStore(db), listings=ListingStore(db),
-                   directory=DirectoryStore(db), moderation=ModerationStore(db),
+                   webhooks=WebhookStore(db), listings=ListingStore(db, chain),
+                   directory=DirectoryStore(db), moderation=ModerationStore(db, chain),
                    conduct=ConductStore(db), writing=WritingStore(db),
-                   uploads=UploadStore(db))
+                   uploads=UploadStore(db), factors=FactorStore(db),
+                   audit=AuditStore(db, chain), erasure=ErasureStore(db, chain))
+
+    def keyed(self, audit_mac: Mac) -> Stores:
+        """These stores with the audit chain keyed by the keyring's `audit_mac`: the stores
+        that write audit entries are made anew, the others kept."""
+        chain = AuditChain(audit_mac)
+        return replace(self, listings=ListingStore(self.db, chain),
+                       moderation=ModerationStore(self.db, chain),
+                       audit=AuditStore(self.db, chain),
+                       erasure=ErasureStore(self.db, chain))
 
     async def ping(self) -> None:
         try:

@@ -17,8 +17,10 @@ from aiohttp import web
 from trademail.appkeys import WEB_STOPPING
 from trademail.web import (
     account,
+    activity,
     directory,
     export,
+    factors,
     listings,
     live,
     safety,
@@ -44,6 +46,8 @@ def setup_web(app: web.Application) -> None:
     configure(env)
     app.add_routes(views.routes)
     app.add_routes(writing.routes)  # before settings: /settings/signature is its page
+    app.add_routes(factors.routes)  # and /settings/two-step this one's
+    app.add_routes(activity.routes)  # and /settings/activity
     app.add_routes(settings.routes)
     app.add_routes(account.routes)
     app.add_routes(live.routes)

@@ -43,6 +43,10 @@ MALFORMED_BODY = (ValueError, LookupError, RuntimeError, AssertionError, HttpPro
 # by the member, so it must not keep an unattended session alive.
 REFRESH_HEADER = "X-TradeMail-Refresh"
 NOTICES = {
+    "two-step-added": "Authenticator app added: signing in now asks for its code after your "
+                      "password.",
+    "passkey-added": "Passkey added: signing in now asks for it after your password.",
+    "two-step-removed": "Second factor removed.",
     "sent": "Message sent.",
     "draft-saved": "Draft saved. It is kept here until you send or delete it.",
     "draft-deleted": "The draft was deleted.",

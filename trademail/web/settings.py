@@ -1,6 +1,7 @@
 """The settings pages: an overview, and one page for each section (the account's standing,
-password and address, aliases, notifications, blocked senders, API tokens, sessions); each
-form posts to its section and comes back to that section's page."""
+password and address, aliases, notifications, blocked senders, API tokens, sessions,
+deleting the account); each form posts to its section and comes back to that section's
+page, but for the deletion, which ends on a plain page, signed out."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from trademail.appkeys import (
     ACCOUNT,
     ADDRESSES,
     CONDUCT,
+    ERASURE,
+    FACTORS,
     MEMBERS,
     NOTIFICATIONS,
     SESSIONS,
@@ -20,9 +23,11 @@ from trademail.appkeys import (
 )
 from trademail.clientaddr import client_address
 from trademail.errors import TradeMailError
+from trademail.services.factors import Proof
 from trademail.services.tokens import SCOPES
+from trademail.web import request as cookies
 from trademail.web.pages import field_errors, form_status, page
-from trademail.web.request import FORM_ERRORS, read_form, redirect, visit_of
+from trademail.web.request import FORM_ERRORS, VISIT, read_form, redirect, visit_of
 
 routes = web.RouteTableDef()
 TOKEN_LIFETIMES = {"30": 30 * 86400, "90": 90 * 86400, "365": 365 * 86400}
@@ -46,6 +51,8 @@ SECTIONS = {s.slug: s for s in (
             "Your company and country, your tier, and your account's standing."),
     Section("security", "Password and address",
             "Change your password, or the email address TradeMail writes to."),
+    Section("two-step", "Two-step sign-in",
+            "An authenticator app or a passkey as well as your password, and recovery codes."),
     Section("aliases", "Aliases",
             "The addresses others see instead of yours: add one, or switch one off."),
     Section("notifications", "Notifications",
@@ -58,14 +65,20 @@ SECTIONS = {s.slug: s for s in (
             "Keys for your CRM, ERP or mobile apps, and what each may do."),
     Section("sessions", "Sessions",
             "Where you are signed in; sign out a browser you no longer use."),
+    Section("activity", "Account activity",
+            "Sign-ins, failed attempts and changes to your account, newest first."),
+    Section("delete", "Delete account",
+            "Delete your account, your mail and everything else of yours, for good."),
 )}
 # The form a refused post re-renders, when its section holds more than one.
 FORM_SECTIONS = {"password": "security", "email": "security", "notify": "notifications"}
 NOTIFY_CHOICES = (("off", "Nothing", "Check TradeMail yourself."),
                   ("summary", "A short notice", "Who wrote and the subject, with a link."),
                   ("full", "The whole message", "Text and attachments, with a reply address."))
-# The signature's page is served by web/writing.py, with what it keeps.
-_SECTION_ROUTE = "/settings/{section:" + "|".join(s for s in SECTIONS if s != "signature") + "}"
+# The signature's page is served by web/writing.py, the two-step page by web/factors.py and
+# the activity page by web/activity.py, with what each keeps.
+_SECTION_ROUTE = "/settings/{section:" + "|".join(
+    s for s in SECTIONS if s not in ("signature", "two-step", "activity")) + "}"
 
 
 def section_url(form: str) -> str:
@@ -81,6 +94,7 @@ async def _render(request: web.Request, section: str | None, *, status: int = 20
     blocks = await request.app[CONDUCT].blocks(visit.member_id) \
         if section in (None, "blocks") else ()
     template = f"settings_{section}.html" if section else "settings.html"
+    context.setdefault("factors", await request.app[FACTORS].of(visit.member_id))
     return await page(request, template, {
         "overview": overview, "blocks": blocks, "scopes": SCOPES, "errors": {},
         "block_values": {}, "sections": SECTIONS.values(), "current": section,
@@ -110,8 +124,10 @@ async def change_password(request: web.Request) -> web.Response:
     form = await read_form(request)
     try:
         await request.app[ACCOUNT].change_password(
-            visit_of(request), current=form.get("current_password"),
-            new=form.get("new_password"), client=client_address(request))
+            visit_of(request), new=form.get("new_password"),
+            proof=Proof(form.get("current_password"), form.get("second_factor"),
+                        form.get("passkey_assertion"), client_address(request),
+                        field="current_password"))
     except FORM_ERRORS as exc:
         return await refused(request, "password", exc)
     return redirect(section_url("password"), "password", request=request)
@@ -122,8 +138,9 @@ async def change_email(request: web.Request) -> web.Response:
     form = await read_form(request)
     try:
         masked = await request.app[ADDRESSES].request(
-            visit_of(request), password=form.get("password"), email=form.get("email"),
-            client=client_address(request))
+            visit_of(request), email=form.get("email"),
+            proof=Proof(form.get("password"), form.get("second_factor"),
+                        form.get("passkey_assertion"), client_address(request)))
     except FORM_ERRORS as exc:
         return await refused(request, "email", exc)
     return await _render(request, "security", form="email", email_sent_to=masked)
@@ -215,3 +232,19 @@ async def end_session(request: web.Request) -> web.Response:
 async def end_other_sessions(request: web.Request) -> web.Response:
     await request.app[SESSIONS].end_others(visit_of(request))
     return redirect(section_url("sessions"), "others-ended", request=request)
+
+
+@routes.post("/settings/delete")
+async def delete_account(request: web.Request) -> web.Response:
+    form = await read_form(request)
+    try:
+        await request.app[ERASURE].erase(
+            visit_of(request).member_id, password=form.get("password"),
+            second_factor=form.get("second_factor"), passkey=form.get("passkey_assertion"),
+            confirm=form.get("confirm"), confirm_required=True, client=client_address(request))
+    except FORM_ERRORS as exc:
+        return await refused(request, "delete", exc)
+    request.pop(VISIT, None)  # nobody is signed in any more: the page shows no account
+    response = await page(request, "account_deleted.html")
+    cookies.end_session(request, response)
+    return response
