@@ -166,6 +166,24 @@ async def test_verify_passes_then_names_the_entry_that_broke(tmp_path: Path,
     assert "Traceback" not in deleted.stderr
 
 
+async def test_emptying_the_head_or_widening_the_legacy_part_reseals_nothing(
+        tmp_path: Path, store_url: str) -> None:
+    """Without the key nothing can be re-MACed: a changed entry stays changed whatever is
+    done to the head, by hand or by the next entry written."""
+    await _entries(tmp_path, store_url, 4)
+    emptied_head = ("UPDATE audit_head SET mac = X''" if store_url.startswith("sqlite")
+                    else "UPDATE audit_head SET mac = ''::bytea")
+    await _sql(store_url, "UPDATE audit_log SET detail = 'nothing happened' WHERE seq = 2",
+               emptied_head)
+    await _entries(tmp_path, store_url, 1)  # an append after the head was emptied
+    emptied = _verify(tmp_path, store_url)
+    assert emptied.returncode == 1 and "BROKEN at entry 2" in emptied.stderr
+    # Calling the changed entries "from before the chain" breaks the chain's first MAC.
+    await _sql(store_url, "UPDATE audit_head SET legacy = 2")
+    widened = _verify(tmp_path, store_url)
+    assert widened.returncode == 1 and "BROKEN at entry 3" in widened.stderr
+
+
 async def test_entries_cut_off_the_end_show_against_a_noted_head(tmp_path: Path,
                                                                 store_url: str) -> None:
     await _entries(tmp_path, store_url, 5)
@@ -244,7 +262,8 @@ async def test_an_upgraded_database_chains_its_earlier_entries(tmp_path: Path,
     await _sql(store_url, *EARLIER)
     upgraded = _verify(tmp_path, store_url)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "sealed 3 entries" in upgraded.stderr and "3 entries checked" in upgraded.stdout
+    assert "first 3 entries were written before the chain" in upgraded.stderr
+    assert "3 entries checked" in upgraded.stdout
     await _entries(tmp_path, store_url, 2)  # new entries follow them in the chain
     after = _verify(tmp_path, store_url)
     assert after.returncode == 0 and "5 entries checked" in after.stdout, after.stderr

@@ -49,8 +49,9 @@ async def _verify(config: Config, noted: tuple[int, bytes] | None) -> int:
                              SystemClock()).verify(noted=noted)
     finally:
         await stores.close()
-    if report.sealed:
-        print(f"sealed {report.sealed} entries written before the chain", file=sys.stderr)
+    if report.legacy:
+        print(f"the first {report.legacy} entries were written before the chain began: no "
+              "MAC covers them", file=sys.stderr)
     if report.ok:
         print(f"audit chain intact: {report.checked} entries checked; "
               f"head {report.head_seq}:{report.head_mac}")

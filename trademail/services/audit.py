@@ -70,6 +70,12 @@ class Actor:
 
 
 SYSTEM = Actor(None, "system")
+
+
+def member_actor(member_id: str) -> Actor:
+    """A member acting on their own account: written by id alone, never by name."""
+    return Actor(member_id, "member")
+
 COMMAND_LINE = Actor(None, "command line")
 SOMEONE = Actor(None, "someone")  # not signed in: a failed sign-in is theirs
 
@@ -77,11 +83,12 @@ SOMEONE = Actor(None, "someone")  # not signed in: a failed sign-in is theirs
 @dataclass(frozen=True)
 class AuditEntry:
     id: str
-    actor: str
-    action: str
-    member_id: str | None
+    actor: str              # as written: staff by username; a member acting on their own
+    action: str             # account as "member" (their name is looked up to show it, so
+    member_id: str | None   # none stays in the log once they erase their account)
     detail: str
     created_at: float
+    actor_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,7 @@ class ChainReport:
     checked: int
     head_seq: int
     head_mac: str        # hex: note it elsewhere to catch entries cut off the end later
-    sealed: int          # entries from before the chain given their MACs by this check
+    legacy: int          # entries from before the chain, first in it, which no MAC covers
     broken_at: int | None = None
     broken_id: str | None = None
     problem: str = ""
@@ -125,7 +132,8 @@ def audit_entry(actor: Actor, action: str, member_id: str | None, detail: str,
 
 
 def entry_of(row: AuditRow) -> AuditEntry:
-    return AuditEntry(row.id, row.actor, row.action, row.member_id, row.detail, row.created_at)
+    return AuditEntry(row.id, row.actor, row.action, row.member_id, row.detail, row.created_at,
+                      row.actor_id)
 
 
 def activity_of(row: AuditRow, member_id: str) -> Activity:
@@ -171,9 +179,7 @@ class Audit:
 
     async def by_member(self, member_id: str, action: str, detail: str = "") -> None:
         """Record what a member did to their own account."""
-        member = await self._members_store.member_by_id(member_id)
-        await self.record(Actor(member_id, member.username if member else "member"), action,
-                          member_id, detail)
+        await self.record(member_actor(member_id), action, member_id, detail)
 
     async def member_log(self, member_id: str, *, before: str | None = None,
                          limit: int = 50) -> ActivityPage:
@@ -190,18 +196,17 @@ class Audit:
         broken link is reported. `noted`: a head noted earlier, which must still be in it.
         The walk ends at the head it found first: entries appended meanwhile wait for the
         next check."""
-        sealed = await self._store.seal()
         head = await self._store.head()
         walked = _Walk(self._keyring)
         while True:
             rows = await self._store.walk(walked.checked, head.seq, batch)
             for row in rows:
-                if not walked.step(row, noted):
-                    return walked.report(head, sealed)
+                if not walked.step(row, noted, head.legacy):
+                    return walked.report(head)
             if len(rows) < batch:
                 break
         walked.finish(head, await self._store.outside_chain(), noted)
-        return walked.report(head, sealed)
+        return walked.report(head)
 
 
 class _Walk:
@@ -213,8 +218,11 @@ class _Walk:
         self.previous = b""
         self.broken: tuple[int | None, str | None, str] | None = None
 
-    def step(self, row: ChainedRow, noted: tuple[int, bytes] | None) -> bool:
+    def step(self, row: ChainedRow, noted: tuple[int, bytes] | None, legacy: int) -> bool:
         place = self.checked + 1
+        if row.seq == place <= legacy:  # from before the chain: nothing to check it by
+            self.checked = place
+            return True
         if row.seq != place:
             self.broken = (place, None, f"entry {place} is missing (deleted, or moved to "
                                         f"place {row.seq})")
@@ -244,9 +252,9 @@ class _Walk:
             self.broken = (end + 1, None, f"the chain ends at {end}, before the noted entry "
                                           f"{noted[0]}: entries were cut off the end")
 
-    def report(self, head: Head, sealed: int) -> ChainReport:
-        mac = (head.mac or b"").hex()
+    def report(self, head: Head) -> ChainReport:
         if self.broken is None:
-            return ChainReport(self.checked, head.seq, mac, sealed)
+            return ChainReport(self.checked, head.seq, head.mac.hex(), head.legacy)
         at, entry_id, problem = self.broken
-        return ChainReport(self.checked, head.seq, mac, sealed, at, entry_id, problem)
+        return ChainReport(self.checked, head.seq, head.mac.hex(), head.legacy, at, entry_id,
+                           problem)

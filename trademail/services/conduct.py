@@ -19,7 +19,7 @@ from trademail.crypto import Keyring
 from trademail.errors import Forbidden, InvalidInput, LimitReached, NotFound, TradeMailError
 from trademail.ids import is_id, new_id
 from trademail.services import validation
-from trademail.services.audit import Actor, audit_entry
+from trademail.services.audit import audit_entry, member_actor
 from trademail.services.standing import BANNED, RESTRICTED
 from trademail.store import (
     BlockRow,
@@ -222,7 +222,7 @@ class Conduct:
             raise InvalidInput.one("reason", "you reported this conversation already; staff "
                                    "will look at it")
         await self._moderation_store.record(audit_entry(
-            Actor(member.id, member.username), "report.filed", member.id,
+            member_actor(member.id), "report.filed", member.id,
             f"report {report.id}", now))
         return report.id
 

@@ -14,7 +14,7 @@ from trademail.config import AuthConfig
 from trademail.crypto import Keyring, new_token, token_digest
 from trademail.errors import AuthenticationFailed, NotFound, SessionEnded
 from trademail.ids import is_id, new_id
-from trademail.services.audit import SIGNED_IN, Actor, Audit
+from trademail.services.audit import SIGNED_IN, Audit, member_actor
 from trademail.services.factors import SecondFactors
 from trademail.services.members import Members
 from trademail.services.signup import Signup
@@ -128,7 +128,7 @@ class Sessions:
         await self._store.create_session(row, token_digest(token),
                                          token_digest(replacing) if replacing else None)
         await self._store.forget_sessions(*self._ended_before(now), member_id=member_id)
-        await self._audit.record(Actor(member_id, username), SIGNED_IN, member_id,
+        await self._audit.record(member_actor(member_id), SIGNED_IN, member_id,
                                  f"web: {row.device}")
         return self._visit(row, username, company, token, now, staff=staff), token
 

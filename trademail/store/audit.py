@@ -12,7 +12,6 @@ from trademail.errors import StoreError
 from trademail.store.db import Connection, Database, Row
 
 Mac = Callable[[bytes, bytes], bytes]  # (the previous entry's MAC, this entry's bytes) -> MAC
-_SEAL_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -32,15 +31,17 @@ class ChainedRow:
 
     seq: int
     row: AuditRow
-    mac: bytes | None  # None only for entries from before the chain, not yet sealed
+    mac: bytes | None  # None only for entries from before the chain (its legacy prefix)
 
 
 @dataclass(frozen=True)
 class Head:
-    """The chain's last place and MAC (None while entries from before it await their MACs)."""
+    """The chain's last place and MAC (empty while it holds nothing), and how many entries
+    from before the chain (no MAC) come first."""
 
     seq: int
-    mac: bytes | None
+    mac: bytes
+    legacy: int
 
 
 AUDIT_COLUMNS = "id, actor_id, actor, action, member_id, detail, created_at"
@@ -83,54 +84,22 @@ class AuditChain:
         if not entries:
             return
         self.mac(b"", 0, entries[0])  # no key: refused before anything is written
-        head = await self._lock_head(tx, len(entries))
+        head = await tx.fetchrow("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 "
+                                 "RETURNING seq, mac", len(entries))
+        if head is None:
+            raise StoreError("the audit log's head is missing")
         first = int(head["seq"]) - len(entries) + 1
-        previous = head["mac"]
-        if previous is None:
-            previous = await self._seal_earlier(tx, first - 1)
+        # The head's MAC is the last entry's; one someone emptied or changed makes the
+        # next entry's MAC disagree with the entry before it, which `verify` shows.
+        previous = bytes(head["mac"])
         values = []
         for seq, a in enumerate(entries, start=first):
-            previous = self.mac(bytes(previous), seq, a)
+            previous = self.mac(previous, seq, a)
             values.append((a.id, a.actor_id, a.actor, a.action, a.member_id, a.detail,
                            a.created_at, seq, previous))
         await tx.executemany(f"INSERT INTO audit_log ({AUDIT_COLUMNS}, seq, mac) "
                              "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", values)
         await tx.execute("UPDATE audit_head SET mac = $1 WHERE id = 1", previous)
-
-    async def seal(self, tx: Connection) -> int:
-        """MAC the entries from before the chain, if they still wait; how many were."""
-        head = await self._lock_head(tx, 0)
-        if head["mac"] is not None:
-            return 0
-        last = await self._seal_earlier(tx, int(head["seq"]))
-        await tx.execute("UPDATE audit_head SET mac = $1 WHERE id = 1", last)
-        return int(head["seq"])
-
-    @staticmethod
-    async def _lock_head(tx: Connection, adding: int) -> Row:
-        head = await tx.fetchrow("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 "
-                                 "RETURNING seq, mac", adding)
-        if head is None:
-            raise StoreError("the audit log's head is missing")
-        return head
-
-    async def _seal_earlier(self, tx: Connection, last: int) -> bytes:
-        """MACs for the entries the migration numbered 1 to `last` (written before there
-        was a chain), in order; the last one's MAC."""
-        previous, after = b"", 0
-        while after < last:
-            rows = await tx.fetch(
-                f"SELECT seq, {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 AND seq <= $2 "
-                f"ORDER BY seq LIMIT {_SEAL_BATCH}", after, last)
-            if not rows:
-                break
-            sealed = []
-            for r in rows:
-                previous = self.mac(previous, int(r["seq"]), audit_row(r))
-                sealed.append((int(r["seq"]), previous))
-            await tx.executemany("UPDATE audit_log SET mac = $2 WHERE seq = $1", sealed)
-            after = int(rows[-1]["seq"])
-        return previous
 
 
 async def audit_entries(db: Connection, *, member_id: str | None = None,
@@ -174,10 +143,6 @@ class AuditStore:
         return await audit_entries(self.db, member_id=member_id, actions=actions,
                                    before=before, limit=limit)
 
-    async def seal(self) -> int:
-        async with self.db.transaction() as tx:
-            return await self.chain.seal(tx)
-
     async def hold_head(self) -> None:
         """The round trips of an append, writing nothing."""
         async with self.db.transaction() as tx:
@@ -185,10 +150,10 @@ class AuditStore:
             await tx.execute("UPDATE audit_head SET mac = mac WHERE id = 1")
 
     async def head(self) -> Head:
-        row = await self.db.fetchrow("SELECT seq, mac FROM audit_head WHERE id = 1")
+        row = await self.db.fetchrow("SELECT seq, mac, legacy FROM audit_head WHERE id = 1")
         if row is None:
             raise StoreError("the audit log's head is missing")
-        return Head(int(row["seq"]), None if row["mac"] is None else bytes(row["mac"]))
+        return Head(int(row["seq"]), bytes(row["mac"]), int(row["legacy"]))
 
     async def count(self) -> int:
         return int(await self.db.fetchval("SELECT count(*) FROM audit_log"))

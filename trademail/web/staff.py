@@ -127,7 +127,8 @@ async def audit(request: web.Request) -> web.Response:
     found = await moderation.audit(actor, member_id=member_id,
                                    before=request.query.get("before") or None)
     entries = found.entries
-    members = await moderation.cards([e.member_id for e in entries if e.member_id])
+    members = await moderation.cards([i for e in entries for i in (e.member_id, e.actor_id)
+                                      if i])
     here = f"/staff/audit?member={quote(member_id, safe='')}&" if member_id else "/staff/audit?"
     return await page(request, "staff_audit.html", {
         "entries": entries, "members": members, "member_id": member_id,

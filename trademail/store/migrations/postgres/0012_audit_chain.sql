@@ -4,9 +4,11 @@
 ALTER TABLE audit_log ADD COLUMN seq BIGINT;
 ALTER TABLE audit_log ADD COLUMN mac BYTEA;
 
--- Entries from before the chain take its first places, in the order they were written.
--- SQL has no key to MAC them with: their MACs are written by the first append (or the
--- first `audit verify`), while `audit_head.mac` is NULL.
+-- Entries from before the chain take its first places, in the order they were written,
+-- with no MAC: nothing that holds the key was there when they were written, and sealing
+-- them later would seal whatever they had become by then. `audit_head.legacy` counts them;
+-- the chain proper starts after them, from an empty MAC, and its first MAC covers its place
+-- (so the count cannot move without breaking it).
 UPDATE audit_log SET seq = numbered.n
 FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM audit_log) AS numbered
 WHERE audit_log.id = numbered.id;
@@ -17,8 +19,9 @@ CREATE UNIQUE INDEX audit_log_seq ON audit_log (seq);
 -- puts concurrent appends one after another.
 CREATE TABLE audit_head (
     id   INTEGER PRIMARY KEY CHECK (id = 1),
-    seq  BIGINT NOT NULL,
-    mac  BYTEA
+    seq     BIGINT NOT NULL,
+    mac     BYTEA NOT NULL,
+    legacy  BIGINT NOT NULL
 );
-INSERT INTO audit_head (id, seq, mac)
-SELECT 1, count(*), CASE WHEN count(*) = 0 THEN ''::bytea END FROM audit_log;
+INSERT INTO audit_head (id, seq, mac, legacy)
+SELECT 1, count(*), ''::bytea, count(*) FROM audit_log;
