@@ -4,7 +4,9 @@ factor asked again before every sensitive change, and API tokens that need it to
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,8 @@ import pyotp
 import pytest
 
 from tests.browser_helpers import Browser, csrf_of
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, make_config
+from trademail.app import build_app
 from trademail.testing import FakeClock
 
 SETUP = re.compile(r'name="setup" value="([^"]+)"')
@@ -223,3 +226,40 @@ async def test_the_authenticator_secret_is_sealed_at_rest(
     assert key.encode() not in data and key.lower().encode() not in data
     for code in codes:
         assert code.encode() not in data and code.replace("-", "").encode() not in data
+
+
+async def test_a_malformed_passkey_answer_is_refused_not_a_crash(
+        aiohttp_client: Any, browsers: Any, tmp_path: Path, store_url: str,
+        clock: FakeClock) -> None:
+    """Answers to a real challenge that are not what a browser sends (no id, the wrong
+    type, a broken attestation, not JSON): a 422 naming the field, never a 500."""
+    origin = "http://localhost:8080"
+    config = make_config(tmp_path, store_url, TRADEMAIL_HTTP_PUBLIC_URL=origin)
+    browser = browsers(await aiohttp_client(await build_app(config, clock)))
+    await browser.sign_up("amina")
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    answers = [
+        lambda cd: json.dumps({"rawId": "AAAA", "response": {"clientDataJSON": cd}}),
+        lambda cd: json.dumps({"id": "AAAA", "rawId": "AAAA", "type": "password",
+                               "response": {"clientDataJSON": cd}}),
+        lambda cd: json.dumps({"id": "AAAA", "rawId": "AAAA", "type": "public-key",
+                               "response": {"clientDataJSON": cd,
+                                            "attestationObject": b64(b"\xa0")}}),
+        lambda cd: "{not json",
+    ]
+    for answer in answers:
+        page = await browser.page("/settings/two-step")
+        options = await (await browser.session.post(
+            "/settings/passkeys/options?for=new", headers={"X-CSRF-Token": csrf_of(page)})).json()
+        client_data = b64(json.dumps({"type": "webauthn.create", "origin": origin,
+                                      "challenge": options["challenge"]}).encode())
+        resp = await browser.post("/settings/passkeys", {
+            "credential": answer(client_data), "password": PASSWORD, "name": "Key"},
+            csrf=csrf_of(page))
+        text = await resp.text()
+        assert resp.status == 422, text[:500]
+        assert "not accepted" in text or "not a WebAuthn answer" in text
+    assert 'data-factor="passkey"' not in await browser.page("/settings/two-step")

@@ -13,7 +13,7 @@ from typing import Any
 import pyotp
 import webauthn
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
-from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
+from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
     PublicKeyCredentialDescriptor,
@@ -115,7 +115,7 @@ class RelyingParty:
             verified = webauthn.verify_registration_response(
                 credential=credential, expected_challenge=challenge,
                 expected_rp_id=self.id, expected_origin=self.origin)
-        except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as exc:
+        except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
             raise FactorRejected(f"the security key's answer was not accepted ({exc})") \
                 from None
         return NewPasskey(verified.credential_id, verified.credential_public_key,
@@ -137,7 +137,7 @@ class RelyingParty:
                 credential=assertion, expected_challenge=challenge, expected_rp_id=self.id,
                 expected_origin=self.origin, credential_public_key=public_key,
                 credential_current_sign_count=sign_count)
-        except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as exc:
+        except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
             raise FactorRejected(f"the passkey's answer was not accepted ({exc})") from None
         return verified.new_sign_count
 

@@ -57,12 +57,16 @@ class Account:
         """Set a new password, once the current one and the second factor (when the member
         has one) prove it is them; every other session and every API token of the member
         ends, and every reset link."""
-        username, address = await self._factors.reauthenticate(visit.member_id, proof)
-        clean = validation.password(new, min_length=self._auth.min_password_length,
-                                    context=(username, address.partition("@")[0]),
-                                    field="new_password")
+        clean: list[str] = []
+
+        def check(username: str, address: str) -> None:  # before a code is spent on it
+            clean.append(validation.password(
+                new, min_length=self._auth.min_password_length,
+                context=(username, address.partition("@")[0]), field="new_password"))
+
+        await self._factors.reauthenticate(visit.member_id, proof, check=check)
         await self._accounts_store.change_password(visit.member_id,
-                                                   await self._hasher.hash(clean),
+                                                   await self._hasher.hash(clean[0]),
                                                    visit.session_id)
         await self._audit.by_member(visit.member_id, PASSWORD_CHANGED,
                                     "other sessions ended, API tokens revoked")

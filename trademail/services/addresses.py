@@ -47,15 +47,19 @@ class AddressChanges:
         except InvalidInput as exc:
             problems.extend(exc.problems)
             address = ""
+
+        def check(_: str, old: str) -> None:  # after the password, before a code is spent
+            if not problems and (validation.email_lookup_form(address)
+                                 == validation.email_lookup_form(old)):
+                problems.append(FieldProblem("email", "is already your address"))
+            if problems:
+                raise InvalidInput(*problems)
+
         try:
-            _, old = await self._factors.reauthenticate(visit.member_id, proof)
-        except InvalidInput as exc:
-            problems.extend(exc.problems)
-        if problems:
-            raise InvalidInput(*problems)
+            await self._factors.reauthenticate(visit.member_id, proof, check=check)
+        except InvalidInput as exc:  # the password's problem with the address's, once each
+            raise InvalidInput(*dict.fromkeys([*problems, *exc.problems])) from None
         await self._members.limit(f"email-change:{visit.member_id}", free=EMAIL_CHANGES_PER_DAY)
-        if validation.email_lookup_form(address) == validation.email_lookup_form(old):
-            raise InvalidInput.one("email", "is already your address")
         index = self._keyring.blind_index("email", validation.email_lookup_form(address))
         now = self._clock.now()
         token = new_token()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from trademail.clock import Clock
@@ -32,6 +33,7 @@ from trademail.services.audit import (
     Audit,
 )
 from trademail.services.members import Members
+from trademail.store import Duplicate
 from trademail.store.factors import PASSKEY, TOTP, FactorRow, FactorStore
 
 CHALLENGE_SECONDS = 300
@@ -110,11 +112,17 @@ class SecondFactors:
                          " ".join(secret[i:i + 4] for i in range(0, len(secret), 4)),
                          totp_uri(secret, username, "TradeMail"))
 
-    async def reauthenticate(self, member_id: str, proof: Proof) -> tuple[str, str]:
+    async def reauthenticate(self, member_id: str, proof: Proof, *,
+                             check: Callable[[str, str], object] | None = None,
+                             ) -> tuple[str, str]:
         """The member's username and real address, once the password and (when they have
-        one) a second factor prove it is them: asked again before every sensitive change."""
+        one) a second factor prove it is them: asked again before every sensitive change.
+        `check` (given the username and address) refuses the rest of the change after the
+        password and before the second factor, so a refused change spends no code."""
         who = await self._members.check_password(member_id, proof.password,
                                                  proof.field, proof.client)
+        if check is not None:
+            check(*who)
         await self.confirm(member_id, code=proof.code, passkey=proof.passkey)
         return who
 
@@ -124,12 +132,12 @@ class SecondFactors:
         new recovery codes when this is the member's first factor (shown once), else []."""
         label = self._name(name, "Authenticator app")
         secret = self._open_setup(member_id, setup)
-        await self.reauthenticate(member_id, proof)
-        try:
+        try:  # checked first: a recovery code given to prove it is them is spent only then
             step = totp_step(secret, code if isinstance(code, str) else "",
                              self._clock.now(), after=0)
         except FactorRejected as exc:
             raise InvalidInput.one("code", str(exc)) from None
+        await self.reauthenticate(member_id, proof)
         now = self._clock.now()
         row = FactorRow(member_id, new_id(now), TOTP, label,
                         self._keyring.seal_field(member_id, "totp", secret), None, None, step,
@@ -192,9 +200,14 @@ class SecondFactors:
             raise InvalidInput.one("name", f"you have {MAX_FACTORS} second factors already; "
                                            "remove one first")
         codes = [] if existing else new_recovery_codes()
-        await self._store.add_factor(row, [self._code_digest(row.member_id, c) for c in codes])
-        await self._audit.by_member(row.member_id, FACTOR_ADDED,
-                                    f"{row.kind} {row.id}: {row.name}")
+        try:
+            await self._store.add_factor(row, [self._code_digest(row.member_id, c)
+                                               for c in codes])
+        except Duplicate:  # a credential id is public: someone's passkey, registered already
+            raise InvalidInput.one("credential", "this passkey is registered already") \
+                from None
+        await self._audit.by_member(row.member_id, FACTOR_ADDED,  # not the name: theirs
+                                    f"{row.kind} {row.id}")
         return codes
 
     # ------------------------------------------------------------------ proving one

@@ -85,6 +85,8 @@ class FactorStore:
                 "SELECT COUNT(*) FROM member_factors WHERE member_id = $1", member_id)
             if rows and not left:
                 await tx.execute("DELETE FROM recovery_codes WHERE member_id = $1", member_id)
+            if rows:  # a sign-in waiting for a factor starts again with what is left
+                await tx.execute("DELETE FROM pending_signins WHERE member_id = $1", member_id)
         return bool(rows)
 
     async def passkey(self, credential_id: bytes) -> FactorRow | None:

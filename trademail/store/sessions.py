@@ -34,9 +34,11 @@ def _session(row: Row) -> SessionRow:
 
 
 async def end_sessions(tx: Connection, member_id: str, *, keep: str = "") -> None:
-    """End every web session of the member's (but `keep`, by id)."""
+    """End every web session of the member's (but `keep`, by id), and every sign-in of
+    theirs still waiting for its second factor: a new password, or a ban, ends those too."""
     await tx.execute("DELETE FROM web_sessions WHERE member_id = $1 AND id <> $2",
                      member_id, keep)
+    await tx.execute("DELETE FROM pending_signins WHERE member_id = $1", member_id)
 
 
 class SessionStore:

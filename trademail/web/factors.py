@@ -85,8 +85,13 @@ async def verify(request: web.Request) -> web.Response:
     except SessionEnded:
         return _signin_again(request)
     except FORM_ERRORS as exc:
-        return await _verify_page(request, next_path, status=form_status(exc),
-                                  errors=field_errors(exc))
+        try:
+            return await _verify_page(request, next_path, status=form_status(exc),
+                                      errors=field_errors(exc))
+        except SessionEnded:  # it ended with the refusal (the account was closed meanwhile)
+            return await page(request, "signin.html", {
+                "next": next_path, "values": {}, "errors": field_errors(exc)},
+                status=form_status(exc))
     response = redirect(next_path)
     start_session(request, response, token)
     del_cookie(request, response, _pending_cookie(request))
