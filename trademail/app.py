@@ -48,6 +48,7 @@ from trademail.gateway.transports import mail_transport
 from trademail.gateway.webhooks import AiohttpWebhookSender
 from trademail.keysource import MasterKeySource
 from trademail.services.delivery import MailTransport, Relay
+from trademail.services.erasure import SCRUB_JOB
 from trademail.services.housekeeping import Housekeeping
 from trademail.services.recovery import RESET_JOB
 from trademail.web import (
@@ -159,7 +160,7 @@ async def build_app(config: Config, clock: Clock | None = None, *,
     webhook_sender = AiohttpWebhookSender()
     relay = Relay(core.stores.outbox, core.outbox, transport or mail_transport(config), clock,
                   config.relay, webhooks=webhook_sender,
-                  jobs={RESET_JOB: core.recovery.fulfil},
+                  jobs={RESET_JOB: core.recovery.fulfil, SCRUB_JOB: core.erasure.scrub},
                   on_permanent_failure=core.notifications.on_permanent_failure,
                   render=core.notifications.render)
     smtp = app[SMTP_GATEWAY] = SmtpGateway(core.inbound, core.reader, config.smtp)

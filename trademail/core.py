@@ -185,7 +185,7 @@ async def open_core(config: Config, clock: Clock | None = None) -> Core:
                                 max_body_bytes=config.messages.max_body_bytes),
                 addresses=addresses, sessions=sessions, signup=signup, recovery=recovery,
                 factors=factors, audit=audit,
-                erasure=Erasure(stores.erasure, members, factors, keyring, clock),
+                erasure=Erasure(stores.erasure, members, factors, keyring, outbox, clock),
                 account=account, notifications=notifications, webhooks=webhooks,
                 inbound=inbound, reader=reader, conduct=conduct,
                 market=open_marketplace(config, stores, keyring, events, clock, members,

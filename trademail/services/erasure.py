@@ -13,6 +13,7 @@ from trademail.clock import Clock
 from trademail.crypto import Keyring
 from trademail.errors import InvalidInput, NotFound, StoreError
 from trademail.services.audit import ACCOUNT_DELETED, Actor, audit_entry
+from trademail.services.delivery import Job, Outbox
 from trademail.services.factors import SecondFactors
 from trademail.services.identities import retired_name
 from trademail.services.members import Members
@@ -22,12 +23,14 @@ log = structlog.get_logger(__name__)
 # The audit entry names no one (`Actor`'s name is "former member", never the username).
 ERASED_BY = "former member"
 ERASED_DETAIL = "the member deleted their account; their key and data were destroyed"
+SCRUB_JOB = "scrub_after_erasure"  # done by a relay worker: it may take a while
 
 
 class Erasure:
     def __init__(self, store: ErasureStore, members: Members, factors: SecondFactors,
-                 keyring: Keyring, clock: Clock) -> None:
+                 keyring: Keyring, outbox: Outbox, clock: Clock) -> None:
         self._store = store
+        self._outbox = outbox
         self._members = members
         self._factors = factors
         self._keyring = keyring
@@ -39,7 +42,8 @@ class Erasure:
         """Delete the member's account for good, once their password (counted like a
         sign-in), their second factor (when they have one) and, where the door asks for it
         (`confirm_required`), their username typed out (`confirm`) say it is them and they
-        mean it. Then best effort: the database's files are scrubbed of what was deleted."""
+        mean it. Then the database's files are scrubbed of what was deleted, by a relay
+        worker (a VACUUM of a large database is not a request's work)."""
         username, _ = await self._members.check_password(member_id, password, "password",
                                                          client)
         typed = confirm.strip().lower() if isinstance(confirm, str) else ""
@@ -55,7 +59,11 @@ class Erasure:
         if erased is None:
             raise NotFound()
         log.info("account erased", shared_messages_deleted=erased.messages)
+        await self._outbox.enqueue(Job(SCRUB_JOB, {}), None)
+
+    async def scrub(self, _: dict[str, str]) -> None:
+        """The queued scrub, best effort: the erasure stands whatever happens here."""
         try:
             await self._store.scrub()
-        except StoreError as exc:  # erased all the same; the files later
+        except StoreError as exc:
             log.warning("scrubbing after an erasure failed", error=exc.__class__.__name__)
