@@ -234,7 +234,7 @@ async def test_a_members_key_rotates_while_they_read_search_and_get_mail(
     assert before == "ana"
 
     stopped = Watched("keys", "rotate-member", "ana", "--batch", "2", "--pause", "0.3",
-                      env=env)
+                      "--settle", "1", env=env)
     await stopped.until(r"\] [4-9]/12")
     stopped.proc.send_signal(signal.SIGINT)  # Ctrl-C: stops after the batch it is in
     code, err = await stopped.end()
@@ -251,8 +251,8 @@ async def test_a_members_key_rotates_while_they_read_search_and_get_mail(
     finally:
         await core.close()
 
-    out, _ = await run_cli("keys", "rotate-member", "ana", "--batch", "2", env=env,
-                           terminal=False)
+    out, _ = await run_cli("keys", "rotate-member", "ana", "--batch", "2", "--settle", "1",
+                           env=env, terminal=False)
     assert "ana has a new member key" in out and "1 drafts re-wrapped" in out
     core = await open_core(config, clock)
     try:

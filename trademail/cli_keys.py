@@ -44,6 +44,10 @@ def add_key_commands(sub: Any) -> None:
     parsers["retire"].add_argument("key_id", metavar="KEY_ID",
                                    help="the id `trademail keys status` shows")
     parsers["rotate-member"].add_argument("username", metavar="USERNAME")
+    parsers["rotate-member"].add_argument(
+        "--settle", type=float, default=60.0, metavar="SECONDS",
+        help="how long the previous key is kept once nothing is under it, for a send that "
+             "read it before the rotation began to land and be re-wrapped (default 60)")
 
 
 def _batch(value: str) -> int:
@@ -169,7 +173,7 @@ async def _rotate_member(config: Config, args: argparse.Namespace) -> int:
         result = await MemberRotation(stores.keys, stores.members, stores.mailbox,
                                       stores.correspondents, keyring).run(
             args.username, batch=args.batch, pause=max(0.0, args.pause),
-            progress=progress_bar("re-wrapping messages"),
+            settle=max(0.0, args.settle), progress=progress_bar("re-wrapping messages"),
             stopping=_stop_flag())
         member = await stores.members.member_by_username(args.username)
         if result.finished and member is not None:

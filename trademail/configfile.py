@@ -99,6 +99,11 @@ def _build(section: str | None, cls: Any, table: Mapping[str, Any], environ: Map
     return values
 
 
+# Environment variables of keys that were removed, and what takes their place.
+_GONE = {"TRADEMAIL_CRYPTO_RETIRED_KEY_FILES": "retired master keys now follow the current "
+         "one in the key file (see `trademail keys`); move them there"}
+
+
 def load_config(path: str | Path | None, environ: Mapping[str, str]) -> Config:
     """Read the TOML file (if any), apply TRADEMAIL_* overrides, check every value."""
     path = path or environ.get("TRADEMAIL_CONFIG") or None
@@ -122,6 +127,9 @@ def load_config(path: str | Path | None, environ: Mapping[str, str]) -> Config:
             raise ConfigError(f"[{section.name}]: must be a table")
         cls = section.default_factory
         values[section.name] = cls(**_build(section.name, cls, table, environ))  # type: ignore[operator]
+    for name, instead in _GONE.items():  # a key that is gone must not be dropped unheard
+        if name in environ:
+            raise ConfigError(f"{name}: no longer read; {instead}")
     config = Config(**values)
     if config.auth.absolute_timeout_seconds < config.auth.idle_timeout_seconds:
         raise ConfigError("[auth] absolute_timeout_seconds: must not be shorter than "

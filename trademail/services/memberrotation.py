@@ -17,7 +17,7 @@ BATCH = 500
 PASSES = 5
 # A send that read the member's key just before the rotation began may still write under
 # the previous key; the last check waits this long for it before the previous key goes.
-SETTLE_SECONDS = 2.0
+SETTLE_SECONDS = 60.0  # longer than any send that read the old key can take to land
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,14 @@ class MemberRotation:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     async def run(self, username: str, *, batch: int = BATCH, pause: float = 0.0,
+                  settle: float = SETTLE_SECONDS,
                   progress: Callable[[int, int], None] | None = None,
                   stopping: Callable[[], bool] = lambda: False) -> MemberRotated:
         """Rotate the member's key (or finish a rotation begun before), `batch` messages
         at a time with `pause` seconds between batches; stops after the batch it is in
-        when `stopping()` says so."""
+        when `stopping()` says so. The previous key goes only once nothing has been under
+        it for `settle` seconds: a send that read it before the rotation began lands, and
+        is re-wrapped, within that."""
         member = await self.members.member_by_username(username)
         if member is None:
             raise NotFound()
@@ -67,13 +70,15 @@ class MemberRotation:
                 return MemberRotated(messages, drafts, finished=False)
             drafts += await self._drafts(key)
             if not await self.keys.keys_not_under(member.id, key.key_id):
-                await self.sleep(SETTLE_SECONDS)
+                await self.sleep(settle)
                 if not await self.keys.keys_not_under(member.id, key.key_id):
                     break
         else:
             raise Conflict("content keys are still being wrapped under the member's "
                            "previous key; run this again")
-        await self.keys.finish_member_rotation(member.id, member.previous_member_key)
+        if not await self.keys.finish_member_rotation(member.id, member.previous_member_key):
+            raise Conflict("the member's previous key was re-wrapped meanwhile (a master-key "
+                           "rotation); run this again to finish")
         return MemberRotated(messages, drafts, finished=True)
 
     async def _walk(self, key: MemberKey, size: int, pause: float,
