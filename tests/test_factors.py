@@ -263,3 +263,25 @@ async def test_a_malformed_passkey_answer_is_refused_not_a_crash(
         assert resp.status == 422, text[:500]
         assert "not accepted" in text or "not a WebAuthn answer" in text
     assert 'data-factor="passkey"' not in await browser.page("/settings/two-step")
+
+
+async def test_a_hundred_wrong_codes_lock_the_second_step_for_a_day(
+        client: Any, browsers: Any, clock: FakeClock) -> None:
+    """However slowly they come, wrong codes stop at a hundred (NIST SP 800-63B): then
+    even the right code waits out the lockout."""
+    _, key, _ = await signed_in_with_app(browsers, clock)
+    body = {"username": "amina", "password": PASSWORD}
+
+    def wrong() -> str:
+        return f"{(int(totp(key, clock)) + 500000) % 1000000:06d}"
+
+    for _ in range(100):
+        clock.advance(900)  # past every back-off: only the count can stop them
+        resp = await client.post("/api/v1/tokens", json=body | {"second_factor": wrong()})
+        assert resp.status == 422, await resp.text()
+    clock.advance(900)
+    locked = await client.post("/api/v1/tokens", json=body | {"second_factor": totp(key, clock)})
+    assert locked.status == 429 and int(locked.headers["Retry-After"]) > 80000
+    clock.advance(86400)
+    again = await client.post("/api/v1/tokens", json=body | {"second_factor": totp(key, clock)})
+    assert again.status == 201, await again.text()

@@ -39,6 +39,7 @@ from trademail.store.factors import PASSKEY, TOTP, FactorRow, FactorStore
 CHALLENGE_SECONDS = 300
 PENDING_SECONDS = 600    # a sign-in waits this long for its second factor
 FREE_ATTEMPTS = 10       # wrong codes before each further try waits twice as long
+MOST_ATTEMPTS = 100      # then none for [auth] lockout_seconds (NIST 800-63B: at most 100)
 MAX_FACTORS = 10
 SIGNIN, CONFIRM, REGISTER = "signin", "confirm", "register"
 ASK = "enter a 6-digit code from your authenticator app, or one of your recovery codes"
@@ -226,7 +227,8 @@ class SecondFactors:
             raise InvalidInput.one(field, ASK + (", or use your passkey"
                                                  if any(f.kind == PASSKEY for f in factors)
                                                  else ""))
-        await self._members.limit(f"second factor:{member_id}", free=FREE_ATTEMPTS)
+        await self._members.limit(f"second factor:{member_id}", free=FREE_ATTEMPTS,
+                                  most=MOST_ATTEMPTS)
         try:
             if answer is not None:
                 await self._prove_passkey(member_id, answer, purpose)

@@ -346,16 +346,19 @@ class Members:
                                              free=auth.client_free_failures))
         return max(0.0, wait_until - now), resets
 
-    async def limit(self, subject: str, *, free: int) -> None:
+    async def limit(self, subject: str, *, free: int, most: int | None = None) -> None:
         """Count one costly or revealing action against `subject`: `free` a day, then each
-        further one waits twice as long as the last (raises Throttled)."""
+        waits twice as long as the last (Throttled); past `most`, none for lockout_seconds."""
         now = self._clock.now()
         subject = self.throttle_subject(subject)
+        lockout = self._auth.lockout_seconds
 
         def decide(state: dict[str, tuple[int, float]]) -> tuple[float, set[str]]:
             count, last = state[subject]
-            if count and now > last + self._auth.lockout_seconds:
+            if count and now > last + lockout:
                 return 0.0, {subject}
+            if most is not None and count >= most:
+                return last + lockout - now, set()
             return max(0.0, self._backoff_until(count, last, free=free) - now), set()
 
         wait = await self._throttles_store.reserve_signin_attempt([subject], now, decide)
