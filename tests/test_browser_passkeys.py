@@ -30,6 +30,16 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+async def on_localhost(aiohttp_server: Any, tmp_path: Path, store_url: str,
+                       clock: FakeClock) -> str:
+    """The app served on a free port, known to itself (and to WebAuthn) as localhost."""
+    port = free_port()
+    base = f"http://localhost:{port}"
+    config = make_config(tmp_path, store_url, TRADEMAIL_HTTP_PUBLIC_URL=base)
+    await aiohttp_server(await build_app(config, clock), host="127.0.0.1", port=port)
+    return base
+
+
 async def passkey_page(browser: Any, base: str) -> tuple[Any, Any, str]:
     """A page whose browser holds a virtual authenticator, and the authenticator's id."""
     page = await new_page(browser, base)
@@ -45,10 +55,7 @@ async def passkey_page(browser: Any, base: str) -> tuple[Any, Any, str]:
 async def test_a_member_adds_a_passkey_and_signs_in_with_it(
         aiohttp_server: Any, chromium: Any, tmp_path: Path, store_url: str,  # noqa: F811
         clock: FakeClock) -> None:
-    port = free_port()
-    base = f"http://localhost:{port}"
-    config = make_config(tmp_path, store_url, TRADEMAIL_HTTP_PUBLIC_URL=base)
-    await aiohttp_server(await build_app(config, clock), host="127.0.0.1", port=port)
+    base = await on_localhost(aiohttp_server, tmp_path, store_url, clock)
     page, cdp, authenticator = await passkey_page(chromium, base)
 
     await sign_up(page, "amina")
@@ -92,10 +99,7 @@ async def test_a_passkey_of_another_browser_does_not_sign_in(
         clock: FakeClock) -> None:
     """A member with a passkey, and a browser whose authenticator holds none for this
     site: the passkey button gets no answer, the sign-in stays waiting, no session."""
-    port = free_port()
-    base = f"http://localhost:{port}"
-    config = make_config(tmp_path, store_url, TRADEMAIL_HTTP_PUBLIC_URL=base)
-    await aiohttp_server(await build_app(config, clock), host="127.0.0.1", port=port)
+    base = await on_localhost(aiohttp_server, tmp_path, store_url, clock)
     page, _, _ = await passkey_page(chromium, base)
     await sign_up(page, "bako")
     await page.goto("/settings/two-step")

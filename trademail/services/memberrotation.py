@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from trademail.crypto import Keyring, MemberKey, MessageCipher
 from trademail.errors import Conflict, NotFound
 from trademail.services import validation
+from trademail.services.rotation import between_batches
 from trademail.store import CorrespondentStore, KeyStore, MailboxStore, MemberStore
 
 BATCH = 500
@@ -109,12 +110,8 @@ class MemberRotation:
             count += await self.keys.rekey_messages(key.member_id, swaps)
             after = rows[-1].message_id
             walked += len(rows)
-            if progress:
-                progress(walked, max(total, walked))
-            if stopping():
+            if await between_batches(walked, total, progress, stopping, pause, self.sleep):
                 return count, True
-            if pause:
-                await self.sleep(pause)
         return count, False
 
     async def _names(self, ids: set[str]) -> dict[str, str]:

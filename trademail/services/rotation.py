@@ -47,6 +47,19 @@ class Rotated:
     finished: bool
 
 
+async def between_batches(walked: int, total: int, progress: Progress | None,
+                          stopping: Callable[[], bool], pause: float,
+                          sleep: Callable[[float], Awaitable[None]]) -> bool:
+    """After a batch of a walk: tell `progress`, then whether to stop; else pause."""
+    if progress:
+        progress(walked, max(total, walked))
+    if stopping():
+        return True
+    if pause:
+        await sleep(pause)
+    return False
+
+
 @dataclass
 class MasterRotation:
     """Rotate the master key with the servers running. The new key is written to the key
@@ -130,12 +143,8 @@ class MasterRotation:
             count += len(keys)
             after = batch[-1].member_id
             walked += len(batch)
-            if progress:
-                progress(walked, max(total, walked))
-            if stopping():
+            if await between_batches(walked, total, progress, stopping, pause, self.sleep):
                 return count, True
-            if pause:
-                await self.sleep(pause)
         return count, False
 
     async def _system_keys(self) -> None:
