@@ -416,3 +416,36 @@ async def test_an_account_with_a_second_factor_needs_it_to_be_deleted(
                                json={"password": PASSWORD, "second_factor": codes[0]})
     assert resp.status == 204, await resp.text()
     assert not await db.fetchval("SELECT 1 FROM members WHERE username = 'bob'")
+
+
+async def test_what_a_delivery_racing_the_erasure_wrote_is_swept_after_it(
+        client: Any) -> None:
+    """A delivery that read Alice's row a moment before her erasure committed writes her
+    mailbox row, word index and notification after it: the erasure's scrub job takes them,
+    and leaves Bob's copy of the message alone."""
+    alice, bob = await register_all(client, "alice", "bob")
+    sent = await send(client, bob, ["alice"], subject="Late")
+    db = client.app[CORE].stores.db
+    alice_id, bob_id = [await db.fetchval("SELECT id FROM members WHERE username = $1", m)
+                        for m in ("alice", "bob")]
+    entry = await db.fetchrow("SELECT member_id, message_id, thread_id, folder, unread, "
+                              "content_key FROM mailbox WHERE member_id = $1", alice_id)
+    words = await db.fetch("SELECT member_id, token, message_id FROM word_index "
+                           "WHERE member_id = $1", alice_id)
+    resp = await client.delete("/api/v1/me", headers=alice.auth, json={"password": PASSWORD})
+    assert resp.status == 204
+    await jobs_done(client)
+    # What the racing delivery commits once the erasure has.
+    await db.execute("INSERT INTO mailbox (member_id, message_id, thread_id, folder, unread, "
+                     "content_key) VALUES ($1, $2, $3, $4, $5, $6)", *tuple(entry))
+    await db.executemany("INSERT INTO word_index (member_id, token, message_id) "
+                         "VALUES ($1, $2, $3)", [tuple(w) for w in words])
+    await db.execute("INSERT INTO outbox (id, kind, member_id, created_at, next_attempt_at, "
+                     "payload_ct) VALUES ($1, 'mail', $2, 0, 1e12, $3)",  # not due: kept
+                     "f" * 32, alice_id, b"sealed")
+    await client.app[CORE].erasure.scrub({})
+    for table in ("mailbox", "word_index", "outbox"):
+        assert not await db.fetchval(
+            f"SELECT count(*) FROM {table} WHERE member_id = $1", alice_id), table  # noqa: S608
+    assert await db.fetchval("SELECT count(*) FROM mailbox WHERE member_id = $1 AND "
+                             "message_id = $2", bob_id, sent["id"]) == 1

@@ -108,6 +108,18 @@ class ErasureStore:
         return Erased(orphans)
 
     async def scrub(self) -> None:
-        """After an erasure, best effort: what the deleted rows left in the database's files
-        made unreachable (see `Database.scrub`)."""
+        """After an erasure: what a delivery racing it wrote for a former member (it read
+        their row a moment before the erasure committed) goes too, with a message no one
+        else holds; then, best effort, what the deleted rows left in the database's files
+        is made unreachable (see `Database.scrub`)."""
+        async with self.db.transaction() as tx:
+            late = await tx.fetch("DELETE FROM mailbox WHERE member_id IN "
+                                  "(SELECT id FROM former_members) RETURNING message_id")
+            for table in ("word_index", "outbox"):
+                await tx.execute(f"DELETE FROM {table} WHERE member_id IN "
+                                 "(SELECT id FROM former_members)")
+            for row in late:
+                await tx.execute("DELETE FROM messages WHERE id = $1 AND NOT EXISTS "
+                                 "(SELECT 1 FROM mailbox WHERE message_id = $1)",
+                                 row["message_id"])
         await self.db.scrub(TOUCHED)
