@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import fcntl
 import os
 import pty
 import re
@@ -316,3 +317,21 @@ async def test_keys_from_a_variable_or_a_command(tmp_path: Path, store_url: str,
 
 def _id_of(secret: str) -> str:
     return Key(base64.b64decode(secret)).id.hex()
+
+
+async def test_two_rotations_never_run_at_once(tmp_path: Path, store_url: str,
+                                               clock: FakeClock) -> None:
+    """Each would write a new key first in the file, and the second file would leave the
+    first key out while data is wrapped under it: a second run is refused, the file as it
+    was."""
+    key = tmp_path / "master.key"
+    config = make_config(tmp_path, store_url, TRADEMAIL_CRYPTO_MASTER_KEY="",
+                         TRADEMAIL_CRYPTO_MASTER_KEY_FILE=str(key))
+    await (await open_core(config, clock)).close()
+    before = key.read_bytes()
+    with (tmp_path / ".master.key.lock").open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # a rotation running now
+        for command in (("keys", "rotate-master"), ("keys", "retire", "0" * 16)):
+            refused = await _fails(*command, env=_env(tmp_path, store_url, key))
+            assert "is running on this key file" in refused and "Traceback" not in refused
+    assert key.read_bytes() == before

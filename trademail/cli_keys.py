@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import structlog
 
 from trademail.config import Config
+from trademail.errors import TradeMailError
 
 log = structlog.get_logger("trademail")
 
@@ -69,7 +71,25 @@ def run_key_command(config: Config, args: argparse.Namespace) -> int:
     command: Callable[[Config, argparse.Namespace], Any] = {
         "status": _status, "rotate-master": _rotate_master, "retire": _retire,
         "rotate-member": _rotate_member}[args.keys_command]
+    if args.keys_command in ("rotate-master", "retire"):
+        with _alone(config):
+            return int(asyncio.run(command(config, args)) or 0)
     return int(asyncio.run(command(config, args)) or 0)
+
+
+@contextmanager
+def _alone(config: Config) -> Iterator[None]:
+    """One command that writes the key file at a time: two rotations run at once would
+    each write a new key, and the second file would leave the first one's key out."""
+    path = config.master_key_path.with_name(f".{config.master_key_path.name}.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as held:
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise TradeMailError("another `trademail keys rotate-master` or `keys retire` "
+                                 "is running on this key file; let it finish") from None
+        yield
 
 
 @asynccontextmanager
