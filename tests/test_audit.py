@@ -181,7 +181,25 @@ async def test_emptying_the_head_or_widening_the_legacy_part_reseals_nothing(
     # Calling the changed entries "from before the chain" breaks the chain's first MAC.
     await _sql(store_url, "UPDATE audit_head SET legacy = 2")
     widened = _verify(tmp_path, store_url)
-    assert widened.returncode == 1 and "BROKEN at entry 3" in widened.stderr
+    assert widened.returncode == 1 and "BROKEN at entry 1" in widened.stderr
+
+
+async def test_the_whole_log_cannot_be_passed_off_as_from_before_the_chain(
+        tmp_path: Path, store_url: str) -> None:
+    """Rewritten, MACs dropped and all of it counted as legacy: the noted head catches it,
+    and so do MACs left in place."""
+    await _entries(tmp_path, store_url, 5)
+    noted = re.search(r"head (\S+)", _verify(tmp_path, store_url).stdout)
+    assert noted
+    emptied_head = ("UPDATE audit_head SET legacy = seq, mac = X''"
+                    if store_url.startswith("sqlite")
+                    else "UPDATE audit_head SET legacy = seq, mac = ''::bytea")
+    await _sql(store_url, "UPDATE audit_log SET detail = 'nothing happened'", emptied_head)
+    kept_macs = _verify(tmp_path, store_url)
+    assert kept_macs.returncode == 1 and "BROKEN at entry 1" in kept_macs.stderr
+    await _sql(store_url, "UPDATE audit_log SET mac = NULL")
+    against_noted = _verify(tmp_path, store_url, "--noted", noted.group(1))
+    assert against_noted.returncode == 1 and "BROKEN" in against_noted.stderr
 
 
 async def test_entries_cut_off_the_end_show_against_a_noted_head(tmp_path: Path,

@@ -220,10 +220,14 @@ class _Walk:
 
     def step(self, row: ChainedRow, noted: tuple[int, bytes] | None, legacy: int) -> bool:
         place = self.checked + 1
-        if row.seq == place <= legacy:  # from before the chain: nothing to check it by
-            self.checked = place
+        if row.seq == place <= legacy and row.mac is None and (noted is None
+                                                              or noted[0] > legacy):
+            self.checked = place  # from before the chain: nothing to check it by
             return True
-        if row.seq != place:
+        if place <= legacy:  # a MAC (or a noted head) there: chained entries called legacy
+            self.broken = (place, row.row.id, f"entry {place} is counted as from before the "
+                                              "chain, but the chain covered it")
+        elif row.seq != place:
             self.broken = (place, None, f"entry {place} is missing (deleted, or moved to "
                                         f"place {row.seq})")
         elif row.mac is None or row.mac != self._keyring.audit_mac(

@@ -59,7 +59,11 @@ class Erasure:
         if erased is None:
             raise NotFound()
         log.info("account erased", shared_messages_deleted=erased.messages)
-        await self._outbox.enqueue(Job(SCRUB_JOB, {}), None)
+        try:  # the account is gone whatever happens here; housekeeping sweeps again
+            await self._outbox.enqueue(Job(SCRUB_JOB, {}), None)
+        except StoreError as exc:
+            log.warning("the scrub after an erasure was not queued",
+                        error=exc.__class__.__name__)
 
     async def scrub(self, _: dict[str, str]) -> None:
         """The queued scrub, best effort: the erasure stands whatever happens here."""

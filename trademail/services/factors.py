@@ -132,6 +132,7 @@ class SecondFactors:
         """Keep the authenticator app the member scanned, once it gives a right code. The
         new recovery codes when this is the member's first factor (shown once), else []."""
         label = self._name(name, "Authenticator app")
+        await self._room_for_one(member_id)
         secret = self._open_setup(member_id, setup)
         try:  # checked first: a recovery code given to prove it is them is spent only then
             step = totp_step(secret, code if isinstance(code, str) else "",
@@ -165,13 +166,16 @@ class SecondFactors:
         label = self._name(name, "Passkey")
         party = self._need_party()
         answer = credential if isinstance(credential, str) else ""
-        await self.reauthenticate(member_id, proof)
-        try:
+        await self._room_for_one(member_id)
+        try:  # the new passkey first: a code given to prove it is them is spent only then
             _, challenge = credential_of(answer)
             kept = await self._take(member_id, REGISTER, challenge)
             new = party.verify_registration(answer, kept)
+            if await self._store.passkey(new.credential_id) is not None:
+                raise FactorRejected("this passkey is registered already")
         except FactorRejected as exc:
             raise InvalidInput.one("credential", str(exc)) from None
+        await self.reauthenticate(member_id, proof)
         now = self._clock.now()
         return await self._add(FactorRow(member_id, new_id(now), PASSKEY, label, None,
                                          new.credential_id, new.public_key, new.sign_count, now))
@@ -195,11 +199,14 @@ class SecondFactors:
             member_id, [self._code_digest(member_id, c) for c in codes])
         return codes
 
-    async def _add(self, row: FactorRow) -> list[str]:
-        existing = await self._store.factors_of(row.member_id)
-        if len(existing) >= MAX_FACTORS:
+    async def _room_for_one(self, member_id: str) -> None:
+        if len(await self._store.factors_of(member_id)) >= MAX_FACTORS:
             raise InvalidInput.one("name", f"you have {MAX_FACTORS} second factors already; "
                                            "remove one first")
+
+    async def _add(self, row: FactorRow) -> list[str]:
+        await self._room_for_one(row.member_id)  # again: another form may have added one
+        existing = await self._store.factors_of(row.member_id)
         codes = [] if existing else new_recovery_codes()
         try:
             await self._store.add_factor(row, [self._code_digest(row.member_id, c)

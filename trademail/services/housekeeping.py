@@ -27,6 +27,7 @@ class Housekeeping:
         self._conduct_store = stores.conduct
         self._directory_store = stores.directory
         self._upload_store = stores.uploads
+        self._erasure_store = stores.erasure
         self._clock = clock
         self._signin_keep_seconds = signin_keep_seconds
 
@@ -41,6 +42,7 @@ class Housekeeping:
         await self._conduct_store.forget_sends(now - SEND_LOG_KEEP_SECONDS)
         await self._directory_store.forget_views(now - CONTACT_VIEWS_KEEP_SECONDS)
         await self._upload_store.forget_unsent(now - UNSENT_UPLOAD_KEEP_SECONDS)
+        await self._erasure_store.sweep_late()  # a delivery that raced an erasure
         await self._directory_store.index_unindexed(directory_words, now=now)
         await self._directory_store.code_countries(region_code)
         if self._sessions is not None:

@@ -107,11 +107,10 @@ class ErasureStore:
             await self._chain.append(tx, [audit])  # last: the chain's head is locked till commit
         return Erased(orphans)
 
-    async def scrub(self) -> None:
-        """After an erasure: what a delivery racing it wrote for a former member (it read
-        their row a moment before the erasure committed) goes too, with a message no one
-        else holds; then, best effort, what the deleted rows left in the database's files
-        is made unreachable (see `Database.scrub`)."""
+    async def sweep_late(self) -> None:
+        """What a delivery racing an erasure wrote for the former member (it read their row
+        a moment before the erasure committed) goes too, with a message no one else holds.
+        Done after each erasure and by housekeeping, for one that lands later still."""
         async with self.db.transaction() as tx:
             late = await tx.fetch("DELETE FROM mailbox WHERE member_id IN "
                                   "(SELECT id FROM former_members) RETURNING message_id")
@@ -122,4 +121,9 @@ class ErasureStore:
                 await tx.execute("DELETE FROM messages WHERE id = $1 AND NOT EXISTS "
                                  "(SELECT 1 FROM mailbox WHERE message_id = $1)",
                                  row["message_id"])
+
+    async def scrub(self) -> None:
+        """After an erasure: the late sweep, then, best effort, what the deleted rows left
+        in the database's files is made unreachable (see `Database.scrub`)."""
+        await self.sweep_late()
         await self.db.scrub(TOUCHED)
