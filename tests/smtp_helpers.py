@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiosmtplib
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 
@@ -50,3 +51,25 @@ class Smarthost:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.stop()
+
+
+async def transaction(port: int, mail_from: str, rcpts: list[str], data: bytes,
+                      size: int | None = None) -> tuple[int, str]:
+    """One SMTP transaction on a real socket; the first reply that is not a success, else
+    DATA's."""
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False,
+                               timeout=10) as smtp:
+        await smtp.ehlo()
+        options = f" SIZE={size}" if size is not None else ""
+        reply = await smtp.execute_command(b"MAIL", f"FROM:<{mail_from}>{options}".encode())
+        if reply.code != 250:
+            return reply.code, reply.message
+        for rcpt in rcpts:
+            reply = await smtp.execute_command(b"RCPT", f"TO:<{rcpt}>".encode())
+            if reply.code != 250:
+                return reply.code, reply.message
+        try:
+            reply = await smtp.data(data)
+        except aiosmtplib.SMTPDataError as exc:
+            return exc.code, exc.message
+        return reply.code, reply.message

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiosmtplib
 import pytest
 from aiohttp import FormData
 
 from tests.helpers import OUTBOUND, PASSWORD, Member, jobs_done, make_config, register_all, send
+from tests.smtp_helpers import transaction
 from tests.test_backup import _dump_and_restore
 from tests.test_factors import signed_in_with_app, totp
 from trademail.app import CORE, open_core
@@ -317,22 +317,8 @@ async def _capture_web(db: Any, member_id: str) -> Before:
 
 
 async def _smtp(client: Any, mail_from: str, rcpt: str, data: bytes) -> tuple[int, str]:
-    """One SMTP transaction through the gateway's real socket: the first reply that is not
-    a success, else DATA's."""
-    port = int(client.app[SMTP_GATEWAY].address[1])
-    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False,
-                               timeout=10) as smtp:
-        await smtp.ehlo()
-        reply = await smtp.execute_command(b"MAIL", f"FROM:<{mail_from}>".encode())
-        if reply.code == 250:
-            reply = await smtp.execute_command(b"RCPT", f"TO:<{rcpt}>".encode())
-        if reply.code != 250:
-            return reply.code, reply.message
-        try:
-            reply = await smtp.data(data)
-        except aiosmtplib.SMTPDataError as exc:
-            return exc.code, exc.message
-        return reply.code, reply.message
+    """One SMTP transaction through the gateway's real socket."""
+    return await transaction(int(client.app[SMTP_GATEWAY].address[1]), mail_from, [rcpt], data)
 
 
 async def _notification_to(client: Any, address: str) -> EmailMessage:

@@ -13,12 +13,11 @@ from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
-import aiosmtplib
 import pytest
 
 from tests.browser_helpers import Browser
 from tests.helpers import OUTBOUND, Member, make_config, register, register_all, send
-from tests.smtp_helpers import Captured, Smarthost
+from tests.smtp_helpers import Captured, Smarthost, transaction
 from trademail.app import CORE, build_app
 from trademail.appkeys import MEMBERS, NOTIFICATIONS, SMTP_GATEWAY
 from trademail.config import Config
@@ -43,22 +42,7 @@ class Gateway:
     async def deliver(self, mail_from: str, rcpts: list[str], data: bytes,
                       size: int | None = None) -> tuple[int, str]:
         """One SMTP transaction; the first reply that is not a success, else DATA's."""
-        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=self.port, start_tls=False,
-                                   timeout=10) as smtp:
-            await smtp.ehlo()
-            options = f" SIZE={size}" if size is not None else ""
-            reply = await smtp.execute_command(b"MAIL", f"FROM:<{mail_from}>{options}".encode())
-            if reply.code != 250:
-                return reply.code, reply.message
-            for rcpt in rcpts:
-                reply = await smtp.execute_command(b"RCPT", f"TO:<{rcpt}>".encode())
-                if reply.code != 250:
-                    return reply.code, reply.message
-            try:
-                reply = await smtp.data(data)
-            except aiosmtplib.SMTPDataError as exc:
-                return exc.code, exc.message
-            return reply.code, reply.message
+        return await transaction(self.port, mail_from, rcpts, data, size)
 
     async def mails(self, count: int) -> list[Captured]:
         """Wait (on real I/O, not on time) until the smarthost holds `count` mails."""
