@@ -181,6 +181,10 @@ class AuthConfig:
         _between(1, 100), default=100)
     lockout_seconds: int = _key("How long an account stays locked after account_max_failures.",
                                 _between(1, 30 * 86400), default=86400)
+    device_cookie_days: int = _key(
+        "A browser that signed in keeps a device cookie this long: its password tries are "
+        "counted apart, so a guesser who slows or locks the account does not lock out its "
+        "owner there.", _between(1, 366), default=90)
     client_free_failures: int = _key(
         "Failed sign-ins from one client address before it must wait.",
         _between(1, 10000), default=30)

@@ -53,10 +53,11 @@ class Account:
             sessions=tuple(await self._sessions.list(visit)),
             tokens=tuple(await self._tokens.list(visit.member_id)))
 
-    async def change_password(self, visit: Visit, *, proof: Proof, new: object) -> None:
+    async def change_password(self, visit: Visit, *, proof: Proof, new: object) -> str:
         """Set a new password, once the current one and the second factor (when the member
         has one) prove it is them; every other session and every API token of the member
-        ends, and every reset link."""
+        ends, and every reset link, and every device cookie. The answer is this browser's
+        new device cookie."""
         clean: list[str] = []
 
         def check(username: str, address: str) -> None:  # before a code is spent on it
@@ -70,3 +71,4 @@ class Account:
                                                    visit.session_id)
         await self._audit.by_member(visit.member_id, PASSWORD_CHANGED,
                                     "other sessions ended, API tokens revoked")
+        return await self._members.device_cookie(visit.member_id)

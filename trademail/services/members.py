@@ -23,8 +23,10 @@ from trademail.errors import (
 from trademail.ids import new_id
 from trademail.services import validation
 from trademail.services.audit import SIGNIN_FAILED, SOMEONE, Audit
+from trademail.services.backoff import signin_wait, subject_wait
 from trademail.services.contacts import find_contacts, region_code
 from trademail.services.contactsection import KIND_LABELS
+from trademail.services.devices import DeviceCookies
 from trademail.services.identities import Alias, Party, Profile, SignedIn, retired_name
 from trademail.services.reserved import claims_staff
 from trademail.services.standing import BANNED, FREE, STAFF
@@ -91,6 +93,7 @@ class Members:
         self._auth = auth
         self._relay_domain = relay_domain
         self._retired = partial(retired_name, keyring)  # an erased member's names stay theirs
+        self._devices = DeviceCookies(keyring, clock, auth)
 
     async def prepare(self, *, username: object, password: object, email: object,
                       company: object, country: object,
@@ -266,8 +269,9 @@ class Members:
         raise Conflict("no free alias could be drawn; try again", "aliases")
 
     async def sign_in(self, username: object, password: object, client: str, *,
-                      door: str = "password check") -> SignedIn:
-        """Check a password, throttled per account and per client address; a wrong one for
+                      door: str = "password check", device: object = None) -> SignedIn:
+        """Check a password, throttled per account and per client address, or, from a
+        browser holding the member's device cookie, per that cookie alone; a wrong one for
         a member is in their audit log, with the `door` it was tried at.
 
         Unknown usernames cost the same Argon2 work and get the same answer as wrong
@@ -276,17 +280,16 @@ class Members:
         username = validation.plain_text(username, "username")
         password = validation.plain_text(password, "password")
         name = username.strip().lower()[:64]
-        account = self.throttle_subject(f"account:{name}")
-        client = self.throttle_subject(f"client:{client}")
+        member = await self._members_store.member_by_username(name)
+        subjects = self._signin_subjects(name, client, self._devices.nonce(device, member))
         now = self._clock.now()
         # The attempt counts as a failure before the password is checked, in one atomic
         # step with the decision to let it through, so parallel guesses cannot slip past.
         wait = await self._throttles_store.reserve_signin_attempt(
-            [account, client], now, lambda state: self._throttle(state, account, client, now))
+            subjects, now, lambda state: signin_wait(state, subjects, now, self._auth))
         if wait > 0:
             metrics.SIGNIN_FAILURES.labels("throttled").inc()
             raise Throttled(wait)
-        member = await self._members_store.member_by_username(name)
         normalized = unicodedata.normalize("NFKC", password)[
             :validation.MAX_PASSWORD_LENGTH]
         ok, rehashed = await self._hasher.verify(member.password_hash if member else None,
@@ -300,10 +303,26 @@ class Members:
             raise AuthenticationFailed()
         if member.status == BANNED:  # told only to whoever knows the password
             raise AuthenticationFailed("this account has been closed by TradeStaff")
-        await self._throttles_store.signin_succeeded(account, client)
+        await self._throttles_store.signin_succeeded(subjects[0], subjects[-1])
         if rehashed:
             await self._members_store.set_password_hash(member.id, rehashed)
         return SignedIn(member.id, member.username, member.company, member.tier == STAFF)
+
+    def _signin_subjects(self, name: str, client: str, device: str | None) -> list[str]:
+        """[account, client] for a try from anywhere; [the cookie] from a browser the
+        member signed in on before: its tries neither count against the account (which
+        a guesser may hold locked) nor are held back by it."""
+        if device is not None:
+            return [self.throttle_subject(f"device:{device}")]
+        return [self.throttle_subject(f"account:{name}"),
+                self.throttle_subject(f"client:{client}")]
+
+    async def device_cookie(self, member_id: str) -> str:
+        """A device cookie for a browser that has just completed a sign-in."""
+        member = await self._members_store.member_by_id(member_id)
+        if member is None:
+            raise AuthenticationFailed("this account no longer exists")
+        return self._devices.issue(member)
 
     async def check_password(self, member_id: str, password: object, field: str,
                              client: str) -> tuple[str, str]:
@@ -326,42 +345,14 @@ class Members:
         await self._throttles_store.signin_succeeded(self.throttle_subject(f"account:{username}"),
                                            self.throttle_subject(f"client:{client}"))
 
-    def _throttle(self, state: dict[str, tuple[int, float]], account: str, client: str,
-                  now: float) -> tuple[float, set[str]]:
-        """(seconds to wait, subjects whose count starts over) for the failures so far."""
-        auth = self._auth
-        fails, last = state[account]
-        client_fails, client_last = state[client]
-        resets: set[str] = set()
-        if fails >= auth.account_max_failures:
-            if now < last + auth.lockout_seconds:
-                return last + auth.lockout_seconds - now, resets
-            resets.add(account)
-            fails = 0
-        if client_fails and now > client_last + auth.lockout_seconds:
-            resets.add(client)
-            client_fails = 0
-        wait_until = max(self._backoff_until(fails, last, free=auth.account_free_failures),
-                         self._backoff_until(client_fails, client_last,
-                                             free=auth.client_free_failures))
-        return max(0.0, wait_until - now), resets
-
     async def limit(self, subject: str, *, free: int, most: int | None = None) -> None:
         """Count one costly or revealing action against `subject`: `free` a day, then each
         waits twice as long as the last (Throttled); past `most`, none for lockout_seconds."""
         now = self._clock.now()
         subject = self.throttle_subject(subject)
-        lockout = self._auth.lockout_seconds
-
-        def decide(state: dict[str, tuple[int, float]]) -> tuple[float, set[str]]:
-            count, last = state[subject]
-            if count and now > last + lockout:
-                return 0.0, {subject}
-            if most is not None and count >= most:
-                return last + lockout - now, set()
-            return max(0.0, self._backoff_until(count, last, free=free) - now), set()
-
-        wait = await self._throttles_store.reserve_signin_attempt([subject], now, decide)
+        wait = await self._throttles_store.reserve_signin_attempt(
+            [subject], now, lambda state: subject_wait(state[subject], subject, now,
+                                                       self._auth, free=free, most=most))
         if wait > 0:
             raise Throttled(wait)
 
@@ -392,9 +383,3 @@ class Members:
             return (last + DAY - now if count >= per_day else 0.0), set()
 
         return await self._throttles_store.reserve_signin_attempt([subject], now, decide) <= 0
-
-    def _backoff_until(self, failures: int, last: float, *, free: int) -> float:
-        """Each failure past the free ones doubles the wait, up to max_backoff_seconds."""
-        if failures < free:
-            return 0.0
-        return last + min(2.0 ** min(failures - free, 32), self._auth.max_backoff_seconds)

@@ -46,6 +46,7 @@ class Visit:
     created_at: float
     last_seen_at: float     # the last request that counted as activity
     staff: bool = False     # TradeStaff: the console is theirs
+    device: str = ""        # at a completed sign-in: the browser's new device cookie
 
 
 @dataclass(frozen=True)
@@ -91,11 +92,13 @@ class Sessions:
     # ------------------------------------------------------------------ starting and ending
 
     async def sign_in(self, username: object, password: object, *, client: str,
-                      user_agent: str,
-                      replacing: str | None = None) -> tuple[Visit, str] | SecondStep:
-        """Check the password and start a new session (it and its cookie token), or, when
-        the member has a second factor, a sign-in that waits for it."""
-        member = await self._members.sign_in(username, password, client, door="web")
+                      user_agent: str, replacing: str | None = None,
+                      device: str | None = None) -> tuple[Visit, str] | SecondStep:
+        """Check the password (counted against the browser's device cookie when it holds
+        the member's) and start a new session (it and its cookie token), or, when the
+        member has a second factor, a sign-in that waits for it."""
+        member = await self._members.sign_in(username, password, client, door="web",
+                                             device=device)
         if await self._factors.required(member.id):
             return SecondStep(await self._factors.begin_signin(member.id))
         return await self._start(member.id, member.username, member.company, user_agent,
@@ -130,7 +133,8 @@ class Sessions:
         await self._store.forget_sessions(*self._ended_before(now), member_id=member_id)
         await self._audit.record(member_actor(member_id), SIGNED_IN, member_id,
                                  f"web: {row.device}")
-        return self._visit(row, username, company, token, now, staff=staff), token
+        visit = self._visit(row, username, company, token, now, staff=staff)
+        return replace(visit, device=await self._members.device_cookie(member_id)), token
 
     async def sign_out(self, token: str) -> None:
         """End this browser's session on the server: its cookie is worthless from now on."""

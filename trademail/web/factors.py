@@ -78,7 +78,7 @@ async def verify(request: web.Request) -> web.Response:
     form = await read_form(request)
     next_path = safe_next(form.get("next"))
     try:
-        _, token = await request.app[SESSIONS].finish_sign_in(
+        started = await request.app[SESSIONS].finish_sign_in(
             request.cookies.get(_pending_cookie(request)), code=form.get("code"),
             passkey=form.get("passkey_assertion"),
             user_agent=request.headers.get("User-Agent", ""), replacing=session_token(request))
@@ -93,7 +93,7 @@ async def verify(request: web.Request) -> web.Response:
                 "next": next_path, "values": {}, "errors": field_errors(exc)},
                 status=form_status(exc))
     response = redirect(next_path)
-    start_session(request, response, token)
+    start_session(request, response, started)
     del_cookie(request, response, _pending_cookie(request))
     return response
 

@@ -143,11 +143,15 @@ def cookie_names(request: web.Request) -> tuple[str, str, str]:
     return prefix + "tm_session", prefix + "tm_browser", prefix + "tm_notice"
 
 
+def device_cookie_name(request: web.Request) -> str:
+    return ("__Host-" if request.app[CONFIG].secure_cookies else "") + "tm_device"
+
+
 def set_cookie(request: web.Request, response: web.StreamResponse, name: str,
-                value: str) -> None:
-    # No Expires or Max-Age: closing the browser ends it too.
+               value: str, *, max_age: int | None = None) -> None:
+    # Without max_age (no Expires or Max-Age), closing the browser ends it too.
     response.set_cookie(name, value, path="/", httponly=True, samesite="Lax",
-                        secure=request.app[CONFIG].secure_cookies)
+                        secure=request.app[CONFIG].secure_cookies, max_age=max_age)
 
 
 def del_cookie(request: web.Request, response: web.StreamResponse, name: str) -> None:
@@ -155,10 +159,21 @@ def del_cookie(request: web.Request, response: web.StreamResponse, name: str) ->
                         secure=request.app[CONFIG].secure_cookies)
 
 
-def start_session(request: web.Request, response: web.StreamResponse, token: str) -> None:
+def start_session(request: web.Request, response: web.StreamResponse,
+                  started: tuple[Visit, str]) -> None:
+    """The session's cookie, and the device cookie that lets this browser sign in again
+    while a guesser holds the account locked (kept past sign-out: that is its point)."""
+    visit, token = started
     session, browser, _ = cookie_names(request)
     set_cookie(request, response, session, token)
     del_cookie(request, response, browser)
+    if visit.device:
+        remember_device(request, response, visit.device)
+
+
+def remember_device(request: web.Request, response: web.StreamResponse, cookie: str) -> None:
+    days = request.app[CONFIG].auth.device_cookie_days
+    set_cookie(request, response, device_cookie_name(request), cookie, max_age=days * 86400)
 
 
 def end_session(request: web.Request, response: web.StreamResponse) -> None:

@@ -27,7 +27,14 @@ from trademail.services.factors import Proof
 from trademail.services.tokens import SCOPES
 from trademail.web import request as cookies
 from trademail.web.pages import field_errors, form_status, page
-from trademail.web.request import FORM_ERRORS, VISIT, read_form, redirect, visit_of
+from trademail.web.request import (
+    FORM_ERRORS,
+    VISIT,
+    read_form,
+    redirect,
+    remember_device,
+    visit_of,
+)
 
 routes = web.RouteTableDef()
 TOKEN_LIFETIMES = {"30": 30 * 86400, "90": 90 * 86400, "365": 365 * 86400}
@@ -123,14 +130,16 @@ async def section_page(request: web.Request) -> web.Response:
 async def change_password(request: web.Request) -> web.Response:
     form = await read_form(request)
     try:
-        await request.app[ACCOUNT].change_password(
+        device = await request.app[ACCOUNT].change_password(
             visit_of(request), new=form.get("new_password"),
             proof=Proof(form.get("current_password"), form.get("second_factor"),
                         form.get("passkey_assertion"), client_address(request),
                         field="current_password"))
     except FORM_ERRORS as exc:
         return await refused(request, "password", exc)
-    return redirect(section_url("password"), "password", request=request)
+    response = redirect(section_url("password"), "password", request=request)
+    remember_device(request, response, device)
+    return response
 
 
 @routes.post("/settings/email")

@@ -36,6 +36,7 @@ from trademail.web.pages import field_errors, form_status, page
 from trademail.web.render import STATIC_DIR, quoted
 from trademail.web.request import (
     FORM_ERRORS,
+    device_cookie_name,
     end_session,
     public,
     read_form,
@@ -106,7 +107,8 @@ async def signin(request: web.Request) -> web.Response:
     try:
         started = await request.app[SESSIONS].sign_in(
             form.get("username"), form.get("password"), client=client_address(request),
-            user_agent=request.headers.get("User-Agent", ""), replacing=session_token(request))
+            user_agent=request.headers.get("User-Agent", ""), replacing=session_token(request),
+            device=request.cookies.get(device_cookie_name(request)))
     except FORM_ERRORS as exc:
         return await page(request, "signin.html", {
             "next": next_path, "values": {"username": _text(form, "username")},
@@ -114,7 +116,7 @@ async def signin(request: web.Request) -> web.Response:
     if isinstance(started, SecondStep):
         return second_step(request, started, next_path)
     response = redirect(next_path)
-    start_session(request, response, started[1])
+    start_session(request, response, started)
     return response
 
 
@@ -129,7 +131,7 @@ async def signup_form(request: web.Request) -> web.Response:
 async def signup(request: web.Request) -> web.Response:
     form = await read_form(request)
     try:
-        _, token = await request.app[SESSIONS].sign_up(
+        started = await request.app[SESSIONS].sign_up(
             username=form.get("username"), password=form.get("password"),
             email=form.get("email"), company=form.get("company"), country=form.get("country"),
             user_agent=request.headers.get("User-Agent", ""), client=client_address(request))
@@ -138,7 +140,7 @@ async def signup(request: web.Request) -> web.Response:
             "values": {f: _text(form, f) for f in SIGNUP_FIELDS},
             "errors": field_errors(exc)}, status=form_status(exc))
     response = redirect("/inbox", "welcome", request=request)
-    start_session(request, response, token)
+    start_session(request, response, started)
     return response
 
 
