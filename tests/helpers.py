@@ -128,18 +128,19 @@ class Member:
 
 
 async def register(client: Any, username: str, *, email: str | None = None,
-                   scopes: list[str] | None = None, confirmed: bool = True) -> Member:
+                   scopes: list[str] | None = None, confirmed: bool = True,
+                   password: str = PASSWORD) -> Member:
     """Sign a member up through the API, confirm their address by the link mailed to it
     (unless `confirmed` is False), and hand back a token with all scopes (or `scopes`)."""
     email = email or f"{username}@real-{username}.example"
     resp = await client.post("/api/v1/members", json={
-        "username": username, "password": PASSWORD, "email": email,
+        "username": username, "password": password, "email": email,
         "company": f"{username.title()} Trading Ltd", "country": "Kenya"})
     assert resp.status == 201, await resp.text()
     alias = (await resp.json())["aliases"][0]["address"]
     if confirmed:
         await confirm(client, email)
-    body: dict[str, Any] = {"username": username, "password": PASSWORD, "name": "tests"}
+    body: dict[str, Any] = {"username": username, "password": password, "name": "tests"}
     if scopes is not None:
         body["scopes"] = scopes
     resp = await client.post("/api/v1/tokens", json=body)
