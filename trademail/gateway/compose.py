@@ -64,8 +64,11 @@ _TOKEN = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]{1,64}")
 
 def _clean(text: str, limit: int = 200) -> str:
     """One header-safe line: no control characters or line separators (U+2028 and the
-    like are not printable), bounded."""
-    return "".join(c if c.isprintable() else " " for c in text).strip()[:limit]
+    like are not printable), bounded, and no RFC 2047 encoded word: the email package
+    decodes one it is handed, so "=?utf-8?q?=0D=0ABcc:...?=" typed in a subject or a
+    company name would come out as a line break and a header of its own."""
+    line = "".join(c if c.isprintable() else " " for c in text).strip()[:limit]
+    return line.replace("=?", "= ?")
 
 
 def _mime_type(content_type: str) -> tuple[str, str]:
@@ -214,7 +217,7 @@ def archived_mail(archived: Archived) -> EmailMessage:
     mail["From"] = _party_address(message.sender)
     if message.recipients:
         mail["To"] = ", ".join(_party_address(p) for p in message.recipients)
-    mail["Subject"] = message.subject
+    mail["Subject"] = _clean(message.subject, len(message.subject))
     mail["Date"] = format_datetime(dt.datetime.fromtimestamp(message.created_at, dt.UTC))
     mail["X-TradeMail-Message"] = message.id
     mail["X-TradeMail-Thread"] = message.thread_id

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import structlog
 from aiohttp import web
@@ -199,7 +199,8 @@ def safe_next(value: object, default: str = "/inbox") -> str:
     """A same-site relative path to return to (after sign-in, after filing a message), or the
     default: never a URL that leaves the site (no scheme, no //host, no backslashes), and
     nothing a Location header cannot carry (no spaces, no C0, DEL, C1 or other control or
-    format characters). Every redirect built from what a request says goes through here."""
+    format characters; any other character outside ASCII comes back percent-encoded, as a
+    URI has it). Every redirect built from what a request says goes through here."""
     if not isinstance(value, str) or not value.startswith("/") or len(value) > 2000:
         return default
     if value.startswith("//") or "\\" in value or not _plain(value):
@@ -208,7 +209,10 @@ def safe_next(value: object, default: str = "/inbox") -> str:
     if parts.scheme or parts.netloc or parts.path.startswith(("/signin", "/signout",
                                                               "/signup", "/static/")):
         return default
-    return value
+    return quote(value, safe=_URI_ASCII)
+
+
+_URI_ASCII = "".join(map(chr, range(0x21, 0x7F)))  # printable ASCII: what is left as it is
 
 
 def _plain(value: str) -> bool:
