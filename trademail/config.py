@@ -253,6 +253,9 @@ class RelayConfig:
     workers: int = _key("Outbox deliveries in flight at once in one server process (each "
                         "a connection to the smarthost while it lasts).",
                         _between(1, 64), default=8)
+    timeout_seconds: int = _key("How long to wait for the smarthost to connect or to answer "
+                                "any one command before the attempt counts as a temporary "
+                                "failure (tried again later).", _between(1, 120), default=60)
     retry_base_seconds: int = _key("First wait after a temporary failure; doubles each time.",
                                    _between(1, 86400), default=60)
     retry_max_seconds: int = _key("Longest wait between two attempts.", _between(1, 7 * 86400),

@@ -22,6 +22,11 @@ class StoreError(TradeMailError):
     """The store cannot be reached or is in a state this version cannot use."""
 
 
+class StorageFull(StoreError):
+    """The store's disk is full: nothing was written, what was committed before is whole,
+    and writing works again once space is freed."""
+
+
 @dataclass(frozen=True)
 class FieldProblem:
     field: str

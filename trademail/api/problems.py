@@ -16,6 +16,7 @@ from trademail.errors import (
     InvalidInput,
     MasterKeyError,
     NotFound,
+    StorageFull,
     StoreError,
     Throttled,
     TooLarge,
@@ -56,7 +57,7 @@ _TITLES = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
     405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
     415: "Unsupported Media Type", 422: "Unprocessable Content", 429: "Too Many Requests",
-    500: "Internal Server Error", 503: "Service Unavailable",
+    500: "Internal Server Error", 503: "Service Unavailable", 507: "Insufficient Storage",
 }
 
 
@@ -80,6 +81,10 @@ def from_error(exc: TradeMailError) -> web.Response:
     if isinstance(exc, Throttled):
         return problem_response(429, str(exc), slug="throttled",
                                 headers={"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, StorageFull):
+        log.error("storage full", error=exc.__class__.__name__)
+        return problem_response(507, "TradeMail's storage is full; nothing was saved. Try "
+                                     "again later", slug="storage-full")
     if isinstance(exc, StoreError | MasterKeyError):
         log.error("service unavailable", error=exc.__class__.__name__)
         return problem_response(503, "the service is unavailable; try again later")

@@ -27,6 +27,7 @@ from trademail.errors import (
     MailRefused,
     MasterKeyError,
     NotFound,
+    StorageFull,
     StoreError,
     TooLarge,
     TradeMailError,
@@ -70,6 +71,9 @@ def smtp_reply(exc: BaseException) -> str:
     if isinstance(exc, InvalidInput):
         detail = "; ".join(p.message for p in exc.problems)[:200]
         return f"550 5.6.0 Message refused: {detail}"
+    if isinstance(exc, StorageFull):
+        log.error("smtp: storage full", error=exc.__class__.__name__)
+        return "452 4.3.1 Insufficient system storage; try again later"
     if isinstance(exc, StoreError | MasterKeyError):
         log.error("smtp: store unavailable", error=exc.__class__.__name__)
         return "451 4.3.0 Temporary failure; try again later"

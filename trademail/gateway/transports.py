@@ -99,4 +99,5 @@ def mail_transport(config: Config) -> MailTransport:
         return MaildirTransport(config.maildir_path)
     host, _, port = relay.smarthost.rpartition(":")
     return SmtpTransport(host, int(port), username=relay.username,
-                         password=relay.password.reveal(), tls=relay.tls)
+                         password=relay.password.reveal(), tls=relay.tls,
+                         timeout=relay.timeout_seconds)

@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 
 from trademail.errors import StoreError
+from trademail.store.failures import Duplicate, pg_failures, sqlite_failure
 from trademail.store.schema import apply_sqlite_migration, migrations, newer_schema
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
@@ -28,10 +29,6 @@ _TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 Row = Any  # sqlite3.Row or asyncpg.Record: both index by column name
 Progress = Callable[[int, int], None]  # (done, total)
-
-
-class Duplicate(StoreError):
-    """An insert hit a unique constraint."""
 
 
 class Connection(Protocol):
@@ -140,12 +137,8 @@ class SQLiteDatabase:
             assert self._writer is not None
             try:
                 return fn(self._writer)
-            except sqlite3.IntegrityError as exc:
-                if "UNIQUE" in str(exc) or "PRIMARY KEY" in str(exc):
-                    raise Duplicate(str(exc)) from None
-                raise
-            except sqlite3.OperationalError as exc:
-                raise StoreError(f"the database is unavailable: {exc}") from None
+            except (sqlite3.IntegrityError, sqlite3.OperationalError) as exc:
+                raise sqlite_failure(exc) from None
 
         return await asyncio.get_running_loop().run_in_executor(self._writer_pool, run)
 
@@ -154,7 +147,7 @@ class SQLiteDatabase:
             try:
                 return fn(self._reader())
             except sqlite3.OperationalError as exc:
-                raise StoreError(f"the database is unavailable: {exc}") from None
+                raise sqlite_failure(exc) from None
 
         return await asyncio.get_running_loop().run_in_executor(self._reader_pool, run)
 
@@ -305,13 +298,15 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_PGConnection]:
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with pg_failures(), self.pool.acquire() as conn, conn.transaction():
             yield _PGConnection(conn)
 
+    @pg_failures()
     async def execute(self, sql: str, *args: Any) -> None:
         async with self.pool.acquire() as conn:
             await _PGConnection(conn).execute(sql, *args)
 
+    @pg_failures()
     async def write(self, sql: str, *args: Any) -> list[Row]:
         """One statement that writes, and the rows it returns (RETURNING): atomic on its
         own, so one round trip, without BEGIN and COMMIT."""
@@ -322,12 +317,15 @@ class PostgresDatabase:
         async with self.transaction() as tx:
             await tx.executemany(sql, rows)
 
+    @pg_failures()
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         return list(await self.pool.fetch(sql, *args))
 
+    @pg_failures()
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         return await self.pool.fetchrow(sql, *args)
 
+    @pg_failures()
     async def fetchval(self, sql: str, *args: Any) -> Any:
         return await self.pool.fetchval(sql, *args)
 

@@ -21,6 +21,7 @@ from trademail.errors import (
     LimitReached,
     MasterKeyError,
     NotFound,
+    StorageFull,
     StoreError,
     Throttled,
     TooLarge,
@@ -127,6 +128,8 @@ _ERROR_PAGES = {
     429: ("Please wait a moment", "There were too many attempts. Wait a little and try again."),
     500: ("Something went wrong", "Something went wrong on our side. It has been logged; "
                                   "please try again."),
+    507: ("TradeMail cannot save this now", "TradeMail's storage is full, so nothing was "
+                                            "saved. Please try again later."),
     503: ("TradeMail is unavailable", "TradeMail cannot reach its storage right now. Please "
                                       "try again in a few minutes."),
 }
@@ -158,6 +161,9 @@ def domain_error_status(exc: TradeMailError) -> tuple[int, str | None]:
         return 429, None
     if isinstance(exc, InvalidInput | Conflict):
         return 400, sentence(str(exc))
+    if isinstance(exc, StorageFull):
+        log.error("storage full", error=exc.__class__.__name__)
+        return 507, None
     if isinstance(exc, StoreError | MasterKeyError):
         log.error("service unavailable", error=exc.__class__.__name__)
         return 503, None
