@@ -105,6 +105,19 @@ class ClientLimits:
             del self._open[client]
 
 
+def _not_text(address: str) -> bool:
+    """aiosmtpd hands over bytes that are not UTF-8 as lone surrogates: no address has them,
+    and nothing below the door can encode them."""
+    try:
+        address.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+BAD_BYTES = "553 5.1.3 The address is not valid UTF-8"
+
+
 def _peer_host(peer: object) -> str:
     """The client's IP address from a socket's peername, or "unknown"."""
     return str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
@@ -124,6 +137,8 @@ class GatewayHandler:
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
+        if _not_text(address):
+            return BAD_BYTES
         if not await self._inbound.admit_client(_peer_host(session.peer)):
             return "451 4.7.1 Too many messages from your address; try again later"
         envelope.mail_from = address
@@ -134,6 +149,8 @@ class GatewayHandler:
                           address: str, rcpt_options: list[str]) -> str:
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return "452 4.5.3 Too many recipients"
+        if _not_text(address):
+            return BAD_BYTES
         try:
             where = await self._inbound.destination(address)
         except Exception as exc:

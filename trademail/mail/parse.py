@@ -28,6 +28,12 @@ MAX_HEADERS = 500
 MAX_ADDRESS_FIELD_BYTES = 4 * 1024
 ADDRESS_FIELDS = frozenset({b"from", b"reply-to", b"to", b"cc", b"sender"})
 MAX_MIME_FIELD_BYTES = 2 * 1024
+# Every MIME part starts at a line "--boundary". Parts with no header at all escape the
+# count of MIME fields, and CPython's parser holds each one in memory (hundreds of bytes a
+# part, whatever the mail says): the lines that could start one are counted too, wherever
+# a line may start (the parser ends lines at a bare CR as well).
+MAX_DELIMITER_LINES = 20 * MAX_PARTS
+_DELIMITER = re.compile(rb"(?:^|\r)--", re.M)
 # How many times max_body_bytes of text one part may hold before it is cut, unread: enough
 # for quoted history and HTML markup around a body that fits.
 TEXT_CAP_FACTOR = 4
@@ -82,6 +88,9 @@ def check_raw(raw: bytes) -> None:
         if _field_end(raw, match.start(), MAX_MIME_FIELD_BYTES) < 0:
             raise TooLarge.one("headers", f"a MIME header field is longer than "
                                           f"{MAX_MIME_FIELD_BYTES} bytes")
+    for count, _ in enumerate(_DELIMITER.finditer(raw), start=1):
+        if count > MAX_DELIMITER_LINES:
+            raise InvalidInput.one("message", f"more than {MAX_PARTS} MIME parts")
 
 
 def dmarc_pass(results: list[str], trusted_authserv_id: str) -> str:
