@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import faulthandler
 import os
+import resource
 import signal
 import sys
 import threading
@@ -44,14 +45,37 @@ def _stop_watchdog(seconds: float) -> None:
     timer.start()
 
 
+def _raise_open_file_limit(config: Config) -> None:
+    """Every SMTP connection is an open file, and so is every HTTP one: with the usual soft
+    limit (1024) idle SMTP clients could use up the process's files and starve the web
+    door. Raise the soft limit to the hard one, as nginx and Go do, and warn when even that
+    leaves too little beside [smtp] max_connections."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft == resource.RLIM_INFINITY or soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass  # some systems refuse RLIM_INFINITY: keep the soft limit
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    wanted = config.smtp.max_connections + 256
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        log.warning("the open-file limit is low for [smtp] max_connections: raise the hard "
+                    "limit (ulimit -Hn, LimitNOFILE=) or lower max_connections",
+                    open_files=soft, wanted=wanted)
+
+
 async def _serve(config: Config) -> None:
     from trademail.app import build_app
     from trademail.workers import inherited_sockets
 
+    _raise_open_file_limit(config)
     sockets = inherited_sockets()
     app = await build_app(config, smtp_socket=sockets[1] if sockets else None)
     # Requests still running when the server is told to stop get this long to finish.
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
+    # aiohttp's keep-alive timer also runs from a connection's start until a request's
+    # headers are in, so it bounds how long a slow client may take to send them.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
+                           keepalive_timeout=config.http.header_timeout_seconds)
     await runner.setup()
     try:
         site: web.BaseSite = web.SockSite(runner, sockets[0]) if sockets else web.TCPSite(

@@ -111,6 +111,13 @@ class HttpConfig:
     metrics_from: tuple[str, ...] = _key(
         "Addresses or networks (CIDR) that may read GET /metrics (Prometheus); everyone "
         "else gets 403.", _networks, default=("127.0.0.0/8", "::1/128"))
+    header_timeout_seconds: int = _key(
+        "A connection must send a request's complete headers within this long of opening "
+        "(or of its previous response), else it is closed: slow clients (slowloris) cannot "
+        "hold connections, and an idle kept-alive connection closes as long after. Keep it "
+        "longer than the idle timeout of a reverse proxy's pooled connections (nginx: 60 "
+        "s). Request bodies (uploads over a slow link) are not limited by it.",
+        _between(1, 3600), default=75)
     public_url: str = _key(
         "The URL members use to reach this server. Empty: http://host:port. "
         "An https URL turns on Secure cookies and HSTS.",
@@ -236,6 +243,15 @@ class SmtpConfig:
     max_connections_per_client: int = _key("Open SMTP connections one client address may hold "
                                            "(in each server process).",
                                            _between(1, 1000), default=10)
+    max_connections: int = _key(
+        "Open SMTP connections in each server process, from all clients together; one more "
+        "is answered 421 and closed. Keep it well under the process's open-file limit (the "
+        "HTTP side and the database need files too).", _between(1, 100000), default=1000)
+    timeout_seconds: int = _key(
+        "A client that has not completed a command (or, after DATA, the whole message) "
+        "this long after its previous command is disconnected: idle and slow clients "
+        "(slowloris) give their connection back. RFC 5321 asks for at least 300 s.",
+        _between(1, 3600), default=300)
     max_messages_per_minute: int = _key("Messages one client address may send per minute.",
                                         _between(1, 100000), default=60)
 

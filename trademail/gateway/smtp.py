@@ -85,21 +85,28 @@ def smtp_reply(exc: BaseException) -> str:
 
 
 class ClientLimits:
-    """Open connections per client address, in this process: a connection is the process's
-    own resource (its socket, its memory). Messages per minute are counted by the inbound
-    service, across processes."""
+    """Open connections per client address and in all, in this process: a connection is
+    the process's own resource (its socket, its memory). Messages per minute are counted by
+    the inbound service, across processes."""
 
-    def __init__(self, max_connections: int) -> None:
+    def __init__(self, max_connections: int, *, max_total: int) -> None:
         self._max_connections = max_connections
+        self._max_total = max_total
+        self._total = 0
         self._open: dict[str, int] = defaultdict(int)
 
-    def connect(self, client: str) -> bool:
+    def connect(self, client: str) -> str | None:
+        """None when the client may connect, else the 421 line that turns it away."""
+        if self._total >= self._max_total:
+            return "421 4.3.2 Too many connections; try again later"
         if self._open[client] >= self._max_connections:
-            return False
+            return "421 4.7.0 Too many connections from your address"
         self._open[client] += 1
-        return True
+        self._total += 1
+        return None
 
     def disconnect(self, client: str) -> None:
+        self._total -= 1
         self._open[client] -= 1
         if self._open[client] <= 0:
             del self._open[client]
@@ -186,7 +193,8 @@ class GatewayHandler:
 
 
 class GatewaySMTP(SMTP):
-    """aiosmtpd's SMTP with a per-client connection limit, answered with 421."""
+    """aiosmtpd's SMTP with limits on open connections (per client and in all), answered
+    with 421."""
 
     def __init__(self, handler: GatewayHandler, limits: ClientLimits,
                  registry: set[GatewaySMTP], **kwargs: Any) -> None:
@@ -199,10 +207,11 @@ class GatewaySMTP(SMTP):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._original_transport is None and self._counted is None:  # not the STARTTLS one
             client = _peer_host(transport.get_extra_info("peername"))
-            if not self._limits.connect(client):
+            refusal = self._limits.connect(client)
+            if refusal is not None:
                 self._turned_away = True
                 assert isinstance(transport, asyncio.WriteTransport)
-                transport.write(b"421 4.7.0 Too many connections from your address\r\n")
+                transport.write(refusal.encode() + b"\r\n")
                 transport.close()
                 return
             self._counted = client
@@ -210,6 +219,18 @@ class GatewaySMTP(SMTP):
             metrics.SMTP_SESSIONS.inc()
             metrics.SMTP_OPEN.inc()
         super().connection_made(transport)
+
+    async def _call_handler_hook(self, command: str, *args: Any) -> Any:
+        # [smtp] timeout_seconds measures the client, not us: aiosmtpd's timer would run on
+        # while a hook reads and commits a mail, and cut an honest sender off before its
+        # 250. It stops while a hook works and starts again once the reply is known.
+        if self._timeout_handle is not None:
+            self._timeout_handle.cancel()
+        try:
+            return await super()._call_handler_hook(command, *args)
+        finally:
+            if self.transport is not None:
+                self._reset_timeout()
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._turned_away:
@@ -235,7 +256,8 @@ class SmtpGateway:
 
     def __init__(self, inbound: Inbound, reader: MailReader, config: SmtpConfig) -> None:
         self._config = config
-        self._limits = ClientLimits(config.max_connections_per_client)
+        self._limits = ClientLimits(config.max_connections_per_client,
+                                    max_total=config.max_connections)
         self._handler = GatewayHandler(inbound, reader, self._limits)
         if config.require_dmarc_pass and not config.trusted_authserv_id.strip():
             log.warning("smtp: require_dmarc_pass is on but trusted_authserv_id is empty: no "
@@ -257,7 +279,8 @@ class SmtpGateway:
             return GatewaySMTP(self._handler, self._limits, self._sessions, loop=loop,
                                data_size_limit=self._config.max_message_bytes,
                                hostname=self._config.relay_domain, ident="TradeMail ESMTP",
-                               enable_SMTPUTF8=True, tls_context=context)
+                               enable_SMTPUTF8=True, tls_context=context,
+                               timeout=self._config.timeout_seconds)
 
         try:
             self._server = await (
