@@ -47,7 +47,7 @@ from trademail.gateway.smtp import SmtpGateway
 from trademail.gateway.transports import mail_transport
 from trademail.gateway.webhooks import AiohttpWebhookSender
 from trademail.keysource import MasterKeySource
-from trademail.services.delivery import MailTransport, Relay
+from trademail.services.delivery import MailTransport, Relay, WebhookSender
 from trademail.services.erasure import SCRUB_JOB
 from trademail.services.housekeeping import Housekeeping
 from trademail.services.recovery import RESET_JOB
@@ -152,14 +152,18 @@ async def _every(seconds: float, job: Callable[[], Awaitable[None]]) -> None:
 
 async def build_app(config: Config, clock: Clock | None = None, *,
                     transport: MailTransport | None = None,
+                    webhooks: WebhookSender | None = None,
                     smtp_socket: socket.socket | None = None) -> web.Application:
-    """The whole server as one aiohttp application; its services and workers run with it."""
+    """The whole server as one aiohttp application; its services and workers run with it.
+    `transport` and `webhooks` replace the outgoing mail and webhook clients (tests)."""
     clock = clock or SystemClock()
+    # Before anything is opened: an unreadable [webhooks] ca_file stops the start here.
+    own_sender = AiohttpWebhookSender(ca_file=config.webhooks.ca_file) \
+        if webhooks is None else None
     core = await open_core(config, clock)
     app = create_app(config, core)
-    webhook_sender = AiohttpWebhookSender()
     relay = Relay(core.stores.outbox, core.outbox, transport or mail_transport(config), clock,
-                  config.relay, webhooks=webhook_sender,
+                  config.relay, webhooks=webhooks or own_sender,
                   jobs={RESET_JOB: core.recovery.fulfil, SCRUB_JOB: core.erasure.scrub},
                   on_permanent_failure=core.notifications.on_permanent_failure,
                   render=core.notifications.render)
@@ -186,7 +190,8 @@ async def build_app(config: Config, clock: Clock | None = None, *,
             task.cancel()
         await asyncio.gather(worker, sweeper, keys, return_exceptions=True)
         await smtp.stop()
-        await webhook_sender.close()
+        if own_sender is not None:
+            await own_sender.close()
         await core.close()
 
     app.cleanup_ctx.append(lifetime)

@@ -229,6 +229,10 @@ class SmtpConfig:
     tls_cert_file: str = _key("PEM certificate for STARTTLS; with tls_key_file, STARTTLS is "
                               "offered.", default="")
     tls_key_file: str = _key("PEM private key for STARTTLS.", default="")
+    require_tls: bool = _key(
+        "Take mail only over TLS: before STARTTLS every command but EHLO, NOOP, STARTTLS and "
+        "QUIT is answered 530 5.7.0, so no envelope, AUTH or mail goes in clear. Needs "
+        "tls_cert_file and tls_key_file.", default=False)
     require_dmarc_pass: bool = _key(
         "Accept a reply by mail only when an upstream Authentication-Results header says "
         "DMARC passed.", default=False)
@@ -278,6 +282,14 @@ class RelayConfig:
                                   default=3600)
     give_up_after_seconds: int = _key("A mail not delivered after this long is given up.",
                                       _between(60, 30 * 86400), default=4 * 86400)
+
+
+@dataclass(frozen=True)
+class WebhooksConfig:
+    ca_file: str = _key("PEM file of certificate authorities trusted for webhook receivers' "
+                        "HTTPS certificates, besides the system's (a company's own CA). Empty: "
+                        "the system's only. Deliveries are never made without a valid "
+                        "certificate for the URL's host.", default="")
 
 
 @dataclass(frozen=True)
@@ -352,6 +364,7 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     relay: RelayConfig = field(default_factory=RelayConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     messages: MessagesConfig = field(default_factory=MessagesConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     directory: DirectoryConfig = field(default_factory=DirectoryConfig)

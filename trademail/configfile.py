@@ -134,6 +134,9 @@ def load_config(path: str | Path | None, environ: Mapping[str, str]) -> Config:
     if config.auth.absolute_timeout_seconds < config.auth.idle_timeout_seconds:
         raise ConfigError("[auth] absolute_timeout_seconds: must not be shorter than "
                           "idle_timeout_seconds")
+    if config.smtp.require_tls and not (config.smtp.tls_cert_file and config.smtp.tls_key_file):
+        raise ConfigError("[smtp] require_tls: needs tls_cert_file and tls_key_file (without "
+                          "them STARTTLS cannot be offered)")
     return config
 
 

@@ -12,7 +12,7 @@ import socket
 import ssl
 import weakref
 from collections import defaultdict
-from typing import Any
+from typing import Any, AnyStr
 
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -242,6 +242,13 @@ class GatewaySMTP(SMTP):
             metrics.SMTP_OPEN.dec()
         super().connection_lost(error)
 
+    async def push(self, status: AnyStr) -> None:
+        # aiosmtpd's refusal before STARTTLS carries no enhanced status code (RFC 3207 s. 4).
+        if status == "530 Must issue a STARTTLS command first":
+            await super().push("530 5.7.0 Must issue a STARTTLS command first")
+        else:
+            await super().push(status)
+
 
 def tls_context(config: SmtpConfig) -> ssl.SSLContext | None:
     if not (config.tls_cert_file and config.tls_key_file):
@@ -280,6 +287,7 @@ class SmtpGateway:
                                data_size_limit=self._config.max_message_bytes,
                                hostname=self._config.relay_domain, ident="TradeMail ESMTP",
                                enable_SMTPUTF8=True, tls_context=context,
+                               require_starttls=self._config.require_tls,
                                timeout=self._config.timeout_seconds)
 
         try:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
-from trademail.errors import PermanentFailure, TemporaryFailure
+from trademail.errors import ConfigError, PermanentFailure, TemporaryFailure
 from trademail.services.delivery import Webhook
 from trademail.services.webhooks import is_public_address
 
@@ -56,13 +57,29 @@ class PublicOnlyResolver(AbstractResolver):
             await self._inner.close()
 
 
+def _verifying_context(ca_file: str) -> ssl.SSLContext:
+    """The system's CAs, and those of `ca_file` when one is named; certificates and host
+    names always checked."""
+    context = ssl.create_default_context()
+    if ca_file:
+        try:
+            context.load_verify_locations(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"[webhooks] ca_file: cannot be read as PEM certificates "
+                              f"({exc.__class__.__name__})") from None
+    return context
+
+
 class AiohttpWebhookSender:
-    """2xx delivered; 408/429 and 5xx and network errors retried; other 4xx given up, and so
-    is a host that resolves to no public address."""
+    """2xx delivered; 408/429 and 5xx and network errors retried (a certificate that does not
+    verify among them: it may be renewed); other 4xx given up, and so is a host that
+    resolves to no public address and a URL that is not https."""
 
     def __init__(self, timeout: float = 15.0, *, resolver: AbstractResolver | None = None,
-                 allow_private: bool = False) -> None:
-        # allow_private is for tests only: their receiver listens on 127.0.0.1.
+                 allow_private: bool = False, ca_file: str = "") -> None:
+        # allow_private is for tests only: their receiver listens on 127.0.0.1 (maybe in
+        # plain HTTP).
+        self._ssl = _verifying_context(ca_file)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._inner = resolver
         self._allow_private = allow_private
@@ -74,15 +91,18 @@ class AiohttpWebhookSender:
         self._resolver = self._inner if self._allow_private else PublicOnlyResolver(self._inner)
         if self._resolver is None:
             self._resolver = aiohttp.DefaultResolver()
-        connector = aiohttp.TCPConnector(resolver=self._resolver)
+        connector = aiohttp.TCPConnector(resolver=self._resolver, ssl=self._ssl)
         return aiohttp.ClientSession(timeout=self._timeout, connector=connector,
                                      trust_env=False)
 
     async def post(self, hook: Webhook) -> None:
         # The connector asks no resolver about an IP address written in the URL itself.
-        host = URL(hook.url).raw_host or ""
+        url = URL(hook.url)
+        host = url.raw_host or ""
         if not self._allow_private and _address(host) is not None and not _public(host):
             raise PermanentFailure("the webhook host is not a public address")
+        if not self._allow_private and url.scheme != "https":
+            raise PermanentFailure("webhooks are delivered over https only")
         if self._session is None or self._session.closed:
             self._session = await self._open()
         try:

@@ -93,28 +93,57 @@ def check_raw(raw: bytes) -> None:
             raise InvalidInput.one("message", f"more than {MAX_PARTS} MIME parts")
 
 
+def _claimed_authserv_id(value: str) -> str:
+    """The authserv-id a header value claims, read leniently (for one authres cannot parse):
+    its first word before the first ";", comments (nested too) taken out. Linear."""
+    depth, kept = 0, []
+    for char in value:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(depth - 1, 0)
+        elif depth == 0:
+            if char == ";":
+                break
+            kept.append(char)
+    words = "".join(kept).split()
+    return words[0].lower() if words else ""
+
+
+def _dmarc_verdicts(value: str, trusted: str) -> set[tuple[str, str]] | None:
+    """What one Authentication-Results header says of DMARC, as (result, From domain)
+    pairs; None when it is not the trusted upstream's; {("unreadable", "")} when it claims
+    the trusted id but cannot be read."""
+    try:
+        parsed = authres.AuthenticationResultsHeader.parse_value(value)
+    except Exception:  # authres raises its own tree and plain errors on garbage
+        return {("unreadable", "")} if _claimed_authserv_id(value) == trusted else None
+    if str(parsed.authserv_id or "").lower() != trusted:
+        return None
+    return {(str(r.result).lower(), str(next((p.value for p in r.properties
+                                              if p.type == "header" and p.name == "from"),
+                                             "")).lower())
+            for r in parsed.results if r.method == "dmarc"}
+
+
 def dmarc_pass(results: list[str], trusted_authserv_id: str) -> str:
     """The From domain for which the topmost Authentication-Results our own upstream added
     (its authserv-id is `trusted_authserv_id`; RFC 8601 section 5: any other is ignored, for
-    the sender may have written it) says DMARC passed; "" when none does. With no trusted
+    the sender may have written it) says DMARC passed; "" when none does. Unsure is no pass:
+    that topmost header unreadable, saying two things of DMARC, or contradicted by another
+    header claiming the trusted id (the upstream should have removed it). With no trusted
     id, none counts."""
-    if not trusted_authserv_id:
+    trusted = trusted_authserv_id.strip().lower()
+    if not trusted:
         return ""
-    for value in results:
-        try:
-            parsed = authres.AuthenticationResultsHeader.parse_value(value)
-        except Exception:  # authres raises its own tree and plain errors on garbage
-            parsed = None
-        if parsed is None or str(parsed.authserv_id or "").lower() != \
-                trusted_authserv_id.lower():
-            continue
-        for result in parsed.results:
-            if result.method == "dmarc":
-                domain = next((p.value for p in result.properties
-                               if p.type == "header" and p.name == "from"), "")
-                return str(domain).lower() if result.result == "pass" else ""
+    claims = [v for v in (_dmarc_verdicts(value, trusted) for value in results)
+              if v is not None]
+    if not claims or len(claims[0]) != 1:
         return ""
-    return ""
+    ((result, domain),) = claims[0]
+    if result != "pass" or any(c and c != claims[0] for c in claims[1:]):
+        return ""
+    return domain
 
 
 def bounce_status(message: EmailMessage) -> str:
