@@ -508,3 +508,29 @@ async def test_hostile_mail_over_smtp_gets_a_reply_and_the_gateway_serves_on(
     assert replies["a 1 MB folded header"][0] == 552
     await honest_mail_still_lands(gateway, amina, "after the hostile mail")
     assert not crashes(logs)
+
+
+def test_a_huge_bounce_is_judged_from_its_head_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """flufl.bounce's heuristics read every line: a bounce the size of the mail limit (an
+    outsider learns bounce addresses from any mail we send) gives them only its head,
+    where the report is, and is still recognised."""
+    from trademail.mail import parse
+
+    fed: list[int] = []
+    heuristics = parse.all_failures
+
+    def measured(message: Any) -> Any:
+        fed.append(len(message.as_bytes()))
+        return heuristics(message)
+
+    monkeypatch.setattr(parse, "all_failures", measured)
+    report = (b"Hi. This is the qmail-send program at mx.example.org.\n"
+              b"I'm afraid I wasn't able to deliver your message to the following "
+              b"addresses.\nThis is a permanent error; I've given up. Sorry it didn't "
+              b"work out.\n\n<nobody@example.org>:\nSorry, no mailbox here by that name.\n\n"
+              b"--- Below this line is a copy of the message.\n\n")
+    raw = (b"From: MAILER-DAEMON@mx.example.org\nTo: bounce@" + DOMAIN.encode() +
+           b"\nSubject: failure notice\n\n" + report + b"returned line of text\n" * 400_000)
+    mail = read_mail(raw, max_text_chars=10_000, bounce=True, our_domain=DOMAIN)
+    assert mail.bounce_status == "5.0.0"
+    assert fed and max(fed) <= parse.BOUNCE_SCAN_BYTES + 1024, fed

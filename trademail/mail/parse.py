@@ -28,6 +28,7 @@ MAX_HEADERS = 500
 MAX_ADDRESS_FIELD_BYTES = 4 * 1024
 ADDRESS_FIELDS = frozenset({b"from", b"reply-to", b"to", b"cc", b"sender"})
 MAX_MIME_FIELD_BYTES = 2 * 1024
+BOUNCE_SCAN_BYTES = 256 * 1024  # what flufl.bounce's line-by-line heuristics are given
 # Every MIME part starts at a line "--boundary". Parts with no header at all escape the
 # count of MIME fields, and CPython's parser holds each one in memory (hundreds of bytes a
 # part, whatever the mail says): the lines that could start one are counted too, wherever
@@ -146,12 +147,13 @@ def dmarc_pass(results: list[str], trusted_authserv_id: str) -> str:
     return domain
 
 
-def bounce_status(message: EmailMessage) -> str:
+def bounce_status(message: EmailMessage, raw: bytes) -> str:
     """The status a bounce reports: from the per-recipient Status fields of its
     message/delivery-status part (the worst one). A bounce without one (flufl.bounce
-    knows the older formats) gives "5.0.0" (failed, cause unknown) or "4.0.0" (delayed):
-    its free text may quote the bounced mail, words an outsider chose, so no code is read
-    from it. "" when it is not a bounce at all."""
+    knows the older formats, from the first BOUNCE_SCAN_BYTES: its heuristics read every
+    line, and the report comes before the mail it returns) gives "5.0.0" (failed, cause
+    unknown) or "4.0.0" (delayed): its free text may quote the bounced mail, words an
+    outsider chose, so no code is read from it. "" when it is not a bounce at all."""
     found: list[str] = []
     for part in message.walk():
         if part.get_content_type() != "message/delivery-status":
@@ -163,10 +165,18 @@ def bounce_status(message: EmailMessage) -> str:
                 found.append(status)
     if found:
         return worst(found)
+    if len(raw) > BOUNCE_SCAN_BYTES:
+        message = _parse(raw[:BOUNCE_SCAN_BYTES])
     temporary, permanent = all_failures(message)
     if permanent:
         return "5.0.0"
     return "4.0.0" if temporary else ""
+
+
+def _parse(raw: bytes) -> EmailMessage:
+    message = BytesParser(policy=DEFAULT).parsebytes(raw)
+    assert isinstance(message, EmailMessage)
+    return message
 
 
 def _addresses(message: EmailMessage, name: str) -> tuple[tuple[str, str], ...]:
@@ -192,8 +202,7 @@ def read_mail(raw: bytes, *, max_text_chars: int, bounce: bool = False,
     Message-IDs say which message of ours a mail answers."""
     check_raw(raw)
     try:
-        message = BytesParser(policy=DEFAULT).parsebytes(raw)
-        assert isinstance(message, EmailMessage)
+        message = _parse(raw)
         addresses = {name: _addresses(message, name) for name in _ADDRESS_FIELDS}
         results = [str(v) for v in message.get_all("Authentication-Results") or []]
         received = len(message.get_all("Received") or [])
@@ -211,7 +220,7 @@ def read_mail(raw: bytes, *, max_text_chars: int, bounce: bool = False,
     status = ""
     if bounce:
         try:
-            status = bounce_status(message)
+            status = bounce_status(message, raw)
         except Exception:  # a detector choking on hostile input is no reason to fail
             status = ""
     return ReadMail(received, addresses, text, problem, message_id=message_id,
