@@ -30,10 +30,10 @@ from tests.helpers import (
     send,
     text_of_mail,
 )
+from tests.postgres_helpers import Cluster
 from tests.process_helpers import Server, free_port, run_cli
 from tests.smtp_helpers import Captured, Smarthost
 from tests.test_gateway import Gateway, gateway_config, mail_bytes
-from tests.postgres_helpers import Cluster
 from tests.test_rotation import Watched
 from tests.test_rotation import _env as rotation_env
 from trademail.app import CORE, build_app, open_core
