@@ -128,7 +128,9 @@ async def test_a_cookie_from_before_a_password_change_or_forged_is_worth_nothing
     assert resp.status == 303, await resp.text()
     await lock(browsers_at(ATTACKER), "rosalind", clock)
 
-    for cookie in (old_cookie, old_cookie[:-4] + "aaaa", "x.1.y.z"):
+    member_id = old_cookie.split(".")[0]
+    for cookie in (old_cookie, old_cookie[:-4] + "aaaa", "x.1.y.z", f"{member_id}.².y.z",
+                   f"{member_id}.99999999999999999999.y.z"):
         stale = browsers_at("203.0.113.31")
         stale.session.cookie_jar.update_cookies({"tm_device": cookie})
         assert await stale.try_password("rosalind", new_password) == 429, cookie

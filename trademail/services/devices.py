@@ -10,6 +10,8 @@ nonce alone; too many failures slow and then lock that cookie, never the account
 
 from __future__ import annotations
 
+import re
+
 from trademail.clock import Clock
 from trademail.config import AuthConfig
 from trademail.crypto import Keyring, new_token
@@ -18,6 +20,7 @@ from trademail.store import MemberRow
 DAY = 86400
 _PURPOSE = "device"
 _LONGEST = 200
+_SECONDS = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit takes "²" too
 
 
 class DeviceCookies:
@@ -37,7 +40,7 @@ class DeviceCookies:
         if member is None or not isinstance(cookie, str) or len(cookie) > _LONGEST:
             return None
         parts = cookie.split(".")
-        if len(parts) != 4 or parts[0] != member.id or not parts[1].isdigit():
+        if len(parts) != 4 or parts[0] != member.id or not _SECONDS.fullmatch(parts[1]):
             return None
         age = self._clock.now() - int(parts[1])
         if not 0 <= age <= self._auth.device_cookie_days * DAY:
