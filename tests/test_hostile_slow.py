@@ -24,6 +24,7 @@ from tests.helpers import OUTBOUND, make_config, register
 from tests.process_helpers import Server
 from tests.smtp_helpers import Smarthost, transaction
 from tests.test_gateway import mail_bytes
+from tests.test_gateway_tls import make_certificate
 from tests.test_workers import _member
 from trademail.app import CORE, build_app
 from trademail.appkeys import SMTP_GATEWAY
@@ -364,3 +365,33 @@ async def test_a_25_mb_mail_is_taken_and_one_over_the_limit_refused_in_bounded_m
             assert [f["size"] for f in files] == [9 * 1024 * 1024] * 2
     finally:
         assert "Traceback" not in server.stop()
+
+
+async def test_a_client_silent_in_the_tls_handshake_gives_its_connection_back(
+        aiohttp_client: Any, tmp_path: Path, sqlite_url: str) -> None:
+    """STARTTLS, then nothing: the timeout cuts it, and its place is free again (the TLS
+    layer would never report the loss of a connection whose handshake never ended)."""
+    cert, key = make_certificate(tmp_path)
+    client = await aiohttp_client(await build_app(make_config(
+        tmp_path, sqlite_url, TRADEMAIL_SMTP_TLS_CERT_FILE=str(cert),
+        TRADEMAIL_SMTP_TLS_KEY_FILE=str(key), TRADEMAIL_SMTP_TIMEOUT_SECONDS="1",
+        TRADEMAIL_SMTP_MAX_CONNECTIONS_PER_CLIENT="1"), FakeClock()))
+    port = int(client.app[SMTP_GATEWAY].address[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    assert (await reader.readline()).startswith(b"220")
+    writer.write(b"EHLO silent.example\r\nSTARTTLS\r\n")
+    while not (line := await reader.readline()).startswith(b"220"):
+        assert line, "the gateway hung up before STARTTLS"
+    # ... and never a ClientHello. The next connection from this address gets a 421
+    # while this one is counted, and a 220 once the timeout has let it go.
+    deadline = asyncio.get_running_loop().time() + 15
+    while True:
+        other_reader, other_writer = await asyncio.open_connection("127.0.0.1", port)
+        greeting = await other_reader.readline()
+        other_writer.close()
+        if greeting.startswith(b"220"):
+            break
+        assert greeting.startswith(b"421"), greeting
+        assert asyncio.get_running_loop().time() < deadline, "the silent client kept its place"
+        await asyncio.sleep(0.2)
+    writer.close()

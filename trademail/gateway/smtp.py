@@ -232,8 +232,19 @@ class GatewaySMTP(SMTP):
             if self.transport is not None:
                 self._reset_timeout()
 
+    def _timeout_cb(self) -> None:
+        # A client gone quiet in the middle of the TLS handshake: closing the TLS transport
+        # would never reach connection_lost (the TLS layer reports a loss only after a
+        # handshake), and the connection would stay counted for good. Cut the socket.
+        if (self._tls_protocol is not None and self._original_transport is not None
+                and self.session is not None and self.session.ssl is None):
+            self._original_transport.abort()
+            self.connection_lost(None)
+            return
+        super()._timeout_cb()
+
     def connection_lost(self, error: Exception | None) -> None:
-        if self._turned_away:
+        if self._turned_away or self.transport is None:  # refused, or already let go
             return
         if self._counted is not None:
             self._limits.disconnect(self._counted)
