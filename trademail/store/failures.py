@@ -18,7 +18,7 @@ SQLITE_FULL = 13  # the primary result code of "database or disk is full"
 # A PostgreSQL that is gone for now: refused or cut connections, a server shutting down or
 # starting up, too many clients. Worth another try later; nothing of ours is wrong.
 _PG_AWAY = (OSError, asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError,
-            asyncpg.InsufficientResourcesError, asyncpg.InterfaceError)
+            asyncpg.InsufficientResourcesError)
 
 
 class Duplicate(StoreError):
@@ -46,3 +46,14 @@ async def pg_failures() -> AsyncIterator[None]:
         raise StorageFull("the database's disk is full; nothing was written") from None
     except _PG_AWAY as exc:
         raise StoreError(f"the database is unavailable: {exc.__class__.__name__}") from None
+    except asyncpg.InterfaceError as exc:
+        # The client's own errors are bugs (a wrong argument count, a value a column cannot
+        # take) and stay so; only a connection found closed means the database went away.
+        if not _closed(exc):
+            raise
+        raise StoreError("the database is unavailable: its connection closed") from None
+
+
+def _closed(exc: asyncpg.InterfaceError) -> bool:
+    text = str(exc)
+    return "connection is closed" in text or "pool is closing" in text
