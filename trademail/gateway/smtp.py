@@ -236,9 +236,10 @@ class GatewaySMTP(SMTP):
         # A client gone quiet in the middle of the TLS handshake: closing the TLS transport
         # would never reach connection_lost (the TLS layer reports a loss only after a
         # handshake), and the connection would stay counted for good. Cut the socket.
-        if (self._tls_protocol is not None and self._original_transport is not None
+        socket_side = self._original_transport
+        if (self._tls_protocol is not None and isinstance(socket_side, asyncio.Transport)
                 and self.session is not None and self.session.ssl is None):
-            self._original_transport.abort()
+            socket_side.abort()
             self.connection_lost(None)
             return
         super()._timeout_cb()
