@@ -215,3 +215,18 @@ async def test_a_storm_of_sign_ins_holds_argon2_to_its_memory_cap(tmp_path: Path
         assert grown < (workers + 1) * memory_kib, (grown, memory_kib)
     finally:
         server.stop()
+
+
+async def test_a_locked_account_still_lets_its_signed_in_owner_change_the_password(
+        guarded: Any, clock: FakeClock, browsers_at: Callable[[str], From]) -> None:
+    """The password asked again before a sensitive change counts like a sign-in from this
+    browser: against its device cookie, not the account the guesser holds locked."""
+    owner = browsers_at("203.0.113.60")
+    await owner.sign_up("ulrike")
+    await lock(browsers_at(ATTACKER), "ulrike", clock)
+    resp = await owner.post("/settings/password", {
+        "current_password": PASSWORD, "new_password": "granary wharf lantern cargo"},
+        form_page="/settings/security")
+    assert resp.status == 303, await resp.text()
+    assert await browsers_at(ATTACKER).try_password("ulrike", "granary wharf lantern cargo") \
+        == 429

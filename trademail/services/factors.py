@@ -75,6 +75,7 @@ class Proof:
     passkey: object = None
     client: str = ""
     field: str = "password"  # the form field the password came in
+    device: object = None    # the browser's device cookie: its tries are counted apart
 
 
 class SecondFactors:
@@ -120,8 +121,8 @@ class SecondFactors:
         one) a second factor prove it is them: asked again before every sensitive change.
         `check` (given the username and address) refuses the rest of the change after the
         password and before the second factor, so a refused change spends no code."""
-        who = await self._members.check_password(member_id, proof.password,
-                                                 proof.field, proof.client)
+        who = await self._members.check_password(member_id, proof.password, proof.field,
+                                                 proof.client, device=proof.device)
         if check is not None:
             check(*who)
         await self.confirm(member_id, code=proof.code, passkey=proof.passkey)

@@ -325,16 +325,17 @@ class Members:
         return self._devices.issue(member)
 
     async def check_password(self, member_id: str, password: object, field: str,
-                             client: str) -> tuple[str, str]:
+                             client: str, *, device: object = None) -> tuple[str, str]:
         """The member's username and real address, once `password` (sent as form field
-        `field`) proves it is them; counted like a sign-in."""
+        `field`) proves it is them; counted like a sign-in (against the browser's
+        `device` cookie when it is the member's)."""
         member = await self._members_store.member_by_id(member_id)
         if member is None:
             raise NotFound()
         if not isinstance(password, str) or not password:
             raise InvalidInput.one(field, "enter your current password")
         try:
-            await self.sign_in(member.username, password, client)
+            await self.sign_in(member.username, password, client, device=device)
         except AuthenticationFailed:
             raise InvalidInput.one(field, "is not your current password") from None
         return member.username, self._keyring.open_field(member.id, "email", member.email_ct)

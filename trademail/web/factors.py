@@ -20,6 +20,7 @@ from trademail.web.request import (
     FORM_ERRORS,
     cookie_names,
     del_cookie,
+    device_cookie,
     public,
     read_form,
     redirect,
@@ -128,7 +129,8 @@ async def _settings_page(request: web.Request, *, status: int = 200, form: str |
 
 def _proof(request: web.Request, form: Any) -> Proof:
     return Proof(form.get("password"), form.get("second_factor"),
-                 form.get("passkey_assertion"), client=client_address(request))
+                 form.get("passkey_assertion"), client=client_address(request),
+                 device=device_cookie(request))
 
 
 @routes.get(HERE)

@@ -147,6 +147,11 @@ def device_cookie_name(request: web.Request) -> str:
     return ("__Host-" if request.app[CONFIG].secure_cookies else "") + "tm_device"
 
 
+def device_cookie(request: web.Request) -> str | None:
+    """The device cookie this browser holds, if any (services/devices.py)."""
+    return request.cookies.get(device_cookie_name(request))
+
+
 def set_cookie(request: web.Request, response: web.StreamResponse, name: str,
                value: str, *, max_age: int | None = None) -> None:
     # Without max_age (no Expires or Max-Age), closing the browser ends it too.

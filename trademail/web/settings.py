@@ -30,6 +30,7 @@ from trademail.web.pages import field_errors, form_status, page
 from trademail.web.request import (
     FORM_ERRORS,
     VISIT,
+    device_cookie,
     read_form,
     redirect,
     remember_device,
@@ -134,7 +135,7 @@ async def change_password(request: web.Request) -> web.Response:
             visit_of(request), new=form.get("new_password"),
             proof=Proof(form.get("current_password"), form.get("second_factor"),
                         form.get("passkey_assertion"), client_address(request),
-                        field="current_password"))
+                        field="current_password", device=device_cookie(request)))
     except FORM_ERRORS as exc:
         return await refused(request, "password", exc)
     response = redirect(section_url("password"), "password", request=request)
@@ -149,7 +150,8 @@ async def change_email(request: web.Request) -> web.Response:
         masked = await request.app[ADDRESSES].request(
             visit_of(request), email=form.get("email"),
             proof=Proof(form.get("password"), form.get("second_factor"),
-                        form.get("passkey_assertion"), client_address(request)))
+                        form.get("passkey_assertion"), client_address(request),
+                        device=device_cookie(request)))
     except FORM_ERRORS as exc:
         return await refused(request, "email", exc)
     return await _render(request, "security", form="email", email_sent_to=masked)

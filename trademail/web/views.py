@@ -36,7 +36,7 @@ from trademail.web.pages import field_errors, form_status, page
 from trademail.web.render import STATIC_DIR, quoted
 from trademail.web.request import (
     FORM_ERRORS,
-    device_cookie_name,
+    device_cookie,
     end_session,
     public,
     read_form,
@@ -108,7 +108,7 @@ async def signin(request: web.Request) -> web.Response:
         started = await request.app[SESSIONS].sign_in(
             form.get("username"), form.get("password"), client=client_address(request),
             user_agent=request.headers.get("User-Agent", ""), replacing=session_token(request),
-            device=request.cookies.get(device_cookie_name(request)))
+            device=device_cookie(request))
     except FORM_ERRORS as exc:
         return await page(request, "signin.html", {
             "next": next_path, "values": {"username": _text(form, "username")},
