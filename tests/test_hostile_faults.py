@@ -34,8 +34,7 @@ from tests.postgres_helpers import Cluster
 from tests.process_helpers import Server, free_port, run_cli
 from tests.smtp_helpers import Captured, Smarthost
 from tests.test_gateway import Gateway, gateway_config, mail_bytes
-from tests.test_rotation import Watched
-from tests.test_rotation import _env as rotation_env
+from tests.test_rotation import Watched, offers_to_ana
 from trademail.app import CORE, build_app, open_core
 from trademail.gateway.transports import SmtpTransport, mail_transport
 from trademail.services.delivery import OutboundMail, Relay
@@ -381,20 +380,8 @@ async def test_killed_while_sending_loses_no_mail_and_sends_none_twice(
 
 async def test_killed_while_rotating_a_members_key_loses_nothing_and_resumes(
         tmp_path: Path, sqlite_url: str, clock: FakeClock) -> None:
-    key = tmp_path / "master.key"
-    env = rotation_env(tmp_path, sqlite_url, key)
-    config = make_config(tmp_path, sqlite_url, TRADEMAIL_CRYPTO_MASTER_KEY="",
-                         TRADEMAIL_CRYPTO_MASTER_KEY_FILE=str(key))
-    core = await open_core(config, clock)
-    try:
-        ids = [(await core.signup.register(
-            username=name, password=PASSWORD, email=f"{name}@real-{name}.example",
-            company=f"{name.title()} Trading", country="Peru", client="test")).id
-            for name in ("ana", "ben")]
-        for n in range(12):
-            await core.sending.send(ids[1], Draft(("ana",), f"Offer {n}", f"sesame lot{n}"))
-    finally:
-        await core.close()
+    env, config, core, ids = await offers_to_ana(tmp_path, sqlite_url, clock)
+    await core.close()
 
     killed = Watched("keys", "rotate-member", "ana", "--batch", "2", "--pause", "0.3",
                      "--settle", "1", env=env)

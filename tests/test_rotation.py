@@ -20,7 +20,8 @@ import aiohttp
 
 from tests.helpers import PASSWORD, make_config
 from tests.process_helpers import Server, run_cli
-from trademail.app import open_core
+from trademail.app import Core, open_core
+from trademail.config import Config
 from trademail.crypto import Key, read_keyring_file
 from trademail.services.messages import Draft
 from trademail.testing import FakeClock
@@ -213,8 +214,10 @@ async def test_rotation_runs_online_is_killed_half_way_and_resumes(
         server.stop()
 
 
-async def test_a_members_key_rotates_while_they_read_search_and_get_mail(
-        tmp_path: Path, store_url: str, clock: FakeClock) -> None:
+async def offers_to_ana(tmp_path: Path, store_url: str,
+                        clock: FakeClock) -> tuple[dict[str, str], Config, Core, list[str]]:
+    """The CLI's environment and the config for a master key kept in a file, and an open
+    core where Ben (ids[1]) has sent Ana (ids[0]) twelve offers about sesame."""
     key = tmp_path / "master.key"
     env = _env(tmp_path, store_url, key)
     config = make_config(tmp_path, store_url, TRADEMAIL_CRYPTO_MASTER_KEY="",
@@ -227,6 +230,16 @@ async def test_a_members_key_rotates_while_they_read_search_and_get_mail(
             for name in ("ana", "ben")]
         for n in range(12):
             await core.sending.send(ids[1], Draft(("ana",), f"Offer {n}", f"sesame lot{n}"))
+    except BaseException:
+        await core.close()
+        raise
+    return env, config, core, ids
+
+
+async def test_a_members_key_rotates_while_they_read_search_and_get_mail(
+        tmp_path: Path, store_url: str, clock: FakeClock) -> None:
+    env, config, core, ids = await offers_to_ana(tmp_path, store_url, clock)
+    try:
         draft = await core.writing.save_draft(ids[0], None, to="ben", subject="Reply",
                                               body="unfinished", in_reply_to=None)
         before = (await core.members.profile(ids[0])).username
