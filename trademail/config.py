@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+
+from trademail.configchecks import between, domain, hostport, http_url, networks, one_of, store_url
 
 
 class Secret:
@@ -43,59 +44,15 @@ def _key(doc: str, check: Callable[[Any], str | None] | None = None, **kw: Any) 
     return field(metadata={"doc": doc, "check": check}, **kw)
 
 
-def _between(low: int, high: int) -> Callable[[int], str | None]:
-    def check(value: int) -> str | None:
-        if not low <= value <= high:
-            return f"must be between {low} and {high}"
-        return None
-
-    return check
-
-
-def _one_of(*choices: str) -> Callable[[str], str | None]:
-    def check(value: str) -> str | None:
-        return None if value in choices else f"must be one of {', '.join(choices)}"
-
-    return check
-
-
-def _store_url(value: str) -> str | None:
-    if value and urlsplit(value).scheme not in ("sqlite", "postgresql", "postgres"):
-        return "must be empty, sqlite:///PATH or postgresql://…"
-    return None
-
-
-def _http_url(value: str) -> str | None:
-    if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc):
-        return "must be an absolute http:// or https:// URL"
-    return None
-
-
-def _networks(value: tuple[str, ...]) -> str | None:
-    for net in value:
-        try:
-            ipaddress.ip_network(net, strict=False)
-        except ValueError:
-            return f"{net!r} is not an IP address or network"
-    return None
-
-
-def _domain(value: str) -> str | None:
-    labels = value.split(".")
-    if not value or any(not label or not label.replace("-", "").isalnum() for label in labels):
-        return "must be a domain name such as relay.example.com"
-    return None
-
-
 @dataclass(frozen=True)
 class StoreConfig:
     url: str = _key(
         "Where messages live. Empty: an SQLite file in data_dir. "
         "postgresql://user@host/db selects PostgreSQL.",
-        _store_url,
+        store_url,
         default="",
     )
-    pool_size: int = _key("PostgreSQL connections per server process.", _between(1, 200),
+    pool_size: int = _key("PostgreSQL connections per server process.", between(1, 200),
                           default=10)
 
 
@@ -103,25 +60,25 @@ class StoreConfig:
 class HttpConfig:
     host: str = _key("Address the web inbox and API listen on.", default="127.0.0.1")
     port: int = _key("Port the web inbox and API listen on (0 picks a free one).",
-                     _between(0, 65535), default=8080)
+                     between(0, 65535), default=8080)
     trusted_proxies: tuple[str, ...] = _key(
         "Addresses or networks (CIDR) of reverse proxies in front of TradeMail; requests "
         "from them are throttled by the client address they name in X-Forwarded-For.",
-        _networks, default=())
+        networks, default=())
     metrics_from: tuple[str, ...] = _key(
         "Addresses or networks (CIDR) that may read GET /metrics (Prometheus); everyone "
-        "else gets 403.", _networks, default=("127.0.0.0/8", "::1/128"))
+        "else gets 403.", networks, default=("127.0.0.0/8", "::1/128"))
     header_timeout_seconds: int = _key(
         "A connection must send a request's complete headers within this long of opening "
         "(or of its previous response), else it is closed: slow clients (slowloris) cannot "
         "hold connections, and an idle kept-alive connection closes as long after. Keep it "
         "longer than the idle timeout of a reverse proxy's pooled connections (nginx: 60 "
         "s). Request bodies (uploads over a slow link) are not limited by it.",
-        _between(1, 3600), default=75)
+        between(1, 3600), default=75)
     public_url: str = _key(
         "The URL members use to reach this server. Empty: http://host:port. "
         "An https URL turns on Secure cookies and HSTS.",
-        _http_url,
+        http_url,
         default="",
     )
 
@@ -156,76 +113,69 @@ class CryptoConfig:
     key_reload_seconds: int = _key(
         "How often a running server looks whether the master key file changed (a "
         "rotation) and loads its keys; rotate-master waits this long (and a margin) "
-        "before it re-wraps anything.", _between(1, 3600), default=5)
+        "before it re-wraps anything.", between(1, 3600), default=5)
     key_command_reload_seconds: int = _key(
         "How often a running server runs master_key_command again to pick up a rotated "
         "key; rotate-master waits this long (and a margin) when the keys come from the "
-        "command.", _between(1, 86400), default=300)
+        "command.", between(1, 86400), default=300)
 
 
 @dataclass(frozen=True)
 class AuthConfig:
     idle_timeout_seconds: int = _key("A session ends after this long without a request.",
-                                     _between(10, 30 * 86400), default=1800)
+                                     between(10, 30 * 86400), default=1800)
     absolute_timeout_seconds: int = _key("A session ends this long after sign-in in any case.",
-                                         _between(60, 365 * 86400), default=43200)
+                                         between(60, 365 * 86400), default=43200)
     min_password_length: int = _key(
         "Shortest password accepted (NIST SP 800-63B-4: 15 for a single-factor password).",
-        _between(8, 256), default=15)
-    argon2_time_cost: int = _key("Argon2id iterations.", _between(1, 100), default=3)
+        between(8, 256), default=15)
+    argon2_time_cost: int = _key("Argon2id iterations.", between(1, 100), default=3)
     argon2_memory_kib: int = _key("Argon2id memory per hash, in KiB.",
-                                  _between(8, 4 * 1024 * 1024), default=65536)
-    argon2_parallelism: int = _key("Argon2id lanes.", _between(1, 64), default=4)
+                                  between(8, 4 * 1024 * 1024), default=65536)
+    argon2_parallelism: int = _key("Argon2id lanes.", between(1, 64), default=4)
     hash_workers: int = _key(
         "Password hashes computed at once (each holds argon2_memory_kib); more wait.",
-        _between(1, 64), default=2)
+        between(1, 64), default=2)
     account_free_failures: int = _key(
         "Failed sign-ins on one account before each further try must wait.",
-        _between(1, 100), default=5)
+        between(1, 100), default=5)
     account_max_failures: int = _key(
         "Consecutive failed sign-ins after which an account refuses password sign-in "
         "for lockout_seconds (NIST: at most 100).",
-        _between(1, 100), default=100)
+        between(1, 100), default=100)
     lockout_seconds: int = _key("How long an account stays locked after account_max_failures.",
-                                _between(1, 30 * 86400), default=86400)
+                                between(1, 30 * 86400), default=86400)
     device_cookie_days: int = _key(
         "A browser that signed in keeps a device cookie this long: its password tries are "
         "counted apart, so a guesser who slows or locks the account does not lock out its "
-        "owner there.", _between(1, 366), default=90)
+        "owner there.", between(1, 366), default=90)
     client_free_failures: int = _key(
         "Failed sign-ins from one client address before it must wait.",
-        _between(1, 10000), default=30)
+        between(1, 10000), default=30)
     client_free_signups: int = _key(
         "Sign-ups from one client address in a day before each further one must wait.",
-        _between(1, 100000), default=20)
+        between(1, 100000), default=20)
     max_backoff_seconds: int = _key("Longest wait imposed between failed sign-ins.",
-                                    _between(1, 86400), default=900)
+                                    between(1, 86400), default=900)
     signup_confirm_seconds: int = _key(
         "How long the link that confirms a new member's address works.",
-        _between(600, 30 * 86400), default=48 * 3600)
+        between(600, 30 * 86400), default=48 * 3600)
     password_reset_seconds: int = _key("How long a password reset link works.",
-                                       _between(300, 86400), default=3600)
+                                       between(300, 86400), default=3600)
     token_lifetime_days: int = _key(
         "Lifetime of an API token made without expires_in (at most 366 days).",
-        _between(1, 366), default=90)
-
-
-def _hostport(value: str) -> str | None:
-    host, _, port = value.rpartition(":")
-    if value and (not host or not port.isdigit() or not 0 < int(port) < 65536):
-        return "must be empty or host:port"
-    return None
+        between(1, 366), default=90)
 
 
 @dataclass(frozen=True)
 class SmtpConfig:
     host: str = _key("Address the inbound SMTP gateway listens on.", default="127.0.0.1")
     port: int = _key("Port of the inbound SMTP gateway (0 picks a free one).",
-                     _between(0, 65535), default=2525)
-    relay_domain: str = _key("Domain of relay aliases and reply addresses.", _domain,
+                     between(0, 65535), default=2525)
+    relay_domain: str = _key("Domain of relay aliases and reply addresses.", domain,
                              default="relay.localhost")
     max_message_bytes: int = _key("Largest inbound mail accepted, in bytes (SIZE).",
-                                  _between(1024, 256 * 1024 * 1024), default=25 * 1024 * 1024)
+                                  between(1024, 256 * 1024 * 1024), default=25 * 1024 * 1024)
     tls_cert_file: str = _key("PEM certificate for STARTTLS; with tls_key_file, STARTTLS is "
                               "offered.", default="")
     tls_key_file: str = _key("PEM private key for STARTTLS.", default="")
@@ -246,42 +196,42 @@ class SmtpConfig:
         default="")
     max_connections_per_client: int = _key("Open SMTP connections one client address may hold "
                                            "(in each server process).",
-                                           _between(1, 1000), default=10)
+                                           between(1, 1000), default=10)
     max_connections: int = _key(
         "Open SMTP connections in each server process, from all clients together; one more "
         "is answered 421 and closed. Keep it well under the process's open-file limit (the "
-        "HTTP side and the database need files too).", _between(1, 100000), default=1000)
+        "HTTP side and the database need files too).", between(1, 100000), default=1000)
     timeout_seconds: int = _key(
         "A client that has not completed a command (or, after DATA, the whole message) "
         "this long after its previous command is disconnected: idle and slow clients "
         "(slowloris) give their connection back. RFC 5321 asks for at least 300 s.",
-        _between(1, 3600), default=300)
+        between(1, 3600), default=300)
     max_messages_per_minute: int = _key("Messages one client address may send per minute.",
-                                        _between(1, 100000), default=60)
+                                        between(1, 100000), default=60)
 
 
 @dataclass(frozen=True)
 class RelayConfig:
     smarthost: str = _key("host:port of the SMTP server that sends TradeMail's outbound mail. "
                           "Empty: mail is written to a Maildir in data_dir instead.",
-                          _hostport, default="")
+                          hostport, default="")
     username: str = _key("User name for the smarthost, if it wants one.", default="")
     password: Secret = _key("Password for the smarthost.", default=Secret(""))
     tls: str = _key("starttls (upgrade when offered, required with a username), tls "
-                    "(implicit TLS) or none.", _one_of("starttls", "tls", "none"),
+                    "(implicit TLS) or none.", one_of("starttls", "tls", "none"),
                     default="starttls")
     workers: int = _key("Outbox deliveries in flight at once in one server process (each "
                         "a connection to the smarthost while it lasts).",
-                        _between(1, 64), default=8)
+                        between(1, 64), default=8)
     timeout_seconds: int = _key("How long to wait for the smarthost to connect or to answer "
                                 "any one command before the attempt counts as a temporary "
-                                "failure (tried again later).", _between(1, 120), default=60)
+                                "failure (tried again later).", between(1, 120), default=60)
     retry_base_seconds: int = _key("First wait after a temporary failure; doubles each time.",
-                                   _between(1, 86400), default=60)
-    retry_max_seconds: int = _key("Longest wait between two attempts.", _between(1, 7 * 86400),
+                                   between(1, 86400), default=60)
+    retry_max_seconds: int = _key("Longest wait between two attempts.", between(1, 7 * 86400),
                                   default=3600)
     give_up_after_seconds: int = _key("A mail not delivered after this long is given up.",
-                                      _between(60, 30 * 86400), default=4 * 86400)
+                                      between(60, 30 * 86400), default=4 * 86400)
 
 
 @dataclass(frozen=True)
@@ -294,63 +244,63 @@ class WebhooksConfig:
 
 @dataclass(frozen=True)
 class MessagesConfig:
-    max_recipients: int = _key("Recipients one message may have.", _between(1, 1000), default=20)
+    max_recipients: int = _key("Recipients one message may have.", between(1, 1000), default=20)
     max_body_bytes: int = _key("Largest message body, in UTF-8 bytes.",
-                               _between(1024, 64 * 1024 * 1024), default=256 * 1024)
-    max_attachments: int = _key("Attachments one message may carry.", _between(0, 100), default=10)
+                               between(1024, 64 * 1024 * 1024), default=256 * 1024)
+    max_attachments: int = _key("Attachments one message may carry.", between(0, 100), default=10)
     max_attachment_bytes: int = _key("Largest single attachment, in bytes.",
-                                     _between(1, 1024 * 1024 * 1024), default=10 * 1024 * 1024)
+                                     between(1, 1024 * 1024 * 1024), default=10 * 1024 * 1024)
     page_size: int = _key("Messages on one page unless the client asks for another number.",
-                          _between(1, 200), default=50)
+                          between(1, 200), default=50)
 
 
 @dataclass(frozen=True)
 class LimitsConfig:
     member_messages_per_hour: int = _key(
-        "Messages one member may send in an hour (0: no limit).", _between(0, 100000),
+        "Messages one member may send in an hour (0: no limit).", between(0, 100000),
         default=60)
     member_new_correspondents_per_day: int = _key(
         "Members one member may write to for the first time in a day (0: no limit).",
-        _between(0, 100000), default=30)
+        between(0, 100000), default=30)
     restricted_messages_per_hour: int = _key(
         "Messages a Restricted member may send in an hour, answers only (0: as anyone).",
-        _between(0, 100000), default=5)
+        between(0, 100000), default=5)
     restricted_messages_per_day: int = _key(
         "Messages a Restricted member may send in a day, answers only (0: no limit).",
-        _between(0, 100000), default=10)
+        between(0, 100000), default=10)
     new_account_days: int = _key(
         "Accounts younger than this many days get the new-account limits below.",
-        _between(0, 365), default=7)
+        between(0, 365), default=7)
     new_account_messages_per_hour: int = _key(
-        "Messages per hour for a young account (0: no limit).", _between(0, 100000),
+        "Messages per hour for a young account (0: no limit).", between(0, 100000),
         default=20)
     new_account_new_correspondents_per_day: int = _key(
         "First messages to other members per day for a young account (0: no limit).",
-        _between(0, 100000), default=10)
+        between(0, 100000), default=10)
     violations_before_restriction: int = _key(
         "Saves with contact details outside the contact section that make a free member "
-        "Restricted (0: never automatic).", _between(0, 1000), default=3)
+        "Restricted (0: never automatic).", between(0, 1000), default=3)
 
 
 @dataclass(frozen=True)
 class DirectoryConfig:
-    page_size: int = _key("Listings on one directory page.", _between(1, 100), default=20)
+    page_size: int = _key("Listings on one directory page.", between(1, 100), default=20)
     max_pages: int = _key(
         "Deepest directory page served; narrow the search to see more (no bulk export).",
-        _between(1, 1000), default=10)
+        between(1, 1000), default=10)
     contact_views_per_day: int = _key(
-        "Contact sections one member may open in a day (0: no limit).", _between(0, 100000),
+        "Contact sections one member may open in a day (0: no limit).", between(0, 100000),
         default=25)
-    max_products: int = _key("Products one member may list.", _between(1, 10000), default=100)
-    max_leads: int = _key("Open trade leads one member may have.", _between(1, 10000),
+    max_products: int = _key("Products one member may list.", between(1, 10000), default=100)
+    max_leads: int = _key("Open trade leads one member may have.", between(1, 10000),
                           default=50)
 
 
 @dataclass(frozen=True)
 class LogConfig:
-    level: str = _key("Lowest level logged.", _one_of("debug", "info", "warning", "error"),
+    level: str = _key("Lowest level logged.", one_of("debug", "info", "warning", "error"),
                       default="info")
-    format: str = _key("console for people, json for log collectors.", _one_of("console", "json"),
+    format: str = _key("console for people, json for log collectors.", one_of("console", "json"),
                        default="console")
 
 
