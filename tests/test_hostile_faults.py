@@ -26,16 +26,18 @@ from tests.helpers import (
     PASSWORD,
     link_token,
     make_config,
+    register,
     register_all,
     send,
     text_of_mail,
 )
 from tests.postgres_helpers import Cluster
 from tests.process_helpers import Server, free_port, run_cli
-from tests.smtp_helpers import Captured, Smarthost
+from tests.smtp_helpers import Captured, Smarthost, transaction
 from tests.test_gateway import Gateway, gateway_config, mail_bytes
 from tests.test_rotation import Watched, offers_to_ana
 from trademail.app import CORE, build_app, open_core
+from trademail.appkeys import SMTP_GATEWAY
 from trademail.gateway.transports import SmtpTransport, mail_transport
 from trademail.services.delivery import OutboundMail, Relay
 from trademail.services.messages import Draft
@@ -409,3 +411,30 @@ async def test_killed_while_rotating_a_members_key_loses_nothing_and_resumes(
                            env=env, terminal=False)
     assert "ana has a new member key" in out, out
     assert await readable(13) is True  # done: every message under the new key alone
+
+
+async def test_a_request_waits_for_a_busy_pool_a_bounded_time_then_hears_503(
+        aiohttp_client: Any, tmp_path: Path, postgres_url: str) -> None:
+    """Every PostgreSQL connection of the pool busy (a stalled database, a slow query): a
+    request, and a mail at the gateway, are answered after [store] wait_seconds (503 and
+    451, so the sender tries again) instead of holding their connection on."""
+    client = await aiohttp_client(await build_app(make_config(
+        tmp_path, postgres_url, TRADEMAIL_STORE_POOL_SIZE="2",
+        TRADEMAIL_STORE_WAIT_SECONDS="1"), FakeClock()))
+    member = await register(client, "xiadani")
+    pool = client.app[CORE].stores.db.pool
+    held = [await pool.acquire() for _ in range(2)]
+    try:
+        resp = await client.get("/api/v1/me", headers=member.auth)
+        assert resp.status == 503, await resp.text()
+        assert resp.content_type == "application/problem+json"
+        port = int(client.app[SMTP_GATEWAY].address[1])
+        code, text = await transaction(port, "buyer@outside.example", [member.alias],
+                                       mail_bytes(sender="buyer@outside.example",
+                                                  to=member.alias, subject="Sesame",
+                                                  body="Price?"))
+        assert code == 451 and "try again" in text, (code, text)
+    finally:
+        for conn in held:
+            await pool.release(conn)
+    assert (await client.get("/api/v1/me", headers=member.auth)).status == 200

@@ -54,6 +54,10 @@ class StoreConfig:
     )
     pool_size: int = _key("PostgreSQL connections per server process.", between(1, 200),
                           default=10)
+    wait_seconds: int = _key(
+        "How long a request (or a mail) waits for a PostgreSQL connection while all "
+        "pool_size are busy; then it is answered 503 (SMTP 451, tried again later) instead "
+        "of holding on.", between(1, 600), default=30)
 
 
 @dataclass(frozen=True)

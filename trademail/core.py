@@ -134,7 +134,8 @@ def password_hasher(auth: AuthConfig) -> PasswordHasher:
 
 async def open_store_and_keys(config: Config) -> tuple[Stores, Keyring]:
     """The stores, brought up to date, and the keyring that opens them."""
-    stores = await open_stores(config.store_url, pool_size=config.store.pool_size)
+    stores = await open_stores(config.store_url, pool_size=config.store.pool_size,
+                               wait_seconds=config.store.wait_seconds)
     try:
         keyring = await open_keyring(config, stores.keys)
         return stores.keyed(keyring.audit_mac), keyring

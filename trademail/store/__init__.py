@@ -195,11 +195,11 @@ class Stores:
         await self.db.close()
 
 
-async def open_stores(url: str, *, pool_size: int = 10, migrate: bool = True,
-                      progress: Progress | None = None) -> Stores:
+async def open_stores(url: str, *, pool_size: int = 10, wait_seconds: float = 30.0,
+                      migrate: bool = True, progress: Progress | None = None) -> Stores:
     """Connect, bring the schema up to date (telling `progress` after each step), and hand
     back every store."""
-    db = await open_database(url, pool_size)
+    db = await open_database(url, pool_size, wait_seconds)
     try:
         if migrate:
             await db.migrate(progress)

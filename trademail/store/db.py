@@ -275,15 +275,20 @@ async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
 class PostgresDatabase:
     dialect = "postgres"
 
-    def __init__(self, dsn: str, pool_size: int) -> None:
+    def __init__(self, dsn: str, pool_size: int, wait_seconds: float = 30.0) -> None:
         self._dsn = dsn
         self._pool_size = pool_size
+        self._wait_seconds = wait_seconds
         self._pool: asyncpg.Pool | None = None
 
     @property
     def pool(self) -> asyncpg.Pool:
         assert self._pool is not None, "open() first"
         return self._pool
+
+    def _acquire(self) -> Any:
+        """A pooled connection, waited for at most wait_seconds (then TimeoutError)."""
+        return self.pool.acquire(timeout=self._wait_seconds)
 
     async def open(self) -> None:
         try:
@@ -298,19 +303,18 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_PGConnection]:
-        async with pg_failures(), self.pool.acquire() as conn, conn.transaction():
+        async with pg_failures(), self._acquire() as conn, conn.transaction():
             yield _PGConnection(conn)
 
     @pg_failures()
     async def execute(self, sql: str, *args: Any) -> None:
-        async with self.pool.acquire() as conn:
+        async with self._acquire() as conn:
             await _PGConnection(conn).execute(sql, *args)
 
     @pg_failures()
     async def write(self, sql: str, *args: Any) -> list[Row]:
-        """One statement that writes, and the rows it returns (RETURNING): atomic on its
-        own, so one round trip, without BEGIN and COMMIT."""
-        async with self.pool.acquire() as conn:
+        """One statement that writes, and the rows it returns (RETURNING): one round trip."""
+        async with self._acquire() as conn:
             return await _PGConnection(conn).fetch(sql, *args)
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -319,19 +323,22 @@ class PostgresDatabase:
 
     @pg_failures()
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        return list(await self.pool.fetch(sql, *args))
+        async with self._acquire() as conn:
+            return list(await conn.fetch(sql, *args))
 
     @pg_failures()
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        return await self.pool.fetchrow(sql, *args)
+        async with self._acquire() as conn:
+            return await conn.fetchrow(sql, *args)
 
     @pg_failures()
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        return await self.pool.fetchval(sql, *args)
+        async with self._acquire() as conn:
+            return await conn.fetchval(sql, *args)
 
     async def migrate(self, progress: Progress | None = None) -> int:
         known = migrations("postgres")
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self._acquire() as conn, conn.transaction():
             # One process migrates at a time; the others wait here, then find nothing to do.
             await conn.execute("SELECT pg_advisory_xact_lock(7452001)")
             await conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER "
@@ -356,7 +363,7 @@ class PostgresDatabase:
         """After rows were deleted for good: VACUUM the tables, so their dead tuples' space
         is reused (each outside a transaction, as VACUUM must be). Best effort: old bytes
         stay in the WAL and in free space until PostgreSQL writes over them."""
-        async with self.pool.acquire() as conn:
+        async with self._acquire() as conn:
             for table in tables:
                 if not _TABLE_NAME.fullmatch(table):
                     raise ValueError(f"not a table name: {table!r}")
@@ -367,8 +374,7 @@ class PostgresDatabase:
                     raise StoreError(f"VACUUM {table} failed: {exc}") from None
 
     async def close(self) -> None:
-        """Close gracefully; a connection that is not given back in time is cut, so a
-        server that is stopping never waits for ever."""
+        """Close gracefully; a connection not given back in time is cut (never a hang)."""
         if self._pool is not None:
             try:
                 await asyncio.wait_for(self._pool.close(), CLOSE_SECONDS)
@@ -376,7 +382,8 @@ class PostgresDatabase:
                 self._pool.terminate()
 
 
-async def open_database(url: str, pool_size: int = 10) -> SQLiteDatabase | PostgresDatabase:
+async def open_database(url: str, pool_size: int = 10,
+                        wait_seconds: float = 30.0) -> SQLiteDatabase | PostgresDatabase:
     parts = urlsplit(url)
     db: SQLiteDatabase | PostgresDatabase
     if parts.scheme == "sqlite":
@@ -386,7 +393,7 @@ async def open_database(url: str, pool_size: int = 10) -> SQLiteDatabase | Postg
             raise StoreError("[store] url: sqlite:///PATH needs a path")
         db = SQLiteDatabase(Path(path))
     elif parts.scheme in ("postgresql", "postgres"):
-        db = PostgresDatabase(url, pool_size)
+        db = PostgresDatabase(url, pool_size, wait_seconds)
     else:
         raise StoreError(f"[store] url: unknown scheme {parts.scheme!r}")
     await db.open()
