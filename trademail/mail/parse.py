@@ -128,23 +128,23 @@ def _dmarc_verdicts(value: str, trusted: str) -> set[tuple[str, str]] | None:
 
 
 def dmarc_pass(results: list[str], trusted_authserv_id: str) -> str:
-    """The From domain for which the topmost Authentication-Results our own upstream added
+    """The From domain for which the Authentication-Results our own upstream added
     (its authserv-id is `trusted_authserv_id`; RFC 8601 section 5: any other is ignored, for
-    the sender may have written it) says DMARC passed; "" when none does. Unsure is no pass:
-    that topmost header unreadable, saying two things of DMARC, or contradicted by another
-    header claiming the trusted id (the upstream should have removed it). With no trusted
-    id, none counts."""
+    the sender may have written it) says DMARC passed; "" when none does. Every header
+    claiming the trusted id is the upstream's (it removes such headers from incoming mail),
+    and it may write several (a DKIM milter's above a DMARC one's): together they must give
+    one DMARC verdict, a pass. Unsure is no pass: one of them unreadable, or two verdicts.
+    With no trusted id, none counts."""
     trusted = trusted_authserv_id.strip().lower()
     if not trusted:
         return ""
-    claims = [v for v in (_dmarc_verdicts(value, trusted) for value in results)
-              if v is not None]
-    if not claims or len(claims[0]) != 1:
+    verdicts: set[tuple[str, str]] = set()
+    for value in results:
+        verdicts |= _dmarc_verdicts(value, trusted) or set()
+    if len(verdicts) != 1:
         return ""
-    ((result, domain),) = claims[0]
-    if result != "pass" or any(c and c != claims[0] for c in claims[1:]):
-        return ""
-    return domain
+    ((result, domain),) = verdicts
+    return domain if result == "pass" else ""
 
 
 def bounce_status(message: EmailMessage, raw: bytes) -> str:
