@@ -217,10 +217,11 @@ async def test_a_storm_of_sign_ins_holds_argon2_to_its_memory_cap(tmp_path: Path
         server.stop()
 
 
-async def test_a_locked_account_still_lets_its_signed_in_owner_change_the_password(
+async def test_a_locked_account_still_lets_its_signed_in_owner_change_or_delete_it(
         guarded: Any, clock: FakeClock, browsers_at: Callable[[str], From]) -> None:
-    """The password asked again before a sensitive change counts like a sign-in from this
-    browser: against its device cookie, not the account the guesser holds locked."""
+    """The password asked again before a sensitive change (a new password, deleting the
+    account) counts like a sign-in from this browser: against its device cookie, not the
+    account the guesser holds locked."""
     owner = browsers_at("203.0.113.60")
     await owner.sign_up("ulrike")
     await lock(browsers_at(ATTACKER), "ulrike", clock)
@@ -230,3 +231,8 @@ async def test_a_locked_account_still_lets_its_signed_in_owner_change_the_passwo
     assert resp.status == 303, await resp.text()
     assert await browsers_at(ATTACKER).try_password("ulrike", "granary wharf lantern cargo") \
         == 429
+    # ... and so does deleting the account, the other change that asks for the password.
+    resp = await owner.post("/settings/delete", {
+        "password": "granary wharf lantern cargo", "confirm": "ulrike"},
+        form_page="/settings/delete")
+    assert resp.status == 200 and "deleted" in (await resp.text()).lower()

@@ -38,14 +38,15 @@ class Erasure:
 
     async def erase(self, member_id: str, *, password: object, second_factor: object = None,
                     passkey: object = None, confirm: object = None, client: str,
-                    confirm_required: bool = False) -> None:
+                    confirm_required: bool = False, device: object = None) -> None:
         """Delete the member's account for good, once their password (counted like a
         sign-in), their second factor (when they have one) and, where the door asks for it
         (`confirm_required`), their username typed out (`confirm`) say it is them and they
-        mean it. Then the database's files are scrubbed of what was deleted, by a relay
-        worker (a VACUUM of a large database is not a request's work)."""
+        mean it (the password's tries counted against the browser's `device` cookie). Then
+        the database's files are scrubbed of what was deleted, by a relay worker (a VACUUM
+        of a large database is not a request's work)."""
         username, _ = await self._members.check_password(member_id, password, "password",
-                                                         client)
+                                                         client, device=device)
         typed = confirm.strip().lower() if isinstance(confirm, str) else ""
         if confirm_required and typed != username:
             raise InvalidInput.one("confirm", "type your username to confirm")

@@ -252,7 +252,8 @@ async def delete_account(request: web.Request) -> web.Response:
         await request.app[ERASURE].erase(
             visit_of(request).member_id, password=form.get("password"),
             second_factor=form.get("second_factor"), passkey=form.get("passkey_assertion"),
-            confirm=form.get("confirm"), confirm_required=True, client=client_address(request))
+            confirm=form.get("confirm"), confirm_required=True, client=client_address(request),
+            device=device_cookie(request))
     except FORM_ERRORS as exc:
         return await refused(request, "delete", exc)
     request.pop(VISIT, None)  # nobody is signed in any more: the page shows no account
