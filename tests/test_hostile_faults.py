@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from tests.browser_helpers import csrf_of
+from tests.browser_helpers import Browser, csrf_of
 from tests.helpers import (
     OUTBOUND,
     PASSWORD,
@@ -265,8 +265,19 @@ async def _full_disk(gw: Gateway, small_disk: Path) -> None:
     app = gw.app
     amina, bakari = await register_all(gw.client, "amina", "bakari")
     before = [(await send(gw.client, amina, ["bakari"], f"Before {n}"))["id"] for n in range(3)]
-    await app[CORE].stores.db.scrub(())  # the WAL emptied: the next write needs new room
-    filler = _fill(small_disk)
+    browser = Browser(gw.client, https=True)  # the gateway config's public_url is https
+    try:
+        assert (await browser.sign_in("amina")).status == 303
+        compose = await browser.page("/compose")
+        await app[CORE].stores.db.scrub(())  # the WAL emptied: the next write needs new room
+        filler = _fill(small_disk)
+        resp = await browser.post("/compose", {"to": "bakari", "subject": "Full",
+                                               "body": "no room"}, csrf=csrf_of(compose))
+        page = await resp.text()
+        assert resp.status == 507 and "storage is full" in page, (resp.status, page[:500])
+        assert "Traceback" not in page
+    finally:
+        await browser.close()
 
     resp = await gw.client.post("/api/v1/messages", headers=amina.auth, json={
         "to": ["bakari"], "subject": "Full", "body": "no room for this"})
