@@ -13,6 +13,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+import structlog
 
 from tests.browser_helpers import Browser
 from tests.helpers import OUTBOUND, make_config
@@ -29,6 +30,15 @@ def _with_search_path(dsn: str, schema: str) -> str:
     parts = urlsplit(dsn)
     query = "&".join(q for q in (parts.query, urlencode({"search_path": schema})) if q)
     return urlunsplit(parts._replace(query=query))
+
+
+@pytest.fixture(autouse=True)
+def _log_config() -> Iterator[None]:
+    """A test that configures logging (the command line run in-process does, at info)
+    leaves the next test the configuration it found: one that captures debug lines."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture(autouse=True)
