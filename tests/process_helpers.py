@@ -36,7 +36,8 @@ class Server:
             "TRADEMAIL_RELAY_SMARTHOST": f"127.0.0.1:{smarthost_port}",
             "TRADEMAIL_RELAY_TLS": "none", "TRADEMAIL_RELAY_RETRY_BASE_SECONDS": "1",
             "TRADEMAIL_AUTH_ARGON2_MEMORY_KIB": "64", "TRADEMAIL_AUTH_ARGON2_TIME_COST": "1",
-            "TRADEMAIL_AUTH_ARGON2_PARALLELISM": "1", "TRADEMAIL_STORE_POOL_SIZE": "3"} | env
+            "TRADEMAIL_AUTH_ARGON2_PARALLELISM": "1", "TRADEMAIL_STORE_POOL_SIZE": "3",
+            "TRADEMAIL_SMTP_CHECK_SENDERS": "false"} | env  # no network DNS in tests
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

@@ -390,7 +390,7 @@ async def test_pages_are_newest_first_with_cursors(client: Any, clock: FakeClock
     for bad in ("nonsense", "AAAA", "%%%", "a" * 300):
         await problem(await client.get("/api/v1/messages", headers=sol.auth,
                                        params={"cursor": bad}), 422)
-    for bad in ({"limit": "0"}, {"limit": "-1"}, {"limit": "x"}, {"folder": "spam"},
+    for bad in ({"limit": "0"}, {"limit": "-1"}, {"limit": "x"}, {"folder": "junk"},
                 {"unread": "maybe"}):
         await problem(await client.get("/api/v1/messages", headers=sol.auth, params=bad), 422)
 

@@ -239,7 +239,8 @@ async def test_a_new_message_notifies_the_recipient_with_a_clean_built_mail(
     assert {k.lower() for k in mail.keys()} <= {
         "from", "to", "reply-to", "subject", "date", "message-id", "in-reply-to", "references",
         "auto-submitted", "x-auto-response-suppress", "list-unsubscribe",
-        "list-unsubscribe-post", "list-id", "mime-version", "content-type"}
+        "list-unsubscribe-post", "list-id", "mime-version", "content-type", "feedback-id",
+        "dkim-signature"}
 
 
 async def test_a_short_notice_names_the_subject_and_links_to_the_message(

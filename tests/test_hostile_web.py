@@ -186,7 +186,8 @@ async def world(client: Any, browsers: Callable[..., Browser], clock: FakeClock)
     assert (await visitor.sign_in("cara")).headers["Location"] == "/signin/verify"
     paths = {
         "/": ["/"], "/signin": ["/signin"], "/signup": ["/signup"],
-        "/{folder}": ["/inbox", "/sent", "/archive", "/trash", filed.headers["Location"]],
+        "/{folder}": ["/inbox", "/sent", "/archive", "/trash", "/spam",
+                      filed.headers["Location"]],
         "/search": ["/search?q=cashew"],
         "/messages/{id}": [f"/messages/{ids['message']}"], "/compose": ["/compose"],
         "/drafts": ["/drafts"], "/settings/signature": ["/settings/signature"],
@@ -228,6 +229,8 @@ NO_FORM_HERE = {
     "/password/reset": "its page needs a mailed link",
     "/settings/email/confirm": "its page needs a mailed link",
     "/messages/{id}/file": "no page posts to it (a conversation is filed whole)",
+    "/messages/{id}/not-spam": "its form is on a message in Spam, put there by a spam filter "
+                               "(tests/test_spam.py)",
 }
 
 

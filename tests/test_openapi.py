@@ -592,7 +592,7 @@ async def test_session_answers_match_the_document(api: Api, clock: FakeClock) ->
     assert [m["id"] for m in unread.body["messages"]] == [first_id]
     found = await api.call("GET", MESSAGES, expect=200, headers=alice, params={"q": "cashew"})
     assert {m["id"] for m in found.body["messages"]} == {first_id, reply_id}
-    for bad in ({"limit": "0"}, {"limit": "201"}, {"limit": "many"}, {"folder": "spam"},
+    for bad in ({"limit": "0"}, {"limit": "201"}, {"limit": "many"}, {"folder": "junk"},
                 {"unread": "maybe"}, {"cursor": "not-a-cursor"}, {"q": "a"}):
         problem = await api.call("GET", MESSAGES, expect=422, headers=alice, params=bad)
         assert problem.body["errors"][0]["field"] == next(iter(bad))
@@ -636,6 +636,14 @@ async def test_session_answers_match_the_document(api: Api, clock: FakeClock) ->
                    data=json.dumps({"folder": "trash", "pad": "x" * 70_000}))
     await api.call("PATCH", f"{MESSAGES}/{first_id}", expect=404, headers=carol.auth,
                    json_body={"folder": "trash"})
+    # Marked spam (no spam filter here: it only moves), then filed back as it was.
+    marked = await api.call("POST", f"{MESSAGES}/{reply_id}/spam", expect=200, headers=alice,
+                            json_body={"spam": True})
+    assert marked.body["folder"] == "spam" and marked.body["unread"] is True
+    await api.call("POST", f"{MESSAGES}/{reply_id}/spam", expect=422, headers=alice,
+                   json_body={"spam": "yes"})
+    await api.call("PATCH", f"{MESSAGES}/{reply_id}", expect=200, headers=alice,
+                   json_body={"folder": "archive"})
 
     # ------------------------------------------------ threads
     conversation = await api.call("GET", f"/api/v1/threads/{first_id}", expect=200,

@@ -35,6 +35,7 @@ from trademail.appkeys import (
     SESSIONS,
     SIGNUP,
     SMTP_GATEWAY,
+    SPAM_MARKS,
     TOKENS,
     UPLOADS,
     WEBHOOKS,
@@ -51,6 +52,7 @@ from trademail.services.delivery import MailTransport, Relay, WebhookSender
 from trademail.services.erasure import SCRUB_JOB
 from trademail.services.housekeeping import Housekeeping
 from trademail.services.recovery import RESET_JOB
+from trademail.services.spam import SpamMarks
 from trademail.web import (
     create_static,
     observe_middleware,
@@ -81,6 +83,7 @@ def _api(config: Config, core: Core) -> web.Application:
     api[RECOVERY] = core.recovery
     api[SENDING] = core.sending
     api[READING] = core.reading
+    api[SPAM_MARKS] = core.spam_marks or SpamMarks(core.reading, None)
     api[WRITING] = core.writing
     api[UPLOADS] = core.uploads
     api[EXPORT] = core.export
@@ -111,6 +114,7 @@ def create_app(config: Config, core: Core) -> web.Application:
     app[TOKENS] = core.tokens
     app[SENDING] = core.sending
     app[READING] = core.reading
+    app[SPAM_MARKS] = core.spam_marks or SpamMarks(core.reading, None)
     app[WRITING] = core.writing
     app[UPLOADS] = core.uploads
     app[EXPORT] = core.export
@@ -140,7 +144,7 @@ def create_app(config: Config, core: Core) -> web.Application:
     return app
 
 
-async def _every(seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+async def _every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
     """Run a job now and then every `seconds`; a failing run is logged, not fatal."""
     while True:
         try:
@@ -166,8 +170,10 @@ async def build_app(config: Config, clock: Clock | None = None, *,
                   config.relay, webhooks=webhooks or own_sender,
                   jobs={RESET_JOB: core.recovery.fulfil, SCRUB_JOB: core.erasure.scrub},
                   on_permanent_failure=core.notifications.on_permanent_failure,
-                  render=core.notifications.render)
+                  render=core.notifications.render, sign=core.dkim.sign)
     smtp = app[SMTP_GATEWAY] = SmtpGateway(core.inbound, core.reader, config.smtp)
+    if not config.spam.rspamd_url:
+        log.warning("spam: no Rspamd is configured ([spam] rspamd_url): spam is not filtered")
     # Throttle rows also count mail per address and day, so they are kept a day at least.
     housekeeping = Housekeeping(core.stores, clock, sessions=core.sessions,
                                 signin_keep_seconds=max(config.auth.lockout_seconds, 86400))
@@ -181,14 +187,15 @@ async def build_app(config: Config, clock: Clock | None = None, *,
             raise
         worker = asyncio.create_task(relay.run(core.events), name="relay")
         sweeper = asyncio.create_task(_every(3600, housekeeping.run_once), name="housekeeping")
+        dkim = asyncio.create_task(_every(3600, core.dkim.advance), name="dkim selectors")
         keys = asyncio.create_task(_every(config.crypto.key_reload_seconds, functools.partial(
             MasterKeySource(config).reload_into, core.keyring)), name="master keys")
         core.health.serving(True)
         yield
         core.health.serving(False)
-        for task in (worker, sweeper, keys):
+        for task in (worker, sweeper, keys, dkim):
             task.cancel()
-        await asyncio.gather(worker, sweeper, keys, return_exceptions=True)
+        await asyncio.gather(worker, sweeper, keys, dkim, return_exceptions=True)
         await smtp.stop()
         if own_sender is not None:
             await own_sender.close()

@@ -27,6 +27,7 @@ from trademail.services.recovery import Recovery
 from trademail.services.sending import Sending
 from trademail.services.sessions import Sessions
 from trademail.services.signup import Signup
+from trademail.services.spam import SpamMarks
 from trademail.services.tokens import Tokens
 from trademail.services.uploads import Uploads
 from trademail.services.webhooks import Webhooks
@@ -38,6 +39,7 @@ MEMBERS = web.AppKey("members", Members)
 TOKENS = web.AppKey("tokens", Tokens)
 SENDING = web.AppKey("sending", Sending)
 READING = web.AppKey("reading", Reading)
+SPAM_MARKS = web.AppKey("spam_marks", SpamMarks)
 WRITING = web.AppKey("writing", Writing)
 UPLOADS = web.AppKey("uploads", Uploads)
 EXPORT = web.AppKey("export", MailboxExport)

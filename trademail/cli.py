@@ -1,5 +1,5 @@
 """The `trademail` command: serve, migrate, config, keys (in cli_keys.py), audit (in
-cli_audit.py), staff, export."""
+cli_audit.py), dns (in cli_dns.py), staff, export."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ import structlog
 from aiohttp import web
 
 from trademail.cli_audit import add_audit_commands, run_audit_command
+from trademail.cli_dkim import add_dkim_commands, dkim_service, run_dkim_command
+from trademail.cli_dns import add_dns_command, run_dns_command
 from trademail.cli_keys import add_key_commands, run_key_command
 from trademail.config import Config
 from trademail.configfile import load_config, render_config
@@ -113,7 +115,8 @@ async def _migrate(config: Config) -> None:
     stores = await open_stores(config.store_url, pool_size=1,
                                progress=progress_bar("applying migrations"))
     try:
-        await open_keyring(config, stores.keys)  # a wrong master key is refused here too
+        keyring = await open_keyring(config, stores.keys)  # a wrong master key is refused
+        await dkim_service(config, stores, keyring).ensure_keys()  # the first pair
     finally:
         await stores.close()
     print(f"the {stores.db.dialect} database is up to date")
@@ -286,6 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands["config"].add_argument("--defaults", action="store_true",
                                     help="print every key with its default and documentation")
     add_key_commands(sub)
+    add_dns_command(sub)
+    add_dkim_commands(sub)
     add_audit_commands(sub)
     _admin_parsers(sub)
     return parser
@@ -320,10 +325,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             asyncio.run(_staff_create(config, args))
         elif args.command == "export":
             asyncio.run(_export(config, args))
-        elif args.command == "keys":
-            return run_key_command(config, args)
-        elif args.command == "audit":
-            return run_audit_command(config, args)
+        runners = {"dns": run_dns_command, "dkim": run_dkim_command, "keys": run_key_command,
+                   "audit": run_audit_command}
+        if args.command in runners:
+            return runners[args.command](config, args)
     except ConfigError as exc:
         print(f"trademail: config error: {exc}", file=sys.stderr)
         return 2

@@ -10,33 +10,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from trademail import configchecks
 from trademail.configchecks import between, domain, hostport, http_url, networks, one_of, store_url
-
-
-class Secret:
-    """A string that never shows itself in a repr, a log line or `trademail config`."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __repr__(self) -> str:
-        return "Secret('********')" if self._value else "Secret('')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
+from trademail.secret import Secret
 
 
 def _key(doc: str, check: Callable[[Any], str | None] | None = None, **kw: Any) -> Any:
@@ -194,10 +170,24 @@ class SmtpConfig:
         "The authserv-id of the upstream MTA whose Authentication-Results headers are trusted "
         "(RFC 8601; that MTA must remove headers claiming its id from incoming mail). Any "
         "other Authentication-Results header is ignored. Mail to an alias from a member's "
-        "address is theirs only when DMARC passed by its word. Empty: none is trusted, so "
-        "all mail to aliases is outside mail, and with require_dmarc_pass on every reply by "
+        "address is theirs only when DMARC passed by its word. Empty: none is trusted, and "
+        "the gateway's own checks give the verdict (check_senders); with those off too, all "
+        "mail to aliases is outside mail, and with require_dmarc_pass on every reply by "
         "mail is refused (a warning is logged at start).",
         default="")
+    check_senders: bool = _key(
+        "With trusted_authserv_id empty, the gateway checks SPF (client IP, HELO, MAIL FROM), "
+        "DKIM and DMARC itself and takes its verdict as an upstream's: require_dmarc_pass "
+        "and mail to an alias from a member use it, and a reply by mail that fails DMARC "
+        "from a domain publishing p=reject is refused. Off: no verdict without an upstream.",
+        default=True)
+    dns_server: str = _key("host:port of the name server the gateway's own sender checks ask "
+                           "(SPF, DKIM keys, DMARC policies). Empty: the system's resolvers.",
+                           hostport, default="")
+    dns_timeout_seconds: int = _key(
+        "How long one DNS look-up of the sender checks may take; a mail whose look-up does "
+        "not answer in time is deferred (451 4.4.3), and its sender tries again.",
+        between(1, 60), default=5)
     max_connections_per_client: int = _key("Open SMTP connections one client address may hold "
                                            "(in each server process).",
                                            between(1, 1000), default=10)
@@ -236,6 +226,10 @@ class RelayConfig:
                                   default=3600)
     give_up_after_seconds: int = _key("A mail not delivered after this long is given up.",
                                       between(60, 30 * 86400), default=4 * 86400)
+    dkim_grace_seconds: int = _key(
+        "How long a DKIM key a rotation replaced stays published (no longer signing) before "
+        "it is retired: mail it signed is still checked by receivers meanwhile.",
+        between(0, 365 * 86400), default=7 * 86400)
 
 
 @dataclass(frozen=True)
@@ -301,6 +295,53 @@ class DirectoryConfig:
 
 
 @dataclass(frozen=True)
+class DnsConfig:
+    mail_host: str = _key("Host name the relay domain's MX points at (the SMTP gateway's public "
+                          "name). Empty: the relay domain itself.", default="")
+    sending_hosts: tuple[str, ...] = _key(
+        "What SPF allows to send the relay domain's mail: IP addresses or networks of the "
+        "smarthost (ip4:/ip6:), or a (the relay domain's address) or mx (its MX hosts).",
+        configchecks.spf_hosts, default=("mx",))
+    dmarc_rua: str = _key("Address DMARC aggregate reports go to (rua). Empty: none asked for.",
+                          configchecks.mail_address, default="")
+    tlsrpt_rua: str = _key("Address TLS-RPT reports go to. Empty: no TLS-RPT record.",
+                           configchecks.mail_address, default="")
+    mta_sts_mode: str = _key("MTA-STS policy mode: testing to start (failures only reported), "
+                             "enforce once reports are clean, or none to withdraw it.",
+                             one_of("testing", "enforce", "none"), default="testing")
+    ttl: int = _key("TTL of the printed records, in seconds.", between(60, 604800),
+                    default=3600)
+    nameserver: str = _key("IP-address:port of the name server `trademail dns --check` asks. "
+                           "Empty: the system's resolvers.", configchecks.nameserver, default="")
+    check_timeout_seconds: int = _key("How long `--check` waits for the name server.",
+                                      between(1, 60), default=5)
+
+
+@dataclass(frozen=True)
+class SpamConfig:
+    rspamd_url: str = _key(
+        "Base URL of Rspamd's normal worker (its /checkv2 scores each mail to an alias before "
+        "it is accepted), e.g. http://127.0.0.1:11333. Empty: spam is not filtered.",
+        http_url, default="")
+    controller_url: str = _key(
+        "Base URL of Rspamd's controller (its /learnham and /learnspam are trained by the "
+        "members' \"Not spam\" and \"Spam\" buttons), e.g. http://127.0.0.1:11334. Empty: "
+        "the buttons move the message only.", http_url,
+        default="")
+    controller_password: Secret = _key(
+        "Password of Rspamd's controller, when it asks for one (none from its secure_ip).",
+        default=Secret(""))
+    reject_score: int = _key("Rspamd score at or above which a mail is refused (550).",
+                             between(-1000, 1000), default=15)
+    spam_score: int = _key(
+        "Score at or above which (and below reject_score) a mail goes to the member's Spam "
+        "folder, and nobody is told.", between(-1000, 1000), default=6)
+    timeout_seconds: int = _key(
+        "How long a mail waits for Rspamd's answer; then it is answered 451 (tried again).",
+        between(1, 120), default=10)
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = _key("Lowest level logged.", one_of("debug", "info", "warning", "error"),
                       default="info")
@@ -322,6 +363,8 @@ class Config:
     messages: MessagesConfig = field(default_factory=MessagesConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     directory: DirectoryConfig = field(default_factory=DirectoryConfig)
+    dns: DnsConfig = field(default_factory=DnsConfig)
+    spam: SpamConfig = field(default_factory=SpamConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     # Derived values: every door reads these rather than re-deriving them.

@@ -56,3 +56,28 @@ def hostport(value: str) -> str | None:
     if value and (not host or not port.isdigit() or not 0 < int(port) < 65536):
         return "must be empty or host:port"
     return None
+
+
+def spf_hosts(value: tuple[str, ...]) -> str | None:
+    for host in value:
+        if host not in ("a", "mx") and networks((host,)) is not None:
+            return f"{host!r} is not an IP address, a network, a or mx"
+    return None
+
+
+def mail_address(value: str) -> str | None:
+    local, _, host = value.rpartition("@")
+    if value and (not local or domain(host) is not None or any(c in value for c in " ;,!")):
+        return "must be empty or an address such as dmarc-reports@example.com"
+    return None
+
+
+def nameserver(value: str) -> str | None:
+    host = value.rpartition(":")[0]
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        host = ""
+    if value and (not host or hostport(value) is not None):
+        return "must be empty or IP-address:port, such as 127.0.0.1:53 or [::1]:53"
+    return None

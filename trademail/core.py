@@ -7,12 +7,16 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import dns.asyncresolver
+import dns.resolver
+
 from trademail.clock import Clock, SystemClock
 from trademail.config import AuthConfig, Config
 from trademail.crypto import Keyring, PasswordHasher
 from trademail.crypto.factors import RelyingParty
 from trademail.events import Events, PostgresEvents
 from trademail.gateway.compose import ArchiveComposer, Composer
+from trademail.gateway.rspamd import RspamdClient
 from trademail.keysource import MasterKeySource
 from trademail.mail.parse import TEXT_CAP_FACTOR
 from trademail.mail.reader import MailReader
@@ -23,6 +27,7 @@ from trademail.services.audit import Audit
 from trademail.services.conduct import Conduct
 from trademail.services.delivery import Outbox
 from trademail.services.directory import Directory
+from trademail.services.dkim import Dkim
 from trademail.services.erasure import Erasure
 from trademail.services.export import MailboxExport
 from trademail.services.factors import SecondFactors
@@ -40,6 +45,7 @@ from trademail.services.recovery import Recovery
 from trademail.services.sending import Sending
 from trademail.services.sessions import Sessions
 from trademail.services.signup import Signup
+from trademail.services.spam import SpamFilter, SpamMarks, SpamPolicy
 from trademail.services.tokens import Tokens
 from trademail.services.uploads import Uploads
 from trademail.services.webhooks import Webhooks
@@ -103,8 +109,13 @@ class Core:
     conduct: Conduct
     market: Marketplace
     health: Health
+    dkim: Dkim
+    spam: RspamdClient | None = None  # the spam filter, when [spam] names one
+    spam_marks: SpamMarks | None = None
 
     async def close(self) -> None:
+        if self.spam is not None:
+            await self.spam.close()
         self.hasher.close()
         self.reader.close()
         await self.events.close()
@@ -178,7 +189,8 @@ async def open_core(config: Config, clock: Clock | None = None) -> Core:
     conduct, uploads, sending, reading = open_mail(config, stores, keyring, clock, events,
                                                    members, notifications)
     reader, inbound = open_inbound(config, stores, keyring, clock, members, sending,
-                                   notifications, conduct)
+                                   notifications, conduct, spam := spam_filter(config))
+    dkim = await open_dkim(config, stores, keyring, clock)
     return Core(stores=stores, keyring=keyring, hasher=hasher, events=events, outbox=outbox,
                 members=members, tokens=tokens, sending=sending, reading=reading,
                 uploads=uploads, export=MailboxExport(reading, ArchiveComposer(), audit),
@@ -191,7 +203,32 @@ async def open_core(config: Config, clock: Clock | None = None) -> Core:
                 inbound=inbound, reader=reader, conduct=conduct,
                 market=open_marketplace(config, stores, keyring, events, clock, members,
                                         reading),
-                health=Health(stores.ping, stores.outbox.backlog, clock))
+                health=Health(stores.ping, stores.outbox.backlog, clock), dkim=dkim,
+                spam=spam, spam_marks=SpamMarks(reading, spam))
+
+
+async def open_dkim(config: Config, stores: Stores, keyring: Keyring, clock: Clock) -> Dkim:
+    """DKIM signing of outgoing mail, with its first key pair made at the first start."""
+    dkim = Dkim(stores.dkim, keyring, clock, relay_domain=config.smtp.relay_domain,
+                grace_seconds=config.relay.dkim_grace_seconds, resolver=dns_resolver(config))
+    await dkim.ensure_keys()
+    return dkim
+
+
+def dns_resolver(config: Config) -> dns.asyncresolver.Resolver | None:
+    """The resolver that sees whether a DKIM record is published: the name server
+    [dns] nameserver names, or the system's (None when it has none configured)."""
+    host, _, port = config.dns.nameserver.rpartition(":")
+    if not host:
+        try:
+            return dns.asyncresolver.Resolver()
+        except dns.resolver.NoResolverConfiguration:
+            return None
+    resolver = dns.asyncresolver.Resolver(configure=False)
+    resolver.nameservers = [host.strip("[]")]
+    resolver.port = int(port)
+    resolver.lifetime = float(config.dns.check_timeout_seconds)
+    return resolver
 
 
 def open_mail(config: Config, stores: Stores, keyring: Keyring, clock: Clock, events: Events,
@@ -219,11 +256,16 @@ def relying_party(config: Config) -> RelyingParty | None:
     return None
 
 
+def spam_filter(config: Config) -> RspamdClient | None:
+    """The spam filter [spam] names, or None: mail is then not scored."""
+    return RspamdClient(config.spam) if config.spam.rspamd_url else None
+
+
 def open_inbound(config: Config, stores: Stores, keyring: Keyring, clock: Clock,
                  members: Members, sending: Sending, notifications: Notifications,
-                 conduct: Conduct) -> tuple[MailReader, Inbound]:
+                 conduct: Conduct, spam: SpamFilter | None = None) -> tuple[MailReader, Inbound]:
     """The services mail arriving at the gateway goes through, and the worker pool that
-    reads it."""
+    reads it; `spam` scores mail to aliases, when a filter is configured."""
     smtp = config.smtp
     reader = MailReader(max_text_chars=TEXT_CAP_FACTOR * config.messages.max_body_bytes,
                         trusted_authserv_id=smtp.trusted_authserv_id.strip(),
@@ -235,4 +277,7 @@ def open_inbound(config: Config, stores: Stores, keyring: Keyring, clock: Clock,
                                sending, conduct, clock, reader, relay_domain=smtp.relay_domain)
     return reader, Inbound(stores.members, members, notifications, member_mail, outside_mail,
                            relay_domain=smtp.relay_domain,
-                           messages_per_minute=smtp.max_messages_per_minute)
+                           messages_per_minute=smtp.max_messages_per_minute,
+                           spam_filter=spam, spam_policy=SpamPolicy(
+                               reject_score=config.spam.reject_score,
+                               spam_score=config.spam.spam_score))

@@ -129,6 +129,7 @@ class MailRefused(TradeMailError):
     conversation_gone   a reply to a conversation that no longer exists
     sender_not_ascii    the sender's address cannot be answered (not ASCII)
     no_sender           the mail names no valid sender address
+    dmarc_reject        a reply by mail failing DMARC from a domain that publishes p=reject
     """
 
     def __init__(self, reason: str) -> None:
@@ -139,10 +140,24 @@ class MailRefused(TradeMailError):
         return (self.__class__, (self.reason,))
 
 
+class SpamRefused(MailRefused):
+    """An incoming mail refused as spam: `summary` is the spam filter's reason, its action
+    and the names of the rules that scored (never an address or a word of the mail)."""
+
+    def __init__(self, summary: str) -> None:
+        self.summary = summary
+        super().__init__("spam")
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        return (self.__class__, (self.summary,))
+
+
 class MailDeferred(TradeMailError):
     """An incoming mail cannot be taken now; the sender should try again later. `reason`:
 
     busy                the mail could not be read now (a reader was lost)
+    dns_timeout         DNS did not answer the gateway's own SPF/DKIM/DMARC look-ups
+    spam_unchecked      the spam filter could not be asked (mail is never taken unscored)
     """
 
     def __init__(self, reason: str) -> None:

@@ -26,6 +26,7 @@ from trademail.appkeys import (
     EXPORT,
     READING,
     SENDING,
+    SPAM_MARKS,
     UPLOADS,
 )
 from trademail.downloads import stream_export, stream_file
@@ -192,6 +193,20 @@ async def file_message(request: web.Request) -> web.Response:
     message = await request.app[READING].file(
         who.member_id, request.match_info["id"], folder=data.get("folder"),
         unread=data.get("unread"))
+    return web.json_response(message_json(message))
+
+
+@routes.post("/v1/messages/{id}/spam")
+async def mark_spam(request: web.Request) -> web.Response:
+    """A received message marked spam (to the Spam folder) or not (to the inbox); the spam
+    filter learns from it."""
+    who = await caller(request, "messages:write")
+    spam = (await read_json(request)).get("spam")
+    if not isinstance(spam, bool):
+        raise InvalidInput.one("spam", "must be true or false")
+    await request.app[SPAM_MARKS].mark(who.member_id, request.match_info["id"], spam=spam)
+    message = await request.app[READING].read(who.member_id, request.match_info["id"],
+                                              mark_read=False)
     return web.json_response(message_json(message))
 
 

@@ -31,7 +31,7 @@ from trademail.services.notifications import DirectMail, NotificationMail
 ALLOWED_HEADERS = frozenset({
     "from", "to", "reply-to", "subject", "date", "message-id", "in-reply-to", "references",
     "auto-submitted", "x-auto-response-suppress", "list-unsubscribe", "list-unsubscribe-post",
-    "list-id", "mime-version", "content-type", "content-transfer-encoding",
+    "list-id", "mime-version", "content-type", "content-transfer-encoding", "feedback-id",
 })
 
 
@@ -112,6 +112,10 @@ class Composer:
     def _message_id(self, message_id: str) -> str:
         return our_message_id(message_id, secrets.token_hex(6), self._domain)
 
+    def _feedback_id(self, kind: str) -> str:
+        """Gmail's feedback loop groups complaints by it (kind, then the sender's id)."""
+        return f"{kind}:trademail:{self._domain}"
+
     def _thread_ref(self, thread_id: str) -> str:
         return f"<thread.{thread_id}@{self._domain}>"
 
@@ -145,6 +149,7 @@ class Composer:
         msg["List-Id"] = f"TradeMail notifications <notifications.{self._domain}>"
         msg["List-Unsubscribe"] = f"<{mail.unsubscribe_url}>"
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        msg["Feedback-ID"] = self._feedback_id("notification")
         text, html = self._render("notification", mail=mail)
         msg.set_content(text)
         msg.add_alternative(html, subtype="html")
@@ -160,6 +165,7 @@ class Composer:
         msg["To"] = mail_address(mail.to)
         msg["Reply-To"] = Address(addr_spec=mail.from_alias)
         msg["Subject"] = _clean(mail.subject) or "(no subject)"
+        msg["Feedback-ID"] = self._feedback_id("direct")
         text, html = self._render("direct", mail=mail)
         msg.set_content(text)
         msg.add_alternative(html, subtype="html")
@@ -180,6 +186,7 @@ class Composer:
         msg["Subject"] = _clean(mail.subject)
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Auto-Response-Suppress"] = "All"
+        msg["Feedback-ID"] = self._feedback_id("account")
         msg.set_content(mail.text)
         return self._finish(msg)
 

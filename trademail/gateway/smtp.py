@@ -12,6 +12,7 @@ import socket
 import ssl
 import weakref
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any, AnyStr
 
 import structlog
@@ -27,13 +28,17 @@ from trademail.errors import (
     MailRefused,
     MasterKeyError,
     NotFound,
+    SpamRefused,
     StorageFull,
     StoreError,
     TooLarge,
     TradeMailError,
 )
+from trademail.gateway.dnscache import CachingResolver
+from trademail.gateway.senderchecks import SenderChecks
 from trademail.mail.reader import MailReader
 from trademail.services.inbound import Destination, Inbound
+from trademail.services.incoming import ReadMail
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +55,13 @@ REPLIES = {
     "sender_not_ascii": "550 5.6.7 This address cannot be answered (it is not ASCII)",
     "no_sender": "550 5.1.7 The mail names no valid sender address",
     "busy": "451 4.3.0 The message could not be read now; try again later",
+    "spam_unchecked": "451 4.7.1 The message could not be checked for spam now; try again "
+                      "later",
     "blocked": "550 5.7.1 The recipient does not accept mail from this sender",
+    "dmarc_reject": "550 5.7.1 DMARC failed, and the sender's domain asks for such mail to "
+                    "be rejected (p=reject)",
+    "dns_timeout": "451 4.4.3 DNS did not answer while checking the sender (SPF, DKIM, "
+                   "DMARC); try again later",
 }
 
 
@@ -65,6 +76,8 @@ def smtp_reply(exc: BaseException) -> str:
         return "450 4.7.1 The sender's sending limit is reached; try again later"
     if isinstance(exc, Forbidden):
         return "550 5.7.1 The sender may not send this message"
+    if isinstance(exc, SpamRefused):  # the filter's action and rule names, never an address
+        return f"550 5.7.1 Refused as spam: {exc.summary}"[:300]
     if isinstance(exc, MailRefused | MailDeferred):
         return REPLIES.get(exc.reason, "550 5.7.1 Message refused" if isinstance(
             exc, MailRefused) else "451 4.3.0 Temporary failure; try again later")
@@ -133,10 +146,12 @@ def _peer_host(peer: object) -> str:
 class GatewayHandler:
     """aiosmtpd hooks: thin, one service call each (DATA reads the mail first)."""
 
-    def __init__(self, inbound: Inbound, reader: MailReader, limits: ClientLimits) -> None:
+    def __init__(self, inbound: Inbound, reader: MailReader, limits: ClientLimits,
+                 checks: SenderChecks | None = None) -> None:
         self._inbound = inbound
         self._reader = reader
         self._limits = limits
+        self._checks = checks
         # What each transaction's first recipient is; gone with its envelope (aiosmtpd makes
         # a new one after DATA and on RSET).
         self._first: weakref.WeakKeyDictionary[Envelope, Destination] = \
@@ -178,8 +193,10 @@ class GatewayHandler:
         try:
             mail = await self._reader.read(raw, bounce=first is not None
                                            and first.kind == "bounce")
-            outcomes = await self._inbound.receive(envelope.mail_from or "",
-                                                   list(envelope.rcpt_tos), mail, raw)
+            mail = await self._checked(session, envelope, mail, raw, first)
+            outcomes = await self._inbound.receive(
+                envelope.mail_from or "", list(envelope.rcpt_tos), mail, raw,
+                client=(_peer_host(session.peer), session.host_name or ""))
         except Exception as exc:
             reply = smtp_reply(exc)
             metrics.SMTP_MESSAGES.labels("deferred" if reply[0] == "4" else "refused").inc()
@@ -187,6 +204,19 @@ class GatewayHandler:
         metrics.SMTP_MESSAGES.labels("accepted").inc()
         log.info("mail received", outcomes=outcomes, size=len(raw))
         return "250 2.0.0 OK: queued"
+
+    async def _checked(self, session: Session, envelope: Envelope, mail: ReadMail,
+                       raw: bytes, first: Destination | None) -> ReadMail:
+        """The mail with our own DMARC verdict, when we make one (no trusted upstream);
+        not for bounces, whose null sender nothing can be checked for."""
+        senders = mail.addresses["from"]
+        if self._checks is None or first is None or first.kind == "bounce" or \
+                not envelope.mail_from or len(senders) != 1:
+            return mail
+        found = await self._checks.check_off_loop(
+            raw, _peer_host(session.peer), session.host_name or "", envelope.mail_from,
+            senders[0][1].rpartition("@")[2].lower())
+        return replace(mail, dmarc_pass=found.dmarc_pass, dmarc_reject=found.reject)
 
     async def handle_exception(self, error: Exception) -> str:
         return smtp_reply(error)
@@ -277,8 +307,14 @@ class SmtpGateway:
         self._config = config
         self._limits = ClientLimits(config.max_connections_per_client,
                                     max_total=config.max_connections)
-        self._handler = GatewayHandler(inbound, reader, self._limits)
-        if config.require_dmarc_pass and not config.trusted_authserv_id.strip():
+        checks = SenderChecks(CachingResolver(
+            config.dns_server, timeout=config.dns_timeout_seconds)) \
+            if config.check_senders and not config.trusted_authserv_id.strip() else None
+        self._handler = GatewayHandler(inbound, reader, self._limits, checks)
+        if checks is not None:
+            log.info("smtp: no trusted_authserv_id: the gateway checks SPF, DKIM and DMARC "
+                     "itself")
+        elif config.require_dmarc_pass and not config.trusted_authserv_id.strip():
             log.warning("smtp: require_dmarc_pass is on but trusted_authserv_id is empty: no "
                         "Authentication-Results header is trusted, so every reply by mail "
                         "is refused")

@@ -71,6 +71,7 @@ class Letter:
 
 Delivery = OutboundMail | Webhook | Job | Letter
 Render = Callable[[Letter], bytes]
+Sign = Callable[[bytes], Awaitable[bytes]]  # a finished mail, with its DKIM signatures
 
 
 class Outbox:
@@ -163,8 +164,10 @@ class Relay:
                  config: RelayConfig, *, render: Render,
                  webhooks: WebhookSender | None = None,
                  jobs: Mapping[str, JobWorker] | None = None,
-                 on_permanent_failure: FailureHook | None = None) -> None:
+                 on_permanent_failure: FailureHook | None = None,
+                 sign: Sign | None = None) -> None:
         self._jobs = dict(jobs or {})
+        self._sign = sign
         self._render = render
         self._store = store
         self._outbox = outbox
@@ -190,6 +193,9 @@ class Relay:
                 delivery = OutboundMail(delivery.envelope_from, delivery.recipients,
                                         self._render(delivery))
             if isinstance(delivery, OutboundMail):
+                if self._sign is not None:  # every mail, as it leaves: signed by today's keys
+                    delivery = OutboundMail(delivery.envelope_from, delivery.recipients,
+                                            await self._sign(delivery.data))
                 await self._mail.send(delivery)
             elif isinstance(delivery, Job):
                 if delivery.name not in self._jobs:

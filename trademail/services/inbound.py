@@ -19,6 +19,7 @@ from trademail.services.membermail import MemberMail
 from trademail.services.members import Members
 from trademail.services.notifications import Notifications
 from trademail.services.outsidemail import Alias, OutsideMail
+from trademail.services.spam import SpamEnvelope, SpamFilter, SpamPolicy
 from trademail.store import MemberStore
 
 MAX_HOPS = 30
@@ -40,7 +41,8 @@ class Inbound:
     def __init__(self, member_store: MemberStore, members: Members,
                  notifications: Notifications, member_mail: MemberMail,
                  outside_mail: OutsideMail, *, relay_domain: str,
-                 messages_per_minute: int) -> None:
+                 messages_per_minute: int, spam_filter: SpamFilter | None = None,
+                 spam_policy: SpamPolicy | None = None) -> None:
         self._members_store = member_store
         self._members = members
         self._per_minute = messages_per_minute
@@ -48,6 +50,8 @@ class Inbound:
         self._member_mail = member_mail
         self._outside_mail = outside_mail
         self._domain = relay_domain.lower()
+        self._spam_filter = spam_filter
+        self._spam_policy = spam_policy or SpamPolicy(reject_score=15, spam_score=6)
 
     # ------------------------------------------------------------------ MAIL
 
@@ -88,11 +92,12 @@ class Inbound:
     # ------------------------------------------------------------------ DATA
 
     async def receive(self, mail_from: str, recipients: Sequence[str], mail: ReadMail,
-                      raw: bytes) -> list[str]:
+                      raw: bytes, *, client: tuple[str, str] = ("", "")) -> list[str]:
         """Take one mail, read by the gateway, for its recipients; what became of it for
         each. Every recipient is resolved before anything is written; raises, having stored
         nothing, when it must be refused. `raw` is the mail as it came, for its identity
-        when it has no Message-ID."""
+        when it has no Message-ID; `client` is the sending host's (IP address, HELO name),
+        which the spam filter weighs."""
         destinations = [await self.destination(address) for address in recipients]
         if not destinations:
             raise NotFound()
@@ -110,13 +115,23 @@ class Inbound:
         if first.kind == "reply":
             return [await self._member_mail.reply(first.member_id, first.thread_id, mail_from,
                                                   mail, identity)]
+        spam = await self._spam(raw, SpamEnvelope(client[0], client[1], mail_from,
+                                                  tuple(recipients)))
         member = await self._member_mail.from_member(mail, mail_from, to_alias=True)
         others = [d for d in destinations if member is None or d.member_id != member.id]
         if member is not None and others:
             return [await self._member_mail.to_aliases(
                 member, [d.address for d in others], mail_from, mail, identity)]
         return await self._outside_mail.receive(
-            [Alias(d.address, d.member_id) for d in destinations], mail_from, mail, identity)
+            [Alias(d.address, d.member_id) for d in destinations], mail_from, mail, identity,
+            spam=spam)
+
+    async def _spam(self, raw: bytes, envelope: SpamEnvelope) -> bool:
+        """Whether mail to aliases is spam for the Spam folder; raises SpamRefused (to be
+        refused) or MailDeferred (the filter cannot answer: never taken unscored)."""
+        if self._spam_filter is None:
+            return False
+        return self._spam_policy.judge(await self._spam_filter.score(raw, envelope))
 
     async def _bounce(self, where: Destination, mail: ReadMail) -> str:
         if not mail.bounce_status:

@@ -41,6 +41,8 @@ class ReadMail:
     automatic: bool = False  # an auto-reply, a list's mail or a report (RFC 3834, 3462)
     bounce_status: str = ""  # a bounce's enhanced status code (RFC 3463), see `bounces`
     dmarc_pass: str = ""  # the From domain the trusted upstream says passed DMARC, if any
+    # DMARC failed by the gateway's own checks and the From domain publishes p=reject
+    dmarc_reject: bool = False
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,9 @@ class MemberMail:
         from them (a reply address may have leaked)."""
         if is_automatic(mail, mail_from):
             return "dropped"  # out-of-office and the like never reach the conversation
+        if mail.dmarc_reject:
+            log.info("reply by mail refused: DMARC failed and the domain says p=reject")
+            raise MailRefused("dmarc_reject")
         member = await self._members_store.member_by_id(member_id)
         if member is None:
             raise NotFound()

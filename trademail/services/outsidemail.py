@@ -60,8 +60,9 @@ class OutsideMail:
         self._domain = relay_domain.lower()
 
     async def receive(self, aliases: Sequence[Alias], mail_from: str, mail: ReadMail,
-                      identity: bytes) -> list[str]:
-        """What became of the mail for each alias. Everything is checked before the first
+                      identity: bytes, *, spam: bool = False) -> list[str]:
+        """What became of the mail for each alias (`spam`: into each one's Spam folder,
+        nobody told). Everything is checked before the first
         write, so a refusal stores nothing; a retry after a failure part-way (the store
         going away) skips the members who already have it."""
         address = self._outsider_address(mail, mail_from)
@@ -97,8 +98,8 @@ class OutsideMail:
                 subject=text.subject, body=body, attachments=attachments,
                 thread_of=mail.answers or None, quiet=is_automatic(mail, mail_from),
                 filed=blocks[alias.member_id] == "file", outside_ref=mail.reply_ref or None,
-                seen=seen)
-            outcomes.append("external")
+                seen=seen, spam=spam)
+            outcomes.append("spam" if spam else "external")
         return outcomes
 
     def _outsider_address(self, mail: ReadMail, mail_from: str) -> str:

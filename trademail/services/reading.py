@@ -20,7 +20,7 @@ from trademail.services.members import Members
 from trademail.services.uploads import Uploads
 from trademail.store import EntryRow, MailboxStore, MemberStore
 
-FOLDERS = ("inbox", "sent", "archive", "trash")
+FOLDERS = ("inbox", "sent", "archive", "trash", "spam")
 THREAD_ACTIONS = ("archive", "trash", "inbox", "read", "unread")
 UNREAD_CAP = 1000  # an unread count past this shows as "1000+"
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from trademail.clock import Clock
 from trademail.config import MessagesConfig
@@ -161,10 +161,12 @@ class Sending:
                                subject: str, body: str, attachments: Sequence[Upload] = (),
                                thread_of: str | None = None, quiet: bool = False,
                                filed: bool = False, outside_ref: str | None = None,
-                               seen: tuple[str, bytes] | None = None) -> Sent:
+                               seen: tuple[str, bytes] | None = None,
+                               spam: bool = False) -> Sent:
         """Mail from outside to a member's alias: into their inbox, marked external, with a
         notification (unless `quiet`: auto-replies are kept but nobody is mailed about them;
-        or `filed`: a sender the member blocks this way, filed away silently). `thread_of`
+        or `filed`: a sender the member blocks this way, filed away silently; or `spam`: into
+        the Spam folder, unread, nobody told). `thread_of`
         names a message of the member's this one answers, if it is known; `outside_ref`
         is the mail's Message-ID, kept sealed for the member's answers to name."""
         subject, body = self.check(subject, body, attachments)
@@ -180,6 +182,9 @@ class Sending:
         message, entries = self._sealed(outsider.id, new_id(self._clock.now()), route, keys,
                                         subject, body, attachments,
                                         filed=frozenset([member_id]) if filed else frozenset())
+        if spam:
+            entries = [replace(e, folder="spam") for e in entries]
+            filed = True  # nobody is told, as for a filed mail
         name = self._keyring.open_field(outsider.id, "name", outsider.name_ct)
         words = validation.words(subject, body, name, *(a.filename for a in attachments))
         outgoing = await self._notifications.for_message(

@@ -20,6 +20,7 @@ from trademail.store.conduct import BlockRow, ConductStore, LimitFull, SendCount
 from trademail.store.correspondents import CorrespondentRow, CorrespondentStore
 from trademail.store.db import Database, Duplicate, Progress, open_database
 from trademail.store.directory import DirectoryQuery, DirectoryStore, PublicProfile
+from trademail.store.dkim import DkimKeyRow, DkimStore
 from trademail.store.erasure import Erased, ErasureStore
 from trademail.store.factors import FactorRow, FactorStore
 from trademail.store.keys import KeyStore
@@ -81,6 +82,8 @@ __all__ = [
     "Decide",
     "DirectoryQuery",
     "DirectoryStore",
+    "DkimKeyRow",
+    "DkimStore",
     "DraftRow",
     "Duplicate",
     "EmailChangeRow",
@@ -161,6 +164,7 @@ class Stores:
     factors: FactorStore
     audit: AuditStore
     erasure: ErasureStore
+    dkim: DkimStore
 
     @classmethod
     def over(cls, db: Database, chain: AuditChain | None = None) -> Stores:
@@ -174,7 +178,8 @@ class Stores:
                    directory=DirectoryStore(db), moderation=ModerationStore(db, chain),
                    conduct=ConductStore(db), writing=WritingStore(db),
                    uploads=UploadStore(db), factors=FactorStore(db),
-                   audit=AuditStore(db, chain), erasure=ErasureStore(db, chain))
+                   audit=AuditStore(db, chain), erasure=ErasureStore(db, chain),
+                   dkim=DkimStore(db))
 
     def keyed(self, audit_mac: Mac) -> Stores:
         """These stores with the audit chain keyed by the keyring's `audit_mac`: the stores

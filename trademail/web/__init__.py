@@ -25,6 +25,7 @@ from trademail.web import (
     live,
     safety,
     settings,
+    spam,
     staff,
     views,
     writing,
@@ -54,6 +55,7 @@ def setup_web(app: web.Application) -> None:
     app.add_routes(directory.routes)
     app.add_routes(listings.routes)
     app.add_routes(safety.routes)
+    app.add_routes(spam.routes)
     app.add_routes(staff.routes)
     app.add_routes(export.routes)
     app[WEB_STOPPING] = asyncio.Event()

@@ -66,6 +66,8 @@ NOTICES = {
     "archived": "Moved to Archive.",
     "trashed": "Moved to Trash.",
     "inbox": "Moved to Inbox.",
+    "marked-spam": "Moved to Spam: the spam filter learns from it.",
+    "marked-not-spam": "Moved to Inbox as not spam: the spam filter learns from it.",
     "unread": "Marked as unread.",
     "deleted": "Deleted for good.",
     "listing-saved": "Saved.",

@@ -50,7 +50,8 @@ from trademail.web.undo import decode_filed, with_undo
 
 routes = web.RouteTableDef()
 MOST_PICKED = 100  # conversations one action in a list takes
-FOLDER_TITLES = {"inbox": "Inbox", "sent": "Sent", "archive": "Archive", "trash": "Trash"}
+FOLDER_TITLES = {"inbox": "Inbox", "sent": "Sent", "archive": "Archive", "trash": "Trash",
+                 "spam": "Spam"}
 SIGNIN_REASONS = {
     "timeout": "Your session timed out, so you were signed out to keep your mail safe. Sign in "
                "again to continue where you were.",
@@ -156,7 +157,7 @@ async def signout(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------- folders and search
 
 
-@routes.get("/{folder:inbox|sent|archive|trash}")
+@routes.get("/{folder:inbox|sent|archive|trash|spam}")
 async def folder(request: web.Request) -> web.Response:
     name, member_id = request.match_info["folder"], visit_of(request).member_id
     listing = await request.app[READING].conversations(
