@@ -67,6 +67,33 @@ async def test_only_address_failures_pause_notifications(
     assert await notices(gateway, bakari) == (kinds, paused)
 
 
+async def test_a_mailbox_that_answers_every_notification_automatically_pauses_them(
+        gateway: Gateway, clock: FakeClock) -> None:  # noqa: F811
+    """An out-of-office answering each notification at its envelope sender would make the
+    two mail each other for ever: three automatic answers in a day pause notifications,
+    and they start again once a day passes without one."""
+    amina, bakari = await register_all(gateway.client, "amina", "bakari")
+    for n in range(3):
+        await send(gateway.client, amina, [bakari.username], subject=f"offer {n}")
+        notification = (await gateway.mails(n + 1))[-1]
+        answer = mail_bytes(sender=bakari.email, to=notification.mail_from,
+                            subject=f"Out of office: offer {n}", body="Away until Monday.",
+                            extra={"Auto-Submitted": "auto-replied"})
+        assert (await gateway.deliver("", [notification.mail_from], answer))[0] == 250
+        clock.advance(60)
+    assert await notices(gateway, bakari) == (["auto_reply"] * 3, True)
+    await send(gateway.client, amina, [bakari.username], subject="offer 3")
+    assert len(await gateway.mails(3)) == 3  # paused: no fourth notification
+    human = mail_bytes(sender=bakari.email, to=(await gateway.mails(3))[0].mail_from,
+                       subject="Re: offer 0", body="A person writing back, not a robot.")
+    assert (await gateway.deliver("", [(await gateway.mails(3))[0].mail_from], human))[0] \
+        == 250
+    assert (await notices(gateway, bakari))[0] == ["auto_reply"] * 3  # no notice for it
+    clock.advance(86400)
+    await send(gateway.client, amina, [bakari.username], subject="offer 4")
+    assert len(await gateway.mails(4)) == 4  # a quiet day: notifications again
+
+
 @pytest.mark.parametrize("reply, kind, paused", [
     ("554 5.7.1 Message rejected as spam", "refused_bounce", False),
     ("550 5.1.1 No such user", "hard_bounce", True),

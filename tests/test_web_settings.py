@@ -19,7 +19,7 @@ from trademail.app import CORE, Core, create_app, open_core
 from trademail.appkeys import NOTIFICATIONS, SMTP_GATEWAY
 from trademail.config import Config
 from trademail.services.delivery import OutboundMail
-from trademail.services.notifications import NOTICE_TEXT
+from trademail.services.notices import NOTICE_TEXT
 from trademail.services.tokens import SCOPES
 from trademail.testing import FakeClock
 from trademail.web.render import SCOPE_LABELS

@@ -134,8 +134,10 @@ class Inbound:
         return self._spam_policy.judge(await self._spam_filter.score(raw, envelope))
 
     async def _bounce(self, where: Destination, mail: ReadMail) -> str:
-        if not mail.bounce_status:
-            return "dropped"  # an auto-reply to the envelope sender, not a bounce
+        if not mail.bounce_status:  # an auto-reply to the envelope sender, not a bounce
+            if mail.automatic:
+                await self._notifications.record_auto_reply(where.purpose, where.outbox_id)
+            return "dropped"
         await self._notifications.record_bounce(where.purpose, where.outbox_id,
                                                 mail.bounce_status)
         return "bounce"

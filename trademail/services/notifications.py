@@ -19,6 +19,7 @@ from trademail.services import bounces
 from trademail.services.accountmail import AccountMail
 from trademail.services.delivery import Letter, OutboundMail, Outbox
 from trademail.services.messages import Upload
+from trademail.services.notices import NOTICE_TEXT
 from trademail.store import (
     CorrespondentRow,
     MemberRow,
@@ -38,32 +39,10 @@ HARD_BOUNCES_TO_PAUSE = 3
 # towards a pause only once there are this many of them in the window.
 MAILBOX_BOUNCES_TO_COUNT = 2
 BOUNCE_WINDOW_SECONDS = 86400.0
+# Automatic answers (out-of-office, auto-responders) from the member's mailbox to our
+# notifications: this many in the window is a loop, and notifications pause.
+AUTO_REPLIES_TO_PAUSE = 3
 NOTICE_DAYS = 30
-# What a member is told about their mail; never an address, never message text.
-NOTICE_TEXT = {
-    "hard_bounce": "A notification to your email address could not be delivered: your mail "
-                   "server says the address does not exist.",
-    "mailbox_bounce": "A notification to your email address could not be delivered: your "
-                      "mailbox is full or disabled.",
-    "refused_bounce": "A notification to your email address was refused by your mail server "
-                      "(for example by its spam filter). Notifications continue; if this "
-                      "repeats, ask your mail provider to accept mail from TradeMail.",
-    "soft_bounce": "A notification to your email address was delayed.",
-    "reply_refused": "A reply by email was refused: it did not come from the address you "
-                     "registered with (or did not pass the sender checks). Reply from that "
-                     "address, or answer in the web inbox.",
-    "reply_failed": "A reply by email could not be added to its conversation: it was too large "
-                    "or could not be read. Answer in the web inbox instead.",
-    "cc_not_mailed": "Your reply by email named other addresses in Cc. TradeMail does not mail "
-                     "them: only the people in the conversation received your reply here. "
-                     "Those you copied did get your mail directly, with this conversation's "
-                     "reply address in it, so that address no longer works: your next "
-                     "notification carries a new one.",
-    "outbound_bounce": "A message you sent to an outside correspondent could not be delivered.",
-    "parts_removed": "An attachment of your reply by email was removed because it contained "
-                     "your email address; the rest of your reply was delivered.",
-    "alias_refused": "Mail to one of your aliases was refused because the alias is disabled.",
-}
 NOTIFY_CHOICES = ("off", "summary", "full")
 PURPOSE_NOTIFY = "n"  # VERP purpose: a notification to a member's real address
 PURPOSE_DIRECT = "o"  # VERP purpose: a member's answer to an outside correspondent
@@ -318,6 +297,12 @@ class Notifications:
         await self.notice(member_id, notice, outbox_id)
         log.info("bounce recorded", kind=kind, status=status, outbox_id=outbox_id)
 
+    async def record_auto_reply(self, purpose: str, outbox_id: str) -> None:
+        """An automatic answer to a notification (sent back to its envelope sender)."""
+        member_id = await self._outbox.sender_of(outbox_id)
+        if member_id is not None and purpose == PURPOSE_NOTIFY:
+            await self.notice(member_id, "auto_reply", outbox_id)
+
     async def on_permanent_failure(self, row: OutboxRow, status: str) -> None:
         """The relay's hook: a mail the smarthost refused for good is a bounce, classified
         by the enhanced status code of the refusal ("5.7.1" is not a bad address)."""
@@ -334,13 +319,15 @@ class Notifications:
                 await self.record_bounce(parsed[0], row.id, status)
 
     async def _bounces(self, member: MemberRow) -> tuple[int, int]:
-        """(address failures, counted mailbox failures) since the window opened or the
-        address came into use, whichever is later: a new address starts afresh."""
+        """(address failures and counted mailbox failures, automatic answers) since the
+        window opened or the address came into use, whichever is later: a new address
+        starts afresh."""
         since = max(self._clock.now() - BOUNCE_WINDOW_SECONDS, member.address_since)
         counts = await self._notices_store.count_notices(
-            member.id, ("hard_bounce", "mailbox_bounce"), since)
+            member.id, ("hard_bounce", "mailbox_bounce", "auto_reply"), since)
         hard, mailbox = counts["hard_bounce"], counts["mailbox_bounce"]
-        return hard, mailbox if mailbox >= MAILBOX_BOUNCES_TO_COUNT else 0
+        return hard + (mailbox if mailbox >= MAILBOX_BOUNCES_TO_COUNT else 0), \
+            counts["auto_reply"]
 
     async def set_preference(self, member_id: str, choice: object) -> None:
         """How the member is told of new mail: off, a summary, or the whole message."""
@@ -354,8 +341,10 @@ class Notifications:
         return member is not None and await self.paused(member)
 
     async def paused(self, member: MemberRow) -> bool:
-        """Notifications pause after repeated failures of the address within a day."""
-        return sum(await self._bounces(member)) >= HARD_BOUNCES_TO_PAUSE
+        """Notifications pause after repeated failures of the address, or repeated
+        automatic answers from it (a loop), within a day."""
+        failures, automatic = await self._bounces(member)
+        return failures >= HARD_BOUNCES_TO_PAUSE or automatic >= AUTO_REPLIES_TO_PAUSE
 
     async def parts_removed(self, member_id: str, filenames: Sequence[str]) -> None:
         """Tell a member, in settings and by mail, that parts of their reply by mail were
@@ -374,10 +363,10 @@ class Notifications:
         if member is None:
             raise NotFound()
         now = self._clock.now()
-        hard = sum(await self._bounces(member))
+        hard, _ = await self._bounces(member)
         rows = await self._notices_store.notices(member_id, now - NOTICE_DAYS * 86400)
         return NotificationStatus(
-            preference=member.notify, paused=hard >= HARD_BOUNCES_TO_PAUSE,
+            preference=member.notify, paused=await self.paused(member),
             hard_bounces_today=hard,
             notices=tuple(Notice(r.kind, NOTICE_TEXT.get(r.kind, r.kind), r.created_at)
                           for r in rows))
