@@ -418,4 +418,6 @@ async def test_mail_through_the_gateway(gateway: Gateway, case: Case) -> None:  
         expected_notices = ["cc_not_mailed"]
     if case.removed:
         expected_notices = ["parts_removed"]
+    if case.file == "bounce_address_gets_an_auto_reply.eml":
+        expected_notices = ["auto_reply"]  # counted: a loop of them pauses notifications
     assert notices == expected_notices

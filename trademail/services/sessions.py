@@ -22,6 +22,7 @@ from trademail.services.standing import BANNED, STAFF
 from trademail.store import SessionRow, SessionStore
 
 _TOUCH_EVERY_SECONDS = 1.0
+ENDED_KEPT_SECONDS = 86400.0  # a session ended by time, kept to say why (digests only)
 _BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
              ("Chromium/", "Chromium"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
 _SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"),
@@ -189,8 +190,10 @@ class Sessions:
         return (now - self._auth.idle_timeout_seconds, now - self._auth.absolute_timeout_seconds)
 
     async def forget_ended(self) -> None:
-        """Drop every session that has ended by time (for housekeeping)."""
-        await self._store.forget_sessions(*self._ended_before(self._clock.now()))
+        """Drop every session that ended by time more than ENDED_KEPT_SECONDS ago (for
+        housekeeping): until then its browser is told it timed out, not just signed out."""
+        await self._store.forget_sessions(
+            *self._ended_before(self._clock.now() - ENDED_KEPT_SECONDS))
 
     # ------------------------------------------------------------------ forms (CSRF)
 
