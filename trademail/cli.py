@@ -20,9 +20,10 @@ import structlog
 from aiohttp import web
 
 from trademail.cli_audit import add_audit_commands, run_audit_command
-from trademail.cli_dkim import add_dkim_commands, dkim_service, run_dkim_command
+from trademail.cli_dkim import add_dkim_commands, run_dkim_command
 from trademail.cli_dns import add_dns_command, run_dns_command
 from trademail.cli_keys import add_key_commands, run_key_command
+from trademail.clock import SystemClock
 from trademail.config import Config
 from trademail.configfile import load_config, render_config
 from trademail.errors import ConfigError, NotFound, TradeMailError
@@ -109,14 +110,14 @@ async def _serve(config: Config) -> None:
 
 
 async def _migrate(config: Config) -> None:
-    from trademail.core import open_keyring
+    from trademail.core import open_dkim, open_keyring
     from trademail.store import open_stores
 
     stores = await open_stores(config.store_url, pool_size=1,
                                progress=progress_bar("applying migrations"))
     try:
         keyring = await open_keyring(config, stores.keys)  # a wrong master key is refused
-        await dkim_service(config, stores, keyring).ensure_keys()  # the first pair
+        await open_dkim(config, stores, keyring, SystemClock())  # the first DKIM pair
     finally:
         await stores.close()
     print(f"the {stores.db.dialect} database is up to date")

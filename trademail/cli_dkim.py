@@ -10,9 +10,8 @@ from typing import Any
 
 from trademail.clock import SystemClock
 from trademail.config import Config
-from trademail.crypto import Keyring
-from trademail.services.dkim import Dkim, DkimKey
-from trademail.store import Stores
+from trademail.services.dkim import DkimKey
+from trademail.services.dnsrecords import txt_rdata
 
 
 def add_dkim_commands(sub: Any) -> None:
@@ -32,21 +31,12 @@ def run_dkim_command(config: Config, args: argparse.Namespace) -> int:
     return asyncio.run(_dkim(config, args.dkim_command))
 
 
-def dkim_service(config: Config, stores: Stores, keyring: Keyring) -> Dkim:
-    """The DKIM service as the command line uses it, asking [dns] nameserver if one is set."""
-    from trademail.core import dns_resolver
-
-    return Dkim(stores.dkim, keyring, SystemClock(), relay_domain=config.smtp.relay_domain,
-                grace_seconds=config.relay.dkim_grace_seconds, resolver=dns_resolver(config))
-
-
 async def _dkim(config: Config, command: str) -> int:
-    from trademail.core import open_store_and_keys
+    from trademail.core import open_dkim, open_store_and_keys
 
     stores, keyring = await open_store_and_keys(config)
     try:
-        dkim = dkim_service(config, stores, keyring)
-        await dkim.ensure_keys()
+        dkim = await open_dkim(config, stores, keyring, SystemClock())
         if command == "rotate":
             _print(await dkim.rotate())
             print("publish these records; they sign once `trademail dkim status` (or a "
@@ -68,6 +58,4 @@ def _print(keys: list[DkimKey]) -> None:
         print(f"{key.selector}\t{key.algorithm}\t{key.state}\tmade {_when(key.created_at)}"
               f"\tactive {_when(key.activated_at)}\tretiring {_when(key.retiring_at)}")
         if key.state != "retired":
-            # A TXT string holds 255 characters at most: an RSA record is several.
-            chunks = [key.value[i:i + 255] for i in range(0, len(key.value), 255)]
-            print(f"  {key.name}. IN TXT " + " ".join(f'"{c}"' for c in chunks))
+            print(f"  {key.name}. IN TXT {txt_rdata(key.value)}")

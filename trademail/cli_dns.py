@@ -11,6 +11,7 @@ from typing import Any
 import dns.asyncresolver
 import dns.resolver
 
+from trademail.clock import SystemClock
 from trademail.config import Config
 from trademail.errors import ConfigError
 from trademail.services import dnsrecords
@@ -70,13 +71,11 @@ def _print_records(config: Config, expected: list[dnsrecords.Record]) -> None:
 async def _dkim_records(config: Config) -> list[tuple[str, str]]:
     """The live DKIM selectors' TXT records (the first pair made if there is none yet, as
     `serve` would)."""
-    from trademail.cli_dkim import dkim_service
-    from trademail.core import open_store_and_keys
+    from trademail.core import open_dkim, open_store_and_keys
 
     stores, keyring = await open_store_and_keys(config)
     try:
-        dkim = dkim_service(config, stores, keyring)
-        await dkim.ensure_keys()
+        dkim = await open_dkim(config, stores, keyring, SystemClock())
         return list(await dkim.txt_records())
     finally:
         await stores.close()
@@ -84,18 +83,9 @@ async def _dkim_records(config: Config) -> list[tuple[str, str]]:
 
 def _resolver(config: Config) -> dns.asyncresolver.Resolver:
     """The system's resolvers, or the one name server [dns] nameserver names."""
-    lifetime = float(config.dns.check_timeout_seconds)
-    if not config.dns.nameserver:
-        try:
-            resolver = dns.asyncresolver.Resolver()
-        except dns.resolver.NoResolverConfiguration:
-            raise ConfigError("this system names no name server; set [dns] "
-                              "nameserver") from None
-    else:
-        host, _, port = config.dns.nameserver.rpartition(":")  # an IP address: a config check
-        resolver = dns.asyncresolver.Resolver(configure=False)
-        resolver.nameservers = [host.strip("[]")]
-        resolver.port = int(port)
-    resolver.lifetime = lifetime
-    resolver.timeout = lifetime
+    from trademail.core import dns_resolver
+
+    resolver = dns_resolver(config)
+    if resolver is None:
+        raise ConfigError("this system names no name server; set [dns] nameserver")
     return resolver

@@ -216,18 +216,20 @@ async def open_dkim(config: Config, stores: Stores, keyring: Keyring, clock: Clo
 
 
 def dns_resolver(config: Config) -> dns.asyncresolver.Resolver | None:
-    """The resolver that sees whether a DKIM record is published: the name server
-    [dns] nameserver names, or the system's (None when it has none configured)."""
-    host, _, port = config.dns.nameserver.rpartition(":")
-    if not host:
+    """The resolver that sees what DNS publishes (DKIM rotation, `trademail dns --check`):
+    the name server [dns] nameserver names, or the system's (None when it names none);
+    each look-up waits [dns] check_timeout_seconds at most."""
+    host, _, port = config.dns.nameserver.rpartition(":")  # an IP address: a config check
+    if host:
+        resolver = dns.asyncresolver.Resolver(configure=False)
+        resolver.nameservers = [host.strip("[]")]
+        resolver.port = int(port)
+    else:
         try:
-            return dns.asyncresolver.Resolver()
+            resolver = dns.asyncresolver.Resolver()
         except dns.resolver.NoResolverConfiguration:
             return None
-    resolver = dns.asyncresolver.Resolver(configure=False)
-    resolver.nameservers = [host.strip("[]")]
-    resolver.port = int(port)
-    resolver.lifetime = float(config.dns.check_timeout_seconds)
+    resolver.lifetime = resolver.timeout = float(config.dns.check_timeout_seconds)
     return resolver
 
 
