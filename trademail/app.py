@@ -52,7 +52,6 @@ from trademail.services.delivery import MailTransport, Relay, WebhookSender
 from trademail.services.erasure import SCRUB_JOB
 from trademail.services.housekeeping import Housekeeping
 from trademail.services.recovery import RESET_JOB
-from trademail.services.spam import SpamMarks
 from trademail.web import (
     create_static,
     observe_middleware,
@@ -83,7 +82,7 @@ def _api(config: Config, core: Core) -> web.Application:
     api[RECOVERY] = core.recovery
     api[SENDING] = core.sending
     api[READING] = core.reading
-    api[SPAM_MARKS] = core.spam_marks or SpamMarks(core.reading, None)
+    api[SPAM_MARKS] = core.spam_marks
     api[WRITING] = core.writing
     api[UPLOADS] = core.uploads
     api[EXPORT] = core.export
@@ -114,7 +113,7 @@ def create_app(config: Config, core: Core) -> web.Application:
     app[TOKENS] = core.tokens
     app[SENDING] = core.sending
     app[READING] = core.reading
-    app[SPAM_MARKS] = core.spam_marks or SpamMarks(core.reading, None)
+    app[SPAM_MARKS] = core.spam_marks
     app[WRITING] = core.writing
     app[UPLOADS] = core.uploads
     app[EXPORT] = core.export

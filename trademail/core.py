@@ -110,8 +110,8 @@ class Core:
     market: Marketplace
     health: Health
     dkim: Dkim
+    spam_marks: SpamMarks
     spam: RspamdClient | None = None  # the spam filter, when [spam] names one
-    spam_marks: SpamMarks | None = None
 
     async def close(self) -> None:
         if self.spam is not None:
