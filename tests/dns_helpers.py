@@ -80,9 +80,21 @@ class DnsServer:
 
     async def start(self) -> DnsServer:
         loop = asyncio.get_running_loop()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
+        # The kernel picks a free TCP port; the UDP socket takes the same
+        # number, and another process may already hold it over UDP: pick again.
+        for _ in range(50):
+            self._tcp = await asyncio.start_server(self._serve_tcp, "127.0.0.1", 0)
+            self.port = self._tcp.sockets[0].getsockname()[1]
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                sock.bind(("127.0.0.1", self.port))
+                break
+            except OSError:
+                sock.close()
+                self._tcp.close()
+                await self._tcp.wait_closed()
+        else:
+            raise RuntimeError("no port free for both UDP and TCP")
         server = self
 
         class Udp(asyncio.DatagramProtocol):
@@ -95,7 +107,6 @@ class DnsServer:
                     self.transport.sendto(reply, addr)
 
         self._udp, _ = await loop.create_datagram_endpoint(Udp, sock=sock)
-        self._tcp = await asyncio.start_server(self._serve_tcp, "127.0.0.1", self.port)
         return self
 
     async def _serve_tcp(self, reader: asyncio.StreamReader,
