@@ -133,6 +133,30 @@ async def test_without_any_dmarc_record_a_required_pass_is_missing(
     assert await message_count(gw) == 1
 
 
+async def test_alignment_is_by_registered_domain_under_the_public_suffix_list(
+        dns: DnsServer, tmp_path: Path, sqlite_url: str, clock: FakeClock,
+        relay: Smarthost, aiohttp_client: Any, signing_key: tuple[bytes, str]) -> None:
+    # evil.co.uk and victim.co.uk share only the public suffix co.uk: a signature of one
+    # is no DKIM pass for the other. A subdomain of the member's own domain is aligned.
+    gw = await open_gateway(dns, tmp_path, sqlite_url, clock, relay, aiohttp_client)
+    amina = await register(gw.client, "amina")
+    bakari = await register(gw.client, "bakari", email="bakari@victim.co.uk")
+    await send(gw.client, amina, [bakari.username])
+    (first,) = await gw.mails(1)
+    reply_to = reply_address(parse(first.data))
+    publish(dns, "victim.co.uk", SPF_NONE_ALLOWED)
+    private, record = signing_key
+    for domain in ("evil.co.uk", "mail.victim.co.uk"):
+        dns.set(f"s1._domainkey.{domain}", "TXT", record)
+    forged = signed(reply(bakari, reply_to), "evil.co.uk", private)
+    code, text = await gw.deliver(bakari.email, [reply_to], forged)
+    assert code == 550 and "p=reject" in text
+    assert await message_count(gw) == 1
+    genuine = signed(reply(bakari, reply_to), "mail.victim.co.uk", private)
+    assert (await gw.deliver(bakari.email, [reply_to], genuine))[0] == 250
+    assert await message_count(gw) == 2
+
+
 def signed(message: bytes, domain: str, key: bytes) -> bytes:
     signature = dkim.sign(message, b"s1", domain.encode(), key,
                           include_headers=[b"From", b"To", b"Subject", b"Message-ID"])

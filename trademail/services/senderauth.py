@@ -4,8 +4,11 @@ domain's policy, and whether an SPF pass or a DKIM signature is aligned with tha
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from publicsuffixlist import PublicSuffixList
 
 from trademail.crypto.dkimverify import dkim_domains
 
@@ -22,12 +25,17 @@ class Verdict:
     reject: bool  # DMARC failed and the From domain publishes p=reject
 
 
+@functools.cache
+def _public_suffixes() -> PublicSuffixList:
+    return PublicSuffixList()  # the list the package ships, private suffixes included
+
+
 def organizational_domain(domain: str) -> str:
-    """The registered domain, taken as the last two labels: no public-suffix list ships
-    with TradeMail, so under a two-label suffix (example.co.uk) relaxed alignment is as
-    strict as the suffix allows, never looser than it should be within one name."""
-    labels = domain.lower().rstrip(".").split(".")
-    return ".".join(labels[-2:])
+    """The registered domain under the Public Suffix List (RFC 7489 s. 3.2): example.co.uk
+    for mail.example.co.uk. A name that is itself a public suffix is its own, so two
+    strangers' domains under co.uk or github.io are never aligned with each other."""
+    domain = domain.lower().rstrip(".")
+    return _public_suffixes().privatesuffix(domain) or domain
 
 
 def aligned(identifier: str, from_domain: str, mode: str) -> bool:
