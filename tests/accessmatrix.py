@@ -248,6 +248,7 @@ TABLE: dict[str, Route] = {
     "GET /readyz": Route(API_OPEN),
     "GET /metrics": Route(API_OPEN),
     "GET /static": Route(API_OPEN),
+    "GET /.well-known/mta-sts.txt": Route(API_OPEN),
 }
 
 WITH_SESSION = {PAGE, FORM, FETCH}

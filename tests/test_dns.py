@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import dns.rdataclass
 import dns.rdatatype
@@ -19,6 +20,7 @@ from tests.dns_helpers import DnsServer
 from tests.helpers import MASTER_KEY, register, send
 from tests.test_dkim import verified
 from tests.test_gateway import Gateway, gateway, gateway_config, smarthost  # noqa: F401
+from trademail.app import build_app
 from trademail.config import Config, DnsConfig
 from trademail.services import dnsrecords
 
@@ -228,3 +230,22 @@ async def test_a_notification_verifies_against_the_records_trademail_dns_prints(
     assert await verified(notification.data, dns_server) == [False, False]  # none published
     publish(dns_server, zone_lines(out))
     assert await verified(notification.data, dns_server) == [True, True]
+
+
+async def test_the_server_serves_the_mta_sts_policy_that_dns_prints(
+        dns_server: DnsServer, tmp_path: Path, sqlite_url: str, aiohttp_client: Any) -> None:
+    settings = {"TRADEMAIL_SMTP_RELAY_DOMAIN": DOMAIN, "TRADEMAIL_DNS_MAIL_HOST": f"mx.{DOMAIN}",
+                "TRADEMAIL_DNS_MTA_STS_MODE": "enforce"}
+    code, out, err = await trademail_dns(dns_server, tmp_path / "cli", **settings)
+    assert code == 0, err
+    printed = [line[4:] for line in out.splitlines() if line.startswith(";   ")]
+    app = await build_app(gateway_config(tmp_path, sqlite_url, **settings))
+    client = await aiohttp_client(app)
+    resp = await client.get("/.well-known/mta-sts.txt", headers={"Host": f"mta-sts.{DOMAIN}"})
+    assert resp.status == 200 and resp.content_type == "text/plain"
+    served = await resp.text()
+    assert served.splitlines() == printed and "mode: enforce" in printed
+    assert served.endswith("\r\n") and "Set-Cookie" not in resp.headers
+    # The id in the _mta-sts record is the one of the policy served.
+    assert txt(zone_lines(out), f"_mta-sts.{DOMAIN}.") == \
+        f"v=STSv1; id={dnsrecords.mta_sts_id(served)}"

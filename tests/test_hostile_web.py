@@ -111,11 +111,12 @@ async def route_of(app: Any, method: str, path: str) -> str:
 
 
 def web_routes(app: Any, method: str) -> set[str]:
-    """The patterns of the web door's routes (not the API's, /healthz's or static files')."""
+    """The patterns of the web door's routes (not the API's, the probes', static files' or
+    /.well-known's)."""
     return {route.resource.canonical for route in app.router.routes()
             if route.method == method and route.resource is not None
-            and not route.resource.canonical.startswith(("/api", "/static", "/healthz",
-                                                         "/readyz", "/metrics"))}
+            and not route.resource.canonical.startswith((
+                "/api", "/static", "/healthz", "/readyz", "/metrics", "/.well-known"))}
 
 
 # ---------------------------------------------------------------- the world attacked

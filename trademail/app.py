@@ -13,6 +13,7 @@ from aiohttp import web
 
 from trademail.api import create_api, create_probe
 from trademail.api.health import healthz, metrics_page, readyz
+from trademail.api.wellknown import create_well_known
 from trademail.appkeys import (
     ACCOUNT,
     ADDRESSES,
@@ -48,6 +49,7 @@ from trademail.gateway.smtp import SmtpGateway
 from trademail.gateway.transports import mail_transport
 from trademail.gateway.webhooks import AiohttpWebhookSender
 from trademail.keysource import MasterKeySource
+from trademail.services import dnsrecords
 from trademail.services.delivery import MailTransport, Relay, WebhookSender
 from trademail.services.erasure import SCRUB_JOB
 from trademail.services.housekeeping import Housekeeping
@@ -140,6 +142,8 @@ def create_app(config: Config, core: Core) -> web.Application:
         sub[CONFIG] = config
         app.add_subapp(prefix, sub)
     app.add_subapp("/static", create_static())
+    app.add_subapp("/.well-known", create_well_known(
+        dnsrecords.mta_sts_policy(config.dns, config.smtp.relay_domain)))
     return app
 
 

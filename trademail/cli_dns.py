@@ -63,7 +63,8 @@ def _print_records(config: Config, expected: list[dnsrecords.Record]) -> None:
     for record in expected:
         print(record.line())
     print(f"; MTA-STS: serve this policy at https://mta-sts.{domain}/.well-known/mta-sts.txt")
-    print(f"; (mta-sts.{domain} needs an address and a valid HTTPS certificate):")
+    print(f"; (TradeMail's web port serves it: give mta-sts.{domain} an address and a proxy")
+    print("; with a valid HTTPS certificate for that name, passing /.well-known/ to TradeMail):")
     for line in dnsrecords.mta_sts_policy(config.dns, domain).splitlines():
         print(f";   {line}")
 
