@@ -238,3 +238,37 @@ async def test_the_api_marks_spam_and_not_spam_and_refuses_ones_own_message(
     own = await spam_gateway.client.post(f"/api/v1/messages/{(await sent.json())['id']}/spam",
                                          headers=bakari.auth, json={"spam": True})
     assert own.status == 422
+
+
+async def test_filing_into_and_out_of_spam_by_patch_trains_rspamd_as_the_buttons_do(
+        spam_gateway: Gateway) -> None:
+    bakari = await register(spam_gateway.client, "bakari")
+    # Words of its own: Rspamd's statistics outlive the test, and it learns a mail once.
+    enquiry = mail_bytes(sender=OUTSIDER, name="Olu Buyer", to=bakari.alias,
+                         subject="Enquiry: sesame", body=f"Do you ship hulled sesame to "
+                         f"Lagos? We need 40 t a month. Ref {uuid.uuid4().hex}")
+    assert (await spam_gateway.deliver(OUTSIDER, [bakari.alias], enquiry))[0] == 250
+    (item,) = await _folder(spam_gateway, bakari.auth, "inbox")
+    url = f"/api/v1/messages/{item['id']}"
+
+    async def patch(body: dict[str, Any]) -> Any:
+        return await spam_gateway.client.patch(url, headers=bakari.auth, json=body)
+
+    learned = await rspamd_learned()
+    moved = await patch({"folder": "spam", "unread": True})
+    assert moved.status == 200, await moved.text()
+    assert (await moved.json())["folder"] == "spam" and (await moved.json())["unread"] is True
+    assert await rspamd_learned() > learned  # /learnspam took it
+    learned = await rspamd_learned()
+    assert (await patch({"folder": "spam"})).status == 200  # already there: nothing to learn
+    assert (await patch({"folder": "inbox"})).status == 200
+    assert await rspamd_learned() > learned  # /learnham took it
+    assert (await patch({"folder": "archive"})).status == 200  # no verdict, nothing learned
+    assert [m["id"] for m in await _folder(spam_gateway, bakari.auth, "archive")] == [item["id"]]
+
+    sent = await spam_gateway.client.post("/api/v1/messages", headers=bakari.auth, json={
+        "in_reply_to": item["id"], "body": "We do."})
+    assert sent.status == 201, await sent.text()
+    own = await spam_gateway.client.patch(f"/api/v1/messages/{(await sent.json())['id']}",
+                                          headers=bakari.auth, json={"folder": "spam"})
+    assert own.status == 422 and own.content_type == "application/problem+json"

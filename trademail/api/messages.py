@@ -190,7 +190,7 @@ async def read_message(request: web.Request) -> web.Response:
 async def file_message(request: web.Request) -> web.Response:
     who = await caller(request, "messages:write")
     data = await read_json(request)
-    message = await request.app[READING].file(
+    message = await request.app[SPAM_MARKS].file(
         who.member_id, request.match_info["id"], folder=data.get("folder"),
         unread=data.get("unread"))
     return web.json_response(message_json(message))

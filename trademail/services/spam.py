@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from trademail.errors import InvalidInput, SpamRefused
-from trademail.services.reading import Reading
+from trademail.services.reading import Message, Reading
 
 # What a rule's name may be to be quoted in a refusal: Rspamd's are upper-case words.
 _RULE_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
@@ -90,6 +90,18 @@ class SpamMarks:
         if self._filter is None:
             return False
         return await self._filter.learn(_as_mail(message.subject, message.body), spam=spam)
+
+    async def file(self, member_id: str, message_id: str, *, folder: object = None,
+                   unread: object = None) -> Message:
+        """Filing by folder name (the API's PATCH): a move into Spam is the member's "Spam"
+        and one from Spam to the inbox their "Not spam", each as `mark` does it, so the
+        filter learns whichever way a message is moved."""
+        if folder in ("spam", "inbox"):
+            before = await self._reading.read(member_id, message_id, mark_read=False)
+            if (folder == "spam") != (before.folder == "spam"):
+                await self.mark(member_id, message_id, spam=folder == "spam")
+                folder = None
+        return await self._reading.file(member_id, message_id, folder=folder, unread=unread)
 
 
 def _as_mail(subject: str, body: str) -> bytes:
