@@ -224,3 +224,24 @@ async def test_mail_to_an_alias_is_a_members_own_only_when_our_checks_pass_dmarc
     assert (await gw.deliver(amina.email, [bakari.alias], proven))[0] == 250
     message = await newest(gw, bakari)
     assert message["from"]["username"] == "amina" and message["from"]["external"] is False
+
+
+async def test_mail_to_an_alias_written_as_a_p_reject_domain_is_refused(
+        dns: DnsServer, tmp_path: Path, sqlite_url: str, clock: FakeClock,
+        relay: Smarthost, aiohttp_client: Any) -> None:
+    # An outsider writing as a bank that publishes p=reject: refused, nothing stored, the
+    # member not told. The bank's own mail, sent from the hosts its SPF names, is taken.
+    gw = await open_gateway(dns, tmp_path, sqlite_url, clock, relay, aiohttp_client,
+                            require_dmarc=False)
+    bakari = await register(gw.client, "bakari")
+    publish(dns, "bank.example", SPF_NONE_ALLOWED)
+    dns.ttl = 0
+    forged = mail_bytes(sender="billing@bank.example", to=bakari.alias,
+                        subject="Your account", body="Confirm your details here.")
+    code, text = await gw.deliver("billing@bank.example", [bakari.alias], forged)
+    assert code == 550 and "5.7.1" in text and "p=reject" in text
+    assert await message_count(gw) == 0
+    dns.set("bank.example", "TXT", SPF_LOCAL)
+    assert (await gw.deliver("billing@bank.example", [bakari.alias], forged))[0] == 250
+    assert await message_count(gw) == 1
+    assert len(await gw.mails(1)) == 1  # one notification: of the genuine mail only

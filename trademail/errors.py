@@ -129,7 +129,7 @@ class MailRefused(TradeMailError):
     conversation_gone   a reply to a conversation that no longer exists
     sender_not_ascii    the sender's address cannot be answered (not ASCII)
     no_sender           the mail names no valid sender address
-    dmarc_reject        a reply by mail failing DMARC from a domain that publishes p=reject
+    dmarc_reject        mail failing DMARC from a domain that publishes p=reject
     """
 
     def __init__(self, reason: str) -> None:

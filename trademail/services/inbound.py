@@ -115,6 +115,8 @@ class Inbound:
         if first.kind == "reply":
             return [await self._member_mail.reply(first.member_id, first.thread_id, mail_from,
                                                   mail, identity)]
+        if mail.dmarc_reject:
+            raise MailRefused("dmarc_reject")  # a forged From: its domain says refuse it
         spam = await self._spam(raw, SpamEnvelope(client[0], client[1], mail_from,
                                                   tuple(recipients)))
         member = await self._member_mail.from_member(mail, mail_from, to_alias=True)
