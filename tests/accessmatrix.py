@@ -237,7 +237,8 @@ TABLE: dict[str, Route] = {
                                               optional_token=True, unlisted_own=True),
     "GET /api/v1/directory/{username}/contact": Route(API, DIRECTORY, obj="member",
                                                       shared=True, unlisted_own=True,
-                                                      standing=NOT_GOOD_STANDING),
+                                                      standing=NOT_GOOD_STANDING,
+                                                      lookup_first=True),
     "GET /api/v1/openapi.json": Route(API_OPEN),
     # The token in the path is the credential: a made-up one is not found.
     # Asking is harmless: the page only offers the button.

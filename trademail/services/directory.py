@@ -120,11 +120,11 @@ class Directory:
     async def contact(self, viewer_id: str, username: str) -> ContactCard:
         """A listed member's contact section, for a member in good standing; counted, and
         refused once the viewer has opened the day's number of other members' sections."""
+        entry = await self.entry(username, viewer_id=viewer_id)  # NotFound when unlisted
         viewer = await self._members_store.member_by_id(viewer_id)
         if viewer is None or not in_good_standing(viewer):
             raise Forbidden("contact sections are shown to members in good standing with a "
                             "confirmed address")
-        entry = await self.entry(username, viewer_id=viewer_id)
         member = await self._members_store.member_by_username(entry.username)
         assert member is not None
         now = self._clock.now()
