@@ -54,11 +54,11 @@ class Smarthost:
 
 
 async def transaction(port: int, mail_from: str, rcpts: list[str], data: bytes,
-                      size: int | None = None) -> tuple[int, str]:
+                      size: int | None = None, wait: float = 10) -> tuple[int, str]:
     """One SMTP transaction on a real socket; the first reply that is not a success, else
-    DATA's."""
+    DATA's (each waited for `wait` seconds: as long as a big mail takes on a busy host)."""
     async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False,
-                               timeout=10) as smtp:
+                               timeout=wait) as smtp:
         await smtp.ehlo()
         options = f" SIZE={size}" if size is not None else ""
         reply = await smtp.execute_command(b"MAIL", f"FROM:<{mail_from}>{options}".encode())

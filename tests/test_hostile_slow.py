@@ -344,7 +344,7 @@ async def test_a_25_mb_mail_is_taken_and_one_over_the_limit_refused_in_bounded_m
             assert len(over) > limit
             code, _ = await transaction(server.smtp, OUTSIDER, [alias], over, size=len(over))
             assert code == 552  # declared: refused at MAIL, before a byte of it is sent
-            code, _ = await transaction(server.smtp, OUTSIDER, [alias], over)
+            code, _ = await transaction(server.smtp, OUTSIDER, [alias], over, wait=600)
             assert code == 552  # undeclared: read to its end, but nothing of it kept
             refused = memory_kib(server.proc.pid)
             # aiosmtpd keeps the lines up to the limit, then lets them go: at most a little
@@ -353,7 +353,9 @@ async def test_a_25_mb_mail_is_taken_and_one_over_the_limit_refused_in_bounded_m
 
             under = mail_with_files(alias, 9 * 1024 * 1024, 9 * 1024 * 1024)
             assert limit - 2 * 1024 * 1024 < len(under) < limit
-            assert (await transaction(server.smtp, OUTSIDER, [alias], under))[0] == 250
+            # A sending MTA waits 10 minutes for the answer to a mail (RFC 5321 s. 4.5.3.2.6).
+            assert (await transaction(server.smtp, OUTSIDER, [alias], under,
+                                      wait=600))[0] == 250
             taken = memory_kib(server.proc.pid)
             assert taken["VmHWM"] - refused["VmHWM"] < 8 * limit // 1024  # about 5 now
             async with http.get(f"{server.url}/api/v1/messages?folder=inbox",
