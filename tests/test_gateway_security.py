@@ -31,8 +31,13 @@ from trademail.errors import InvalidInput, MailRefused, TooLarge
 from trademail.gateway.compose import Composer, mail_address
 from trademail.mail import extract as mailtext
 from trademail.mail import parse as mailparse
-from trademail.mail.extract import extract
-from trademail.mail.parse import MAX_ADDRESS_FIELD_BYTES, check_raw, read_mail
+from trademail.mail.extract import MAX_PARTS, extract
+from trademail.mail.parse import (
+    MAX_ADDRESS_FIELD_BYTES,
+    MAX_DELIMITER_LINES,
+    check_raw,
+    read_mail,
+)
 from trademail.mail.reader import MailReader
 from trademail.services import quoting
 from trademail.services.notifications import DirectMail, Upload
@@ -176,6 +181,26 @@ def test_long_mime_fields_in_any_part_are_refused_before_parsing() -> None:
            b"Content-Type: text/plain; name=" + b'"a"a' * 2000 + b"\r\n\r\nx\r\n--b--\r\n")
     with pytest.raises(TooLarge, match="MIME header"):
         read_mail(raw, max_text_chars=1000)
+    long_value = b"; name=" + b'"a"a' * 2000 + b"\r\n\r\nx\r\n"
+    for start in (b"", b"From: o@p.example\r\n", b"From: o@p.example\n"):  # any line
+        for name in (b"Content-Type: text/plain", b"CONTENT-disposition: attachment",
+                     b"content-TYPE: text/plain"):
+            with pytest.raises(TooLarge, match="MIME header"):
+                check_raw(start + name + long_value)
+    check_raw(b"From: o@p.example\r\nX-Content-Type: text/plain" + long_value)
+
+
+def test_mail_of_more_parts_than_allowed_is_refused_before_parsing() -> None:
+    fields = b"".join(b"\r\ncontent-Type: text/plain" if n % 2 else b"\nCONTENT-TYPE: a/b"
+                      for n in range(2 * MAX_PARTS + 3))
+    with pytest.raises(InvalidInput, match="MIME parts"):
+        check_raw(b"From: o@p.example\r\n\r\n" + fields)
+    check_raw(b"From: o@p.example\r\n\r\n" + fields[:-20])
+    for line_end in (b"\r\n", b"\n", b"\r"):  # the parser ends a line at a bare CR too
+        delimiters = (line_end + b"--b") * (MAX_DELIMITER_LINES + 1)
+        with pytest.raises(InvalidInput, match="MIME parts"):
+            check_raw(b"From: o@p.example\r\n\r\n" + delimiters)
+        check_raw(b"From: o@p.example\r\n\r\n" + delimiters[len(line_end) + 3:])
 
 
 def test_unreadable_address_headers_are_a_refusal_not_a_crash() -> None:

@@ -6,6 +6,7 @@ upstream on DMARC, and what a bounce says went wrong.
 
 from __future__ import annotations
 
+import itertools
 import re
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -34,7 +35,6 @@ BOUNCE_SCAN_BYTES = 256 * 1024  # what flufl.bounce's line-by-line heuristics ar
 # part, whatever the mail says): the lines that could start one are counted too, wherever
 # a line may start (the parser ends lines at a bare CR as well).
 MAX_DELIMITER_LINES = 20 * MAX_PARTS
-_DELIMITER = re.compile(rb"(?:^|\r)--", re.M)
 # How many times max_body_bytes of text one part may hold before it is cut, unread: enough
 # for quoted history and HTML markup around a body that fits.
 TEXT_CAP_FACTOR = 4
@@ -55,8 +55,20 @@ def _field_end(raw: bytes, start: int, limit: int) -> int:
         pos = newline + 1
 
 
-# Searched over the whole mail: no repeat in it, so it cannot backtrack.
-_MIME_FIELD = re.compile(rb"^content-(?:type|disposition)", re.I | re.M)
+
+
+def _any_case(word: bytes) -> bytes:
+    """A pattern for `word` in any case, letter by letter: unlike re.I, it leaves the
+    pattern's leading newline a literal the engine can look for fast."""
+    return b"".join(b"[%c%c]" % (c, c ^ 0x20) if chr(c).isalpha() else re.escape(bytes([c]))
+                    for c in word)
+
+
+# A line starting a MIME field, searched over the whole mail: no repeat in it, so it
+# cannot backtrack. (The first line of the mail is looked at apart.)
+_MIME_FIELD = re.compile(rb"\n" + _any_case(b"content-") + rb"(?:" + _any_case(b"type") + rb"|"
+                         + _any_case(b"disposition") + rb")")
+_FIRST_MIME_FIELD = re.compile(rb"content-(?:type|disposition)", re.I)
 
 
 def check_raw(raw: bytes) -> None:
@@ -83,15 +95,17 @@ def check_raw(raw: bytes) -> None:
             raise TooLarge.one("headers", f"an address field ({name.decode().title()}) is "
                                           f"longer than {MAX_ADDRESS_FIELD_BYTES} bytes")
         name, size = line.partition(b":")[0].strip().lower(), len(line) + 1
-    for count, match in enumerate(_MIME_FIELD.finditer(raw), start=1):
+    first = [0] if _FIRST_MIME_FIELD.match(raw) else []
+    starts = itertools.chain(first, (m.start() + 1 for m in _MIME_FIELD.finditer(raw)))
+    for count, start in enumerate(starts, start=1):
         if count > 2 * MAX_PARTS + 2:
             raise InvalidInput.one("message", f"more than {MAX_PARTS} MIME parts")
-        if _field_end(raw, match.start(), MAX_MIME_FIELD_BYTES) < 0:
+        if _field_end(raw, start, MAX_MIME_FIELD_BYTES) < 0:
             raise TooLarge.one("headers", f"a MIME header field is longer than "
                                           f"{MAX_MIME_FIELD_BYTES} bytes")
-    for count, _ in enumerate(_DELIMITER.finditer(raw), start=1):
-        if count > MAX_DELIMITER_LINES:
-            raise InvalidInput.one("message", f"more than {MAX_PARTS} MIME parts")
+    # Lines that could start a part: after a LF, after a bare CR, or the mail's first.
+    if raw.count(b"\n--") + raw.count(b"\r--") + raw.startswith(b"--") > MAX_DELIMITER_LINES:
+        raise InvalidInput.one("message", f"more than {MAX_PARTS} MIME parts")
 
 
 def _claimed_authserv_id(value: str) -> str:
