@@ -34,10 +34,22 @@ def _lookalike_letters() -> frozenset[str]:
     return frozenset(chr(c) for c in _lookalikes())
 
 
+# The full stops IDNA reads as "." (UTS 46) that NFKC leaves alone (it makes U+FF0E "."
+# and U+FF61 U+3002), and the combining marks of Latin, Greek and Cyrillic letters.
+_DOTS = {0x3002: "."}
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
 def fold(text: str) -> str:
-    """Compatibility forms (full-width letters and at signs) and look-alike letters made
-    ASCII."""
+    """Compatibility forms (full-width letters and at signs), ideographic full stops,
+    accents and look-alike letters made ASCII."""
     text = unicodedata.normalize("NFKC", text)
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFD", text)
+    if _COMBINING.search(decomposed):
+        text = unicodedata.normalize("NFC", _COMBINING.sub("", decomposed))
+    text = text.translate(_DOTS)
     # str.translate is slow on long text: only when there is something to translate.
     if _lookalike_letters().isdisjoint(frozenset(text)):
         return text

@@ -14,6 +14,7 @@ import re
 import unicodedata
 from email import policy
 from email.errors import HeaderParseError
+from email.header import decode_header
 from email.message import EmailMessage, Message
 
 import nh3
@@ -33,21 +34,57 @@ _QUOTE_TAGS = (("div", "gmail_quote"), ("blockquote", "type=cite"),
                ("div", "id=divrplyfwdmsg"), ("div", "id=appendonsend"),
                ("div", "id=mail-editor-reference-message"), ("hr", "id=stopspelling"))
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Subjects and file names are kept this long until the scrubber has read them whole and
+# cut them to what is stored (255 and 200): a cut here could halve an address it must find.
+MAX_NAME_CHARS = 2048
+MAX_CONTENT_TYPE_CHARS = 127
 # A mail attached whole: kept as one attachment, for its parts only make sense together.
 _ATTACHED_MAIL = frozenset({"message/rfc822", "message/global"})
 
 
 def header(message: Message, name: str) -> str:
-    """A header as clean text, however broken its encoding; empty when missing or when the
-    parser gives up on it."""
+    """A header as clean text, however broken its encoding; empty when missing or when
+    even its source cannot be read. Control characters go (NULs between the letters of an
+    address must not turn into spaces that hide it)."""
     try:
         value = message.get(name)
         text = "" if value is None else str(value)
         if "\ufffd" in text:
             text = _mended_header(message, name) or text
     except Exception:  # the header parser raises anything on hostile input, RecursionError too
-        return ""
-    return " ".join(_CONTROL.sub(" ", text).split())
+        text = next(iter(lenient_values(message, name)), "")
+    return " ".join(_CONTROL.sub("", text).split())
+
+
+def raw_values(message: Message, name: str) -> list[str]:
+    """The header's values as the mail wrote them, encoded words and folding and all."""
+    return [v for k, v in message.raw_items() if k.lower() == name.lower() and isinstance(v, str)]
+
+
+def lenient_values(message: Message, name: str) -> list[str]:
+    """The header's values read as far as they can be, for when the email package gives up
+    on one (an encoded word that decodes to a line break or half a UTF-16 pair)."""
+    return [lenient_text(value) for value in raw_values(message, name)]
+
+
+def lenient_text(value: str) -> str:
+    """Header text with its encoded words decoded leniently: what a charset cannot read,
+    and lone surrogates, become U+FFFD."""
+    try:
+        chunks = decode_header(value)
+    except Exception:  # decode_header's own failures on hostile input
+        return _SURROGATE.sub("\ufffd", value)
+    text = []
+    for chunk, charset in chunks:
+        if isinstance(chunk, str):
+            text.append(chunk)
+            continue
+        try:
+            text.append(chunk.decode(charset or "raw-unicode-escape", "replace"))
+        except (LookupError, UnicodeError):
+            text.append(chunk.decode("utf-8", "replace"))
+    return _SURROGATE.sub("\ufffd", "".join(text))
 
 
 def _mended_header(message: Message, name: str) -> str:
@@ -179,6 +216,12 @@ def _body(message: EmailMessage, max_text_chars: int) -> tuple[Message | None, s
     return body_part, text
 
 
+def _name(filename: str | None) -> str:
+    """A file's name on one line; cut only where no address could be cut in two (the
+    scrubber reads it whole and shortens it after)."""
+    return " ".join(clean_text(filename or "").split())[:MAX_NAME_CHARS]
+
+
 def _attachments(parts: list[EmailMessage], inside: set[int],
                  body_part: Message | None) -> list[Part]:
     """Every part but the body, its alternative renderings and the parts of attached mails."""
@@ -191,8 +234,7 @@ def _attachments(parts: list[EmailMessage], inside: set[int],
         if part.get_content_type() in _ATTACHED_MAIL and isinstance(part, EmailMessage) \
                 and part.is_multipart():
             forwarded += 1
-            name = clean_text(filename or "")[:200].strip() or \
-                f"forwarded-message-{forwarded}.eml"
+            name = _name(filename) or f"forwarded-message-{forwarded}.eml"
             attachments.append(Part(name, "message/rfc822", _embedded_bytes(part)))
             continue
         if part.is_multipart():
@@ -204,10 +246,11 @@ def _attachments(parts: list[EmailMessage], inside: set[int],
         data = part.get_payload(decode=True)
         if not isinstance(data, bytes):
             continue
-        name = clean_text(filename or "")[:200].strip() or \
-            f"part-{len(attachments) + 1}.{part.get_content_subtype()}"
-        attachments.append(Part(name, part.get_content_type(), data,
-                                part.get_content_charset() or ""))
+        content_type = part.get_content_type()
+        if len(content_type) > MAX_CONTENT_TYPE_CHARS:
+            content_type = "application/octet-stream"  # what it is cannot be told
+        name = _name(filename) or f"part-{len(attachments) + 1}.{content_type.split('/')[1]}"
+        attachments.append(Part(name, content_type, data, part.get_content_charset() or ""))
     return attachments
 
 
@@ -227,5 +270,5 @@ def extract(message: EmailMessage, *, max_text_chars: int = 1 << 20) -> Extracte
     except (ValueError, LookupError, TypeError, IndexError, AttributeError, UnicodeError,
             AssertionError, RecursionError, HeaderParseError):
         raise InvalidInput.one("message", "the MIME structure cannot be read") from None
-    subject = clean_text(header(message, "Subject"))[:255].strip()
+    subject = clean_text(header(message, "Subject"))[:MAX_NAME_CHARS].strip()
     return Extracted(subject, clean_text(text), tuple(attachments))

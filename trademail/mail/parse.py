@@ -7,6 +7,7 @@ upstream on DMARC, and what a bounce says went wrong.
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -16,7 +17,7 @@ import authres
 from flufl.bounce import all_failures
 
 from trademail.errors import InvalidInput, MailRefused, TooLarge
-from trademail.mail.extract import MAX_PARTS, extract, header
+from trademail.mail.extract import MAX_PARTS, extract, header, lenient_text, raw_values
 from trademail.mail.headers import DEFAULT, message_answered, reusable_message_id
 from trademail.services.bounces import status_in, worst
 from trademail.services.incoming import Extracted, ReadMail
@@ -35,6 +36,9 @@ BOUNCE_SCAN_BYTES = 256 * 1024  # what flufl.bounce's line-by-line heuristics ar
 # part, whatever the mail says): the lines that could start one are counted too, wherever
 # a line may start (the parser ends lines at a bare CR as well).
 MAX_DELIMITER_LINES = 20 * MAX_PARTS
+# A flufl.bounce detector that fails on a hostile bounce logs a traceback, and the others
+# read it all the same: nothing to tell the operator.
+logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
 # How many times max_body_bytes of text one part may hold before it is cut, unread: enough
 # for quoted history and HTML markup around a body that fits.
 TEXT_CAP_FACTOR = 4
@@ -194,8 +198,13 @@ def _parse(raw: bytes) -> EmailMessage:
 
 
 def _addresses(message: EmailMessage, name: str) -> tuple[tuple[str, str], ...]:
-    values = [str(v) for v in message.get_all(name) or []]
-    return tuple((n, a) for n, a in getaddresses(values) if a)
+    try:
+        pairs = getaddresses([str(v) for v in message.get_all(name) or []])
+    except Exception:  # a display name the email package refuses (a line break in it)
+        # Parsed as written, each name decoded after: an encoded word never adds an address.
+        pairs = [(" ".join(lenient_text(n).split()), a)
+                 for n, a in getaddresses(raw_values(message, name))]
+    return tuple((n, a) for n, a in pairs if a and a.isprintable())
 
 
 def is_automatic(message: EmailMessage) -> bool:

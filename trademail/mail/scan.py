@@ -59,6 +59,7 @@ _PRINTABLE = re.compile(b"[\x00\t\n\r\x20-\x7e\xad]{8,}")
 # character (a lead or continuation byte before it, a continuation byte after), which
 # simple clients write (RFC 5545 section 3.1 warns of them).
 _FOLD = re.compile(b"(?:\r\n|\n|\r)[ \t]{1,256}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _FOLD_IN_CHARACTER = re.compile(b"(?<=[\x80-\xf4])(?:\r\n|\n|\r)[ \t](?=[\x80-\xbf])")
 
 
@@ -128,9 +129,11 @@ def _read(data: bytes, charset: str) -> tuple[str | None, bool]:
         if not candidate:
             continue
         try:
-            return data.decode(candidate), sure or candidate in ("utf-8", "ascii")
+            text = data.decode(candidate)
         except (UnicodeError, LookupError):
             continue
+        if not _SURROGATE.search(text):  # UTF-7 and the like can decode to half a pair
+            return text, sure or candidate in ("utf-8", "ascii")
     return None, False
 
 
