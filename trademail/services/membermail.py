@@ -100,10 +100,10 @@ class MemberMail:
         seen = self.seen(member.id, f"thread {thread_id}", identity)
         if await self._mailbox_store.inbound_mail_seen(*seen):
             return "duplicate"  # an MTA's retry of a reply already in the conversation
+        sender = validation.lookup_form_or_none(mail_from)
         copied = [a for _, a in mail.addresses["to"] + mail.addresses["cc"]
                   if a.lower().rpartition("@")[2] != self._domain
-                  and validation.lookup_form_or_none(a)
-                  != validation.lookup_form_or_none(mail_from)]
+                  and validation.lookup_form_or_none(a) not in (None, sender)]
         try:
             await self._send(member, (), mail, thread[-1].message_id, seen)
         except InvalidInput:

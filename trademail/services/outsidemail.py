@@ -17,7 +17,14 @@ from trademail.errors import MailRefused
 from trademail.ids import new_id
 from trademail.services import validation
 from trademail.services.conduct import Conduct
-from trademail.services.incoming import MailWorker, ReadMail, is_automatic, readable, uploads
+from trademail.services.incoming import (
+    Extracted,
+    MailWorker,
+    ReadMail,
+    is_automatic,
+    readable,
+    uploads,
+)
 from trademail.services.members import Members
 from trademail.services.quoting import display_name, trim_reply
 from trademail.services.reserved import claims_staff
@@ -66,16 +73,18 @@ class OutsideMail:
         write, so a refusal stores nothing; a retry after a failure part-way (the store
         going away) skips the members who already have it."""
         address = self._outsider_address(mail, mail_from)
-        text = await self._worker.scrub(
-            readable(mail), await self._hidden_addresses(mail, mail_from), HIDDEN_ADDRESS,
-            cautious=False)
+        hidden = await self._hidden_addresses(mail, mail_from)
+        text = await self._worker.scrub(readable(mail), hidden, HIDDEN_ADDRESS, cautious=False)
         body = trim_reply(text.body, self._domain) if mail.answers else text.body
         attachments = uploads(text.attachments)
         self._sending.check(text.subject, body, attachments)
         names = mail.addresses["from"]
         name = display_name(names[0][0] if names else "")
-        if claims_staff(name, relay_domain=self._domain):
-            name = ""  # "Someone outside TradeMail": nobody outside speaks for the staff
+        if claims_staff(name, relay_domain=self._domain) or (name and (await self._worker.scrub(
+                Extracted(name, "", ()), hidden, HIDDEN_ADDRESS, cautious=False)).subject != name):
+            # "Someone outside TradeMail": nobody outside speaks for the staff, and a name
+            # that spells a hidden address ("amina at example dot com") is no name to show.
+            name = ""
         outsider = _Outsider(address, name,
                              self._keyring.blind_index("correspondent",
                                                        validation.email_lookup_form(address)))
