@@ -21,6 +21,8 @@ from tests.test_hostile_fuzz import (  # noqa: F401 - fixtures are used by name
     logs,
     smarthost,
 )
+from trademail.appkeys import CONFIG
+from trademail.mail.parse import TEXT_CAP_FACTOR
 
 AMINA = "zq7amina@qx9-amina.example"
 BAKARI = "wk4bakari@vv8-bakari.example"
@@ -174,3 +176,18 @@ async def test_a_copy_line_that_names_no_address_keeps_the_reply_address_working
     sent = await (await gateway.client.get("/api/v1/messages?folder=sent",
                                            headers=bakari.auth)).json()
     assert len(sent["messages"]) == 2  # both replies landed: the address was never revoked
+
+
+async def test_a_body_cut_at_its_limit_never_keeps_half_an_address(
+        gateway: Gateway, members: tuple[Member, Member]) -> None:  # noqa: F811
+    _, bakari = members
+    cap = TEXT_CAP_FACTOR * gateway.app[CONFIG].messages.max_body_bytes
+    markup = "<i></i>" * ((cap - 20) // 7)
+    html = markup + " " * (cap - 20 - len(markup)) + "Mail me: " + AMINA  # cut inside it
+    assert html.index(AMINA) < cap < len(html)
+    raw = mime(OUTSIDE.format(name="Amina", to=bakari.alias, subject="Contact")
+               + "Content-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: base64\n",
+               base64.encodebytes(html.encode()))
+    assert (await to_alias(gateway, bakari, raw))[0] == 250
+    body = (await newest(gateway, bakari))["body"]
+    assert "Mail me:" in body and "zq7" not in body, body[-60:]

@@ -39,6 +39,8 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # cut them to what is stored (255 and 200): a cut here could halve an address it must find.
 MAX_NAME_CHARS = 2048
 MAX_CONTENT_TYPE_CHARS = 127
+_LONGEST_ADDRESS = 256  # RFC 5321 s. 4.5.3.1.3: 254 characters
+_NOT_IN_ADDRESS = re.compile(r"[\s<>\"(),;:\[\]]")
 # A mail attached whole: kept as one attachment, for its parts only make sense together.
 _ATTACHED_MAIL = frozenset({"message/rfc822", "message/global"})
 
@@ -150,8 +152,19 @@ def _text_of(part: EmailMessage, limit: int) -> str:
         content = content.decode("utf-8", "replace") if isinstance(content, bytes) else ""
     if "\ufffd" in content:
         content = _cleaner(part, content, limit)
-    content = content[:limit]  # cut before anything reads it, so work stays bounded
+    content = cut(content, limit)  # before anything reads it, so work stays bounded
     return html_to_text(content) if part.get_content_subtype() == "html" else content
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters where no address can be cut in two (at a
+    blank or mark no address holds): half an address is one the scrubber cannot find."""
+    if len(text) <= limit:
+        return text
+    text = text[:limit]
+    tail = text[-_LONGEST_ADDRESS:]
+    ends = [m.start() for m in _NOT_IN_ADDRESS.finditer(tail)]
+    return text[:len(text) - len(tail) + (ends[-1] if ends else 0)]
 
 
 def _cleaner(part: Message, content: str, limit: int) -> str:
@@ -211,8 +224,8 @@ def _body(message: EmailMessage, max_text_chars: int) -> tuple[Message | None, s
         text = payload[:max_text_chars].decode("utf-8", "replace") \
             if isinstance(payload, bytes) else ""
         if "\ufffd" in text:
-            text = _cleaner(message, text, max_text_chars)[:max_text_chars]
-        return message, text
+            text = _cleaner(message, text, max_text_chars)
+        return message, cut(text, max_text_chars)
     return body_part, text
 
 
