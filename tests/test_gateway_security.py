@@ -112,7 +112,7 @@ def test_a_huge_part_is_cut_before_it_is_read(monkeypatch: pytest.MonkeyPatch) -
     msg["From"] = OUTSIDER
     msg.set_content("<p>" + "<div" * 250_000, subtype="html")  # 1 MB of unclosed tags
     text = extract(msg, max_text_chars=4096)
-    assert seen == [4096] and text.body == ""
+    assert 4096 - 256 <= seen[0] <= 4096 and len(seen) == 1 and text.body == ""
 
 
 def test_the_reader_caps_parts_at_a_multiple_of_the_body_limit() -> None:
