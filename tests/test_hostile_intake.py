@@ -191,3 +191,17 @@ async def test_a_body_cut_at_its_limit_never_keeps_half_an_address(
     assert (await to_alias(gateway, bakari, raw))[0] == 250
     body = (await newest(gateway, bakari))["body"]
     assert "Mail me:" in body and "zq7" not in body, body[-60:]
+
+
+async def test_a_file_in_a_charset_it_is_not_in_hides_no_address(
+        gateway: Gateway, members: tuple[Member, Member]) -> None:  # noqa: F811
+    _, bakari = members
+    card = f"Contact: {AMINA.replace('@', '＠')}\n".encode()  # UTF-8, said to be EBCDIC
+    raw = mime(OUTSIDE.format(name="Amina", to=bakari.alias, subject="Card")
+               + "Content-Type: multipart/mixed; boundary=b\n",
+               b"--b\nContent-Type: text/plain\n\nMy card.\n--b\n"
+               b"Content-Type: text/plain; charset=cp500\n"
+               b"Content-Disposition: attachment; filename=card.txt\n\n" + card + b"--b--\n")
+    assert (await to_alias(gateway, bakari, raw))[0] == 250
+    text = await shown(gateway, bakari, await newest(gateway, bakari))
+    assert not mentions(text.replace("＠", "@"), AMINA)

@@ -218,6 +218,12 @@ class Inspector(Containers):
 
     # ------------------------------------------------------------------ bytes
 
+    def _as_utf8(self, data: bytes, text: str, depth: int) -> bool:
+        """Whether `data`, read in its declared charset as `text`, names an address once
+        read as the UTF-8 it also is."""
+        as_utf8 = _utf8_or_none(data)
+        return as_utf8 is not None and as_utf8 != text and self.inspect_text(as_utf8, depth)
+
     def inspect_bytes(self, data: bytes, depth: int = 0, charset: str = "", *,
                       pdf: bool = False) -> bool:
         """Whether `data` names one of the addresses, read every way it could be."""
@@ -234,6 +240,8 @@ class Inspector(Containers):
         text, sure = _decoded(data, charset)
         if text is not None and self.inspect_text(text, depth):
             return True
+        if text is not None and not sure and self._as_utf8(data, text, depth):
+            return True  # a charset declared wrongly (EBCDIC reads any bytes) hides nothing
         loose = _loose(data, charset) if text is None else None
         if loose is not None and self.inspect_text(loose, depth):
             return True
@@ -250,6 +258,13 @@ class Inspector(Containers):
         if text is None and kind in ("", "zip-appended", "tnef"):
             return self._zlib_anywhere(data, depth, pdf=pdf)
         return False
+
+
+def _utf8_or_none(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _loose(data: bytes, charset: str) -> str | None:
