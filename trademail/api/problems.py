@@ -7,6 +7,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from trademail.errors import (
     AuthenticationFailed,
@@ -96,6 +97,15 @@ def from_error(exc: TradeMailError) -> web.Response:
     return problem_response(500, "something went wrong on our side")
 
 
+def unreadable_body(request: web.Request, response: web.Response) -> web.Response:
+    """`response` to a request whose body broke while it was read: no more of it is read
+    (aiohttp would, after the answer, and fail again), and the connection closes after the
+    answer, since what follows the broken body on it cannot be told apart."""
+    request.content.feed_eof()
+    response.force_close()
+    return response
+
+
 @web.middleware
 async def problems_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """Every failure of the API (and of /healthz) leaves as problem+json, never a
@@ -114,6 +124,9 @@ async def problems_middleware(request: web.Request, handler: Any) -> web.StreamR
                   405: "this method is not allowed here"}.get(exc.status, exc.reason)
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
         return problem_response(exc.status, detail, headers=headers)
+    except RequestPayloadError:  # a body its Content-Encoding does not decode
+        return unreadable_body(request, problem_response(
+            400, "the request body cannot be decoded as its Content-Encoding says"))
     except ConnectionResetError:
         # The client went away in the middle of its request: nobody is left to answer.
         log.debug("client went away", method=request.method)

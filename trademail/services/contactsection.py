@@ -97,10 +97,13 @@ def _website(value: object) -> str:
     if not text:
         return ""
     url = text if "://" in text else f"https://{text}"
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or "." not in host or "@" in parts.netloc \
-            or any(c.isspace() for c in url):
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:  # brackets that hold no IPv6 address: "https://[", "https://]x"
+        host = ""
+    if not host or parts.scheme not in ("http", "https") or "." not in host \
+            or "@" in parts.netloc or any(c.isspace() for c in url):
         raise InvalidInput.one("contact.website", "must be a web address such as "
                                "https://example.com")
     return url

@@ -109,6 +109,8 @@ class Directory:
                              self._config.max_pages)
 
     async def entry(self, username: str, *, viewer_id: str | None = None) -> Entry:
+        if not username.isprintable():  # no username has a NUL (PostgreSQL cannot ask)
+            raise NotFound()
         member = await self._members_store.member_by_username(username.lower()[:64])
         ids = await self._store.search(DirectoryQuery(member_id=member.id), now=self._clock.now(),
                                        offset=0, limit=1) if member else []

@@ -96,6 +96,8 @@ class SpamMarks:
         """Filing by folder name (the API's PATCH): a move into Spam is the member's "Spam"
         and one from Spam to the inbox their "Not spam", each as `mark` does it, so the
         filter learns whichever way a message is moved."""
+        if unread is not None and not isinstance(unread, bool):
+            raise InvalidInput.one("unread", "must be true or false")  # before anything moves
         if folder in ("spam", "inbox"):
             before = await self._reading.read(member_id, message_id, mark_read=False)
             if (folder == "spam") != (before.folder == "spam"):

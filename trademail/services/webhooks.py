@@ -89,16 +89,20 @@ def _check_host(host: str) -> None:
 def _check_url(url: object, *, allow_http: bool) -> str:
     if not isinstance(url, str) or len(url) > 2000 or not url.isprintable():
         raise InvalidInput.one("url", "must be an https:// URL of at most 2000 characters")
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:  # brackets that hold no IPv6 address: "https://[", "https://]x"
+        raise InvalidInput.one("url", "must be an https:// URL with a valid host") from None
     schemes = ("https", "http") if allow_http else ("https",)
-    if parts.scheme not in schemes or not parts.hostname or parts.username or parts.password:
+    if parts.scheme not in schemes or not host or parts.username or parts.password:
         raise InvalidInput.one("url", "must be an https:// URL without credentials")
     try:
         parts.port  # noqa: B018 - raises on a port that is not a number in range
     except ValueError:
         raise InvalidInput.one("url", "must have a valid port number") from None
     if not allow_http:  # tests talk to a local plain-HTTP receiver
-        _check_host(parts.hostname)
+        _check_host(host)
     return url.strip()
 
 

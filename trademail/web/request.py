@@ -11,6 +11,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import structlog
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from multidict import MultiDictProxy
 
 from trademail.appkeys import CONFIG
@@ -38,7 +39,8 @@ FORM_ERRORS = (InvalidInput, Conflict, AuthenticationFailed, Throttled)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # What aiohttp raises on a form body it cannot read: multipart without a boundary, a
 # truncated body, an unknown charset or transfer encoding.
-MALFORMED_BODY = (ValueError, LookupError, RuntimeError, AssertionError, HttpProcessingError)
+MALFORMED_BODY = (ValueError, LookupError, RuntimeError, AssertionError, HttpProcessingError,
+                  RequestPayloadError)
 # Sent by app.js when a live update reloads the message list: a page fetched by itself, not
 # by the member, so it must not keep an unattended session alive.
 REFRESH_HEADER = "X-TradeMail-Refresh"
@@ -232,8 +234,11 @@ async def read_form(
     """The request's form body; one that cannot be read is the client's mistake (400)."""
     try:
         return await request.post()
-    except MALFORMED_BODY:
+    except MALFORMED_BODY as exc:
         log.info("form refused: unreadable body", route=route_of(request))
+        if isinstance(exc, RequestPayloadError):  # see api/problems.py: unreadable_body
+            request.content.feed_eof()
+            raise web.HTTPBadRequest(headers={"Connection": "close"}) from None
         raise web.HTTPBadRequest() from None
 
 
