@@ -4,12 +4,16 @@ server errors where a clear 4xx was due, and a refused request that changed data
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from typing import Any
 
 import pytest
 
 from tests.helpers import Member, register, send
+from trademail.app import CORE
+from trademail.services import conduct, writing
+from trademail.services.webhooks import MAX_WEBHOOKS
 
 BAD_HOSTS = ["https://[", "x]", "http://[::1", "https://]x.example", "a@[127.0.0.1]",
              "https://[127.0.0.1]/"]
@@ -78,3 +82,32 @@ async def _moved(client: Any, member: Member, url: str) -> None:
     await problem(await client.patch(url, headers=member.auth,
                                      json={"folder": "inbox", "unread": 0}), 422)
     assert (await (await client.get(url, headers=member.auth)).json())["folder"] == "spam"
+
+
+HELD = {name: f"SELECT COUNT(*) FROM {table}"  # noqa: S608 - the test's own table names
+        for name, table in (("drafts", "drafts"), ("items", "blocks"),
+                            ("webhooks", "webhooks"))}
+
+
+async def test_limits_hold_when_the_requests_come_all_at_once(
+        client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Low limits, so a few requests at once cross them: each is counted and written in one
+    # transaction, and none slips in beside another.
+    monkeypatch.setattr(writing, "MAX_DRAFTS", 4)
+    monkeypatch.setattr(conduct, "MAX_BLOCKS", 4)
+    amina = await register(client, "amina")
+
+    async def post(path: str, body: dict[str, Any]) -> int:
+        return (await client.post(path, headers=amina.auth, json=body)).status
+
+    for path, body, listed, cap in (
+            ("/api/v1/drafts", lambda n: {"body": f"draft {n}"}, "drafts", 4),
+            ("/api/v1/me/blocks", lambda n: {"who": f"spam{n}@bulk.example",
+                                             "mode": "refuse"}, "items", 4),
+            ("/api/v1/webhooks", lambda n: {"url": f"https://crm{n}.amina.example/tm"},
+             "webhooks", MAX_WEBHOOKS)):
+        statuses = await asyncio.gather(*(post(path, body(n)) for n in range(12)))
+        assert statuses.count(201) == cap and len(set(statuses)) == 2, statuses
+        assert all(s in (201, 409, 422) for s in statuses)
+        held = await client.app[CORE].stores.db.fetchval(HELD[listed])
+        assert held == cap

@@ -188,12 +188,11 @@ class Conduct:
                    mode: object) -> Block:
         if mode not in BLOCK_MODES:
             raise InvalidInput.one("mode", "must be refuse or file")
-        if len(await self._store.blocks_of(member_id)) >= MAX_BLOCKS:
-            raise InvalidInput.one("who", f"you block {MAX_BLOCKS} senders already")
         now = self._clock.now()
         row = BlockRow(member_id, new_id(now), kind, target,
                        self._keyring.seal_field(member_id, "block", label), str(mode), now)
-        await self._store.add_block(row)
+        if not await self._store.add_block(row, MAX_BLOCKS):
+            raise InvalidInput.one("who", f"you block {MAX_BLOCKS} senders already")
         return Block(row.id, kind, label, row.mode, now)
 
     # ------------------------------------------------------------------ reports

@@ -82,10 +82,8 @@ class Writing:
                          forward_of: object = None) -> SavedDraft:
         """Keep a message being written (a new draft, or `draft_id` replaced)."""
         now = self._clock.now()
+        new = draft_id is None
         if draft_id is None:
-            if await self._store.count_drafts(member_id) >= MAX_DRAFTS:
-                raise InvalidInput.one("draft", f"you can keep at most {MAX_DRAFTS} drafts; "
-                                       "send or delete some")
             draft_id = new_id(now)
         elif not is_id(draft_id) or await self._store.draft(member_id, draft_id) is None:
             raise NotFound()
@@ -100,9 +98,13 @@ class Writing:
         payload = json.dumps({"to": saved.to, "subject": saved.subject, "body": saved.body,
                               "in_reply_to": saved.in_reply_to,
                               "forward_of": saved.forward_of}).encode()
-        await self._store.save_draft(DraftRow(
-            member_id, draft_id, key.wrap_content_key(ck, f"draft {draft_id}"),
-            ck.seal(f"draft {draft_id}", "draft", payload), now))
+        row = DraftRow(member_id, draft_id, key.wrap_content_key(ck, f"draft {draft_id}"),
+                       ck.seal(f"draft {draft_id}", "draft", payload), now)
+        if not new:
+            await self._store.save_draft(row)
+        elif not await self._store.add_draft(row, MAX_DRAFTS):
+            raise InvalidInput.one("draft", f"you can keep at most {MAX_DRAFTS} drafts; "
+                                   "send or delete some")
         return saved
 
     async def drafts(self, member_id: str) -> list[SavedDraft]:

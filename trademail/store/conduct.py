@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from trademail.errors import Conflict
+from trademail.store.caps import insert_capped
 from trademail.store.db import Connection, Database, Duplicate, in_list
 from trademail.store.inserts import Insert
 
@@ -131,9 +132,11 @@ class ConductStore:
 
     # ------------------------------------------------------------------ blocks
 
-    async def add_block(self, block: BlockRow) -> None:
+    async def add_block(self, block: BlockRow, limit: int) -> bool:
+        """Whether the block was added: not when the member has `limit` already."""
         try:
-            await self.db.execute(
+            return await insert_capped(
+                self.db, "blocks", block.member_id, limit,
                 f"INSERT INTO blocks ({_BLOCK}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 block.member_id, block.id, block.kind, block.target, block.label_ct,
                 block.mode, block.created_at)

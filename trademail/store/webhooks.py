@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from trademail.store.caps import insert_capped
 from trademail.store.db import Database, in_list
 
 
@@ -24,16 +25,12 @@ class WebhookStore:
         self.db = db
 
     async def add_webhook(self, hook: WebhookRow, limit: int) -> bool:
-        async with self.db.transaction() as tx:
-            count = await tx.fetchval("SELECT COUNT(*) FROM webhooks WHERE member_id = $1",
-                                      hook.member_id)
-            if count >= limit:
-                return False
-            await tx.execute(
-                "INSERT INTO webhooks (member_id, id, url_ct, secret_ct, created_at) "
-                "VALUES ($1, $2, $3, $4, $5)", hook.member_id, hook.id, hook.url_ct,
-                hook.secret_ct, hook.created_at)
-        return True
+        """Whether the webhook was added: not when the member has `limit` already."""
+        return await insert_capped(
+            self.db, "webhooks", hook.member_id, limit,
+            "INSERT INTO webhooks (member_id, id, url_ct, secret_ct, created_at) "
+            "VALUES ($1, $2, $3, $4, $5)", hook.member_id, hook.id, hook.url_ct,
+            hook.secret_ct, hook.created_at)
 
     async def webhooks_of(self, member_ids: Sequence[str]) -> list[WebhookRow]:
         if not member_ids:

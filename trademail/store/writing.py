@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from trademail.store.caps import insert_capped
 from trademail.store.db import Database, Row
 
 
@@ -42,11 +43,20 @@ class WritingStore:
             "updated_at = excluded.updated_at", member_id, signature_ct, now)
 
     async def save_draft(self, row: DraftRow) -> None:
+        """A draft replaced (or written, had it gone meanwhile)."""
         await self.db.execute(
             "INSERT INTO drafts (member_id, id, content_key, draft_ct, updated_at) "
             "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (member_id, id) DO UPDATE SET "
             "content_key = excluded.content_key, draft_ct = excluded.draft_ct, "
             "updated_at = excluded.updated_at", row.member_id, row.id, row.content_key,
+            row.draft_ct, row.updated_at)
+
+    async def add_draft(self, row: DraftRow, limit: int) -> bool:
+        """Whether the new draft was written: not when the member has `limit` already."""
+        return await insert_capped(
+            self.db, "drafts", row.member_id, limit,
+            "INSERT INTO drafts (member_id, id, content_key, draft_ct, updated_at) "
+            "VALUES ($1, $2, $3, $4, $5)", row.member_id, row.id, row.content_key,
             row.draft_ct, row.updated_at)
 
     async def drafts(self, member_id: str, limit: int) -> list[DraftRow]:
@@ -62,10 +72,6 @@ class WritingStore:
             "SELECT member_id, id, content_key, draft_ct, updated_at FROM drafts "
             "WHERE member_id = $1 AND id = $2", member_id, draft_id)
         return None if row is None else _draft(row)
-
-    async def count_drafts(self, member_id: str) -> int:
-        return int(await self.db.fetchval(
-            "SELECT COUNT(*) FROM drafts WHERE member_id = $1", member_id) or 0)
 
     async def delete_draft(self, member_id: str, draft_id: str) -> bool:
         gone = await self.db.fetch("DELETE FROM drafts WHERE member_id = $1 AND id = $2 "
