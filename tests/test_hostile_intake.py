@@ -22,7 +22,9 @@ from tests.test_hostile_fuzz import (  # noqa: F401 - fixtures are used by name
     smarthost,
 )
 from trademail.appkeys import CONFIG
-from trademail.mail.parse import TEXT_CAP_FACTOR
+from trademail.mail import scrub
+from trademail.mail.parse import TEXT_CAP_FACTOR, read_mail
+from trademail.mail.scrub import scrub_mail
 
 AMINA = "zq7amina@qx9-amina.example"
 BAKARI = "wk4bakari@vv8-bakari.example"
@@ -205,3 +207,22 @@ async def test_a_file_in_a_charset_it_is_not_in_hides_no_address(
     assert (await to_alias(gateway, bakari, raw))[0] == 250
     text = await shown(gateway, bakari, await newest(gateway, bakari))
     assert not mentions(text.replace("＠", "@"), AMINA)
+
+
+def test_parts_not_inspected_in_time_are_removed_even_from_outside_mail(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Text made to be slow to decode (millions of escapes) would hold a reading worker for
+    # minutes; past the mail's inspection time, what is left counts as naming the address.
+    escapes = b"%41" * 100_000
+    raw = mime("From: o@p.example\nTo: a@relay.localhost\nSubject: s\nMIME-Version: 1.0\n"
+               "Content-Type: multipart/mixed; boundary=b\n",
+               b"--b\nContent-Type: text/plain\n\nhi\n--b\nContent-Type: text/plain\n"
+               b"Content-Disposition: attachment; filename=slow.txt\n\n" + escapes
+               + b"\n--b--\n")
+    text = read_mail(raw, max_text_chars=1 << 20).text
+    assert text is not None
+    kept = scrub_mail(text, [AMINA], "x@relay.localhost", cautious=False)
+    assert [a.filename for a in kept.attachments] == ["slow.txt"]
+    monkeypatch.setattr(scrub, "INSPECT_SECONDS", 0.0)
+    late = scrub_mail(text, [AMINA], "x@relay.localhost", cautious=False)
+    assert late.attachments == () and len(late.removed) == 1  # its very name unread

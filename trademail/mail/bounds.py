@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 # How deep containers may nest (base64 in a zip in a mail in a mail…).
 MAX_DEPTH = 8
 # What everything inside one part may expand to, decoded and decompressed, in bytes.
@@ -9,20 +11,36 @@ MAX_EXPANDED_BYTES = 64 * 1024 * 1024
 MAX_ARCHIVE_ENTRIES = 1000
 # Bytes looked at in one go; larger input is not inspected at all (so taken to name it).
 MAX_INPUT_BYTES = 64 * 1024 * 1024
+# How long the parts of one mail may be inspected, in seconds: an honest 25 MB mail takes a
+# few; text made to be slow to decode (millions of escapes) would take minutes. Well under
+# the reader's own time-out, which refuses the whole mail and restarts the workers.
+INSPECT_SECONDS = 30.0
 
 
 class Uninspectable(Exception):
     """Data that cannot be fully inspected within the bounds: taken to name the address."""
 
 
-class Budget:
-    """What decoding and decompressing may still produce, in bytes."""
+class TooSlow(Uninspectable):
+    """Inspection ran out of its time: what is left is taken to name the address, even in
+    mail whose parts are otherwise kept when they cannot be read."""
 
-    def __init__(self, left: int = MAX_EXPANDED_BYTES) -> None:
+
+class Budget:
+    """What decoding and decompressing may still produce, in bytes, and until when (a
+    `time.monotonic()` deadline) inspecting may go on."""
+
+    def __init__(self, left: int = MAX_EXPANDED_BYTES, deadline: float | None = None) -> None:
         self.left = left
+        self.deadline = deadline
 
     def spend(self, size: int) -> None:
         self.left -= size
         if self.left < 0:
             raise Uninspectable("more content than can be inspected")
+        self.in_time()
+
+    def in_time(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise TooSlow("inspecting took too long")
 

@@ -22,6 +22,7 @@ from trademail.mail.bounds import (
     MAX_EXPANDED_BYTES,
     MAX_INPUT_BYTES,
     Budget,
+    TooSlow,
     Uninspectable,
 )
 from trademail.mail.containers import Containers, container_kind
@@ -176,6 +177,7 @@ class Inspector(Containers):
             return True
         seen: set[str] = set()
         for view in views(text, unicode=unicode):
+            self.budget.in_time()
             if self.forms.in_text(view.text):
                 return True
             for pattern, altchars in ((_BASE64, None), (_BASE64_URL, b"-_")):
@@ -229,6 +231,7 @@ class Inspector(Containers):
         """Whether `data` names one of the addresses, read every way it could be."""
         if depth > MAX_DEPTH or len(data) > MAX_INPUT_BYTES:
             raise Uninspectable("nested too deep or too large")
+        self.budget.in_time()
         if self.forms.in_bytes(data):
             return True
         kind = container_kind(data)
@@ -288,5 +291,7 @@ def mentions(data: bytes | str, found: Forms, *, charset: str = "",
         if isinstance(data, str):
             return inspector.inspect_text(data)
         return inspector.inspect_bytes(data, charset=charset)
+    except TooSlow:
+        return True
     except (Uninspectable, RecursionError):
         return unreadable

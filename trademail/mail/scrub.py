@@ -13,6 +13,7 @@ Pure functions of their input, meant to run in a worker process (see `reader`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from email.message import EmailMessage, Message
@@ -20,6 +21,7 @@ from email.parser import BytesParser
 from typing import Any
 
 from trademail.errors import InvalidInput, TooLarge
+from trademail.mail.bounds import INSPECT_SECONDS, Budget
 from trademail.mail.extract import MAX_PARTS, clean_text
 from trademail.mail.forms import Forms, forms, normalised, spans
 from trademail.mail.headers import DEFAULT
@@ -131,9 +133,11 @@ class _Scrubber:
         self.replacement = replacement
         self.cautious = cautious
         self.removed: list[str] = []
+        self.deadline = time.monotonic() + INSPECT_SECONDS  # for all of the mail
 
     def _mentions(self, data: bytes | str, charset: str = "") -> bool:
-        return mentions(data, self.forms, charset=charset, unreadable=self.cautious)
+        return mentions(data, self.forms, charset=charset, unreadable=self.cautious,
+                        budget=Budget(deadline=self.deadline))
 
     # ------------------------------------------------------------------ text
 
