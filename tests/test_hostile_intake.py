@@ -226,3 +226,17 @@ def test_parts_not_inspected_in_time_are_removed_even_from_outside_mail(
     monkeypatch.setattr(scrub, "INSPECT_SECONDS", 0.0)
     late = scrub_mail(text, [AMINA], "x@relay.localhost", cautious=False)
     assert late.attachments == () and len(late.removed) == 1  # its very name unread
+
+
+@pytest.mark.parametrize("spelling", ["zq7amina-at-qx9-amina.example",
+                                      "zq7amina_at_qx9-amina_dot_example",
+                                      "zq7amina-AT-qx9-amina-DOT-example"])
+async def test_an_at_and_a_dot_spelled_between_hyphens_or_underscores_are_hidden(
+        gateway: Gateway, members: tuple[Member, Member],  # noqa: F811
+        spelling: str) -> None:
+    _, bakari = members
+    raw = mime(OUTSIDE.format(name="Amina", to=bakari.alias, subject="Contact"),
+               f"Write to {spelling} for a state-at-large quote.\n".encode())
+    assert (await to_alias(gateway, bakari, raw))[0] == 250
+    body = (await newest(gateway, bakari))["body"]
+    assert spelling not in body and "state-at-large" in body, body

@@ -212,6 +212,10 @@ _PASSES = (
                            f"{_DOT_WORD}{_SPACE}{{0,2}}{_CLOSE}{_SPACE}{{0,3}}|{_GAP}{{1,8}}"
                            f"{_DOT_WORD}{_GAP}{{1,8}}|\\.{_GAP}{{1,8}})", re.I),
          _constant("."), "", False, "."),
+    # "name-at-domain-dot-com", "name_at_domain": passes of their own, for hyphens are
+    # everywhere and the ones above would stop at each.
+    Pass("joined-at", re.compile(f"[-_]{_AT_WORD}[-_]", re.I), _constant("@"), "", False, "@"),
+    Pass("joined-dot", re.compile(f"[-_]{_DOT_WORD}[-_]", re.I), _constant("."), "", False, "."),
     Pass("quoted-local", re.compile('"([^"\\r\\n@]{1,64})"@'), _unquote_local, '"', False),
 )
 # Markup between the letters of an address ("name<b>@</b>domain"): read in a view of its own,
