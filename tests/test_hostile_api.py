@@ -111,3 +111,23 @@ async def test_limits_hold_when_the_requests_come_all_at_once(
         assert all(s in (201, 409, 422) for s in statuses)
         held = await client.app[CORE].stores.db.fetchval(HELD[listed])
         assert held == cap
+
+
+async def test_fields_of_the_wrong_type_are_refused_not_taken_for_empty(client: Any) -> None:
+    amina = await register(client, "amina")
+    for body in ({"to": 0}, {"subject": []}, {"body": False}):
+        resp = await client.post("/api/v1/drafts", headers=amina.auth, json=body)
+        assert (await problem(resp, 422))["errors"][0]["field"] == next(iter(body))
+    resp = await client.post("/api/v1/drafts", headers=amina.auth, json={"body": None})
+    assert resp.status == 201  # absent and null are the schema's default, empty
+    for value in (False, 0, {}, []):
+        resp = await client.put("/api/v1/me/profile", headers=amina.auth, json={
+            "about": "", "business_type": "", "contact": {"address": value}})
+        assert (await problem(resp, 422))["errors"][0]["field"] == "contact.address"
+    assert (await client.put("/api/v1/me/signature", headers=amina.auth,
+                             json={"signature": "Amina, Nairobi"})).status == 200
+    for body in ({}, {"signature": None}, {"signature": 5}):
+        resp = await client.put("/api/v1/me/signature", headers=amina.auth, json=body)
+        assert (await problem(resp, 422))["errors"][0]["field"] == "signature"
+    kept = await (await client.get("/api/v1/me/signature", headers=amina.auth)).json()
+    assert kept == {"signature": "Amina, Nairobi"}

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from trademail.api.common import JSON_LIMIT, caller, iso, read_json
 from trademail.appkeys import CONFIG, WRITING
+from trademail.errors import InvalidInput
 from trademail.services.writing import SavedDraft
 
 routes = web.RouteTableDef()
@@ -30,7 +31,9 @@ async def get_signature(request: web.Request) -> web.Response:
 async def put_signature(request: web.Request) -> web.Response:
     who = await caller(request, "account:manage")
     data = await read_json(request)
-    kept = await request.app[WRITING].set_signature(who.member_id, data.get("signature"))
+    if not isinstance(data.get("signature"), str):
+        raise InvalidInput.one("signature", "must be text; empty for no signature")
+    kept = await request.app[WRITING].set_signature(who.member_id, data["signature"])
     return web.json_response({"signature": kept})
 
 

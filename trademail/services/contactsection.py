@@ -63,7 +63,8 @@ def check_contact(keyring: Keyring, member_id: str, country: str,
                                                       min_length=0)}
     for name, check in checks.items():
         try:
-            values[name] = check(given.get(name, "") or "")
+            value = given.get(name)
+            values[name] = check("" if value is None else value)  # false or 0 is no text
         except InvalidInput as exc:
             problems += exc.problems
             continue

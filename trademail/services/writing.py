@@ -88,9 +88,9 @@ class Writing:
         elif not is_id(draft_id) or await self._store.draft(member_id, draft_id) is None:
             raise NotFound()
         saved = SavedDraft(
-            draft_id, validation.line(to or "", "to", max_length=2000, min_length=0),
-            validation.line(subject or "", "subject", max_length=255, min_length=0),
-            validation.body(body or "", "body", max_bytes=self._max_body_bytes),
+            draft_id, validation.line(_given(to), "to", max_length=2000, min_length=0),
+            validation.line(_given(subject), "subject", max_length=255, min_length=0),
+            validation.body(_given(body), "body", max_bytes=self._max_body_bytes),
             _message_id(in_reply_to, "in_reply_to"), _message_id(forward_of, "forward_of"),
             now)
         key = await self._member_key(member_id)
@@ -127,6 +127,12 @@ class Writing:
             raise NotFound()
         return self._keyring.member_key(member_id, member.member_key,
                                         member.previous_member_key)
+
+
+def _given(value: object) -> object:
+    """A draft's field as given: absent (None) is empty; anything else is checked as text,
+    so 0 or false is refused, not taken for empty."""
+    return "" if value is None else value
 
 
 def _message_id(value: object, field: str) -> str | None:
