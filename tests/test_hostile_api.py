@@ -131,3 +131,15 @@ async def test_fields_of_the_wrong_type_are_refused_not_taken_for_empty(client: 
         assert (await problem(resp, 422))["errors"][0]["field"] == "signature"
     kept = await (await client.get("/api/v1/me/signature", headers=amina.auth)).json()
     assert kept == {"signature": "Amina, Nairobi"}
+
+
+async def test_an_audit_cursor_not_handed_out_is_a_422(client: Any) -> None:
+    amina = await register(client, "amina")
+    for cursor in ("garbage", "0" * 31, "g" * 32):
+        resp = await client.get(f"/api/v1/me/audit?cursor={cursor}", headers=amina.auth)
+        assert (await problem(resp, 422))["errors"][0]["field"] == "cursor"
+    page = await (await client.get("/api/v1/me/audit?limit=1", headers=amina.auth)).json()
+    assert page["next_cursor"]  # signing up and confirming left more than one entry
+    resp = await client.get(f"/api/v1/me/audit?limit=1&cursor={page['next_cursor']}",
+                            headers=amina.auth)
+    assert resp.status == 200 and (await resp.json())["entries"]
