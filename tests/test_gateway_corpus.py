@@ -225,7 +225,7 @@ CASES = [
          "external", ("Replies go to Olu.",)),
     Case("external_control_characters.eml", "ALIAS", "OUTSIDER", 250, "external",
          ("Terminal[2J tricks and a bell.",), ("\x1b", "\x07", "\x00"),
-         subject="Bell and escape [0m"),
+         subject="Bell and escape[0m"),  # control characters go, as in the body
     Case("external_deep_nesting.eml", "ALIAS", "OUTSIDER", 250, "external",
          ("Deep inside.",)),
     Case("external_auto_reply.eml", "ALIAS", "OUTSIDER", 250, "quiet",
