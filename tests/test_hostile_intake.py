@@ -22,6 +22,7 @@ from tests.test_hostile_fuzz import (  # noqa: F401 - fixtures are used by name
     smarthost,
 )
 from trademail.appkeys import CONFIG
+from trademail.errors import MailRefused
 from trademail.mail import scrub
 from trademail.mail.parse import TEXT_CAP_FACTOR, read_mail
 from trademail.mail.scrub import scrub_mail
@@ -209,10 +210,11 @@ async def test_a_file_in_a_charset_it_is_not_in_hides_no_address(
     assert not mentions(text.replace("＠", "@"), AMINA)
 
 
-def test_parts_not_inspected_in_time_are_removed_even_from_outside_mail(
+def test_a_mail_not_inspected_within_its_cpu_time_is_refused_whole(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # Text made to be slow to decode (millions of escapes) would hold a reading worker for
-    # minutes; past the mail's inspection time, what is left counts as naming the address.
+    # minutes. Past the mail's CPU time it is refused as too complex: never kept with parts
+    # unread, nor stripped of parts that may be honest.
     escapes = b"%41" * 100_000
     raw = mime("From: o@p.example\nTo: a@relay.localhost\nSubject: s\nMIME-Version: 1.0\n"
                "Content-Type: multipart/mixed; boundary=b\n",
@@ -222,10 +224,11 @@ def test_parts_not_inspected_in_time_are_removed_even_from_outside_mail(
     text = read_mail(raw, max_text_chars=1 << 20).text
     assert text is not None
     kept = scrub_mail(text, [AMINA], "x@relay.localhost", cautious=False)
-    assert [a.filename for a in kept.attachments] == ["slow.txt"]
+    assert [a.filename for a in kept.attachments] == ["slow.txt"] and kept.body == "hi"
     monkeypatch.setattr(scrub, "INSPECT_SECONDS", 0.0)
-    late = scrub_mail(text, [AMINA], "x@relay.localhost", cautious=False)
-    assert late.attachments == () and len(late.removed) == 1  # its very name unread
+    with pytest.raises(MailRefused) as refused:
+        scrub_mail(text, [AMINA], "x@relay.localhost", cautious=False)
+    assert refused.value.reason == "too_complex"
 
 
 @pytest.mark.parametrize("spelling", ["zq7amina-at-qx9-amina.example",
@@ -240,3 +243,21 @@ async def test_an_at_and_a_dot_spelled_between_hyphens_or_underscores_are_hidden
     assert (await to_alias(gateway, bakari, raw))[0] == 250
     body = (await newest(gateway, bakari))["body"]
     assert spelling not in body and "state-at-large" in body, body
+
+
+@pytest.mark.parametrize("spelling", ["kate-at-work&#64;stay-dot-home.example",
+                                      "kate-at-work at stay-dot-home dot example",
+                                      "kate-at-work＠stay-dot-home.example",
+                                      "kate-at-work (at) stay-dot-home.example"])
+async def test_an_address_that_holds_at_or_dot_words_is_hidden_however_spelled(
+        gateway: Gateway, members: tuple[Member, Member],  # noqa: F811
+        spelling: str) -> None:
+    _, bakari = members
+    kate = "kate-at-work@stay-dot-home.example"
+    await register(gateway.client, "kate", email=kate)
+    raw = mime(f"From: Kate <{kate}>\nTo: {bakari.alias}\nSubject: Contact\n"
+               "Content-Type: text/plain; charset=utf-8\n",
+               f"Write to {spelling} any time.\n".encode())
+    assert (await gateway.deliver(kate, [bakari.alias], raw))[0] == 250
+    body = (await newest(gateway, bakari))["body"]
+    assert "kate-at" not in body and "Write to" in body, body

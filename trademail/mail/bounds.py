@@ -11,9 +11,9 @@ MAX_EXPANDED_BYTES = 64 * 1024 * 1024
 MAX_ARCHIVE_ENTRIES = 1000
 # Bytes looked at in one go; larger input is not inspected at all (so taken to name it).
 MAX_INPUT_BYTES = 64 * 1024 * 1024
-# How long the parts of one mail may be inspected, in seconds: an honest 25 MB mail takes a
-# few; text made to be slow to decode (millions of escapes) would take minutes. Well under
-# the reader's own time-out, which refuses the whole mail and restarts the workers.
+# How much CPU time inspecting one mail's parts may take, in seconds: an honest 25 MB mail
+# takes a few; text made to be slow to decode (millions of escapes) would take minutes.
+# Under the reader's own time-out, which also refuses the mail but restarts the workers.
 INSPECT_SECONDS = 30.0
 
 
@@ -21,16 +21,18 @@ class Uninspectable(Exception):
     """Data that cannot be fully inspected within the bounds: taken to name the address."""
 
 
-class TooSlow(Uninspectable):
-    """Inspection ran out of its time: what is left is taken to name the address, even in
-    mail whose parts are otherwise kept when they cannot be read."""
+class TooSlow(Exception):
+    """Inspecting a mail ran out of its CPU time: the mail is refused as too complex, never
+    kept with parts unread (nor stripped of parts that may be honest)."""
 
 
 class Budget:
-    """What decoding and decompressing may still produce, in bytes, and until when (a
-    `time.monotonic()` deadline) inspecting may go on."""
+    """What decoding and decompressing may still produce, in bytes, and until when
+    inspecting may go on."""
 
     def __init__(self, left: int = MAX_EXPANDED_BYTES, deadline: float | None = None) -> None:
+        # `deadline`: of this process's CPU time (time.process_time), which other load on
+        # the host does not eat into.
         self.left = left
         self.deadline = deadline
 
@@ -41,6 +43,6 @@ class Budget:
         self.in_time()
 
     def in_time(self) -> None:
-        if self.deadline is not None and time.monotonic() > self.deadline:
+        if self.deadline is not None and time.process_time() > self.deadline:
             raise TooSlow("inspecting took too long")
 

@@ -236,6 +236,15 @@ _RTF = Pass("rtf", re.compile(
 _STRICT = {"percent": Pass("percent", _PERCENT, _hex_run_strict, "%", True),
            "quoted-printable": Pass("quoted-printable", _QP, _hex_run_strict, "=", True)}
 EATERS = ("unfold", "quoted-printable", "percent", "entities", "escapes")
+_JOINED = tuple(p for p in _PASSES if p.name in ("joined-at", "joined-dot"))
+
+
+def joined(text: str) -> str:
+    """`text` as the joined-at and joined-dot passes leave it: an address that holds
+    "-at-" or "_dot_" itself is looked for in that form too, as every view reads it so."""
+    for step in _JOINED:
+        text = step.pattern.sub(step.constant or "", text)
+    return text
 
 
 def passes_for(*, unicode: bool, tags: bool = False, rtf: bool = False,

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import idna
 
-from trademail.mail.decoding import EATERS, Pass, fold, passes_for
+from trademail.mail.decoding import EATERS, Pass, fold, joined, passes_for
 
 # Rounds of decoding on one text: enough for an escape inside an escape inside an escape.
 MAX_ROUNDS = 4
@@ -74,8 +74,10 @@ def _forms(addresses: tuple[str, ...]) -> Forms:
         if not (at and local and domain):
             continue
         locals_ = {local, fold(local)}
+        locals_ |= {joined(a) for a in locals_}
         domains = _domains(domain)
         domains |= {fold(d) for d in domains} | {unicodedata.normalize("NFD", d) for d in domains}
+        domains |= {joined(d) for d in domains}
         spellings |= {f"{a}@{d}" for a in locals_ for d in domains}
         # Longest first: one alternative never hides a longer one starting at the same place.
         alternatives.append(

@@ -22,7 +22,6 @@ from trademail.mail.bounds import (
     MAX_EXPANDED_BYTES,
     MAX_INPUT_BYTES,
     Budget,
-    TooSlow,
     Uninspectable,
 )
 from trademail.mail.containers import Containers, container_kind
@@ -291,7 +290,5 @@ def mentions(data: bytes | str, found: Forms, *, charset: str = "",
         if isinstance(data, str):
             return inspector.inspect_text(data)
         return inspector.inspect_bytes(data, charset=charset)
-    except TooSlow:
-        return True
     except (Uninspectable, RecursionError):
         return unreadable

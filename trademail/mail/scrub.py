@@ -20,8 +20,8 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from typing import Any
 
-from trademail.errors import InvalidInput, TooLarge
-from trademail.mail.bounds import INSPECT_SECONDS, Budget
+from trademail.errors import InvalidInput, MailRefused, TooLarge
+from trademail.mail.bounds import INSPECT_SECONDS, Budget, TooSlow
 from trademail.mail.extract import MAX_PARTS, clean_text
 from trademail.mail.forms import Forms, forms, normalised, spans
 from trademail.mail.headers import DEFAULT
@@ -104,9 +104,12 @@ def scrub_mail(text: Extracted, addresses: Sequence[str], replacement: str, *,
     own addresses); otherwise only what is found counts (for the addresses outside mail
     came from, which are the sender's own to show in the files they send)."""
     scrubber = _Scrubber(forms(addresses), replacement, cautious=cautious)
-    subject = scrubber.line(text.subject, SUBJECT_REMOVED)[:255]
-    attachments = [kept for part in text.attachments for kept in scrubber.part(part)]
-    body = scrubber.line(text.body, TEXT_REMOVED)
+    try:
+        subject = scrubber.line(text.subject, SUBJECT_REMOVED)[:255]
+        attachments = [kept for part in text.attachments for kept in scrubber.part(part)]
+        body = scrubber.line(text.body, TEXT_REMOVED)
+    except TooSlow:
+        raise MailRefused("too_complex") from None
     if scrubber.removed:
         notices = "\n".join(REMOVED_NOTICE.format(name) for name in scrubber.removed)
         body = f"{body}\n\n{notices}" if body else notices
@@ -133,7 +136,7 @@ class _Scrubber:
         self.replacement = replacement
         self.cautious = cautious
         self.removed: list[str] = []
-        self.deadline = time.monotonic() + INSPECT_SECONDS  # for all of the mail
+        self.deadline = time.process_time() + INSPECT_SECONDS  # for all of the mail
 
     def _mentions(self, data: bytes | str, charset: str = "") -> bool:
         return mentions(data, self.forms, charset=charset, unreadable=self.cautious,
@@ -261,6 +264,8 @@ class _Scrubber:
             rewritten = message.as_bytes() if progress.changed else data
         except _TooComplex:
             return None
+        except TooSlow:
+            raise
         except Exception:  # the email package fails on hostile structure in many ways
             return None
         if self._mentions(rewritten):
