@@ -62,6 +62,8 @@ async def web_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         response = await error_page(request, exc.status)
         if "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
+        if exc.headers.get("Connection", "").lower() == "close":
+            response.force_close()  # a broken body: what follows it cannot be read
         return response
     except ConnectionResetError:
         # The browser went away (a page left, a tab closed): normal, nothing to answer.
