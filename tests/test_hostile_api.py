@@ -143,3 +143,17 @@ async def test_an_audit_cursor_not_handed_out_is_a_422(client: Any) -> None:
     resp = await client.get(f"/api/v1/me/audit?limit=1&cursor={page['next_cursor']}",
                             headers=amina.auth)
     assert resp.status == 200 and (await resp.json())["entries"]
+
+
+@pytest.mark.parametrize(("path", "content_type"), [
+    ("/api/v1/tokens", "application/json"), ("/signin", "application/x-www-form-urlencoded")])
+async def test_after_a_broken_body_the_answer_comes_and_the_connection_closes(
+        client: Any, path: str, content_type: str) -> None:
+    url = client.make_url("/")
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    writer.write(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+                 "Content-Encoding: gzip\r\nContent-Length: 4\r\n\r\nabcd".encode())
+    answer = await asyncio.wait_for(reader.read(), 10)  # to the end: the server closes
+    writer.close()
+    head = answer.partition(b"\r\n\r\n")[0].lower()
+    assert head.startswith(b"http/1.1 400 ") and b"connection: close" in head, answer
