@@ -39,8 +39,8 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # cut them to what is stored (255 and 200): a cut here could halve an address it must find.
 MAX_NAME_CHARS = 2048
 MAX_CONTENT_TYPE_CHARS = 127
-_LONGEST_ADDRESS = 256  # RFC 5321 s. 4.5.3.1.3: 254 characters
-_NOT_IN_ADDRESS = re.compile(r"[\s<>\"(),;:\[\]]")
+_CUT_WINDOW = 4096  # how far back a cut looks for a place where no address is cut in two
+_BLANK = re.compile(r"\s")
 # A mail attached whole: kept as one attachment, for its parts only make sense together.
 _ATTACHED_MAIL = frozenset({"message/rfc822", "message/global"})
 
@@ -157,14 +157,18 @@ def _text_of(part: EmailMessage, limit: int) -> str:
 
 
 def cut(text: str, limit: int) -> str:
-    """`text` cut to at most `limit` characters where no address can be cut in two (at a
-    blank or mark no address holds): half an address is one the scrubber cannot find."""
+    """`text` cut to at most `limit` characters where no address is cut in two, spelled
+    out ("name at domain dot com") or not: at the last line break near the limit, else the
+    last tag boundary, else the last blank. Half an address is one the scrubber cannot find."""
     if len(text) <= limit:
         return text
     text = text[:limit]
-    tail = text[-_LONGEST_ADDRESS:]
-    ends = [m.start() for m in _NOT_IN_ADDRESS.finditer(tail)]
-    return text[:len(text) - len(tail) + (ends[-1] if ends else 0)]
+    tail = text[-_CUT_WINDOW:]
+    for end in (tail.rfind("\n"), max(tail.rfind("<"), tail.rfind(">")),
+                max((m.start() for m in _BLANK.finditer(tail)), default=-1)):
+        if end >= 0:
+            return text[:len(text) - len(tail) + end]
+    return text[:len(text) - len(tail)]
 
 
 def _cleaner(part: Message, content: str, limit: int) -> str:
@@ -221,7 +225,7 @@ def _body(message: EmailMessage, max_text_chars: int) -> tuple[Message | None, s
     if body_part is None and not message.is_multipart():
         # A multipart type without a usable boundary: its payload is all there is.
         payload = message.get_payload(decode=True)
-        text = payload[:max_text_chars].decode("utf-8", "replace") \
+        text = payload[:max_text_chars + _CUT_WINDOW].decode("utf-8", "replace") \
             if isinstance(payload, bytes) else ""
         if "\ufffd" in text:
             text = _cleaner(message, text, max_text_chars)
