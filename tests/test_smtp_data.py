@@ -27,7 +27,7 @@ from tests.test_hostile_fuzz import (  # noqa: F401 - fixtures are used by name
     logs,
     smarthost,
 )
-from trademail.gateway.smtpdata import TOO_LONG, TOO_MUCH, read_data
+from trademail.gateway.smtpdata import TOO_LONG, TOO_MUCH, WorkBudget, read_data
 
 
 def stuffed(text: bytes) -> bytes:
@@ -162,3 +162,36 @@ async def test_refusals_of_data_carry_enhanced_codes_and_the_session_goes_on(
     assert (await talk.say(mail.rstrip(b"\r\n") + b"\r\n.")).startswith(b"250 2.0.0")
     await talk.close()
     assert not crashes(logs)
+
+
+async def test_mails_take_room_in_the_order_they_came_and_a_big_one_is_not_starved() -> None:
+    budget = WorkBudget(10)
+    order: list[str] = []
+    release = {name: asyncio.Event() for name in ("a", "big", "s1", "s2", "s3", "s9")}
+
+    async def work(name: str, size: int) -> None:
+        async with budget.hold(size):
+            order.append(name)
+            await release[name].wait()
+
+    first = asyncio.create_task(work("a", 6))
+    await asyncio.sleep(0)
+    big = asyncio.create_task(work("big", 10))  # needs it all: waits for "a"
+    await asyncio.sleep(0)
+    small = [asyncio.create_task(work(f"s{n}", 1)) for n in (1, 2)]  # would fit beside "a"
+    await asyncio.sleep(0.01)
+    assert order == ["a"]  # the small ones wait behind the big one
+    release["a"].set()
+    await asyncio.sleep(0.01)
+    assert order == ["a", "big"]
+    late = asyncio.create_task(work("s3", 1))
+    cancelled = asyncio.create_task(work("s9", 1))
+    await asyncio.sleep(0.01)
+    cancelled.cancel()  # one that gives up waiting leaves no room taken, no place held
+    release["big"].set()
+    for name in ("s1", "s2", "s3"):
+        release[name].set()
+    await asyncio.gather(first, big, *small, late)
+    assert order == ["a", "big", "s1", "s2", "s3"]
+    async with budget.hold(10):  # all the room is free again
+        pass

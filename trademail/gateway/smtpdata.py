@@ -13,6 +13,7 @@ LF or CR (no SMTP smuggling).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -95,19 +96,30 @@ async def read_data(reader: asyncio.StreamReader, size_limit: int | None,
 class WorkBudget:
     """How many bytes of mail are read, checked and stored at once. Each costs a few times
     its size while it is worked on (copies to and from the reading workers, sealed parts),
-    so many big mails at once would take memory without bound. A mail waits for room; one
-    alone always has it, however big, and a small one fits beside big ones."""
+    so many big mails at once would take memory without bound. Mails take room in the
+    order they came: one waits until it fits (alone it always does, however big), and
+    those after it wait behind it, so a stream of small mails never starves a big one."""
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
         self._used = 0
+        self._queue: collections.deque[object] = collections.deque()
         self._room = asyncio.Condition()
+
+    def _fits(self, ticket: object, size: int) -> bool:
+        return self._queue[0] is ticket and (
+            self._used == 0 or self._used + size <= self._capacity)
 
     @contextlib.asynccontextmanager
     async def hold(self, size: int) -> AsyncIterator[None]:
+        ticket = object()
         async with self._room:
-            await self._room.wait_for(
-                lambda: self._used == 0 or self._used + size <= self._capacity)
+            self._queue.append(ticket)
+            try:
+                await self._room.wait_for(lambda: self._fits(ticket, size))
+            finally:
+                self._queue.remove(ticket)
+                self._room.notify_all()  # the next in line may fit now, or be first
             self._used += size
         try:
             yield
