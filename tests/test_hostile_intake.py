@@ -137,6 +137,8 @@ async def test_dots_and_accents_that_still_spell_the_address_are_hidden(
     assert (await to_alias(gateway, bakari, raw))[0] == 250
     text = unicodedata.normalize("NFC", repr(await newest(gateway, bakari)))
     assert unicodedata.normalize("NFC", spelling) not in text
+    assert not mentions(unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode(),
+                        AMINA)  # nor most of it, accents or not
 
 
 async def test_nul_bytes_between_the_letters_of_a_subject_do_not_hide_an_address(

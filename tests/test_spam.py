@@ -260,10 +260,12 @@ async def test_filing_into_and_out_of_spam_by_patch_trains_rspamd_as_the_buttons
     assert (await moved.json())["folder"] == "spam" and (await moved.json())["unread"] is True
     assert await rspamd_learned() > learned  # /learnspam took it
     learned = await rspamd_learned()
-    assert (await patch({"folder": "spam"})).status == 200  # already there: nothing to learn
+    # Already there: nothing moves. (That nothing is learned is not asserted: Rspamd's
+    # count is shared with the spam tests other workers run at the same time.)
+    assert (await patch({"folder": "spam"})).status == 200
     assert (await patch({"folder": "inbox"})).status == 200
     assert await rspamd_learned() > learned  # /learnham took it
-    assert (await patch({"folder": "archive"})).status == 200  # no verdict, nothing learned
+    assert (await patch({"folder": "archive"})).status == 200  # no verdict either way
     assert [m["id"] for m in await _folder(spam_gateway, bakari.auth, "archive")] == [item["id"]]
 
     sent = await spam_gateway.client.post("/api/v1/messages", headers=bakari.auth, json={
