@@ -99,6 +99,13 @@ class Dialogue:
         await self.writer.drain()
         return await self.reply()
 
+    async def up_to_data(self, sender: str, recipient: str) -> None:
+        """EHLO, MAIL, RCPT and DATA, each answered as it should be."""
+        for line in (b"EHLO client.example", f"MAIL FROM:<{sender}>".encode(),
+                     f"RCPT TO:<{recipient}>".encode()):
+            assert (await self.say(line)).startswith(b"250")
+        assert (await self.say(b"DATA")).startswith(b"354")
+
     async def close(self) -> None:
         self.writer.close()
         try:
@@ -246,10 +253,7 @@ async def test_a_bare_lf_dot_does_not_end_the_data_and_smuggles_nothing(
         gateway: Gateway, amina: Member, logs: list[MutableMapping[str, Any]]) -> None:  # noqa: F811
     alias = amina.alias.encode()
     talk, _ = await Dialogue.open(gateway.port)
-    for line in (b"EHLO client.example", b"MAIL FROM:<" + OUTSIDER.encode() + b">",
-                 b"RCPT TO:<" + alias + b">"):
-        assert (await talk.say(line)).startswith(b"250")
-    assert (await talk.say(b"DATA")).startswith(b"354")
+    await talk.up_to_data(OUTSIDER, amina.alias)
     smuggled = (b"From: " + OUTSIDER.encode() + b"\nTo: " + alias + b"\nSubject: outer\n\n"
                 b"first\n.\nMAIL FROM:<x@evil.example>\nRCPT TO:<" + alias + b">\nDATA\n"
                 b"Subject: smuggled\n\nsecond\r.\r\nlast line")

@@ -113,12 +113,8 @@ async def test_a_mail_over_the_size_limit_is_read_to_its_end_and_refused() -> No
 async def test_over_a_real_socket_in_small_pieces_with_the_next_command_pipelined(
         gateway: Gateway, amina: Member,  # noqa: F811
         logs: list[MutableMapping[str, Any]]) -> None:  # noqa: F811
-    alias = amina.alias.encode()
     talk, _ = await Dialogue.open(gateway.port)
-    for line in (b"EHLO client.example", b"MAIL FROM:<" + OUTSIDER.encode() + b">",
-                 b"RCPT TO:<" + alias + b">"):
-        assert (await talk.say(line)).startswith(b"250")
-    assert (await talk.say(b"DATA")).startswith(b"354")
+    await talk.up_to_data(OUTSIDER, amina.alias)
     body = "..a line that starts with a dot\n.\nx.\nthe last line"
     mail = mail_bytes(sender=OUTSIDER, to=amina.alias, subject="In pieces", body=body)
     wire = stuffed(mail.replace(b"\r\n", b"\n").rstrip(b"\n").replace(b"\n", b"\r\n")
