@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Member, register, send
+from tests.helpers import PASSWORD, Member, register, send
 from trademail.app import CORE
 from trademail.services import conduct, writing
 from trademail.services.webhooks import MAX_WEBHOOKS
@@ -157,3 +157,17 @@ async def test_after_a_broken_body_the_answer_comes_and_the_connection_closes(
     writer.close()
     head = answer.partition(b"\r\n\r\n")[0].lower()
     assert head.startswith(b"http/1.1 400 ") and b"connection: close" in head, answer
+
+
+async def test_a_whole_number_written_with_a_point_is_an_integer_as_json_schema_says(
+        client: Any) -> None:
+    amina = await register(client, "amina")
+    lead = {"kind": "buy", "title": "Wanted: sesame seeds", "category": "agriculture"}
+    for days, status in ((30.0, 201), (30.5, 422), (True, 422), (0.0, 422)):
+        resp = await client.post("/api/v1/me/leads", headers=amina.auth,
+                                 json={**lead, "expires_in_days": days})
+        assert resp.status == status, (days, await resp.text())
+    for seconds, status in ((3600.0, 201), (3600.5, 422), (False, 422)):
+        resp = await client.post("/api/v1/tokens", json={
+            "username": "amina", "password": PASSWORD, "name": "ci", "expires_in": seconds})
+        assert resp.status == status, (seconds, await resp.text())

@@ -151,9 +151,10 @@ def expiry(days: object, now: float, earlier: float | None) -> float:
         return earlier if earlier is not None else now + DEFAULT_LEAD_DAYS * DAY
     if isinstance(days, str) and days.strip().isascii() and days.strip().isdigit():
         days = int(days.strip()[:6])
-    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_LEAD_DAYS:
+    whole = validation.whole_number(days)
+    if whole is None or not 1 <= whole <= MAX_LEAD_DAYS:
         raise InvalidInput.one("expires_in_days", f"must be 1 to {MAX_LEAD_DAYS} days")
-    return now + days * DAY
+    return now + whole * DAY
 
 
 def category(value: object) -> str:

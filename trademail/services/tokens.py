@@ -74,11 +74,11 @@ class Tokens:
         now = self._clock.now()
         if expires_in is None:
             expires_in = self._default_lifetime  # no token lives for ever
-        if (isinstance(expires_in, bool) or not isinstance(expires_in, int)
-                or not 60 <= expires_in <= MAX_LIFETIME_SECONDS):
+        seconds = validation.whole_number(expires_in)
+        if seconds is None or not 60 <= seconds <= MAX_LIFETIME_SECONDS:
             raise InvalidInput.one("expires_in", "must be whole seconds from 60 to "
                                                  f"{MAX_LIFETIME_SECONDS}")
-        expires_at = now + expires_in
+        expires_at = now + seconds
         secret = new_token(PREFIX)
         token = TokenRow(member_id=member_id, id=new_id(now), name=label,
                          scopes=tuple(s for s in SCOPES if s in scopes), created_at=now,

@@ -146,3 +146,15 @@ def words(*texts: str, limit: int = 5000) -> set[str]:
                 if len(found) >= limit:
                     return found
     return found
+
+
+def whole_number(value: object) -> int | None:
+    """A JSON number that is a whole number (3 or 3.0, as JSON Schema's integer), else None;
+    true and false are no numbers."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
