@@ -4,6 +4,7 @@ run several servers on one database."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pty
 import signal
@@ -21,6 +22,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _holds(pid: int, port: int) -> bool:
+    """Whether process `pid` holds the socket listening on `port` (always True where there
+    is no /proc to tell)."""
+    if not os.path.isdir("/proc/net"):
+        return True
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    listening.add(f"socket:[{fields[9]}]")
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in listening:
+                    return True
+    return False
 
 
 class Server:
@@ -45,18 +66,33 @@ class Server:
         return f"http://127.0.0.1:{self.http}"
 
     async def start(self) -> None:
+        """Start the server and wait until it answers. Its ports were free when picked, but
+        another test's server may take one before it binds: then it starts again on others
+        (a server answering on the port is taken for ours only once ours holds it)."""
+        for _ in range(5):
+            if await self._started():
+                return
+            self.http, self.smtp = free_port(), free_port()
+            self.env |= {"TRADEMAIL_HTTP_PORT": str(self.http),
+                         "TRADEMAIL_SMTP_PORT": str(self.smtp)}
+        raise AssertionError("the server found no free ports")
+
+    async def _started(self) -> bool:
         self.proc = subprocess.Popen(  # noqa: ASYNC220
             [sys.executable, "-m", "trademail", "serve", *self.args], env=self.env,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = asyncio.get_running_loop().time() + 30
         async with aiohttp.ClientSession() as http:
             while True:
-                assert self.proc.poll() is None, self.proc.stderr.read() if self.proc.stderr \
-                    else b""
+                if self.proc.poll() is not None:
+                    err = self.proc.stderr.read() if self.proc.stderr else b""
+                    if b"cannot listen" in err:
+                        return False  # a port was taken meanwhile
+                    raise AssertionError(err.decode(errors="replace"))
                 try:
                     async with http.get(f"{self.url}/healthz") as resp:
-                        if resp.status == 200:
-                            return
+                        if resp.status == 200 and _holds(self.proc.pid, self.http):
+                            return True
                 except aiohttp.ClientError:
                     pass
                 assert asyncio.get_running_loop().time() < deadline, "server did not start"
