@@ -59,8 +59,6 @@ def _field_end(raw: bytes, start: int, limit: int) -> int:
         pos = newline + 1
 
 
-
-
 def _any_case(word: bytes) -> bytes:
     """A pattern for `word` in any case, letter by letter: unlike re.I, it leaves the
     pattern's leading newline a literal the engine can look for fast."""
