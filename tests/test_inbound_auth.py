@@ -67,9 +67,11 @@ async def open_gateway(dns: DnsServer, tmp_path: Path, sqlite_url: str, clock: F
     return Gateway(await aiohttp_client(app), app, relay)
 
 
-async def conversation(gw: Gateway) -> tuple[Member, str]:
-    """Bakari, notified of Amina's message, and the reply address he answers."""
-    amina, bakari = await register(gw.client, "amina"), await register(gw.client, "bakari")
+async def conversation(gw: Gateway, email: str | None = None) -> tuple[Member, str]:
+    """Bakari (at `email`, if given), notified of Amina's message, and the reply address he
+    answers."""
+    amina = await register(gw.client, "amina")
+    bakari = await register(gw.client, "bakari", email=email)
     await send(gw.client, amina, [bakari.username])
     (first,) = await gw.mails(1)
     return bakari, reply_address(parse(first.data))
@@ -139,11 +141,7 @@ async def test_alignment_is_by_registered_domain_under_the_public_suffix_list(
     # evil.co.uk and victim.co.uk share only the public suffix co.uk: a signature of one
     # is no DKIM pass for the other. A subdomain of the member's own domain is aligned.
     gw = await open_gateway(dns, tmp_path, sqlite_url, clock, relay, aiohttp_client)
-    amina = await register(gw.client, "amina")
-    bakari = await register(gw.client, "bakari", email="bakari@victim.co.uk")
-    await send(gw.client, amina, [bakari.username])
-    (first,) = await gw.mails(1)
-    reply_to = reply_address(parse(first.data))
+    bakari, reply_to = await conversation(gw, "bakari@victim.co.uk")
     publish(dns, "victim.co.uk", SPF_NONE_ALLOWED)
     private, record = signing_key
     for domain in ("evil.co.uk", "mail.victim.co.uk"):
